@@ -1,0 +1,1 @@
+//! Custom resource types of the `crdbcloud.io/v1alpha1` API.

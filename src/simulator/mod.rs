@@ -1,0 +1,1 @@
+//! A faithful in-process CockroachDB Cloud API, served by `crdb-cloud-operator simulator`.
