@@ -9,6 +9,7 @@ pub mod api;
 pub mod cloud;
 pub mod controller;
 pub mod simulator;
+pub mod operator;
 pub mod telemetry;
 
 /// Installs ring as the process-wide rustls crypto provider. Both the Kubernetes client and the

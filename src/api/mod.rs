@@ -1,1 +1,24 @@
-//! Custom resource types of the `crdbcloud.io/v1alpha1` API.
+//! Custom resource types of the `crdbcloud.io/v1alpha1` API: one file per kind, plus shared types.
+
+pub mod cluster;
+pub mod common;
+
+pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
+pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// Every CRD this operator serves, in a stable order.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![CockroachCluster::crd()]
+}
+
+/// Every CRD as one multi-document YAML stream, as committed under crds/.
+pub fn crds_yaml() -> String {
+    crds()
+        .iter()
+        .map(|crd| serde_norway::to_string(crd).expect("CRDs serialise to YAML"))
+        .map(|doc| format!("---\n{doc}"))
+        .collect()
+}

@@ -1,0 +1,72 @@
+//! Types shared by every kind: deletion policy, credential and cluster references, conditions.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of every kind.
+pub const GROUP: &str = "crdbcloud.io";
+/// Finalizer that guards cloud cleanup.
+pub const FINALIZER: &str = "crdbcloud.io/cleanup";
+/// Default key of the API key in a credentials Secret.
+pub const DEFAULT_API_KEY_KEY: &str = "apiKey";
+
+/// What happens to the cloud object when the resource is deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the cloud object, then release the resource.
+    #[default]
+    Delete,
+    /// Leave the cloud object in place and only release the resource.
+    Retain,
+}
+
+/// A Secret in the resource's own namespace holding a CockroachDB Cloud API key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsRef {
+    /// Name of the Secret, in the resource's namespace.
+    #[x_kube(validation = Rule::new("self.size() > 0").message("credentialsRef.name must not be empty"))]
+    pub name: String,
+    /// Key in the Secret's data holding the API key. Defaults to `apiKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl CredentialsRef {
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or(DEFAULT_API_KEY_KEY)
+    }
+}
+
+/// A key of a Secret in the resource's own namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret, in the resource's namespace.
+    #[x_kube(validation = Rule::new("self.size() > 0").message("name must not be empty"))]
+    pub name: String,
+    /// Key in the Secret's data.
+    #[x_kube(validation = Rule::new("self.size() > 0").message("key must not be empty"))]
+    pub key: String,
+}
+
+/// A CockroachCluster in the same namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+pub struct LocalClusterRef {
+    /// Name of the CockroachCluster resource.
+    #[x_kube(validation = Rule::new("self.size() > 0").message("clusterRef.name must not be empty"))]
+    pub name: String,
+}
+
+/// The condition list every status carries, with the schema markers server-side apply needs to
+/// merge conditions by type.
+pub type Conditions = Vec<Condition>;
+
+/// Schema for a condition list: a map-list keyed by `type`.
+pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = generator.subschema_for::<Vec<Condition>>();
+    schema.insert("x-kubernetes-list-type".into(), "map".into());
+    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+    schema
+}

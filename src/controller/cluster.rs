@@ -1,0 +1,308 @@
+//! The CockroachCluster reconciler: resolve credentials -> find the cloud cluster (creating it
+//! exactly once) -> diff -> update -> status. Deletion honours deletionPolicy and delete protection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+
+use super::cluster_plan::{self, OWNER_LABEL};
+use super::conditions::Outcome;
+use super::context::Context;
+use super::error::ReconcileError;
+use super::finalizer;
+use super::reconciler::{Managed, Step, finish, priority_of};
+use super::status::apply_status;
+use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
+use crate::api::common::DeletionPolicy;
+use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
+use crate::cloud::{CloudClient, CloudError};
+
+crate::impl_status_fields!(CockroachClusterStatus);
+
+impl Managed for CockroachCluster {
+    type Status = CockroachClusterStatus;
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+}
+
+pub async fn reconcile(cr: Arc<CockroachCluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let api: Api<CockroachCluster> = Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default());
+    let mut draft = cr.status.clone().unwrap_or_default();
+    if cr.metadata.deletion_timestamp.is_some() {
+        if !finalizer::has_finalizer(cr.as_ref()) {
+            return Ok(Action::await_change());
+        }
+        let result = cleanup(&cr, &ctx, &mut draft).await;
+        return match result {
+            Ok(None) => {
+                finalizer::remove(&api, cr.as_ref()).await?;
+                Ok(Action::await_change())
+            }
+            Ok(Some(step)) => finish(&ctx, &api, cr.as_ref(), draft, Ok(step)).await,
+            Err(err) => finish(&ctx, &api, cr.as_ref(), draft, Err(err)).await,
+        };
+    }
+    // The finalizer goes on before anything can be created in the cloud.
+    let cr = match finalizer::add(&api, cr.as_ref()).await? {
+        Some(updated) => Arc::new(updated),
+        None => cr,
+    };
+    let result = apply(&cr, &ctx, &api, &mut draft).await;
+    finish(&ctx, &api, cr.as_ref(), draft, result).await
+}
+
+async fn cloud_client(cr: &CockroachCluster, ctx: &Context) -> Result<CloudClient, ReconcileError> {
+    ctx.cloud_for(&cr.namespace().unwrap_or_default(), cr.spec.credentials_ref.as_ref(), priority_of(cr)).await
+}
+
+fn uid(cr: &CockroachCluster) -> String {
+    cr.metadata.uid.clone().unwrap_or_default()
+}
+
+async fn apply(
+    cr: &CockroachCluster,
+    ctx: &Context,
+    api: &Api<CockroachCluster>,
+    draft: &mut CockroachClusterStatus,
+) -> Result<Step, ReconcileError> {
+    let cloud = cloud_client(cr, ctx).await?;
+    let Some(cluster) = observe_or_create(cr, ctx, api, &cloud, draft).await? else {
+        return Ok(Step::new(
+            Outcome::progressing("ConfirmingCreate", "waiting to confirm whether an earlier create request reached the cloud"),
+            ctx.timing.jittered_poll(),
+        ));
+    };
+    merge_observed(draft, &cluster);
+
+    match &cluster.state {
+        ClusterState::Creating => {
+            return Ok(Step::new(Outcome::progressing("Creating", "the cloud is creating the cluster"), ctx.timing.jittered_poll()));
+        }
+        ClusterState::CreationFailed => {
+            return Err(ReconcileError::stalled(
+                "CreationFailed",
+                format!("CockroachDB Cloud reports that creating cluster {} failed; delete this resource to clean up", cluster.id),
+            ));
+        }
+        ClusterState::Locked => {
+            return Ok(Step::new(
+                Outcome::progressing("Locked", format!("the cluster is locked by a cloud operation ({})", cluster.operation_status)),
+                ctx.timing.jittered_poll(),
+            ));
+        }
+        _ => {}
+    }
+    if cluster.operation_status.is_running() {
+        return Ok(Step::new(
+            Outcome::progressing("OperationRunning", format!("cloud operation {} is running", cluster.operation_status)),
+            ctx.timing.jittered_poll(),
+        ));
+    }
+
+    let changes = cluster_plan::diff(&cr.spec, &uid(cr), &cluster);
+    if changes.is_empty() {
+        if cluster.operation_status.is_failed() {
+            return Err(ReconcileError::stalled(
+                "OperationFailed",
+                format!("the last cloud operation on the cluster failed ({})", cluster.operation_status),
+            ));
+        }
+        return Ok(Step::new(Outcome::ready("the cloud cluster matches the spec"), ctx.timing.jittered_resync()));
+    }
+
+    // A diff while the spec is unchanged since the last finished reconcile is drift.
+    let drift = draft.observed_generation == cr.metadata.generation && super::conditions::is_ready(&draft.conditions);
+    let fields = changes.fields.join(", ");
+    let updated = if let Some(version) = &changes.version {
+        let request = UpdateClusterSpec { cockroach_version: Some(version.clone()), ..Default::default() };
+        cloud.update_cluster(&cluster.id, &request).await.map_err(|e| ReconcileError::cloud("changing the CockroachDB version", e))?
+    } else {
+        cloud.update_cluster(&cluster.id, &changes.update).await.map_err(|e| ReconcileError::cloud("updating the cluster", e))?
+    };
+    let (reason, note) = if drift {
+        ("DriftCorrected", format!("the cloud cluster had drifted from the spec ({fields}); restored it"))
+    } else {
+        ("Updating", format!("updating the cloud cluster: {fields}"))
+    };
+    ctx.event(cr, if drift { EventType::Warning } else { EventType::Normal }, reason, "Update", note.clone()).await;
+    merge_observed(draft, &updated);
+    Ok(Step::new(Outcome::progressing(reason, note), ctx.timing.jittered_poll()))
+}
+
+/// Copies what the cloud reports into the status draft, keeping the operator's own fields.
+fn merge_observed(draft: &mut CockroachClusterStatus, cluster: &Cluster) {
+    let observed = cluster_plan::observed_status(cluster);
+    *draft = CockroachClusterStatus {
+        observed_generation: draft.observed_generation,
+        conditions: std::mem::take(&mut draft.conditions),
+        create_requested_at: None,
+        ..observed
+    };
+}
+
+/// Finds the cloud cluster, adopting or creating it as needed. `None` means "not known yet, look
+/// again shortly" (an earlier create may still surface).
+async fn observe_or_create(
+    cr: &CockroachCluster,
+    ctx: &Context,
+    api: &Api<CockroachCluster>,
+    cloud: &CloudClient,
+    draft: &mut CockroachClusterStatus,
+) -> Result<Option<Cluster>, ReconcileError> {
+    if let Some(id) = draft.cluster_id.clone() {
+        match cloud.get_cluster(&id).await {
+            Ok(cluster) if cluster.state != ClusterState::Deleted => return Ok(Some(cluster)),
+            Ok(_) | Err(CloudError::NotFound(_)) => {
+                ctx.event(
+                    cr,
+                    EventType::Warning,
+                    "ClusterMissing",
+                    "Observe",
+                    format!("cloud cluster {id} no longer exists (deleted outside the operator); creating it again"),
+                )
+                .await;
+                draft.cluster_id = None;
+            }
+            Err(e) => return Err(ReconcileError::cloud("reading the cluster", e)),
+        }
+    }
+
+    if let Some(id) = &cr.spec.adopt_cluster_id {
+        let cluster = cloud.get_cluster(id).await.map_err(|e| match e {
+            CloudError::NotFound(_) => ReconcileError::stalled("AdoptionFailed", format!("spec.adoptClusterId: no cloud cluster {id}")),
+            other => ReconcileError::cloud("reading the cluster to adopt", other),
+        })?;
+        if cluster.state == ClusterState::Deleted {
+            return Err(ReconcileError::stalled("AdoptionFailed", format!("spec.adoptClusterId: cloud cluster {id} is deleted")));
+        }
+        if let Some(why) = cluster_plan::adoption_mismatch(&cr.spec, &cluster) {
+            return Err(ReconcileError::stalled("AdoptionFailed", format!("spec.adoptClusterId: {why}")));
+        }
+        ctx.event(cr, EventType::Normal, "Adopted", "Adopt", format!("adopted existing cloud cluster {id}")).await;
+        return Ok(Some(cluster));
+    }
+
+    // Exactly once: before creating, look for a cluster we created earlier (the response may have
+    // been lost, or the operator may have crashed before recording the ID).
+    let name = cr.cloud_name();
+    if let Some(existing) = find_by_name(cloud, &name).await? {
+        if existing.labels.get(OWNER_LABEL) == cr.metadata.uid.as_ref() {
+            tracing::info!(cluster_id = %existing.id, "found the cluster created by an earlier create request");
+            return Ok(Some(existing));
+        }
+        return Err(ReconcileError::stalled(
+            "NameInUse",
+            format!(
+                "a cloud cluster named {name:?} already exists (id {}) and was not created by this resource; set spec.adoptClusterId to {} to manage it, or choose another spec.name",
+                existing.id, existing.id
+            ),
+        ));
+    }
+    if let Some(requested) = draft.create_requested_at.as_deref().and_then(|t| t.parse::<Timestamp>().ok()) {
+        let since = Timestamp::now().duration_since(requested);
+        if since.as_secs() >= 0 && (since.as_secs() as u64) < ctx.timing.create_confirm_window.as_secs() {
+            return Ok(None);
+        }
+    }
+
+    // Record the intent first: after a crash this tells the next reconcile to search before creating.
+    draft.create_requested_at = Some(Timestamp::now().to_string());
+    let mut intent = draft.clone();
+    intent.conditions = super::conditions::conditions_for(
+        &Outcome::progressing("Creating", "sending the create request"),
+        cr.metadata.generation,
+        &draft.conditions,
+        Timestamp::now(),
+    );
+    apply_status(api, cr, &intent).await?;
+
+    let request = cluster_plan::create_request(cr, &uid(cr));
+    match cloud.create_cluster(&request).await {
+        Ok(cluster) => {
+            ctx.event(cr, EventType::Normal, "Created", "Create", format!("created cloud cluster {} ({})", cluster.name, cluster.id))
+                .await;
+            // Record the ID at once; everything else follows in the final status write.
+            let mut recorded = intent.clone();
+            recorded.cluster_id = Some(cluster.id.clone());
+            recorded.create_requested_at = None;
+            apply_status(api, cr, &recorded).await?;
+            Ok(Some(cluster))
+        }
+        // The request may or may not have been performed: the next pass searches before retrying.
+        Err(e) => Err(ReconcileError::cloud("creating the cluster", e)),
+    }
+}
+
+async fn find_by_name(cloud: &CloudClient, name: &str) -> Result<Option<Cluster>, ReconcileError> {
+    let clusters = cloud.list_clusters(false).await.map_err(|e| ReconcileError::cloud("listing clusters", e))?;
+    Ok(clusters.into_iter().find(|c| c.name == name && c.state != ClusterState::Deleted))
+}
+
+/// Deletes (or releases) the cloud cluster. `Ok(None)` means done: the finalizer may go.
+async fn cleanup(cr: &CockroachCluster, ctx: &Context, draft: &mut CockroachClusterStatus) -> Result<Option<Step>, ReconcileError> {
+    if cr.spec.deletion_policy == DeletionPolicy::Retain {
+        if let Some(id) = &draft.cluster_id {
+            ctx.event(cr, EventType::Normal, "Retained", "Delete", format!("deletionPolicy is Retain: left cloud cluster {id} in place")).await;
+        }
+        return Ok(None);
+    }
+    let cloud = cloud_client(cr, ctx).await?;
+    let cluster = match &draft.cluster_id {
+        Some(id) => match cloud.get_cluster(id).await {
+            Ok(cluster) => Some(cluster),
+            Err(CloudError::NotFound(_)) => None,
+            Err(e) => return Err(ReconcileError::cloud("reading the cluster before deleting it", e)),
+        },
+        // No ID recorded: a create may still have happened (crash or lost response).
+        None if draft.create_requested_at.is_some() => find_by_name(&cloud, &cr.cloud_name())
+            .await?
+            .filter(|c| c.labels.get(OWNER_LABEL) == cr.metadata.uid.as_ref()),
+        None => None,
+    };
+    let Some(cluster) = cluster.filter(|c| c.state != ClusterState::Deleted) else {
+        return Ok(None);
+    };
+    merge_observed(draft, &cluster);
+
+    if cluster.delete_protection_enabled() {
+        if cr.spec.delete_protection == Some(true) {
+            return Err(ReconcileError::stalled(
+                "DeleteProtected",
+                format!(
+                    "cloud cluster {} has delete protection enabled; set spec.deleteProtection: false to let it be deleted, or set spec.deletionPolicy: Retain to keep it and release this resource",
+                    cluster.id
+                ),
+            ));
+        }
+        // The spec no longer asks for protection: lift it, then delete.
+        let lift = UpdateClusterSpec { delete_protection: Some(false.into()), ..Default::default() };
+        cloud.update_cluster(&cluster.id, &lift).await.map_err(|e| ReconcileError::cloud("disabling delete protection", e))?;
+    }
+
+    match cloud.delete_cluster(&cluster.id).await {
+        Ok(_) | Err(CloudError::NotFound(_)) => {
+            ctx.event(cr, EventType::Normal, "Deleting", "Delete", format!("deleting cloud cluster {}", cluster.id)).await;
+        }
+        Err(CloudError::FailedPrecondition(message)) if message.to_lowercase().contains("protection") => {
+            return Err(ReconcileError::stalled(
+                "DeleteProtected",
+                format!("the cloud refused to delete cluster {}: {message}; set spec.deleteProtection: false or spec.deletionPolicy: Retain", cluster.id),
+            ));
+        }
+        Err(e) => return Err(ReconcileError::cloud("deleting the cluster", e)),
+    }
+    // Wait for the cloud to confirm (DELETED or 404) before releasing the resource.
+    match cloud.get_cluster(&cluster.id).await {
+        Ok(c) if c.state != ClusterState::Deleted => {
+            merge_observed(draft, &c);
+            Ok(Some(Step::new(Outcome::progressing("Deleting", "waiting for the cloud to delete the cluster"), Duration::from_secs(2))))
+        }
+        Ok(_) | Err(CloudError::NotFound(_)) => Ok(None),
+        Err(e) => Err(ReconcileError::cloud("confirming the deletion", e)),
+    }
+}

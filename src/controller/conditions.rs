@@ -1,0 +1,143 @@
+//! Ready / Reconciling / Stalled conditions, computed purely from a reconcile's outcome.
+//!
+//! kstatus reads `Reconciling=True` as "in progress" and `Stalled=True` as "failed"; `Ready=True` is
+//! what `kubectl wait --for=condition=Ready` waits for. All three are always present so a reader
+//! never has to guess what an absent condition means. `lastTransitionTime` only changes when a
+//! condition's status flips.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+pub const READY: &str = "Ready";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+
+/// What a reconcile concluded about a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Cloud matches spec.
+    Ready { reason: &'static str, message: String },
+    /// Work is under way (creating, updating, waiting for the cloud or for a dependency).
+    Progressing { reason: &'static str, message: String },
+    /// Needs a person: invalid spec, bad credentials, delete protection, conflicts.
+    Stalled { reason: &'static str, message: String },
+}
+
+impl Outcome {
+    pub fn ready(message: impl Into<String>) -> Self {
+        Self::Ready { reason: "Ready", message: message.into() }
+    }
+    pub fn progressing(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Progressing { reason, message: message.into() }
+    }
+    pub fn stalled(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::Stalled { reason, message: message.into() }
+    }
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Self::Ready { .. })
+    }
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Ready { reason, .. } | Self::Progressing { reason, .. } | Self::Stalled { reason, .. } => reason,
+        }
+    }
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Ready { message, .. } | Self::Progressing { message, .. } | Self::Stalled { message, .. } => message,
+        }
+    }
+}
+
+/// The three conditions for `outcome`, keeping `lastTransitionTime` from `previous` where the status
+/// did not change.
+pub fn conditions_for(outcome: &Outcome, generation: Option<i64>, previous: &[Condition], now: Timestamp) -> Vec<Condition> {
+    let (ready, reconciling, stalled) = match outcome {
+        Outcome::Ready { .. } => (true, false, false),
+        Outcome::Progressing { .. } => (false, true, false),
+        Outcome::Stalled { .. } => (false, false, true),
+    };
+    let reason = outcome.reason();
+    let message = outcome.message();
+    let make = |type_: &str, status: bool, reason: &str, message: &str| {
+        let status = if status { "True" } else { "False" }.to_string();
+        let last_transition_time = previous
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or(Time(now));
+        Condition {
+            type_: type_.to_string(),
+            status,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            observed_generation: generation,
+            last_transition_time,
+        }
+    };
+    vec![
+        make(READY, ready, reason, message),
+        make(RECONCILING, reconciling, if reconciling { reason } else { "Idle" }, if reconciling { message } else { "" }),
+        make(STALLED, stalled, if stalled { reason } else { "NotStalled" }, if stalled { message } else { "" }),
+    ]
+}
+
+/// Equal ignoring `lastTransitionTime`, so a status write can be skipped when nothing changed.
+pub fn same_ignoring_time(a: &[Condition], b: &[Condition]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.type_ == y.type_
+                && x.status == y.status
+                && x.reason == y.reason
+                && x.message == y.message
+                && x.observed_generation == y.observed_generation
+        })
+}
+
+/// The condition of `type_`, if present.
+pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// True when `Ready=True` for the current generation.
+pub fn is_ready(conditions: &[Condition]) -> bool {
+    find(conditions, READY).is_some_and(|c| c.status == "True")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).unwrap()
+    }
+
+    #[test]
+    fn ready_sets_one_true_condition() {
+        let c = conditions_for(&Outcome::ready("ok"), Some(3), &[], at(10));
+        assert_eq!(c.iter().filter(|c| c.status == "True").count(), 1);
+        assert_eq!(find(&c, READY).unwrap().status, "True");
+        assert_eq!(find(&c, READY).unwrap().observed_generation, Some(3));
+        assert!(is_ready(&c));
+    }
+
+    #[test]
+    fn transition_time_changes_only_on_status_flip() {
+        let first = conditions_for(&Outcome::progressing("Creating", "a"), Some(1), &[], at(10));
+        let same = conditions_for(&Outcome::progressing("Creating", "b"), Some(1), &first, at(20));
+        assert_eq!(find(&same, RECONCILING).unwrap().last_transition_time, Time(at(10)));
+        let flipped = conditions_for(&Outcome::ready("done"), Some(1), &same, at(30));
+        assert_eq!(find(&flipped, READY).unwrap().last_transition_time, Time(at(30)));
+        assert_eq!(find(&flipped, RECONCILING).unwrap().last_transition_time, Time(at(30)));
+        // Stalled stayed False throughout.
+        assert_eq!(find(&flipped, STALLED).unwrap().last_transition_time, Time(at(10)));
+    }
+
+    #[test]
+    fn comparison_ignores_timestamps_only() {
+        let a = conditions_for(&Outcome::ready("ok"), Some(1), &[], at(10));
+        let b = conditions_for(&Outcome::ready("ok"), Some(1), &[], at(99));
+        assert!(same_ignoring_time(&a, &b));
+        let c = conditions_for(&Outcome::ready("ok"), Some(2), &[], at(10));
+        assert!(!same_ignoring_time(&a, &c));
+    }
+}

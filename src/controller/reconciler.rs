@@ -1,0 +1,173 @@
+//! The part of every reconcile that is the same for all kinds: turning the pipeline's result into
+//! conditions, a status write (skipped when nothing changed), events and the next requeue.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::conditions::{self, Outcome};
+use super::context::{Context, jitter};
+use super::error::ReconcileError;
+use super::status::apply_status;
+use crate::cloud::Priority;
+
+/// Access to the fields every status has.
+pub trait StatusFields: Clone + Default + PartialEq + Serialize + Send + Sync {
+    fn conditions(&self) -> &[Condition];
+    fn set_conditions(&mut self, conditions: Vec<Condition>);
+    fn observed_generation(&self) -> Option<i64>;
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+}
+
+/// Implements [`StatusFields`] for a status struct with `conditions` and `observed_generation`.
+#[macro_export]
+macro_rules! impl_status_fields {
+    ($status:ty) => {
+        impl $crate::controller::reconciler::StatusFields for $status {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &self.conditions
+            }
+            fn set_conditions(&mut self, conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>) {
+                self.conditions = conditions;
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn set_observed_generation(&mut self, generation: Option<i64>) {
+                self.observed_generation = generation;
+            }
+        }
+    };
+}
+
+/// A kind the operator manages.
+pub trait Managed: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static {
+    type Status: StatusFields;
+    fn status(&self) -> Option<&Self::Status>;
+}
+
+/// How a reconcile pass ended when it did not fail.
+#[derive(Debug)]
+pub struct Step {
+    pub outcome: Outcome,
+    pub requeue: Duration,
+}
+
+impl Step {
+    pub fn new(outcome: Outcome, requeue: Duration) -> Self {
+        Self { outcome, requeue }
+    }
+}
+
+/// Consecutive transient failures per object, for per-object exponential backoff.
+#[derive(Default)]
+pub struct FailureCounts(Mutex<HashMap<String, u32>>);
+
+impl FailureCounts {
+    fn record(&self, key: &str) -> u32 {
+        let mut counts = self.0.lock().expect("failure counts lock");
+        let count = counts.entry(key.to_string()).or_default();
+        *count = count.saturating_add(1);
+        *count
+    }
+    fn clear(&self, key: &str) {
+        self.0.lock().expect("failure counts lock").remove(key);
+    }
+}
+
+/// Work a person is waiting for goes first: new, changed or deleted resources, and those not Ready.
+pub fn priority_of<K: Managed>(obj: &K) -> Priority {
+    let status = obj.status();
+    let settled = obj.meta().deletion_timestamp.is_none()
+        && status.is_some_and(|s| s.observed_generation() == obj.meta().generation && conditions::is_ready(s.conditions()));
+    if settled { Priority::Background } else { Priority::Interactive }
+}
+
+fn object_key<K: Managed>(obj: &K) -> String {
+    format!("{}/{}/{}", K::kind(&()), obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// Writes what a reconcile found and decides when to look again.
+pub async fn finish<K: Managed>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    mut draft: K::Status,
+    result: Result<Step, ReconcileError>,
+) -> Result<Action, ReconcileError> {
+    let key = object_key(obj);
+    let previous = obj.status().cloned().unwrap_or_default();
+    let (outcome, requeue) = match result {
+        Ok(step) => {
+            ctx.failures.clear(&key);
+            (step.outcome, step.requeue)
+        }
+        Err(err) if err.is_stalled() => {
+            ctx.failures.clear(&key);
+            // No hot loop: a stalled resource is looked at again when it changes, or rarely.
+            (Outcome::stalled(err.reason, err.message), jitter(ctx.timing.resync.min(Duration::from_secs(120)), 0.2))
+        }
+        Err(err) => {
+            let failures = ctx.failures.record(&key);
+            let backoff = ctx.timing.retry_base.saturating_mul(1 << failures.min(10).saturating_sub(1)).min(ctx.timing.retry_max);
+            tracing::info!(reason = err.reason, error = %err.message, ?backoff, "reconcile will retry");
+            (Outcome::progressing(err.reason, format!("{} (retrying)", err.message)), jitter(backoff, 0.2))
+        }
+    };
+    let generation = obj.meta().generation;
+    draft.set_observed_generation(generation);
+    draft.set_conditions(conditions::conditions_for(&outcome, generation, previous.conditions(), Timestamp::now()));
+    let changed = draft.observed_generation() != previous.observed_generation()
+        || !conditions::same_ignoring_time(draft.conditions(), previous.conditions())
+        || {
+            // Compare everything else with the conditions taken out.
+            let mut a = draft.clone();
+            let mut b = previous.clone();
+            a.set_conditions(Vec::new());
+            b.set_conditions(Vec::new());
+            a != b
+        };
+    if changed {
+        apply_status(api, obj, &draft).await?;
+        announce_transition(ctx, obj, &previous, &outcome).await;
+    }
+    Ok(Action::requeue(requeue))
+}
+
+/// Events for condition changes: becoming Ready, becoming Stalled, starting to fail.
+async fn announce_transition<K: Managed>(ctx: &Context, obj: &K, previous: &K::Status, outcome: &Outcome) {
+    let before = |t: &str| conditions::find(previous.conditions(), t).map(|c| (c.status.clone(), c.reason.clone()));
+    match outcome {
+        Outcome::Ready { message, .. } => {
+            if before(conditions::READY).map(|(s, _)| s) != Some("True".into()) {
+                ctx.event(obj, EventType::Normal, "Ready", "Reconcile", message.clone()).await;
+            }
+        }
+        Outcome::Stalled { reason, message } => {
+            if before(conditions::STALLED) != Some(("True".into(), reason.to_string())) {
+                ctx.event(obj, EventType::Warning, reason, "Reconcile", message.clone()).await;
+            }
+        }
+        Outcome::Progressing { reason, message } => {
+            // Only failures are worth an event here; progress is visible in the conditions.
+            if message.ends_with("(retrying)") && before(conditions::RECONCILING) != Some(("True".into(), reason.to_string())) {
+                ctx.event(obj, EventType::Warning, reason, "Reconcile", message.clone()).await;
+            }
+        }
+    }
+}
+
+/// For `Controller::run`: only failures of the final status write end up here.
+pub fn error_policy<K: Managed>(_obj: std::sync::Arc<K>, err: &ReconcileError, ctx: std::sync::Arc<Context>) -> Action {
+    tracing::warn!(reason = err.reason, error = %err.message, "reconcile failed");
+    Action::requeue(jitter(ctx.timing.retry_base * 2, 0.5))
+}

@@ -1,0 +1,304 @@
+//! Holds the simulator and the client to the official CockroachDB Cloud API description
+//! (`../shared/specs/cockroach-cloud-openapi.json`).
+//!
+//! - Every simulator response for the operations the operator uses is validated against the
+//!   response schema of its path, method and status.
+//! - The request bodies the operator sends (built by the same code paths) are validated against the
+//!   request schemas.
+//!
+//! Schemas are made strict (`additionalProperties: false` on every object), so a misspelt or
+//! invented field fails just like a wrong type or a missing required field.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crdb_cloud_operator::api::cluster::CockroachCluster;
+use crdb_cloud_operator::cloud::models::*;
+use crdb_cloud_operator::controller::cluster_plan;
+use crdb_cloud_operator::simulator::{self, SimulatorConfig};
+
+const KEY: &str = "conformance-key";
+
+fn spec_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/specs/cockroach-cloud-openapi.json")
+}
+
+struct Spec {
+    doc: Value,
+    /// components with every object schema closed.
+    strict_components: Value,
+}
+
+impl Spec {
+    fn load() -> Self {
+        let path = spec_path();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("the official API description is required for this test: {}: {e}", path.display())
+        });
+        let doc: Value = serde_json::from_str(&text).expect("spec is JSON");
+        let mut strict_components = doc["components"].clone();
+        close_objects(&mut strict_components);
+        Self { doc, strict_components }
+    }
+
+    fn operation(&self, method: &str, path: &str) -> &Value {
+        let op = &self.doc["paths"][path][method];
+        assert!(op.is_object(), "the description has no {method} {path}");
+        op
+    }
+
+    fn validator_for(&self, schema: &Value) -> jsonschema::Validator {
+        let mut schema = schema.clone();
+        close_objects(&mut schema);
+        let mut root = json!({ "components": self.strict_components });
+        if let Value::Object(map) = schema {
+            for (k, v) in map {
+                root[k] = v;
+            }
+        }
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .build(&root)
+            .expect("schema compiles")
+    }
+
+    fn response_schema(&self, method: &str, path: &str, status: u16) -> Value {
+        let op = self.operation(method, path);
+        let response = &op["responses"][status.to_string()];
+        let response = if response.is_object() { response } else { &op["responses"]["default"] };
+        response["content"]["application/json"]["schema"].clone()
+    }
+
+    fn request_schema(&self, method: &str, path: &str) -> Value {
+        self.operation(method, path)["requestBody"]["content"]["application/json"]["schema"].clone()
+    }
+
+    fn check(&self, what: &str, schema: &Value, instance: &Value) {
+        let validator = self.validator_for(schema);
+        let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{what} does not conform to the official description:\n{}\n{instance:#}", errors.join("\n"));
+    }
+}
+
+/// Adds `additionalProperties: false` to every object schema that lists properties, keeping fields
+/// the description marks required even where it forgot to define them (`is_customer_cloud_account`).
+fn close_objects(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                if let Some(Value::Array(required)) = map.get("required").cloned() {
+                    let props = map.get_mut("properties").and_then(Value::as_object_mut).expect("properties object");
+                    for name in required.iter().filter_map(Value::as_str) {
+                        props.entry(name.to_string()).or_insert(json!({}));
+                    }
+                }
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            // `example` values are documentation, not schema.
+            map.remove("example");
+            for v in map.values_mut() {
+                close_objects(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
+struct Sim {
+    _running: simulator::RunningSimulator,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Sim {
+    async fn start() -> Self {
+        crdb_cloud_operator::install_crypto_provider();
+        let config = SimulatorConfig {
+            api_keys: vec![KEY.to_string()],
+            cluster_create_delay: Duration::from_millis(200),
+            operation_delay: Duration::from_millis(200),
+            deleted_retention: Duration::from_secs(60),
+            rate_limit_per_second: 1000,
+        };
+        let running = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts");
+        let base = running.base_url();
+        Self { _running: running, base, http: reqwest::Client::new() }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(KEY).header("Cc-Version", "2024-09-16");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+fn sample_cluster(spec: Value) -> CockroachCluster {
+    let mut cr = CockroachCluster::new("conform-db", serde_json::from_value(spec).unwrap());
+    cr.metadata.uid = Some("0a1b2c3d-0000-4000-8000-000000000001".into());
+    cr
+}
+
+#[tokio::test]
+async fn simulator_responses_conform_to_the_official_description() {
+    use reqwest::Method;
+    let spec = Spec::load();
+    let sim = Sim::start().await;
+
+    // Each case: method, spec path template, concrete path, body, expected status.
+    let serverless = serde_json::to_value(cluster_plan::create_request(
+        &sample_cluster(json!({"provider": "GCP", "serverless": {"regions": ["us-central1"], "usageLimits": {"provisionedVirtualCpus": 2}}, "labels": {"env": "test"}})),
+        "0a1b2c3d-0000-4000-8000-000000000001",
+    ))
+    .unwrap();
+    let dedicated = serde_json::to_value(cluster_plan::create_request(
+        &sample_cluster(json!({"name": "conform-adv", "provider": "AWS", "dedicated": {"regionNodes": {"us-east-1": 3}, "hardware": {"numVirtualCpus": 4, "storageGib": 150}}})),
+        "0a1b2c3d-0000-4000-8000-000000000002",
+    ))
+    .unwrap();
+
+    let (status, created) = sim.call(Method::POST, "/api/v1/clusters", Some(&serverless)).await;
+    assert_eq!(status, 200, "{created}");
+    spec.check("CreateCluster response", &spec.response_schema("post", "/api/v1/clusters", 200), &created);
+    let id = created["id"].as_str().unwrap().to_string();
+    let (status, adv) = sim.call(Method::POST, "/api/v1/clusters", Some(&dedicated)).await;
+    assert_eq!(status, 200, "{adv}");
+    spec.check("CreateCluster (dedicated) response", &spec.response_schema("post", "/api/v1/clusters", 200), &adv);
+
+    // Wait for CREATED so child operations are allowed.
+    for _ in 0..50 {
+        let (_, c) = sim.call(Method::GET, &format!("/api/v1/clusters/{id}"), None).await;
+        if c["state"] == "CREATED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let c = format!("/api/v1/clusters/{id}");
+    let cases: Vec<(Method, &str, String, Option<Value>, u16)> = vec![
+        (Method::GET, "/api/v1/organization", "/api/v1/organization".into(), None, 200),
+        (Method::GET, "/api/v1/clusters", "/api/v1/clusters".into(), None, 200),
+        (Method::GET, "/api/v1/clusters/{cluster_id}", c.clone(), None, 200),
+        (Method::GET, "/api/v1/cluster-versions", "/api/v1/cluster-versions".into(), None, 200),
+        (Method::GET, "/api/v1/clusters/available-regions", "/api/v1/clusters/available-regions?provider=GCP&serverless=true".into(), None, 200),
+        (Method::GET, "/api/v1/clusters/{cluster_id}/connection-string", format!("{c}/connection-string?sql_user=app"), None, 200),
+        (Method::POST, "/api/v1/clusters/{cluster_id}/sql-users", format!("{c}/sql-users"), Some(json!({"name": "app", "password": "correct-horse-battery"})), 200),
+        (Method::GET, "/api/v1/clusters/{cluster_id}/sql-users", format!("{c}/sql-users"), None, 200),
+        (Method::PUT, "/api/v1/clusters/{cluster_id}/sql-users/{name}/password", format!("{c}/sql-users/app/password"), Some(json!({"password": "another-long-password"})), 200),
+        (Method::POST, "/api/v1/clusters/{cluster_id}/databases", format!("{c}/databases"), Some(json!({"name": "orders"})), 200),
+        (Method::GET, "/api/v1/clusters/{cluster_id}/databases", format!("{c}/databases"), None, 200),
+        (Method::PATCH, "/api/v1/clusters/{cluster_id}/databases/{name}", format!("{c}/databases/orders"), Some(json!({"new_name": "orders2"})), 200),
+        (Method::POST, "/api/v1/clusters/{cluster_id}/networking/allowlist", format!("{c}/networking/allowlist"), Some(json!({"cidr_ip": "10.0.0.0", "cidr_mask": 8, "name": "office", "sql": true, "ui": false})), 200),
+        (Method::GET, "/api/v1/clusters/{cluster_id}/networking/allowlist", format!("{c}/networking/allowlist"), None, 200),
+        (Method::PATCH, "/api/v1/clusters/{cluster_id}/networking/allowlist/{cidr_ip}/{cidr_mask}", format!("{c}/networking/allowlist/10.0.0.0/8"), Some(json!({"name": "office", "sql": true, "ui": true})), 200),
+        (Method::GET, "/api/v1/clusters/{cluster_id}/backups-config", format!("{c}/backups-config"), None, 200),
+        (Method::PATCH, "/api/v1/clusters/{cluster_id}/backups-config", format!("{c}/backups-config"), Some(json!({"frequency_minutes": 60})), 200),
+        (Method::PATCH, "/api/v1/clusters/{cluster_id}", c.clone(), Some(json!({"labels": {"env": "prod"}})), 200),
+        (Method::DELETE, "/api/v1/clusters/{cluster_id}/networking/allowlist/{cidr_ip}/{cidr_mask}", format!("{c}/networking/allowlist/10.0.0.0/8"), None, 200),
+        (Method::DELETE, "/api/v1/clusters/{cluster_id}/databases/{name}", format!("{c}/databases/orders2"), None, 200),
+        (Method::DELETE, "/api/v1/clusters/{cluster_id}/sql-users/{name}", format!("{c}/sql-users/app"), None, 200),
+        // Errors carry the `Status` body.
+        (Method::GET, "/api/v1/clusters/{cluster_id}", "/api/v1/clusters/00000000-0000-4000-8000-000000000000".into(), None, 404),
+        (Method::POST, "/api/v1/clusters/{cluster_id}/sql-users", format!("{c}/sql-users"), Some(json!({"name": "x"})), 400),
+        (Method::DELETE, "/api/v1/clusters/{cluster_id}", c.clone(), None, 200),
+    ];
+
+    for (method, template, path, body, expected) in cases {
+        let lower = method.as_str().to_lowercase();
+        if let Some(body) = &body {
+            if expected == 200 {
+                spec.check(&format!("{method} {template} request"), &spec.request_schema(&lower, template), body);
+            }
+        }
+        let (status, response) = sim.call(method.clone(), &path, body.as_ref()).await;
+        assert_eq!(status, expected, "{method} {path}: {response}");
+        let schema = if expected == 200 {
+            spec.response_schema(&lower, template, 200)
+        } else {
+            // 4xx responses are described only by `default` (Status).
+            spec.doc["paths"][template][&lower]["responses"]["default"]["content"]["application/json"]["schema"].clone()
+        };
+        spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
+    }
+}
+
+#[test]
+fn operator_request_bodies_conform_to_the_official_description() {
+    let spec = Spec::load();
+    let uid = "0a1b2c3d-0000-4000-8000-000000000003";
+    let clusters = [
+        json!({"provider": "GCP", "serverless": {"regions": ["us-central1"]}}),
+        json!({"provider": "GCP", "plan": "STANDARD", "serverless": {"regions": ["us-central1", "us-east1"], "primaryRegion": "us-east1", "usageLimits": {"provisionedVirtualCpus": 4}, "upgradeType": "MANUAL"}, "deleteProtection": true, "parentId": "root", "labels": {"a": "b"}}),
+        json!({"provider": "AWS", "dedicated": {"regionNodes": {"us-east-1": 3}, "hardware": {"machineType": "m6i.xlarge", "storageGib": 150, "diskIops": 3000}, "networkVisibility": "PRIVATE"}, "cockroachVersion": "v25.2"}),
+    ];
+    for cluster in clusters {
+        let cr = sample_cluster(cluster);
+        let body = serde_json::to_value(cluster_plan::create_request(&cr, uid)).unwrap();
+        spec.check("create cluster request", &spec.request_schema("post", "/api/v1/clusters"), &body);
+    }
+    let update = UpdateClusterSpec {
+        plan: Some(Plan::Standard),
+        serverless: Some(ServerlessUpdateSpec {
+            regions: Some(vec!["us-central1".into()]),
+            usage_limits: Some(UsageLimits { provisioned_virtual_cpus: Some(4), ..Default::default() }),
+            upgrade_type: Some(UpgradeType::Manual),
+            ..Default::default()
+        }),
+        delete_protection: Some(DeleteProtection::Enabled),
+        labels: Some([("env".to_string(), "prod".to_string())].into()),
+        parent_id: Some("root".into()),
+        ..Default::default()
+    };
+    spec.check("update cluster request", &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}"), &serde_json::to_value(&update).unwrap());
+    let dedicated_update = UpdateClusterSpec {
+        dedicated: Some(DedicatedUpdateSpec {
+            region_nodes: Some([("us-east-1".to_string(), 5)].into()),
+            hardware: Some(HardwareSpec {
+                machine_spec: Some(MachineSpec { num_virtual_cpus: Some(8), ..Default::default() }),
+                storage_gib: Some(200),
+                disk_iops: None,
+            }),
+        }),
+        ..Default::default()
+    };
+    spec.check("update cluster request (dedicated)", &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}"), &serde_json::to_value(&dedicated_update).unwrap());
+    let version = UpdateClusterSpec { cockroach_version: Some("v25.3".into()), ..Default::default() };
+    spec.check("version upgrade request", &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}"), &serde_json::to_value(&version).unwrap());
+    let entry = AllowlistEntry { cidr_ip: "10.1.0.0".into(), cidr_mask: 16, name: Some("vpn".into()), sql: true, ui: false };
+    spec.check("allowlist entry", &spec.request_schema("post", "/api/v1/clusters/{cluster_id}/networking/allowlist"), &serde_json::to_value(&entry).unwrap());
+    let patch = AllowlistEntryUpdate { name: None, sql: false, ui: true };
+    spec.check(
+        "allowlist update",
+        &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}/networking/allowlist/{cidr_ip}/{cidr_mask}"),
+        &serde_json::to_value(&patch).unwrap(),
+    );
+    let user = CreateSqlUserRequest { name: "app".into(), password: "not-a-real-password".into() };
+    spec.check("create SQL user", &spec.request_schema("post", "/api/v1/clusters/{cluster_id}/sql-users"), &serde_json::to_value(&user).unwrap());
+    let db = CreateDatabaseRequest { name: "orders".into() };
+    spec.check("create database", &spec.request_schema("post", "/api/v1/clusters/{cluster_id}/databases"), &serde_json::to_value(&db).unwrap());
+    let rename = UpdateDatabaseRequest { new_name: "orders2".into() };
+    spec.check("rename database", &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}/databases/{name}"), &serde_json::to_value(&rename).unwrap());
+}
+
+#[test]
+fn the_strict_schema_catches_wrong_shapes() {
+    // Guards the guard: a check that cannot fail proves nothing.
+    let spec = Spec::load();
+    let schema = spec.request_schema("post", "/api/v1/clusters");
+    let validator = spec.validator_for(&schema);
+    let good = json!({"name": "abcdef", "provider": "GCP", "spec": {"serverless": {"regions": ["r"]}}});
+    assert!(validator.is_valid(&good));
+    let unknown_field = json!({"name": "abcdef", "provider": "GCP", "spec": {"serverless": {"regions": ["r"]}, "spend_limit": 5}});
+    assert!(!validator.is_valid(&unknown_field));
+    let bad_enum = json!({"name": "abcdef", "provider": "GCP", "spec": {"plan": "SERVERLESS", "serverless": {"regions": ["r"]}}});
+    assert!(!validator.is_valid(&bad_enum));
+    let number_for_int64 = json!({"name": "abcdef", "provider": "GCP", "spec": {"serverless": {"regions": ["r"], "usage_limits": {"provisioned_virtual_cpus": 2}}}});
+    assert!(!validator.is_valid(&number_for_int64));
+}
