@@ -91,10 +91,10 @@ impl Store {
 
     /// Every organisation brought up to `now` (admin views).
     pub fn orgs(&mut self, now: Now) -> impl Iterator<Item = &mut Org> {
-        self.orgs.values_mut().map(move |org| {
+        for org in self.orgs.values_mut() {
             org.advance(now);
-            org
-        })
+        }
+        self.orgs.values_mut()
     }
 
     /// A cluster in any organisation (admin operations address clusters by id alone).
