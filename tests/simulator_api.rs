@@ -502,18 +502,22 @@ async fn rate_limit_answers_429_with_retry_after() {
     let mut cfg = config();
     cfg.rate_limit_per_second = 5;
     let s = Sim::start(cfg).await;
+    // Fired together so a slow machine cannot refill the bucket between them.
+    let replies = futures::future::join_all((0..20).map(|_| s.get("/api/v1/clusters"))).await;
     let mut statuses = Vec::new();
-    for _ in 0..12 {
-        let r = s.get("/api/v1/clusters").await;
+    for r in &replies {
         if r.status == 429 {
             r.error(429, 8);
             assert_eq!(r.message(), "rate limit exceeded");
             let secs: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
             assert!(secs >= 1);
+        } else {
+            assert_eq!(r.status, 200);
         }
         statuses.push(r.status);
     }
-    assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!(ok >= 5, "the burst allows 5 at once: {statuses:?}");
     assert!(statuses.contains(&429), "{statuses:?}");
     // Another key has its own budget, and the admin surface is never limited.
     s.call(Some(KEY_B), Method::GET, "/api/v1/clusters", None).await.ok();
