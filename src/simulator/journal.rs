@@ -1,0 +1,121 @@
+//! What the simulator has served: counts by operation and status, and a bounded request log.
+//! Neither ever holds an API key; requests are attributed to organisation ids.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+/// The request log keeps this many most recent entries.
+pub const LOG_CAPACITY: usize = 100_000;
+
+/// One served request, as listed by `GET /_simulator/requests`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    pub seq: u64,
+    pub at: String,
+    pub method: String,
+    /// The path only: query strings are not logged.
+    pub path: String,
+    pub operation: String,
+    pub status: u16,
+    /// The organisation of an authenticated request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    pub duration_ms: u64,
+    /// The kind of injected fault that shaped the answer: status, latency or drop_response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<&'static str>,
+}
+
+/// The body of `GET /_simulator/stats`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub total: u64,
+    /// operation -> HTTP status (as a string) -> count.
+    pub by_operation: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Requests refused by the rate limiter (injected 429s are not counted here).
+    pub rate_limited: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Journal {
+    next_seq: u64,
+    stats: Stats,
+    log: VecDeque<RequestRecord>,
+}
+
+impl Journal {
+    /// Records a request; `seq` is assigned here.
+    pub fn record(&mut self, mut entry: RequestRecord, rate_limited: bool) {
+        self.next_seq += 1;
+        entry.seq = self.next_seq;
+        self.stats.total += 1;
+        if rate_limited {
+            self.stats.rate_limited += 1;
+        }
+        *self
+            .stats
+            .by_operation
+            .entry(entry.operation.clone())
+            .or_default()
+            .entry(entry.status.to_string())
+            .or_default() += 1;
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(entry);
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    /// Log entries with `seq > since`, optionally of one operation.
+    pub fn requests(&self, since: u64, operation: Option<&str>) -> Vec<RequestRecord> {
+        self.log
+            .iter()
+            .filter(|r| r.seq > since && operation.is_none_or(|op| r.operation == op))
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(op: &str, status: u16) -> RequestRecord {
+        RequestRecord {
+            seq: 0,
+            at: String::new(),
+            method: "GET".into(),
+            path: "/x".into(),
+            operation: op.into(),
+            status,
+            org: None,
+            duration_ms: 0,
+            fault: None,
+        }
+    }
+
+    #[test]
+    fn counts_and_filters() {
+        let mut j = Journal::default();
+        j.record(entry("CreateCluster", 200), false);
+        j.record(entry("CreateCluster", 429), true);
+        j.record(entry("GetCluster", 200), false);
+        let s = j.stats();
+        assert_eq!((s.total, s.rate_limited), (3, 1));
+        assert_eq!(s.by_operation["CreateCluster"]["429"], 1);
+        assert_eq!(j.requests(1, None).iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(j.requests(0, Some("GetCluster")).len(), 1);
+        j.clear();
+        assert_eq!(j.stats().total, 0);
+        j.record(entry("GetCluster", 200), false);
+        assert_eq!(j.requests(0, None)[0].seq, 1);
+    }
+}
