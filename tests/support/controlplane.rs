@@ -1,0 +1,999 @@
+//! One real Kubernetes control plane per test binary, started on first use and shared by every
+//! test in the binary: etcd, kube-apiserver and (unless disabled) kube-controller-manager, run as
+//! child processes on 127.0.0.1 with the flags controller-runtime's envtest uses.
+//!
+//! The processes cannot outlive the test binary: they are spawned from a dedicated thread that
+//! lives as long as the process, with `PR_SET_PDEATHSIG(SIGKILL)`, so they die with it even if it
+//! is killed or aborts; on a normal exit an `atexit` hook also kills them and removes the temporary
+//! directory. Temporary directories left behind by killed runs are removed on the next start.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+
+/// Service ClusterIP range of the test cluster; the `kubernetes` Service gets its first address.
+pub const SERVICE_CLUSTER_IP_RANGE: &str = "10.0.0.0/24";
+
+const TEMP_PREFIX: &str = "crdb-testenv-";
+const ETCD_TIMEOUT: Duration = Duration::from_secs(60);
+const APISERVER_TIMEOUT: Duration = Duration::from_secs(120);
+const CONTROLLER_MANAGER_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The running control plane. Obtain it with [`shared`].
+pub struct ControlPlane {
+    dir: PathBuf,
+    bin_dir: PathBuf,
+    server: String,
+    etcd_url: String,
+    kubeconfig: PathBuf,
+    ca_cert: PathBuf,
+    client_ca: Issuer<'static, KeyPair>,
+    config: kube::Config,
+    controller_manager: bool,
+    startup: Duration,
+    logs: Vec<(String, PathBuf)>,
+    seq: AtomicU64,
+}
+
+static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+
+/// The control plane of this test binary, started on the first call (which may build the
+/// binaries: a cold build takes many minutes and logs its progress to stderr).
+///
+/// Blocking but safe to call from async tests (start-up runs on its own thread and runtime).
+/// Panics if the control plane cannot be started; every later call panics with the same message.
+pub fn shared() -> &'static ControlPlane {
+    let result = SHARED.get_or_init(|| {
+        install_crypto_provider();
+        std::thread::Builder::new()
+            .name("testenv-start".into())
+            .spawn(start_with_retries)
+            .expect("spawn the control plane start-up thread")
+            .join()
+            .unwrap_or_else(|panic| Err(panic_message(&panic)))
+    });
+    match result {
+        Ok(cp) => cp,
+        Err(e) => panic!("the test control plane failed to start:\n{e}"),
+    }
+}
+
+impl ControlPlane {
+    /// Admin kubeconfig (client certificate with `O=system:masters`), for kubectl, helm and the
+    /// operator binary under test.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// A new admin client. Needs a Tokio runtime (the client's background task runs on it), so
+    /// make one per test rather than sharing clients across `#[tokio::test]`s.
+    pub fn client(&self) -> kube::Client {
+        kube::Client::try_from(self.config.clone()).expect("build the admin kube client")
+    }
+
+    /// The admin `kube::Config`, e.g. to build a client with other timeouts.
+    pub fn config(&self) -> kube::Config {
+        self.config.clone()
+    }
+
+    /// Directory holding `kubectl`, `helm`, `kube-apiserver`, `kube-controller-manager`, `etcd`.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
+    /// Path of one of the built programs, e.g. `bin("kubectl")`.
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.bin_dir.join(name)
+    }
+
+    /// The apiserver's URL, `https://127.0.0.1:<port>`.
+    pub fn server_url(&self) -> &str {
+        &self.server
+    }
+
+    /// The etcd client URL, `http://127.0.0.1:<port>`.
+    pub fn etcd_url(&self) -> &str {
+        &self.etcd_url
+    }
+
+    /// PEM file of the CA that signed the apiserver's serving certificate.
+    pub fn ca_cert_path(&self) -> &Path {
+        &self.ca_cert
+    }
+
+    /// The control plane's temporary directory (certificates, kubeconfigs, `logs/`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Log file of each component: `etcd`, `kube-apiserver`, `kube-controller-manager`.
+    pub fn log_files(&self) -> &[(String, PathBuf)] {
+        &self.logs
+    }
+
+    /// Whether kube-controller-manager runs (garbage collection, namespace deletion, default
+    /// ServiceAccounts). Tests that rely on it should check this and skip otherwise.
+    pub fn has_controller_manager(&self) -> bool {
+        self.controller_manager
+    }
+
+    /// How long the warm start-up took (etcd, apiserver and controller-manager ready), not
+    /// counting the build.
+    pub fn startup_duration(&self) -> Duration {
+        self.startup
+    }
+
+    /// Environment for programs pointed at this cluster: `KUBECONFIG`, `PATH` with [`Self::bin_dir`]
+    /// first, and kubectl/helm cache and config directories inside the temporary directory.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let path = match std::env::var("PATH") {
+            Ok(p) if !p.is_empty() => format!("{}:{p}", self.bin_dir.display()),
+            _ => self.bin_dir.display().to_string(),
+        };
+        let d = |sub: &str| self.dir.join(sub).display().to_string();
+        vec![
+            ("KUBECONFIG".into(), self.kubeconfig.display().to_string()),
+            ("PATH".into(), path),
+            ("KUBECACHEDIR".into(), d("kube-cache")),
+            ("HELM_CACHE_HOME".into(), d("helm/cache")),
+            ("HELM_CONFIG_HOME".into(), d("helm/config")),
+            ("HELM_DATA_HOME".into(), d("helm/data")),
+        ]
+    }
+
+    /// A command for `program` (a name from [`Self::bin_dir`], or any path) with [`Self::env`]
+    /// applied and tied to this process (killed if the test binary dies).
+    pub fn command(&self, program: &str) -> Command {
+        let path = if program.contains('/') {
+            PathBuf::from(program)
+        } else {
+            self.bin(program)
+        };
+        let path = if path.exists() {
+            path
+        } else {
+            PathBuf::from(program)
+        };
+        let mut cmd = Command::new(path);
+        cmd.envs(self.env());
+        die_with_parent(&mut cmd);
+        cmd
+    }
+
+    /// A kubeconfig authenticating as `user` in `groups`, by a client certificate (`CN=user`,
+    /// `O=group`) signed by the apiserver's client CA. Without RBAC bindings the user can do
+    /// nothing but the `system:authenticated` basics.
+    ///
+    /// At most two groups are supported (the certificate library keeps one value per attribute
+    /// type; the second group is written under the same OID with a distinct key).
+    pub fn kubeconfig_for_user(&self, user: &str, groups: &[&str]) -> PathBuf {
+        assert!(
+            groups.len() <= 2,
+            "kubeconfig_for_user supports at most two groups, got {groups:?}"
+        );
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let dir = self
+            .dir
+            .join("users")
+            .join(format!("{n}-{}", sanitize(user)));
+        fs::create_dir_all(&dir).expect("create the user directory");
+        let key = KeyPair::generate().expect("generate a user key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("certificate params");
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, user);
+        if let Some(g) = groups.first() {
+            dn.push(DnType::OrganizationName, *g);
+        }
+        if let Some(g) = groups.get(1) {
+            dn.push(DnType::CustomDnType(vec![2, 5, 4, 10]), *g);
+        }
+        params.distinguished_name = dn;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params
+            .signed_by(&key, &self.client_ca)
+            .expect("sign the user certificate");
+        let (cert_path, key_path) = (dir.join("client.crt"), dir.join("client.key"));
+        write_file(&cert_path, &cert.pem());
+        write_file(&key_path, &key.serialize_pem());
+        let path = dir.join("kubeconfig");
+        write_file(
+            &path,
+            &kubeconfig_yaml(
+                &self.server,
+                &self.ca_cert,
+                user,
+                UserAuth::Cert(&cert_path, &key_path),
+            ),
+        );
+        path
+    }
+
+    /// A kubeconfig authenticating as ServiceAccount `namespace/name` with a one-day token from the
+    /// TokenRequest API. The ServiceAccount is created if it does not exist.
+    pub async fn kubeconfig_for_service_account(&self, namespace: &str, name: &str) -> PathBuf {
+        let client = self.client();
+        let sas: Api<ServiceAccount> = Api::namespaced(client, namespace);
+        let mut sa = ServiceAccount::default();
+        sa.metadata.name = Some(name.to_string());
+        match sas.create(&PostParams::default(), &sa).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => panic!("create ServiceAccount {namespace}/{name}: {e}"),
+        }
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                expiration_seconds: Some(86_400),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let token = sas
+            .create_token_request(name, &PostParams::default(), &request)
+            .await
+            .unwrap_or_else(|e| panic!("TokenRequest for ServiceAccount {namespace}/{name}: {e}"))
+            .status
+            .expect("TokenRequest has a status")
+            .token;
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let dir = self.dir.join("users").join(format!(
+            "{n}-sa-{}-{}",
+            sanitize(namespace),
+            sanitize(name)
+        ));
+        fs::create_dir_all(&dir).expect("create the service account directory");
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        let path = dir.join("kubeconfig");
+        write_file(
+            &path,
+            &kubeconfig_yaml(&self.server, &self.ca_cert, &user, UserAuth::Token(&token)),
+        );
+        path
+    }
+}
+
+/// A client from a kubeconfig file (e.g. one from [`ControlPlane::kubeconfig_for_user`]).
+pub async fn client_for_kubeconfig(path: &Path) -> kube::Client {
+    install_crypto_provider();
+    let kubeconfig =
+        Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("load {}: {e}", path.display()));
+    kube::Client::try_from(config).expect("build a kube client")
+}
+
+/// Makes `cmd`'s process receive SIGKILL when the thread that spawns it exits (Linux
+/// `PR_SET_PDEATHSIG`). Spawned from a test's thread, the process dies at the end of the test
+/// at the latest, and always when the test binary dies.
+pub fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || pdeathsig(parent));
+    }
+}
+
+/// [`die_with_parent`] for a Tokio command (add `kill_on_drop(true)` as well).
+pub fn die_with_parent_tokio(cmd: &mut tokio::process::Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || pdeathsig(parent));
+    }
+}
+
+fn pdeathsig(parent: libc::pid_t) -> io::Result<()> {
+    // SAFETY: plain syscalls.
+    unsafe {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        // The parent died between fork and prctl: the signal will never come.
+        if libc::getppid() != parent {
+            libc::_exit(1);
+        }
+    }
+    Ok(())
+}
+
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process ownership and clean-up
+
+/// Children of the control plane, killed by the `atexit` hook.
+static RUNNING: Mutex<Vec<(String, Child)>> = Mutex::new(Vec::new());
+/// The temporary directory, removed by the `atexit` hook unless kept.
+static CLEANUP_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+struct SpawnRequest {
+    cmd: Command,
+    reply: mpsc::Sender<io::Result<Child>>,
+}
+
+/// Spawns `cmd` from a thread that lives as long as the process, so that `PR_SET_PDEATHSIG`
+/// (which follows the spawning *thread*) fires only when the test binary exits.
+fn spawn_from_long_lived_thread(cmd: Command) -> io::Result<Child> {
+    static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("testenv-spawner".into())
+            .spawn(move || {
+                // The sender lives in a static, so this loop (and the thread) never ends.
+                for mut req in rx {
+                    let _ = req.reply.send(req.cmd.spawn());
+                }
+            })
+            .expect("spawn the process-spawner thread");
+        // SAFETY: registering a plain extern "C" function.
+        unsafe {
+            libc::atexit(cleanup_at_exit);
+        }
+        tx
+    });
+    let (reply, result) = mpsc::channel();
+    spawner
+        .send(SpawnRequest { cmd, reply })
+        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+    result
+        .recv()
+        .map_err(|_| io::Error::other("the spawner thread dropped the request"))?
+}
+
+extern "C" fn cleanup_at_exit() {
+    // try_lock: never hang the exit path; PR_SET_PDEATHSIG kills the processes anyway.
+    if let Ok(mut running) = RUNNING.try_lock() {
+        kill_all(&mut running);
+    }
+    if let Ok(mut dir) = CLEANUP_DIR.try_lock()
+        && let Some(dir) = dir.take()
+    {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
+fn kill_all(running: &mut Vec<(String, Child)>) {
+    while let Some((_, mut child)) = running.pop() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Removes temporary directories of earlier runs whose owner process is gone (killed runs).
+fn remove_stale_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let dir = entry.path();
+        if dir.join("KEEP").exists() {
+            continue;
+        }
+        let Ok(pid) = fs::read_to_string(dir.join("owner.pid")) else {
+            continue;
+        };
+        let Ok(pid) = pid.trim().parse::<u32>() else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+
+fn progress(msg: impl std::fmt::Display) {
+    // Straight to fd 2: libtest's output capture must not hide start-up progress.
+    let _ = writeln!(io::stderr(), "[testenv] {msg}");
+}
+
+fn start_with_retries() -> Result<ControlPlane, String> {
+    let bin_dir = locate_binaries()?;
+    remove_stale_dirs();
+    let mut last = String::new();
+    for attempt in 1..=3 {
+        match start(&bin_dir) {
+            Ok(cp) => return Ok(cp),
+            Err(Failure {
+                message,
+                port_clash,
+            }) => {
+                kill_all(&mut RUNNING.lock().unwrap());
+                let dir = CLEANUP_DIR.lock().unwrap().take();
+                last = message;
+                if !port_clash || attempt == 3 {
+                    // Keep the logs for inspection; the next run's stale-directory sweep removes them.
+                    if let Some(dir) = dir {
+                        last.push_str(&format!("\n(kept {} for inspection)", dir.display()));
+                    }
+                    break;
+                }
+                if let Some(dir) = dir {
+                    let _ = fs::remove_dir_all(dir);
+                }
+                progress(format!(
+                    "attempt {attempt}: a port was taken, retrying with new ports"
+                ));
+            }
+        }
+    }
+    Err(last)
+}
+
+fn locate_binaries() -> Result<PathBuf, String> {
+    let dir = match std::env::var_os("CRDB_TESTENV_BIN") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/controlplane/build.sh");
+            progress(format!(
+                "locating the control-plane binaries with {}",
+                script.display()
+            ));
+            let out = Command::new("bash")
+                .arg(&script)
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit())
+                .output()
+                .map_err(|e| format!("run {}: {e}", script.display()))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{} failed ({}); its log is above",
+                    script.display(),
+                    out.status
+                ));
+            }
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let last = stdout
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
+            if last.is_empty() {
+                return Err(format!("{} printed no bin directory", script.display()));
+            }
+            PathBuf::from(last)
+        }
+    };
+    for bin in ["etcd", "kube-apiserver", "kubectl"] {
+        if !dir.join(bin).is_file() {
+            return Err(format!(
+                "{} has no {bin} (set CRDB_TESTENV_BIN or run tests/controlplane/build.sh)",
+                dir.display()
+            ));
+        }
+    }
+    Ok(dir)
+}
+
+struct Failure {
+    message: String,
+    port_clash: bool,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure {
+            message,
+            port_clash: false,
+        }
+    }
+}
+
+fn start(bin_dir: &Path) -> Result<ControlPlane, Failure> {
+    let started = Instant::now();
+    let keep = std::env::var("CRDB_TESTENV_KEEP").is_ok_and(|v| !v.is_empty() && v != "0");
+    let with_kcm = std::env::var("CRDB_TESTENV_CONTROLLER_MANAGER")
+        .map_or(true, |v| v != "0" && v != "false")
+        && bin_dir.join("kube-controller-manager").is_file();
+
+    let dir = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempdir()
+        .map_err(|e| format!("create a temporary directory: {e}"))?
+        .keep();
+    write_file(&dir.join("owner.pid"), &std::process::id().to_string());
+    if keep {
+        write_file(&dir.join("KEEP"), "");
+    } else {
+        *CLEANUP_DIR.lock().unwrap() = Some(dir.clone());
+    }
+    let logs_dir = dir.join("logs");
+    fs::create_dir_all(&logs_dir).map_err(|e| format!("create {}: {e}", logs_dir.display()))?;
+    progress(format!("starting the control plane in {}", dir.display()));
+
+    let pki = Pki::generate(&dir)?;
+    let mut logs = Vec::new();
+
+    // etcd
+    let t = Instant::now();
+    let (client_port, peer_port) = (free_port()?, free_port()?);
+    let etcd_url = format!("http://127.0.0.1:{client_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    let mut etcd = Command::new(bin_dir.join("etcd"));
+    etcd.args([
+        "--name=testenv".to_string(),
+        format!("--data-dir={}", dir.join("etcd").display()),
+        format!("--listen-client-urls={etcd_url}"),
+        format!("--advertise-client-urls={etcd_url}"),
+        format!("--listen-peer-urls={peer_url}"),
+        format!("--initial-advertise-peer-urls={peer_url}"),
+        format!("--initial-cluster=testenv={peer_url}"),
+        "--unsafe-no-fsync=true".to_string(),
+    ]);
+    let etcd_log = launch("etcd", etcd, &logs_dir, &mut logs)?;
+    wait_until("etcd", ETCD_TIMEOUT, &etcd_log, || {
+        Ok(http_get(client_port, "/health")
+            .is_some_and(|body| body.contains("\"health\":\"true\"")))
+    })?;
+    let etcd_ready = t.elapsed();
+
+    // kube-apiserver
+    let t = Instant::now();
+    let secure_port = free_port()?;
+    let server = format!("https://127.0.0.1:{secure_port}");
+    let mut apiserver = Command::new(bin_dir.join("kube-apiserver"));
+    apiserver.args([
+        format!("--etcd-servers={etcd_url}"),
+        format!("--secure-port={secure_port}"),
+        "--bind-address=127.0.0.1".to_string(),
+        "--advertise-address=127.0.0.1".to_string(),
+        format!("--cert-dir={}", dir.join("apiserver-certs").display()),
+        format!("--tls-cert-file={}", pki.serving_cert.display()),
+        format!("--tls-private-key-file={}", pki.serving_key.display()),
+        format!("--client-ca-file={}", pki.client_ca_cert.display()),
+        "--authorization-mode=RBAC".to_string(),
+        format!("--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}"),
+        format!("--service-account-issuer={server}"),
+        format!("--service-account-key-file={}", pki.sa_pub.display()),
+        format!(
+            "--service-account-signing-key-file={}",
+            pki.sa_key.display()
+        ),
+        "--disable-admission-plugins=ServiceAccount".to_string(),
+        "--allow-privileged=true".to_string(),
+        "--profiling=false".to_string(),
+    ]);
+    let apiserver_log = launch("kube-apiserver", apiserver, &logs_dir, &mut logs)?;
+
+    let kubeconfig = dir.join("admin.kubeconfig");
+    write_file(
+        &kubeconfig,
+        &kubeconfig_yaml(
+            &server,
+            &pki.ca_cert,
+            "admin",
+            UserAuth::Cert(&pki.admin_cert, &pki.admin_key),
+        ),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("build a Tokio runtime: {e}"))?;
+    let config = runtime.block_on(async {
+        let kc = Kubeconfig::read_from(&kubeconfig)
+            .map_err(|e| format!("read the admin kubeconfig: {e}"))?;
+        kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| format!("load the admin kubeconfig: {e}"))
+    })?;
+    runtime.block_on(async {
+        let client =
+            kube::Client::try_from(config.clone()).map_err(|e| format!("admin client: {e}"))?;
+        wait_until_async(
+            "kube-apiserver",
+            APISERVER_TIMEOUT,
+            &apiserver_log,
+            || async {
+                let req = http::Request::get("/readyz").body(Vec::new()).unwrap();
+                if !client
+                    .request_text(req)
+                    .await
+                    .is_ok_and(|body| body.trim() == "ok")
+                {
+                    return Ok(false);
+                }
+                Ok(Api::<Namespace>::all(client.clone())
+                    .get_opt("default")
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some())
+            },
+        )
+        .await
+    })?;
+    let apiserver_ready = t.elapsed();
+
+    // kube-controller-manager
+    let t = Instant::now();
+    if with_kcm {
+        let mut kcm = Command::new(bin_dir.join("kube-controller-manager"));
+        kcm.args([
+            format!("--kubeconfig={}", kubeconfig.display()),
+            "--leader-elect=false".to_string(),
+            "--bind-address=127.0.0.1".to_string(),
+            "--secure-port=0".to_string(),
+            "--controllers=*".to_string(),
+            "--use-service-account-credentials=false".to_string(),
+            format!(
+                "--service-account-private-key-file={}",
+                pki.sa_key.display()
+            ),
+            format!("--root-ca-file={}", pki.ca_cert.display()),
+            format!(
+                "--cluster-signing-cert-file={}",
+                pki.client_ca_cert.display()
+            ),
+            format!("--cluster-signing-key-file={}", pki.client_ca_key.display()),
+            format!("--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}"),
+            "--profiling=false".to_string(),
+        ]);
+        let kcm_log = launch("kube-controller-manager", kcm, &logs_dir, &mut logs)?;
+        // Ready once its serviceaccount controller has made `default/default`.
+        runtime.block_on(async {
+            let client =
+                kube::Client::try_from(config.clone()).map_err(|e| format!("admin client: {e}"))?;
+            let sas: Api<ServiceAccount> = Api::namespaced(client, "default");
+            wait_until_async(
+                "kube-controller-manager",
+                CONTROLLER_MANAGER_TIMEOUT,
+                &kcm_log,
+                || async { Ok(sas.get_opt("default").await.ok().flatten().is_some()) },
+            )
+            .await
+        })?;
+    }
+    let kcm_ready = t.elapsed();
+    drop(runtime);
+
+    let startup = started.elapsed();
+    progress(format!(
+        "control plane ready in {:.1}s (etcd {:.1}s, kube-apiserver {:.1}s, kube-controller-manager {}) at {server}",
+        startup.as_secs_f64(),
+        etcd_ready.as_secs_f64(),
+        apiserver_ready.as_secs_f64(),
+        if with_kcm {
+            format!("{:.1}s", kcm_ready.as_secs_f64())
+        } else {
+            "not started".into()
+        },
+    ));
+    progress(format!("admin kubeconfig: {}", kubeconfig.display()));
+
+    Ok(ControlPlane {
+        dir,
+        bin_dir: bin_dir.to_path_buf(),
+        server,
+        etcd_url,
+        kubeconfig,
+        ca_cert: pki.ca_cert,
+        client_ca: pki.client_ca,
+        config,
+        controller_manager: with_kcm,
+        startup,
+        logs,
+        seq: AtomicU64::new(0),
+    })
+}
+
+/// Starts a component with stdout and stderr in `logs/<name>.log`, tied to this process.
+fn launch(
+    name: &str,
+    mut cmd: Command,
+    logs_dir: &Path,
+    logs: &mut Vec<(String, PathBuf)>,
+) -> Result<PathBuf, Failure> {
+    let log = logs_dir.join(format!("{name}.log"));
+    let out = File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("clone {}: {e}", log.display()))?;
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+    die_with_parent(&mut cmd);
+    let child = spawn_from_long_lived_thread(cmd).map_err(|e| format!("start {name}: {e}"))?;
+    RUNNING.lock().unwrap().push((name.to_string(), child));
+    logs.push((name.to_string(), log.clone()));
+    Ok(log)
+}
+
+/// If the named component has exited, its exit status.
+fn exited(name: &str) -> Option<String> {
+    let mut running = RUNNING.lock().unwrap();
+    let (_, child) = running.iter_mut().find(|(n, _)| n == name)?;
+    match child.try_wait() {
+        Ok(Some(status)) => Some(status.to_string()),
+        _ => None,
+    }
+}
+
+fn failure(name: &str, what: &str, log: &Path) -> Failure {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(50)..].join("\n");
+    let port_clash = text.contains("address already in use");
+    let message = format!(
+        "{name} {what}\n--- last 50 lines of {} ---\n{tail}\n---",
+        log.display()
+    );
+    progress(&message);
+    Failure {
+        message,
+        port_clash,
+    }
+}
+
+fn wait_until(
+    name: &str,
+    timeout: Duration,
+    log: &Path,
+    mut ready: impl FnMut() -> Result<bool, Failure>,
+) -> Result<(), Failure> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready()? {
+            return Ok(());
+        }
+        if let Some(status) = exited(name) {
+            return Err(failure(
+                name,
+                &format!("exited ({status}) before it was ready"),
+                log,
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(failure(
+                name,
+                &format!("was not ready within {timeout:?}"),
+                log,
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn wait_until_async<F, Fut>(
+    name: &str,
+    timeout: Duration,
+    log: &Path,
+    mut ready: F,
+) -> Result<(), Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, Failure>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready().await? {
+            return Ok(());
+        }
+        if let Some(status) = exited(name) {
+            return Err(failure(
+                name,
+                &format!("exited ({status}) before it was ready"),
+                log,
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(failure(
+                name,
+                &format!("was not ready within {timeout:?}"),
+                log,
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn free_port() -> Result<u16, Failure> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("find a free port: {e}"))?;
+    Ok(listener
+        .local_addr()
+        .map_err(|e| format!("find a free port: {e}"))?
+        .port())
+}
+
+/// A minimal HTTP/1.0 GET on 127.0.0.1; the body on a 200, else `None`.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.lines()
+        .next()?
+        .contains(" 200 ")
+        .then(|| body.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates and kubeconfigs
+
+struct Pki {
+    ca_cert: PathBuf,
+    serving_cert: PathBuf,
+    serving_key: PathBuf,
+    client_ca_cert: PathBuf,
+    client_ca_key: PathBuf,
+    client_ca: Issuer<'static, KeyPair>,
+    admin_cert: PathBuf,
+    admin_key: PathBuf,
+    sa_key: PathBuf,
+    sa_pub: PathBuf,
+}
+
+impl Pki {
+    /// envtest's layout: a serving CA, a client CA (admin = `CN=admin,O=system:masters`) and a
+    /// ServiceAccount signing key pair; ECDSA P-256 throughout.
+    fn generate(dir: &Path) -> Result<Pki, String> {
+        let pki = dir.join("pki");
+        fs::create_dir_all(&pki).map_err(|e| format!("create {}: {e}", pki.display()))?;
+        let e = |e: rcgen::Error| format!("generate certificates: {e}");
+
+        let (ca_pem, ca_key_pem, ca) = new_ca("testenv-serving-ca").map_err(e)?;
+        let serving_key = KeyPair::generate().map_err(e)?;
+        let mut serving = CertificateParams::new(vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "10.0.0.1".to_string(),
+            "kubernetes".to_string(),
+            "kubernetes.default".to_string(),
+            "kubernetes.default.svc".to_string(),
+            "kubernetes.default.svc.cluster.local".to_string(),
+        ])
+        .map_err(e)?;
+        serving.distinguished_name = dn("localhost", &[]);
+        serving.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let serving_cert = serving.signed_by(&serving_key, &ca).map_err(e)?;
+
+        let (client_ca_pem, client_ca_key_pem, client_ca) =
+            new_ca("testenv-client-ca").map_err(e)?;
+        let admin_key = KeyPair::generate().map_err(e)?;
+        let mut admin = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+        admin.distinguished_name = dn("admin", &["system:masters"]);
+        admin.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let admin_cert = admin.signed_by(&admin_key, &client_ca).map_err(e)?;
+
+        let sa = KeyPair::generate().map_err(e)?;
+
+        let out = Pki {
+            ca_cert: pki.join("ca.crt"),
+            serving_cert: pki.join("apiserver.crt"),
+            serving_key: pki.join("apiserver.key"),
+            client_ca_cert: pki.join("client-ca.crt"),
+            client_ca_key: pki.join("client-ca.key"),
+            client_ca,
+            admin_cert: pki.join("admin.crt"),
+            admin_key: pki.join("admin.key"),
+            sa_key: pki.join("sa.key"),
+            sa_pub: pki.join("sa.pub"),
+        };
+        write_file(&out.ca_cert, &ca_pem);
+        write_file(&pki.join("ca.key"), &ca_key_pem);
+        write_file(&out.serving_cert, &serving_cert.pem());
+        write_file(&out.serving_key, &serving_key.serialize_pem());
+        write_file(&out.client_ca_cert, &client_ca_pem);
+        write_file(&out.client_ca_key, &client_ca_key_pem);
+        write_file(&out.admin_cert, &admin_cert.pem());
+        write_file(&out.admin_key, &admin_key.serialize_pem());
+        write_file(&out.sa_key, &sa.serialize_pem());
+        write_file(&out.sa_pub, &sa.public_key_pem());
+        Ok(out)
+    }
+}
+
+/// A self-signed CA: its certificate PEM, key PEM and an issuer for signing.
+fn new_ca(cn: &str) -> Result<(String, String, Issuer<'static, KeyPair>), rcgen::Error> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = dn(cn, &["crdb-testenv"]);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let cert = params.self_signed(&key)?;
+    let key_pem = key.serialize_pem();
+    Ok((cert.pem(), key_pem, Issuer::new(params, key)))
+}
+
+fn dn(cn: &str, orgs: &[&str]) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    if let Some(o) = orgs.first() {
+        dn.push(DnType::OrganizationName, *o);
+    }
+    dn
+}
+
+enum UserAuth<'a> {
+    Cert(&'a Path, &'a Path),
+    Token(&'a str),
+}
+
+fn kubeconfig_yaml(server: &str, ca: &Path, user: &str, auth: UserAuth<'_>) -> String {
+    let auth = match auth {
+        UserAuth::Cert(cert, key) => format!(
+            "    client-certificate: {}\n    client-key: {}\n",
+            quote(&cert.display().to_string()),
+            quote(&key.display().to_string())
+        ),
+        UserAuth::Token(token) => format!("    token: {}\n", quote(token)),
+    };
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: testenv\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {}\n  user:\n{auth}contexts:\n- name: testenv\n  context:\n    cluster: testenv\n    user: {}\n    namespace: default\ncurrent-context: testenv\n",
+        quote(server),
+        quote(&ca.display().to_string()),
+        quote(user),
+        quote(user),
+    )
+}
+
+/// A YAML (JSON) double-quoted string.
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).expect("serialize a string")
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn write_file(path: &Path, contents: &str) {
+    fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "start-up panicked".to_string())
+}
