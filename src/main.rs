@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use crdb_cloud_operator::{api, operator, simulator};
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "crdb-cloud-operator", version, about = "Makes CockroachDB Cloud declarative from Kubernetes")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Run the operator.
     Run(operator::RunArgs),

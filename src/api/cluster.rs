@@ -39,7 +39,7 @@ pub struct CockroachClusterSpec {
     /// Name of the cluster in CockroachDB Cloud: 6-20 characters of lowercase letters, digits and
     /// dashes, without a leading or trailing dash. Defaults to metadata.name. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]{4,18}[a-z0-9]$"))]
+    #[schemars(length(max = 20), regex(pattern = r"^[a-z0-9][a-z0-9-]{4,18}[a-z0-9]$"))]
     pub name: Option<String>,
 
     /// Cloud provider hosting the cluster. Immutable.
@@ -64,7 +64,7 @@ pub struct CockroachClusterSpec {
     /// creation and no managed upgrades. Changing it upgrades (or, before finalisation, rolls back)
     /// the cluster in its own operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+$"))]
+    #[schemars(length(max = 16), regex(pattern = r"^v[0-9]+\.[0-9]+$"))]
     pub cockroach_version: Option<String>,
 
     /// Cloud-side delete protection. While true the cloud refuses to delete the cluster and the
@@ -76,9 +76,9 @@ pub struct CockroachClusterSpec {
     /// (plus its own ownership label); when unset, cloud labels are left alone. At most 50; keys
     /// match `^[a-z][a-z0-9_-]*$` (1-63 characters), values `^[a-z0-9_-]*$` (at most 63).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.size() <= 50").message("spec.labels may hold at most 50 labels"))]
+    // Values and the count are plain schema (no CEL cost); keys need CEL, bounded by the count.
+    #[schemars(extend("maxProperties" = 50, "additionalProperties" = {"type": "string", "maxLength": 63, "pattern": "^[a-z0-9_-]*$"}))]
     #[x_kube(validation = Rule::new("self.all(k, k.matches('^[a-z][a-z0-9_-]{0,62}$'))").message("spec.labels keys must match ^[a-z][a-z0-9_-]*$ and be 1-63 characters"))]
-    #[x_kube(validation = Rule::new("self.all(k, self[k].matches('^[a-z0-9_-]{0,63}$'))").message("spec.labels values must match ^[a-z0-9_-]*$ and be at most 63 characters"))]
     pub labels: Option<BTreeMap<String, String>>,
 
     /// Folder holding the cluster: a folder ID, or `root`. Unset leaves the folder alone.
@@ -90,7 +90,7 @@ pub struct CockroachClusterSpec {
     /// serverless/dedicated shape must match this spec; the operator then manages it like any other.
     /// Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
+    #[schemars(length(max = 36), regex(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
     pub adopt_cluster_id: Option<String>,
 
     /// What happens to the cloud cluster when this resource is deleted: `Delete` (default) deletes
@@ -152,11 +152,12 @@ pub enum NetworkVisibility {
 #[x_kube(validation = Rule::new("oldSelf.regions.all(r, r in self.regions)").message("spec.serverless.regions cannot be removed from a serverless cluster, only added"))]
 pub struct ServerlessSpec {
     /// Regions, in the provider's region names (e.g. `us-central1` on GCP, `us-east-1` on AWS).
-    #[schemars(length(min = 1))]
-    #[x_kube(validation = Rule::new("self.all(r, r.matches('^[a-z0-9-]{2,64}$'))").message("spec.serverless.regions entries must be provider region names such as us-central1"))]
+    #[schemars(length(min = 1, max = 10))]
+    #[schemars(extend("items" = {"type": "string", "minLength": 2, "maxLength": 64, "pattern": "^[a-z0-9-]+$"}))]
     pub regions: Vec<String>,
     /// Primary region; required with more than one region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub primary_region: Option<String>,
     /// Resource limits. STANDARD clusters set provisionedVirtualCpus; BASIC clusters may set
     /// requestUnitLimit and storageMibLimit. Unset means unlimited.
@@ -194,8 +195,7 @@ pub struct UsageLimitsSpec {
 pub struct DedicatedSpec {
     /// Node count per region, keyed by the provider's region name. Adding a key adds a region,
     /// removing one removes it.
-    #[x_kube(validation = Rule::new("self.size() >= 1").message("spec.dedicated.regionNodes needs at least one region"))]
-    #[x_kube(validation = Rule::new("self.all(r, self[r] >= 1)").message("spec.dedicated.regionNodes counts must be at least 1"))]
+    #[schemars(extend("minProperties" = 1, "maxProperties" = 20, "additionalProperties" = {"type": "integer", "format": "int32", "minimum": 1}))]
     pub region_nodes: BTreeMap<String, i32>,
     /// Per-node hardware.
     pub hardware: HardwareSpec,
@@ -204,6 +204,7 @@ pub struct DedicatedSpec {
     pub network_visibility: Option<NetworkVisibility>,
     /// IPv4 range for the cluster's network (GCP only, at most /19). Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 18))]
     #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() <= 19").message("spec.dedicated.cidrRange must be an IPv4 CIDR no smaller than /19"))]
     pub cidr_range: Option<String>,
 }
@@ -215,6 +216,7 @@ pub struct DedicatedSpec {
 pub struct HardwareSpec {
     /// Provider machine type, e.g. `n2-standard-4` or `m6i.xlarge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
     pub machine_type: Option<String>,
     /// vCPUs per node; the cloud picks a matching machine type.
     #[serde(default, skip_serializing_if = "Option::is_none")]

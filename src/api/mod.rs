@@ -11,7 +11,12 @@ use kube::CustomResourceExt;
 
 /// Every CRD this operator serves, in a stable order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![CockroachCluster::crd()]
+    let mut crds = vec![CockroachCluster::crd()];
+    for crd in &mut crds {
+        // Lets tooling (and the tests) select this operator's CRDs.
+        crd.metadata.labels = Some([("app.kubernetes.io/part-of".to_string(), "crdb-cloud-operator".to_string())].into());
+    }
+    crds
 }
 
 /// Every CRD as one multi-document YAML stream, as committed under crds/.

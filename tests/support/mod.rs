@@ -18,6 +18,7 @@
 pub mod controlplane;
 pub mod kubectl;
 pub mod namespace;
+pub mod operator;
 
 pub use controlplane::{ControlPlane, shared};
 pub use kubectl::{CmdOutput, helm, kubectl, kubectl_as, kubectl_blocking};

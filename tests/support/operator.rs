@@ -1,0 +1,269 @@
+//! Operator-specific end-to-end helpers: the CRDs installed once per control plane, an in-process
+//! Cloud API simulator per test, and the real operator binary watching the test's namespace.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use kube::api::Api;
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
+
+use super::controlplane::{die_with_parent_tokio, shared};
+use super::kubectl::kubectl;
+
+/// The API key tests use. Distinctive, so leak checks can search for it.
+pub const TEST_API_KEY: &str = "ccdb1_e2e_SECRETKEY_4f9a2b";
+
+static CRDS: OnceCell<()> = OnceCell::const_new();
+
+/// Applies crds/ with kubectl once per test binary and waits until they are served.
+pub async fn install_crds() {
+    CRDS.get_or_init(|| async {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        kubectl(&["apply", "--server-side", "--force-conflicts", "-f", dir.to_str().unwrap()], None).await.ok();
+        kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=crdb-cloud-operator"], None)
+            .await
+            .ok();
+    })
+    .await;
+}
+
+/// A simulator with test-friendly delays.
+pub async fn start_simulator(extra_keys: &[&str]) -> RunningSimulator {
+    crdb_cloud_operator::install_crypto_provider();
+    let mut keys = vec![TEST_API_KEY.to_string()];
+    keys.extend(extra_keys.iter().map(|k| k.to_string()));
+    let config = SimulatorConfig {
+        api_keys: keys,
+        cluster_create_delay: Duration::from_secs(2),
+        operation_delay: Duration::from_secs(1),
+        deleted_retention: Duration::from_secs(2),
+        rate_limit_per_second: 10,
+    };
+    simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts")
+}
+
+/// The real operator binary, watching one namespace. Killed when dropped.
+pub struct Operator {
+    child: tokio::process::Child,
+    log: PathBuf,
+}
+
+pub struct OperatorOptions<'a> {
+    pub namespace: &'a str,
+    pub api_url: &'a str,
+    /// `None` starts the operator without a default key.
+    pub api_key: Option<&'a str>,
+    pub resync_seconds: u64,
+    pub log_level: &'a str,
+    pub kubeconfig: Option<&'a Path>,
+}
+
+impl<'a> OperatorOptions<'a> {
+    pub fn new(namespace: &'a str, api_url: &'a str) -> Self {
+        Self { namespace, api_url, api_key: Some(TEST_API_KEY), resync_seconds: 300, log_level: "info", kubeconfig: None }
+    }
+}
+
+impl Operator {
+    pub fn start(options: OperatorOptions<'_>) -> Self {
+        let cp = shared();
+        let log = cp.dir().join(format!("operator-{}-{}.log", options.namespace, rand::random::<u32>()));
+        let file = std::fs::File::create(&log).expect("operator log file");
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_crdb-cloud-operator"));
+        cmd.args([
+            "run",
+            "--api-url",
+            options.api_url,
+            "--watch-namespace",
+            options.namespace,
+            "--poll-seconds",
+            "1",
+            "--resync-seconds",
+            &options.resync_seconds.to_string(),
+            "--log-level",
+            options.log_level,
+        ]);
+        for (k, v) in cp.env() {
+            cmd.env(k, v);
+        }
+        if let Some(kubeconfig) = options.kubeconfig {
+            cmd.env("KUBECONFIG", kubeconfig);
+        }
+        cmd.env_remove("RUST_LOG").env_remove("COCKROACH_API_KEY");
+        if let Some(key) = options.api_key {
+            cmd.env("COCKROACH_API_KEY", key);
+        }
+        cmd.stdout(Stdio::from(file.try_clone().unwrap())).stderr(Stdio::from(file)).kill_on_drop(true);
+        die_with_parent_tokio(&mut cmd);
+        let child = cmd.spawn().expect("operator binary starts");
+        Self { child, log }
+    }
+
+    /// Everything the operator logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the process at once (SIGKILL), as a crash would.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            eprintln!("---- operator log ({}) ----\n{}", self.log.display(), tail(&self.logs(), 80));
+        }
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Polls `get` until `done` holds, panicking with the last value after `timeout`.
+pub async fn wait_for<K, F>(api: &Api<K>, name: &str, timeout: Duration, what: &str, done: F) -> K
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + serde::Serialize,
+    F: Fn(&K) -> bool,
+{
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    loop {
+        if let Ok(Some(obj)) = api.get_opt(name).await {
+            if done(&obj) {
+                return obj;
+            }
+            last = Some(obj);
+        }
+        if Instant::now() > deadline {
+            let shown = last.map(|o| serde_json::to_string_pretty(&o).unwrap()).unwrap_or_else(|| "<absent>".into());
+            panic!("timed out after {timeout:?} waiting for {name} to be {what}; last seen:\n{shown}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits until the object is gone.
+pub async fn wait_gone<K>(api: &Api<K>, name: &str, timeout: Duration)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + serde::Serialize,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match api.get_opt(name).await.unwrap() {
+            None => return,
+            Some(obj) if Instant::now() > deadline => {
+                panic!("timed out waiting for {name} to be deleted; still:\n{}", serde_json::to_string_pretty(&obj).unwrap())
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// The status of condition `type_` ("True"/"False") in a resource's JSON.
+pub fn condition(obj: &impl serde::Serialize, type_: &str) -> Option<(String, String, String)> {
+    let value = serde_json::to_value(obj).ok()?;
+    value["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_).map(|c| {
+        (
+            c["status"].as_str().unwrap_or_default().to_string(),
+            c["reason"].as_str().unwrap_or_default().to_string(),
+            c["message"].as_str().unwrap_or_default().to_string(),
+        )
+    })
+}
+
+pub fn is_ready(obj: &impl serde::Serialize) -> bool {
+    condition(obj, "Ready").is_some_and(|(s, _, _)| s == "True") && generation_observed(obj)
+}
+
+pub fn is_stalled_with(obj: &impl serde::Serialize, reason: &str) -> bool {
+    condition(obj, "Stalled").is_some_and(|(s, r, _)| s == "True" && r == reason)
+}
+
+pub fn generation_observed(obj: &impl serde::Serialize) -> bool {
+    let value = serde_json::to_value(obj).unwrap();
+    value["metadata"]["generation"] == value["status"]["observedGeneration"]
+}
+
+/// Simulator admin helpers.
+pub struct SimAdmin {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl SimAdmin {
+    pub fn new(sim: &RunningSimulator) -> Self {
+        Self { base: sim.base_url(), http: reqwest::Client::new() }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.http.get(format!("{}/_simulator/{path}", self.base)).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let response = self.http.post(format!("{}/_simulator/{path}", self.base)).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "admin POST {path} failed: {}", response.status());
+        response.json().await.unwrap()
+    }
+
+    /// Every cluster (with its children) the simulator holds for all organisations.
+    pub async fn clusters(&self) -> Vec<Value> {
+        let state = self.get("state").await;
+        state["orgs"].as_array().unwrap().iter().flat_map(|o| o["clusters"].as_array().unwrap().clone()).collect()
+    }
+
+    /// Non-deleted clusters with this name.
+    pub async fn live_clusters_named(&self, name: &str) -> Vec<Value> {
+        self.clusters()
+            .await
+            .into_iter()
+            .filter(|c| c["cluster"]["name"] == name && c["cluster"]["state"] != "DELETED")
+            .collect()
+    }
+
+    /// Requests of one operation, from the request log.
+    pub async fn count(&self, operation: &str) -> usize {
+        let log = self.get(&format!("requests?operation={operation}")).await;
+        log.as_array().map(Vec::len).unwrap_or(0)
+    }
+
+    /// A raw Cloud API call with the test key (to change things behind the operator's back).
+    pub async fn cloud(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}/api/v1/{path}", self.base)).bearer_auth(TEST_API_KEY);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "cloud call {path} failed with {status}: {value}");
+        value
+    }
+}
+
+/// Events about one object, as "Type Reason: message" lines.
+pub async fn events_for(namespace: &str, name: &str) -> Vec<String> {
+    let out = kubectl(&["get", "events", "-n", namespace, "-o", "json"], None).await.ok();
+    let list: Value = serde_json::from_str(&out.stdout).unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["involvedObject"]["name"] == name || e["regarding"]["name"] == name)
+        .map(|e| format!("{} {}: {}", e["type"].as_str().unwrap_or(""), e["reason"].as_str().unwrap_or(""), e["message"].as_str().or(e["note"].as_str()).unwrap_or("")))
+        .collect()
+}
+
+pub fn name_of(obj: &impl ResourceExt) -> String {
+    obj.name_any()
+}
