@@ -10,7 +10,9 @@ CARGO ?= cargo
 testenv:
 	@bash tests/controlplane/build.sh >/dev/null
 
+# DEMO_ARGS=--exit stops once everything is Ready.
 demo: testenv
+	$(CARGO) build --quiet --bin crdb-cloud-operator
 	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) run --quiet --example demo -- $(DEMO_ARGS)
 
 test:

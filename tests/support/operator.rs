@@ -48,6 +48,17 @@ pub async fn start_simulator(extra_keys: &[&str]) -> RunningSimulator {
     simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts")
 }
 
+/// The operator binary: Cargo's path for integration tests, `CRDB_OPERATOR_BIN` or the debug build
+/// otherwise (the demo builds it first).
+pub fn operator_binary() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_crdb-cloud-operator") {
+        return PathBuf::from(path);
+    }
+    std::env::var_os("CRDB_OPERATOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debug/crdb-cloud-operator"))
+}
+
 /// The real operator binary, watching one namespace. Killed when dropped.
 pub struct Operator {
     child: tokio::process::Child,
@@ -75,7 +86,7 @@ impl Operator {
         let cp = shared();
         let log = cp.dir().join(format!("operator-{}-{}.log", options.namespace, rand::random::<u32>()));
         let file = std::fs::File::create(&log).expect("operator log file");
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_crdb-cloud-operator"));
+        let mut cmd = tokio::process::Command::new(operator_binary());
         cmd.args([
             "run",
             "--api-url",
