@@ -129,8 +129,7 @@ async fn dispatch(
         if waiter.granted.is_closed() {
             continue;
         }
-        let paused_until = shared.lock().expect("budget lock").paused_until;
-        bucket.wait_for_token(paused_until).await;
+        bucket.wait_for_token(&shared).await;
         // While we waited for the token, someone a person is waiting for may have arrived.
         if priority == Priority::Background {
             if let Ok(first) = interactive.try_recv() {
@@ -163,19 +162,26 @@ impl TokenBucket {
         self.refilled_at = now;
     }
 
-    async fn wait_for_token(&mut self, paused_until: Option<Instant>) {
-        if let Some(until) = paused_until.filter(|u| *u > Instant::now()) {
-            tokio::time::sleep_until(until).await;
-            // After a pause, restart from an empty bucket rather than bursting at the server.
-            self.tokens = 0.0;
-            self.refilled_at = Instant::now();
-        }
-        self.refill();
-        if self.tokens < 1.0 {
-            tokio::time::sleep(Duration::from_secs_f64((1.0 - self.tokens) / self.rate)).await;
+    /// Sleeps until a token is available and no Retry-After pause is in force. The pause is read
+    /// again after every sleep: a 429 can arrive while this waiter is waiting for its token.
+    async fn wait_for_token(&mut self, shared: &Mutex<Shared>) {
+        loop {
+            let paused_until = shared.lock().expect("budget lock").paused_until;
+            if let Some(until) = paused_until.filter(|u| *u > Instant::now()) {
+                tokio::time::sleep_until(until).await;
+                // After a pause, restart from an empty bucket rather than bursting at the server.
+                self.tokens = 0.0;
+                self.refilled_at = Instant::now();
+                continue;
+            }
             self.refill();
+            // The epsilon absorbs float rounding after sleeping exactly the computed time.
+            if self.tokens >= 1.0 - 1e-9 {
+                self.tokens = (self.tokens - 1.0).max(0.0);
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs_f64((1.0 - self.tokens) / self.rate)).await;
         }
-        self.tokens = (self.tokens - 1.0).max(0.0);
     }
 
     fn refund(&mut self) {

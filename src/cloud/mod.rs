@@ -1,6 +1,7 @@
 //! The CockroachDB Cloud client: typed models, HTTP, errors and the shared request budget.
 
 pub mod budget;
+pub mod cache;
 pub mod client;
 pub mod error;
 pub mod models;

@@ -9,6 +9,8 @@ use kube::{Api, Client, Resource};
 use rand::Rng;
 
 use crate::api::CredentialsRef;
+use crate::cloud::cache::ListCache;
+use crate::cloud::models;
 use crate::cloud::{ApiKey, CloudClient, CloudClients, Priority};
 
 use super::error::ReconcileError;
@@ -27,6 +29,8 @@ pub struct Timing {
     pub retry_max: Duration,
     /// How long to wait for an earlier create request to show up before sending another.
     pub create_confirm_window: Duration,
+    /// How long a listed collection (SQL users, databases, allowlist) of a cluster is reused.
+    pub list_cache_ttl: Duration,
 }
 
 impl Default for Timing {
@@ -37,6 +41,7 @@ impl Default for Timing {
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             create_confirm_window: Duration::from_secs(30),
+            list_cache_ttl: Duration::from_secs(20),
         }
     }
 }
@@ -75,6 +80,21 @@ pub struct Context {
     pub timing: Timing,
     /// Consecutive transient failures per object, for per-object backoff.
     pub failures: FailureCounts,
+    /// Per-cluster list caches shared by every child resource.
+    pub caches: ListCaches,
+}
+
+/// One short-lived list cache per kind of cluster content.
+pub struct ListCaches {
+    pub sql_users: ListCache<models::SqlUser>,
+    pub databases: ListCache<models::Database>,
+    pub allowlist: ListCache<models::AllowlistEntry>,
+}
+
+impl ListCaches {
+    pub fn new(ttl: Duration) -> Self {
+        Self { sql_users: ListCache::new(ttl), databases: ListCache::new(ttl), allowlist: ListCache::new(ttl) }
+    }
 }
 
 impl Context {
@@ -84,7 +104,8 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let recorder = Recorder::new(client.clone(), reporter);
-        Arc::new(Self { client, clouds, default_credentials, recorder, timing, failures: FailureCounts::default() })
+        let caches = ListCaches::new(timing.list_cache_ttl);
+        Arc::new(Self { client, clouds, default_credentials, recorder, timing, failures: FailureCounts::default(), caches })
     }
 
     /// A Cloud client for a resource: its own `credentialsRef` (a Secret in its namespace) or the

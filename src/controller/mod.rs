@@ -1,23 +1,31 @@
 //! Reconcilers, one per kind, sharing one pipeline: resolve references -> observe the cloud ->
 //! diff (pure) -> act -> write status (server-side apply, skipped when unchanged).
 
+pub mod allowlist;
+pub mod child;
 pub mod cluster;
 pub mod cluster_plan;
 pub mod conditions;
 pub mod context;
+pub mod database;
 pub mod error;
 pub mod finalizer;
 pub mod reconciler;
+pub mod sql_user;
 pub mod status;
 
 use std::sync::Arc;
 
 use futures::StreamExt;
-use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller, Error as ControllerError};
+use kube::runtime::reflector::ObjectRef;
+use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
-use kube::Api;
+use kube::{Api, ResourceExt};
 
-use crate::api::CockroachCluster;
+use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use error::ReconcileError;
 pub use context::{Context, DefaultCredentials, Timing};
 
 /// Which namespaces the operator watches.
@@ -41,16 +49,90 @@ impl WatchScope {
 }
 
 /// Runs every controller until `shutdown` resolves.
-pub async fn run(ctx: Arc<Context>, scope: WatchScope, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
-    let clusters: Api<CockroachCluster> = scope.api(ctx.client.clone());
-    Controller::new(clusters, watcher::Config::default().any_semantic())
-        .with_config(ControllerConfig::default().concurrency(32))
-        .graceful_shutdown_on(shutdown)
-        .run(cluster::reconcile, reconciler::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(err) = result {
-                tracing::debug!(%err, "CockroachCluster reconcile did not complete");
-            }
+pub async fn run(ctx: Arc<Context>, scope: WatchScope, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+    // One shutdown signal, fanned out to every controller.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let config = || ControllerConfig::default().concurrency(32);
+    let wc = || watcher::Config::default().any_semantic();
+    let client = ctx.client.clone();
+
+    let clusters = Controller::new(scope.api::<CockroachCluster>(client.clone()), wc())
+        .with_config(config())
+        .graceful_shutdown_on(stopped())
+        .run(cluster::reconcile, reconciler::error_policy, ctx.clone())
+        .for_each(log_result::<CockroachCluster>);
+
+    // SQL users also follow their Secrets (metadata only: the operator never caches Secret data).
+    let users = Controller::new(scope.api::<SQLUser>(client.clone()), wc());
+    let users_store = users.store();
+    let secrets = scope.api::<PartialObjectMeta<Secret>>(client.clone());
+    let users = with_cluster_watch(users, scope.api(client.clone()), wc())
+        .watches(secrets, wc(), move |secret| {
+            let namespace = secret.namespace();
+            let name = secret.name_any();
+            let owners: Vec<String> = secret.owner_references().iter().filter(|o| o.kind == "SQLUser").map(|o| o.uid.clone()).collect();
+            users_store
+                .state()
+                .into_iter()
+                .filter(|u| u.namespace() == namespace)
+                .filter(|u| {
+                    u.spec.password_secret_ref.as_ref().is_some_and(|r| r.name == name)
+                        || u.uid().is_some_and(|uid| owners.contains(&uid))
+                })
+                .map(|u| ObjectRef::from_obj(u.as_ref()))
+                .collect::<Vec<_>>()
         })
-        .await;
+        .with_config(config())
+        .graceful_shutdown_on(stopped())
+        .run(child::reconcile::<SQLUser>, reconciler::error_policy, ctx.clone())
+        .for_each(log_result::<SQLUser>);
+
+    let databases = with_cluster_watch(Controller::new(scope.api::<Database>(client.clone()), wc()), scope.api(client.clone()), wc())
+        .with_config(config())
+        .graceful_shutdown_on(stopped())
+        .run(child::reconcile::<Database>, reconciler::error_policy, ctx.clone())
+        .for_each(log_result::<Database>);
+
+    let allowlist = with_cluster_watch(Controller::new(scope.api::<AllowlistEntry>(client.clone()), wc()), scope.api(client.clone()), wc())
+        .with_config(config())
+        .graceful_shutdown_on(stopped())
+        .run(child::reconcile::<AllowlistEntry>, reconciler::error_policy, ctx.clone())
+        .for_each(log_result::<AllowlistEntry>);
+
+    tokio::join!(clusters, users, databases, allowlist);
+}
+
+/// Wakes the children of a CockroachCluster when it changes (e.g. becomes Ready), so a child
+/// waiting for its cluster proceeds at once instead of polling.
+fn with_cluster_watch<K>(controller: Controller<K>, clusters: Api<CockroachCluster>, wc: watcher::Config) -> Controller<K>
+where
+    K: child::ChildKind + kube::Resource<DynamicType = ()>,
+{
+    let store = controller.store();
+    controller.watches(clusters, wc, move |cluster| {
+        let namespace = cluster.namespace();
+        let name = cluster.name_any();
+        store
+            .state()
+            .into_iter()
+            .filter(|c| c.namespace() == namespace && c.child_spec().cluster_ref().is_some_and(|r| r.name == name))
+            .map(|c| ObjectRef::from_obj(c.as_ref()))
+            .collect::<Vec<_>>()
+    })
+}
+
+async fn log_result<K: kube::Resource>(result: Result<(ObjectRef<K>, Action), ControllerError<ReconcileError, kube::runtime::watcher::Error>>) {
+    if let Err(err) = result {
+        tracing::debug!(%err, kind = std::any::type_name::<K>(), "reconcile did not complete");
+    }
 }

@@ -1,0 +1,190 @@
+//! AllowlistEntry: one CIDR of a cluster's IP allowlist. The CIDR is the key (immutable); `sql`,
+//! `ui` and the description update in place. Two resources for one CIDR on one cluster would
+//! fight, so the younger one reports a conflict instead.
+
+use std::net::Ipv4Addr;
+
+use kube::api::{Api, ListParams};
+use kube::ResourceExt;
+
+use crate::api::children::{AllowlistEntry, ChildSpec, ChildStatus};
+use crate::cloud::cache::ListCache;
+use crate::cloud::models::{self, AllowlistEntryUpdate};
+use crate::cloud::{CloudClient, CloudError};
+
+use super::child::{ChildKind, Converged, Target};
+use super::context::Context;
+use super::error::ReconcileError;
+use super::reconciler::Managed;
+
+/// An IPv4 network in the cloud's two-part form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub ip: Ipv4Addr,
+    pub mask: u8,
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d` (meaning /32) or `a.b.c.d/n`; host bits must be zero.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (ip, mask) = match text.trim().split_once('/') {
+            Some((ip, mask)) => (ip, mask.parse::<u8>().map_err(|_| format!("{text:?}: the prefix length must be a number from 0 to 32"))?),
+            None => (text.trim(), 32),
+        };
+        let ip: Ipv4Addr = ip.parse().map_err(|_| format!("{text:?} is not an IPv4 address or CIDR"))?;
+        if mask > 32 {
+            return Err(format!("{text:?}: the prefix length must be at most 32"));
+        }
+        let bits = u32::from(ip);
+        let host_mask = if mask == 0 { u32::MAX } else { (1u64 << (32 - mask)) as u32 - 1 };
+        if bits & host_mask != 0 {
+            let network = Ipv4Addr::from(bits & !host_mask);
+            return Err(format!("{text:?} has host bits set; did you mean {network}/{mask}?"));
+        }
+        Ok(Self { ip, mask })
+    }
+
+    pub fn matches(&self, entry: &models::AllowlistEntry) -> bool {
+        entry.cidr_mask == i32::from(self.mask) && entry.cidr_ip.parse::<Ipv4Addr>().is_ok_and(|ip| ip == self.ip)
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.ip, self.mask)
+    }
+}
+
+impl Managed for AllowlistEntry {
+    type Status = ChildStatus;
+    fn status(&self) -> Option<&ChildStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl AllowlistEntry {
+    fn cidr(&self) -> Result<Cidr, ReconcileError> {
+        Cidr::parse(&self.spec.cidr).map_err(|e| ReconcileError::stalled("InvalidSpec", format!("spec.cidr: {e}")))
+    }
+
+    /// The identity of the cluster this entry targets, comparable across resources.
+    fn target_identity(&self) -> String {
+        match (&self.spec.cluster_id, &self.spec.cluster_ref) {
+            (Some(id), _) => format!("id:{id}"),
+            (None, Some(r)) => format!("ref:{}/{}", self.namespace().unwrap_or_default(), r.name),
+            _ => String::new(),
+        }
+    }
+
+    /// Another, older AllowlistEntry for the same CIDR on the same cluster (it wins).
+    async fn conflicting_owner(&self, ctx: &Context, cidr: Cidr) -> Result<Option<String>, ReconcileError> {
+        let api: Api<AllowlistEntry> = match &self.spec.cluster_id {
+            Some(_) => Api::all(ctx.client.clone()),
+            None => Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default()),
+        };
+        let mine = (self.creation_timestamp(), self.namespace(), self.name_any());
+        let others = api.list(&ListParams::default()).await?;
+        let winner = others
+            .items
+            .into_iter()
+            .filter(|o| o.uid() != self.uid() && o.metadata.deletion_timestamp.is_none())
+            .filter(|o| o.target_identity() == self.target_identity() && Cidr::parse(&o.spec.cidr).is_ok_and(|c| c == cidr))
+            .filter(|o| (o.creation_timestamp(), o.namespace(), o.name_any()) < mine)
+            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
+            .next();
+        Ok(winner)
+    }
+
+    fn desired_update(&self) -> AllowlistEntryUpdate {
+        AllowlistEntryUpdate { name: self.spec.name.clone(), sql: self.spec.sql, ui: self.spec.ui }
+    }
+}
+
+impl ChildKind for AllowlistEntry {
+    type Cloud = models::AllowlistEntry;
+    const NOUN: &'static str = "allowlist entry";
+
+    fn child_spec(&self) -> &dyn ChildSpec {
+        &self.spec
+    }
+
+    fn desired_key(&self) -> Result<String, ReconcileError> {
+        Ok(self.cidr()?.to_string())
+    }
+
+    fn cache(ctx: &Context) -> &ListCache<models::AllowlistEntry> {
+        &ctx.caches.allowlist
+    }
+
+    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Vec<models::AllowlistEntry>, CloudError> {
+        cloud.list_allowlist(cluster_id).await
+    }
+
+    fn contains(listed: &[models::AllowlistEntry], key: &str) -> bool {
+        Cidr::parse(key).is_ok_and(|cidr| listed.iter().any(|e| cidr.matches(e)))
+    }
+
+    async fn converge(&self, ctx: &Context, target: &Target, listed: &[models::AllowlistEntry], _status: &mut ChildStatus) -> Result<Converged, ReconcileError> {
+        let cidr = self.cidr()?;
+        if let Some(owner) = self.conflicting_owner(ctx, cidr).await? {
+            return Err(ReconcileError::stalled(
+                "Conflict",
+                format!("AllowlistEntry {owner} already manages {cidr} on this cluster; delete one of the two"),
+            ));
+        }
+        let wanted = self.desired_update();
+        let ip = cidr.ip.to_string();
+        let mask = i32::from(cidr.mask);
+        match listed.iter().find(|e| cidr.matches(e)) {
+            Some(entry) if entry.sql == wanted.sql && entry.ui == wanted.ui && (wanted.name.is_none() || entry.name == wanted.name) => {
+                Ok(Converged::InSync)
+            }
+            Some(_) => {
+                target
+                    .cloud
+                    .update_allowlist_entry(&target.cluster_id, &ip, mask, &wanted)
+                    .await
+                    .map_err(|e| ReconcileError::cloud("updating the allowlist entry", e))?;
+                Ok(Converged::Changed { reason: "Updated", message: format!("updated allowlist entry {cidr} (sql={}, ui={})", wanted.sql, wanted.ui) })
+            }
+            None => {
+                let entry = models::AllowlistEntry { cidr_ip: ip.clone(), cidr_mask: mask, name: wanted.name.clone(), sql: wanted.sql, ui: wanted.ui };
+                match target.cloud.add_allowlist_entry(&target.cluster_id, &entry).await {
+                    Ok(_) => Ok(Converged::Changed { reason: "Created", message: format!("added allowlist entry {cidr}") }),
+                    // Added meanwhile: adopt it; the next pass brings sql/ui/name in line.
+                    Err(CloudError::AlreadyExists(_)) => Ok(Converged::Changed { reason: "Adopted", message: format!("adopted existing allowlist entry {cidr}") }),
+                    Err(e) => Err(ReconcileError::cloud("adding the allowlist entry", e)),
+                }
+            }
+        }
+    }
+
+    async fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> Result<(), CloudError> {
+        let cidr = Cidr::parse(key).map_err(CloudError::InvalidArgument)?;
+        cloud.delete_allowlist_entry(cluster_id, &cidr.ip.to_string(), i32::from(cidr.mask)).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_addresses_mean_slash_32_and_host_bits_are_refused() {
+        assert_eq!(Cidr::parse("10.0.0.1").unwrap(), Cidr::parse("10.0.0.1/32").unwrap());
+        assert_eq!(Cidr::parse("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(Cidr::parse("0.0.0.0/0").unwrap().mask, 0);
+        let err = Cidr::parse("10.0.0.1/8").unwrap_err();
+        assert!(err.contains("host bits") && err.contains("10.0.0.0/8"), "{err}");
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("2001:db8::/32").is_err());
+        assert!(Cidr::parse("banana").is_err());
+    }
+
+    #[test]
+    fn cloud_entries_match_after_normalisation() {
+        let entry = models::AllowlistEntry { cidr_ip: "192.0.2.7".into(), cidr_mask: 32, name: None, sql: true, ui: false };
+        assert!(Cidr::parse("192.0.2.7").unwrap().matches(&entry));
+        assert!(!Cidr::parse("192.0.2.0/24").unwrap().matches(&entry));
+    }
+}

@@ -1,0 +1,221 @@
+//! The reconcile skeleton shared by SQLUser, Database and AllowlistEntry.
+//!
+//! Deletion and finalizer -> resolve the cluster (waiting while it is not Ready) and credentials ->
+//! list the cluster's objects through the shared cache -> let the kind converge one object ->
+//! invalidate the cache after writes -> status. Each kind only supplies its key, its list call and
+//! how to converge and delete one object.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+
+use super::conditions::{self, Outcome};
+use super::context::{Context, jitter};
+use super::error::ReconcileError;
+use super::finalizer;
+use super::reconciler::{Managed, Step, finish, priority_of};
+use crate::api::children::{ChildSpec, ChildStatus};
+use crate::api::common::DeletionPolicy;
+use crate::api::CockroachCluster;
+use crate::cloud::cache::{ListCache, ListKey};
+use crate::cloud::{CloudClient, CloudError};
+
+crate::impl_status_fields!(ChildStatus);
+
+/// Where a child lives in the cloud, and how to talk to it.
+pub struct Target {
+    pub cluster_id: String,
+    pub cloud: CloudClient,
+    pub list_key: ListKey,
+}
+
+/// What a kind's `converge` did.
+pub enum Converged {
+    /// Nothing needed changing.
+    InSync,
+    /// The kind wrote to the cloud; the message is for the event and the condition.
+    Changed { reason: &'static str, message: String },
+}
+
+/// One kind of cluster content.
+pub trait ChildKind: Managed<Status = ChildStatus> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
+    /// The cloud object as listed.
+    type Cloud: Send + Sync + 'static;
+    /// "SQL user", "database", "allowlist entry".
+    const NOUN: &'static str;
+
+    fn child_spec(&self) -> &dyn ChildSpec;
+    /// The object's key in the cloud, from the spec; an invalid spec is a Stalled error naming the field.
+    fn desired_key(&self) -> Result<String, ReconcileError>;
+    fn cache(ctx: &Context) -> &ListCache<Self::Cloud>;
+    fn list(cloud: &CloudClient, cluster_id: &str) -> impl Future<Output = Result<Vec<Self::Cloud>, CloudError>> + Send;
+    /// Makes the cloud match the spec, given everything the cluster holds.
+    fn converge(
+        &self,
+        ctx: &Context,
+        target: &Target,
+        listed: &[Self::Cloud],
+        status: &mut ChildStatus,
+    ) -> impl Future<Output = Result<Converged, ReconcileError>> + Send;
+    /// Removes the object named `key` (as recorded in status) from the cloud.
+    fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// True when `key` is present in the list.
+    fn contains(listed: &[Self::Cloud], key: &str) -> bool;
+}
+
+pub async fn reconcile<K: ChildKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let mut draft = obj.status().cloned().unwrap_or_default();
+    if obj.meta().deletion_timestamp.is_some() {
+        if !finalizer::has_finalizer(obj.as_ref()) {
+            return Ok(Action::await_change());
+        }
+        return match cleanup(obj.as_ref(), &ctx, &draft).await {
+            Ok(None) => {
+                finalizer::remove(&api, obj.as_ref()).await?;
+                Ok(Action::await_change())
+            }
+            Ok(Some(step)) => finish(&ctx, &api, obj.as_ref(), draft, Ok(step)).await,
+            Err(err) => finish(&ctx, &api, obj.as_ref(), draft, Err(err)).await,
+        };
+    }
+    let obj = match finalizer::add(&api, obj.as_ref()).await? {
+        Some(updated) => Arc::new(updated),
+        None => obj,
+    };
+    let result = apply(obj.as_ref(), &ctx, &mut draft).await;
+    finish(&ctx, &api, obj.as_ref(), draft, result).await
+}
+
+/// Why a child cannot proceed yet (not an error: it proceeds by itself when the cluster is Ready).
+struct Waiting {
+    reason: &'static str,
+    message: String,
+}
+
+/// Resolves the cluster and the credentials. `Err(Waiting)` while the cluster is not usable yet.
+async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<Target, Waiting>, ReconcileError> {
+    let spec = obj.child_spec();
+    let namespace = obj.namespace().unwrap_or_default();
+    let (cluster_id, inherited_credentials) = match (spec.cluster_ref(), spec.cluster_id()) {
+        (_, Some(id)) => (id.to_string(), None),
+        (Some(reference), None) => {
+            let clusters: Api<CockroachCluster> = Api::namespaced(ctx.client.clone(), &namespace);
+            let Some(cluster) = clusters.get_opt(&reference.name).await? else {
+                return Ok(Err(Waiting {
+                    reason: "WaitingForCluster",
+                    message: format!("spec.clusterRef: CockroachCluster {namespace}/{} does not exist yet", reference.name),
+                }));
+            };
+            let status = cluster.status.clone().unwrap_or_default();
+            match status.cluster_id {
+                Some(id) if conditions::is_ready(&status.conditions) => (id, cluster.spec.credentials_ref.clone()),
+                _ => {
+                    return Ok(Err(Waiting {
+                        reason: "WaitingForCluster",
+                        message: format!("spec.clusterRef: CockroachCluster {} is not Ready yet", reference.name),
+                    }));
+                }
+            }
+        }
+        (None, None) => {
+            return Err(ReconcileError::stalled("InvalidSpec", "exactly one of spec.clusterRef or spec.clusterId must be set"));
+        }
+    };
+    let credentials = spec.credentials_ref().cloned().or(inherited_credentials);
+    let cloud = ctx.cloud_for(&namespace, credentials.as_ref(), priority_of(obj)).await?;
+    let list_key = ListKey { key_fingerprint: cloud.key_fingerprint(), cluster_id: cluster_id.clone() };
+    Ok(Ok(Target { cluster_id, cloud, list_key }))
+}
+
+/// Lists through the shared cache. A cluster that is missing or not usable means "wait".
+async fn list<K: ChildKind>(ctx: &Context, target: &Target) -> Result<Result<Arc<Vec<K::Cloud>>, Waiting>, ReconcileError> {
+    let loaded = K::cache(ctx).get_or_load(&target.list_key, || K::list(&target.cloud, &target.cluster_id)).await;
+    match loaded {
+        Ok(items) => Ok(Ok(items)),
+        Err(CloudError::NotFound(message)) | Err(CloudError::FailedPrecondition(message)) => Ok(Err(Waiting {
+            reason: "WaitingForCluster",
+            message: format!("cloud cluster {} cannot hold {}s yet: {message}", target.cluster_id, K::NOUN),
+        })),
+        Err(e) => Err(ReconcileError::cloud(&format!("listing {}s", K::NOUN), e)),
+    }
+}
+
+fn waiting_step(ctx: &Context, waiting: Waiting) -> Step {
+    // Cluster changes wake children through the watch; this is only a fallback.
+    Step::new(Outcome::progressing(waiting.reason, waiting.message), jitter(ctx.timing.poll_fast * 6, 0.2))
+}
+
+async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) -> Result<Step, ReconcileError> {
+    let key = obj.desired_key()?;
+    let target = match resolve_target(obj, ctx).await? {
+        Ok(target) => target,
+        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
+    };
+    let listed = match list::<K>(ctx, &target).await? {
+        Ok(listed) => listed,
+        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
+    };
+    draft.cluster_id = Some(target.cluster_id.clone());
+    let drift = draft.observed_generation == obj.meta().generation && conditions::is_ready(&draft.conditions);
+    let converged = obj.converge(ctx, &target, &listed, draft).await;
+    // Whatever happened, the operator may have written: never act on a stale list next time.
+    if !matches!(converged, Ok(Converged::InSync)) {
+        K::cache(ctx).invalidate(&target.list_key);
+    }
+    match converged? {
+        Converged::InSync => {
+            draft.cloud_name = Some(key);
+            Ok(Step::new(Outcome::ready(format!("the {} matches the spec", K::NOUN)), ctx.timing.jittered_resync()))
+        }
+        Converged::Changed { reason, message } => {
+            draft.cloud_name = Some(key);
+            let (reason, event_type) = if drift && reason != "PasswordRotated" {
+                ("DriftCorrected", EventType::Warning)
+            } else {
+                (reason, EventType::Normal)
+            };
+            ctx.event(obj, event_type, reason, "Converge", message.clone()).await;
+            // Confirm on the next pass from a fresh list.
+            Ok(Step::new(Outcome::progressing(reason, message), Duration::from_millis(500)))
+        }
+    }
+}
+
+/// Removes the cloud object unless the policy is Retain. `Ok(None)`: done, release the finalizer.
+async fn cleanup<K: ChildKind>(obj: &K, ctx: &Context, status: &ChildStatus) -> Result<Option<Step>, ReconcileError> {
+    let spec = obj.child_spec();
+    if spec.deletion_policy() == DeletionPolicy::Retain {
+        return Ok(None);
+    }
+    // Never created anything: nothing to remove.
+    let Some(key) = status.cloud_name.clone() else {
+        return Ok(None);
+    };
+    let target = match resolve_target(obj, ctx).await {
+        Ok(Ok(target)) => target,
+        // The cluster resource is gone or not usable: its cloud cluster (if any) takes the object with it.
+        Ok(Err(_)) if status.cluster_id.is_none() => return Ok(None),
+        Ok(Err(_)) => {
+            let id = status.cluster_id.clone().unwrap_or_default();
+            let namespace = obj.namespace().unwrap_or_default();
+            let credentials = spec.credentials_ref().cloned();
+            let cloud = ctx.cloud_for(&namespace, credentials.as_ref(), priority_of(obj)).await?;
+            Target { list_key: ListKey { key_fingerprint: cloud.key_fingerprint(), cluster_id: id.clone() }, cluster_id: id, cloud }
+        }
+        Err(err) => return Err(err),
+    };
+    let result = K::delete(&target.cloud, &target.cluster_id, &key).await;
+    K::cache(ctx).invalidate(&target.list_key);
+    match result {
+        // Already gone, or the cluster itself is gone: done.
+        Ok(()) | Err(CloudError::NotFound(_)) => {
+            ctx.event(obj, EventType::Normal, "Deleted", "Delete", format!("removed {} {key} from cluster {}", K::NOUN, target.cluster_id)).await;
+            Ok(None)
+        }
+        Err(e) => Err(ReconcileError::cloud(&format!("deleting the {}", K::NOUN), e)),
+    }
+}

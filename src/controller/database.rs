@@ -1,0 +1,73 @@
+//! Database: create, rename in place (the API supports it), delete.
+
+use crate::api::children::{ChildSpec, ChildStatus, Database};
+use crate::cloud::cache::ListCache;
+use crate::cloud::models;
+use crate::cloud::{CloudClient, CloudError};
+
+use super::child::{ChildKind, Converged, Target};
+use super::context::Context;
+use super::error::ReconcileError;
+use super::reconciler::Managed;
+
+impl Managed for Database {
+    type Status = ChildStatus;
+    fn status(&self) -> Option<&ChildStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl ChildKind for Database {
+    type Cloud = models::Database;
+    const NOUN: &'static str = "database";
+
+    fn child_spec(&self) -> &dyn ChildSpec {
+        &self.spec
+    }
+
+    fn desired_key(&self) -> Result<String, ReconcileError> {
+        Ok(self.db_name())
+    }
+
+    fn cache(ctx: &Context) -> &ListCache<models::Database> {
+        &ctx.caches.databases
+    }
+
+    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Vec<models::Database>, CloudError> {
+        cloud.list_databases(cluster_id).await
+    }
+
+    fn contains(listed: &[models::Database], key: &str) -> bool {
+        listed.iter().any(|d| d.name == key)
+    }
+
+    async fn converge(&self, _ctx: &Context, target: &Target, listed: &[models::Database], status: &mut ChildStatus) -> Result<Converged, ReconcileError> {
+        let name = self.db_name();
+        if let Some(db) = listed.iter().find(|d| d.name == name) {
+            status.table_count = db.table_count;
+            return Ok(Converged::InSync);
+        }
+        // A new name for a database this resource already manages: rename in place.
+        if let Some(old) = status.cloud_name.clone().filter(|old| *old != name && Self::contains(listed, old)) {
+            target
+                .cloud
+                .rename_database(&target.cluster_id, &old, &name)
+                .await
+                .map_err(|e| ReconcileError::cloud("renaming the database", e))?;
+            return Ok(Converged::Changed { reason: "Renamed", message: format!("renamed database {old} to {name}") });
+        }
+        match target.cloud.create_database(&target.cluster_id, &name).await {
+            Ok(db) => {
+                status.table_count = db.table_count;
+                Ok(Converged::Changed { reason: "Created", message: format!("created database {name}") })
+            }
+            // Created by someone else meanwhile (or by our own lost request): adopt it.
+            Err(CloudError::AlreadyExists(_)) => Ok(Converged::Changed { reason: "Adopted", message: format!("adopted existing database {name}") }),
+            Err(e) => Err(ReconcileError::cloud("creating the database", e)),
+        }
+    }
+
+    async fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> Result<(), CloudError> {
+        cloud.delete_database(cluster_id, key).await.map(|_| ())
+    }
+}

@@ -1,0 +1,280 @@
+//! SQLUser: the user, its password (from a Secret the user owns, or generated into one the
+//! operator owns) and a connection Secret for applications.
+//!
+//! The password never leaves Secrets and the Cloud request body: status keeps a salted
+//! fingerprint to notice rotations, and nothing here logs or formats a password.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Resource, ResourceExt};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use crate::api::children::{ChildSpec, ChildStatus, SQLUser};
+use crate::cloud::cache::ListCache;
+use crate::cloud::models;
+use crate::cloud::{CloudClient, CloudError};
+
+use super::child::{ChildKind, Converged, Target};
+use super::context::Context;
+use super::error::ReconcileError;
+use super::reconciler::Managed;
+use super::status::FIELD_MANAGER;
+
+/// Key of the password in the generated password Secret.
+pub const PASSWORD_KEY: &str = "password";
+/// Length of generated passwords: 32 characters from 62 symbols, about 190 bits of entropy.
+const GENERATED_PASSWORD_LENGTH: usize = 32;
+/// The Cloud API's minimum password length.
+const MIN_PASSWORD_LENGTH: usize = 8;
+
+/// A strong random password. `rand::rng()` is a ChaCha-based CSPRNG seeded from the operating
+/// system (getrandom) and reseeded periodically.
+pub fn generate_password() -> String {
+    rand::rng().sample_iter(rand::distr::Alphanumeric).take(GENERATED_PASSWORD_LENGTH).map(char::from).collect()
+}
+
+/// A salted, truncated hash that tells whether the password changed without revealing it.
+pub fn password_fingerprint(uid: &str, password: &str) -> String {
+    let digest = Sha256::digest(format!("{uid}:{password}").as_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// The connection Secret's data.
+pub fn connection_data(host: &str, port: &str, user: &str, password: &str, database: &str) -> BTreeMap<String, String> {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20");
+    let url = format!("postgresql://{}:{}@{host}:{port}/{}?sslmode=verify-full", encode(user), encode(password), encode(database));
+    BTreeMap::from([
+        ("host".to_string(), host.to_string()),
+        ("port".to_string(), port.to_string()),
+        ("user".to_string(), user.to_string()),
+        ("password".to_string(), password.to_string()),
+        ("database".to_string(), database.to_string()),
+        ("sslmode".to_string(), "verify-full".to_string()),
+        ("url".to_string(), url),
+    ])
+}
+
+fn secret_text(secret: &Secret, key: &str) -> Option<String> {
+    secret.data.as_ref()?.get(key).and_then(|b| String::from_utf8(b.0.clone()).ok())
+}
+
+impl Managed for SQLUser {
+    type Status = ChildStatus;
+    fn status(&self) -> Option<&ChildStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl SQLUser {
+    fn owns(&self, secret: &Secret) -> bool {
+        let uid = self.uid();
+        secret.owner_references().iter().any(|o| Some(&o.uid) == uid.as_ref())
+    }
+
+    fn secrets(&self, ctx: &Context) -> Api<Secret> {
+        Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default())
+    }
+
+    /// The password: from spec.passwordSecretRef, or the generated Secret (created on first use).
+    async fn password(&self, ctx: &Context) -> Result<String, ReconcileError> {
+        let secrets = self.secrets(ctx);
+        let namespace = self.namespace().unwrap_or_default();
+        if let Some(reference) = &self.spec.password_secret_ref {
+            let secret = secrets.get_opt(&reference.name).await?.ok_or_else(|| {
+                ReconcileError::stalled("PasswordSecretNotFound", format!("spec.passwordSecretRef: Secret {namespace}/{} not found", reference.name))
+            })?;
+            let password = secret_text(&secret, &reference.key).filter(|p| !p.is_empty()).ok_or_else(|| {
+                ReconcileError::stalled(
+                    "PasswordSecretInvalid",
+                    format!("spec.passwordSecretRef: Secret {namespace}/{} has no non-empty key {:?}", reference.name, reference.key),
+                )
+            })?;
+            if password.chars().count() < MIN_PASSWORD_LENGTH {
+                return Err(ReconcileError::stalled(
+                    "PasswordSecretInvalid",
+                    format!("spec.passwordSecretRef: the password in Secret {namespace}/{} must be at least {MIN_PASSWORD_LENGTH} characters", reference.name),
+                ));
+            }
+            return Ok(password);
+        }
+        let name = self.generated_password_secret();
+        match secrets.get_opt(&name).await? {
+            Some(secret) if self.owns(&secret) => secret_text(&secret, PASSWORD_KEY).filter(|p| !p.is_empty()).ok_or_else(|| {
+                ReconcileError::stalled("PasswordSecretInvalid", format!("generated password Secret {namespace}/{name} has lost its {PASSWORD_KEY:?} key"))
+            }),
+            Some(_) => Err(ReconcileError::stalled(
+                "SecretConflict",
+                format!("Secret {namespace}/{name} exists and is not owned by this SQLUser; set spec.passwordSecretRef to use it, or remove it"),
+            )),
+            None => {
+                let password = generate_password();
+                let secret = self.owned_secret(&name, BTreeMap::from([(PASSWORD_KEY.to_string(), password.clone())]));
+                secrets.create(&PostParams::default(), &secret).await?;
+                Ok(password)
+            }
+        }
+    }
+
+    fn owned_secret(&self, name: &str, data: BTreeMap<String, String>) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                namespace: self.namespace(),
+                owner_references: Some(vec![self.controller_owner_ref(&()).expect("SQLUser has name and uid")]),
+                labels: Some(BTreeMap::from([
+                    ("app.kubernetes.io/managed-by".to_string(), "crdb-cloud-operator".to_string()),
+                    ("crdbcloud.io/sqluser".to_string(), self.name_any()),
+                ])),
+                ..Default::default()
+            },
+            type_: Some("Opaque".into()),
+            data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v.into_bytes()))).collect()),
+            ..Default::default()
+        }
+    }
+
+    /// Writes the connection Secret when it is missing or out of date. Costs a Cloud call only when
+    /// the host is not known yet.
+    async fn ensure_connection_secret(&self, ctx: &Context, target: &Target, password: &str) -> Result<String, ReconcileError> {
+        let secrets = self.secrets(ctx);
+        let name = self.connection_secret();
+        let namespace = self.namespace().unwrap_or_default();
+        let database = self.spec.connection_database.clone().unwrap_or_else(|| "defaultdb".into());
+        let existing = secrets.get_opt(&name).await?;
+        if let Some(secret) = &existing {
+            if !self.owns(secret) {
+                return Err(ReconcileError::stalled(
+                    "SecretConflict",
+                    format!("connection Secret {namespace}/{name} exists and is not owned by this SQLUser; set spec.connectionSecretName to another name, or remove it"),
+                ));
+            }
+        }
+        let known_endpoint = existing.as_ref().and_then(|s| {
+            let same_target = secret_text(s, "database").as_deref() == Some(database.as_str())
+                && s.annotations().get("crdbcloud.io/cluster-id") == Some(&target.cluster_id);
+            same_target.then(|| Some((secret_text(s, "host")?, secret_text(s, "port")?))).flatten()
+        });
+        let (host, port) = match known_endpoint {
+            Some(endpoint) => endpoint,
+            None => {
+                let conn = target
+                    .cloud
+                    .get_connection_string(&target.cluster_id, Some(&database), Some(&self.sql_name()))
+                    .await
+                    .map_err(|e| ReconcileError::cloud("reading the connection endpoint", e))?;
+                (conn.params.host, conn.params.port)
+            }
+        };
+        let data = connection_data(&host, &port, &self.sql_name(), password, &database);
+        let up_to_date = existing.as_ref().is_some_and(|s| {
+            data.iter().all(|(k, v)| secret_text(s, k).as_deref() == Some(v.as_str()))
+                && s.data.as_ref().map(|d| d.len()) == Some(data.len())
+        });
+        if !up_to_date {
+            let mut secret = self.owned_secret(&name, data);
+            secret.metadata.annotations = Some(BTreeMap::from([("crdbcloud.io/cluster-id".to_string(), target.cluster_id.clone())]));
+            let mut value = serde_json::to_value(&secret).expect("Secret serialises");
+            value["apiVersion"] = "v1".into();
+            value["kind"] = "Secret".into();
+            secrets.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&value)).await?;
+        }
+        Ok(name)
+    }
+}
+
+impl ChildKind for SQLUser {
+    type Cloud = models::SqlUser;
+    const NOUN: &'static str = "SQL user";
+
+    fn child_spec(&self) -> &dyn ChildSpec {
+        &self.spec
+    }
+
+    fn desired_key(&self) -> Result<String, ReconcileError> {
+        Ok(self.sql_name())
+    }
+
+    fn cache(ctx: &Context) -> &ListCache<models::SqlUser> {
+        &ctx.caches.sql_users
+    }
+
+    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Vec<models::SqlUser>, CloudError> {
+        cloud.list_sql_users(cluster_id).await
+    }
+
+    fn contains(listed: &[models::SqlUser], key: &str) -> bool {
+        listed.iter().any(|u| u.name == key)
+    }
+
+    async fn converge(&self, ctx: &Context, target: &Target, listed: &[models::SqlUser], status: &mut ChildStatus) -> Result<Converged, ReconcileError> {
+        let password = self.password(ctx).await?;
+        let fingerprint = password_fingerprint(&self.uid().unwrap_or_default(), &password);
+        let name = self.sql_name();
+        let cloud = &target.cloud;
+        let outcome = if !Self::contains(listed, &name) {
+            match cloud.create_sql_user(&target.cluster_id, &name, &password).await {
+                Ok(_) => Converged::Changed { reason: "Created", message: format!("created SQL user {name}") },
+                // It exists already (created outside, or by our own lost request): adopt it and
+                // make its password the one this resource defines.
+                Err(CloudError::AlreadyExists(_)) => {
+                    cloud
+                        .update_sql_user_password(&target.cluster_id, &name, &password)
+                        .await
+                        .map_err(|e| ReconcileError::cloud("setting the password of the adopted SQL user", e))?;
+                    Converged::Changed { reason: "Adopted", message: format!("adopted existing SQL user {name} and set its password") }
+                }
+                Err(e) => return Err(ReconcileError::cloud("creating the SQL user", e)),
+            }
+        } else if status.password_fingerprint.as_deref() != Some(fingerprint.as_str()) {
+            cloud
+                .update_sql_user_password(&target.cluster_id, &name, &password)
+                .await
+                .map_err(|e| ReconcileError::cloud("updating the SQL user's password", e))?;
+            Converged::Changed { reason: "PasswordRotated", message: format!("set a new password for SQL user {name}") }
+        } else {
+            Converged::InSync
+        };
+        status.password_fingerprint = Some(fingerprint);
+        status.connection_secret = Some(self.ensure_connection_secret(ctx, target, &password).await?);
+        Ok(outcome)
+    }
+
+    async fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> Result<(), CloudError> {
+        cloud.delete_sql_user(cluster_id, key).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_are_long_and_distinct() {
+        let a = generate_password();
+        let b = generate_password();
+        assert_eq!(a.len(), GENERATED_PASSWORD_LENGTH);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn fingerprints_are_salted_and_do_not_contain_the_password() {
+        let f = password_fingerprint("uid-1", "hunter2hunter2");
+        assert_eq!(f.len(), 16);
+        assert!(!f.contains("hunter2"));
+        assert_ne!(f, password_fingerprint("uid-2", "hunter2hunter2"));
+        assert_ne!(f, password_fingerprint("uid-1", "hunter3hunter3"));
+    }
+
+    #[test]
+    fn connection_url_escapes_user_and_password() {
+        let data = connection_data("db.example", "26257", "app.user", "p@ss w/rd", "orders");
+        assert_eq!(data["url"], "postgresql://app.user:p%40ss%20w%2Frd@db.example:26257/orders?sslmode=verify-full");
+        assert_eq!(data["sslmode"], "verify-full");
+        assert_eq!(data.len(), 7);
+    }
+}
