@@ -1,0 +1,681 @@
+//! The Cloud client against the in-process simulator over real HTTP: every operation, pagination,
+//! error classification, the per-key request budget (rate, sharing between clients, priorities and
+//! Retry-After pauses) and the retry rules (idempotent requests are retried on 5xx, creates are sent
+//! once). Every test starts its own simulator on 127.0.0.1:0 with short delays and reads what the
+//! simulator served from its admin surface (`/_simulator/`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crdb_cloud_operator::cloud::models::*;
+use crdb_cloud_operator::cloud::{
+    ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClient, CloudClients, CloudError, Priority, RetryPolicy,
+};
+use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+const KEY: &str = "client-test-key-a-5ecret";
+const KEY_B: &str = "client-test-key-b-5ecret";
+
+/// Every operation the client offers, by the simulator's operation names.
+const CLIENT_OPERATIONS: &[&str] = &[
+    "GetOrganizationInfo",
+    "ListMajorClusterVersions",
+    "ListAvailableRegions",
+    "ListClusters",
+    "CreateCluster",
+    "GetCluster",
+    "UpdateCluster",
+    "DeleteCluster",
+    "GetConnectionString",
+    "GetBackupConfiguration",
+    "UpdateBackupConfiguration",
+    "ListSQLUsers",
+    "CreateSQLUser",
+    "DeleteSQLUser",
+    "UpdateSQLUserPassword",
+    "ListDatabases",
+    "CreateDatabase",
+    "EditDatabase",
+    "DeleteDatabase",
+    "ListAllowlistEntries",
+    "AddAllowlistEntry",
+    "UpdateAllowlistEntry",
+    "DeleteAllowlistEntry",
+];
+
+/// A simulator plus a plain HTTP client for its admin surface.
+struct Harness {
+    sim: RunningSimulator,
+    admin: reqwest::Client,
+}
+
+impl Harness {
+    /// A simulator accepting `KEY` and `KEY_B`, rate-limited at `rate` requests/second per key
+    /// (0 = off), creating clusters in 200 ms.
+    async fn start(rate: u32) -> Self {
+        crdb_cloud_operator::install_crypto_provider();
+        let config = SimulatorConfig {
+            api_keys: vec![KEY.into(), KEY_B.into()],
+            cluster_create_delay: Duration::from_millis(200),
+            operation_delay: Duration::from_millis(200),
+            deleted_retention: Duration::from_secs(5),
+            rate_limit_per_second: rate,
+        };
+        let sim = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        Self { sim, admin: reqwest::Client::new() }
+    }
+
+    fn clients(&self, budget: BudgetConfig, retry: RetryPolicy) -> CloudClients {
+        let config = ClientConfig {
+            base_url: self.sim.base_url().parse().unwrap(),
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            retry,
+        };
+        CloudClients::new(config, BudgetRegistry::new(budget)).unwrap()
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.admin.request(method, format!("{}/_simulator/{path}", self.sim.base_url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    async fn admin_get(&self, path: &str) -> Value {
+        let (status, body) = self.admin(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, 200, "GET /_simulator/{path}: {body}");
+        body
+    }
+
+    async fn fault(&self, spec: Value) {
+        let (status, body) = self.admin(reqwest::Method::POST, "faults", Some(spec)).await;
+        assert_eq!(status, 200, "POST /_simulator/faults: {body}");
+    }
+
+    /// The request log entries of one operation, oldest first.
+    async fn requests(&self, operation: &str) -> Vec<Value> {
+        self.admin_get(&format!("requests?operation={operation}")).await.as_array().unwrap().clone()
+    }
+
+    async fn stats(&self) -> Value {
+        self.admin_get("stats").await
+    }
+
+    async fn sql_user_password(&self, cluster_id: &str, name: &str) -> String {
+        let body = self.admin_get(&format!("clusters/{cluster_id}/sql-users/{name}/password")).await;
+        body["password"].as_str().unwrap().to_string()
+    }
+}
+
+/// A budget that never holds a test back.
+fn fast_budget() -> BudgetConfig {
+    BudgetConfig { rate_per_second: 1000.0, burst: 20 }
+}
+
+/// The default number of retries with short backoff.
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy { max_retries: 4, base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(200) }
+}
+
+fn no_retry() -> RetryPolicy {
+    RetryPolicy { max_retries: 0, ..fast_retry() }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn serverless(name: &str) -> CreateClusterRequest {
+    CreateClusterRequest {
+        name: name.to_string(),
+        provider: CloudProvider::Gcp,
+        spec: CreateClusterSpec {
+            serverless: Some(ServerlessCreateSpec { regions: vec!["us-central1".into()], ..Default::default() }),
+            labels: Some(labels(&[("env", "test")])),
+            ..Default::default()
+        },
+    }
+}
+
+/// Polls `get_cluster` until the cluster is CREATED with no operation running.
+async fn wait_settled(client: &CloudClient, id: &str) -> Cluster {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let cluster = client.get_cluster(id).await.unwrap();
+        if cluster.is_settled() {
+            return cluster;
+        }
+        assert!(Instant::now() < deadline, "cluster {id} never settled: {cluster:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn ready_cluster(client: &CloudClient, name: &str) -> String {
+    let id = client.create_cluster(&serverless(name)).await.unwrap().id;
+    wait_settled(client, &id).await;
+    id
+}
+
+fn at(entry: &Value) -> chrono::DateTime<chrono::Utc> {
+    entry["at"].as_str().unwrap().parse().unwrap()
+}
+
+#[track_caller]
+fn assert_no_secret(err: &CloudError, secrets: &[&str]) {
+    let shown = format!("{err} / {err:?}");
+    for secret in secrets {
+        assert!(!shown.contains(secret), "an error shows an API key: {shown}");
+    }
+}
+
+// ---- 1. every operation ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_round_trips_through_the_simulator() {
+    let h = Harness::start(0).await;
+    let client = h.clients(fast_budget(), fast_retry()).client(ApiKey::new(KEY));
+
+    // Organisation, versions, regions.
+    let org = client.get_organization().await.unwrap();
+    let state = h.admin_get("state").await;
+    let org_ids: Vec<&str> = state["orgs"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert!(org_ids.contains(&org.id.as_str()), "{org:?} not in {org_ids:?}");
+    assert!(!org.name.is_empty() && !org.label.is_empty() && !org.created_at.is_empty(), "{org:?}");
+
+    let versions = client.list_cluster_versions().await.unwrap();
+    assert!(!versions.is_empty());
+    assert!(versions.iter().all(|v| v.version.starts_with('v') && !v.support_end.is_empty()), "{versions:?}");
+    assert!(versions.iter().any(|v| v.support_status == SupportStatus::Supported), "{versions:?}");
+
+    let regions = client.list_available_regions(&CloudProvider::Gcp, true).await.unwrap();
+    assert!(!regions.is_empty());
+    assert!(regions.iter().all(|r| r.provider == CloudProvider::Gcp && r.serverless), "{regions:?}");
+    assert!(regions.iter().any(|r| r.name == "us-central1"), "{regions:?}");
+    assert!(regions.windows(2).all(|w| w[0].distance <= w[1].distance), "sorted by distance");
+
+    // Clusters: create, wait for CREATED, list, update.
+    let created = client.create_cluster(&serverless("client-ops")).await.unwrap();
+    assert_eq!(created.name, "client-ops");
+    assert_eq!(created.state, ClusterState::Creating);
+    assert_eq!((created.plan.clone(), created.cloud_provider.clone()), (Plan::Basic, CloudProvider::Gcp));
+    assert_eq!(created.labels, labels(&[("env", "test")]));
+    let id = created.id.clone();
+    let cluster = wait_settled(&client, &id).await;
+    assert_eq!(cluster.state, ClusterState::Created);
+    assert_eq!(cluster.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["us-central1"]);
+    let host = cluster.sql_dns.clone().expect("a CREATED cluster has a SQL DNS name");
+
+    let listed = client.list_clusters(false).await.unwrap();
+    assert_eq!(listed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
+
+    let wanted = labels(&[("env", "prod"), ("team", "db")]);
+    let update = UpdateClusterSpec {
+        labels: Some(wanted.clone()),
+        delete_protection: Some(DeleteProtection::Enabled),
+        ..Default::default()
+    };
+    let updated = client.update_cluster(&id, &update).await.unwrap();
+    assert_eq!(updated.labels, wanted);
+    assert!(updated.delete_protection_enabled());
+    assert_eq!(client.get_cluster(&id).await.unwrap().labels, wanted);
+
+    // Connection string.
+    let cs = client.get_connection_string(&id, Some("appdb"), Some("app")).await.unwrap();
+    assert_eq!(
+        cs.params,
+        ConnectionStringParameters {
+            host: host.clone(),
+            port: "26257".into(),
+            database: "appdb".into(),
+            username: Some("app".into())
+        }
+    );
+    assert_eq!(cs.connection_string, format!("postgresql://app@{host}:26257/appdb?sslmode=verify-full"));
+    let cs = client.get_connection_string(&id, None, None).await.unwrap();
+    assert_eq!((cs.params.database.as_str(), cs.params.username.as_deref()), ("defaultdb", None));
+
+    // Backups.
+    let backup = client.get_backup_configuration(&id).await.unwrap();
+    assert_eq!(backup, BackupConfiguration { enabled: true, retention_days: 30, frequency_minutes: 60 });
+    let change = UpdateBackupConfiguration { enabled: Some(false), retention_days: Some(7), frequency_minutes: Some(15) };
+    let changed = client.update_backup_configuration(&id, &change).await.unwrap();
+    assert_eq!(changed, BackupConfiguration { enabled: false, retention_days: 7, frequency_minutes: 15 });
+    assert_eq!(client.get_backup_configuration(&id).await.unwrap(), changed);
+
+    // SQL users.
+    assert_eq!(client.create_sql_user(&id, "app", "first-password").await.unwrap(), SqlUser { name: "app".into() });
+    assert_eq!(client.list_sql_users(&id).await.unwrap(), [SqlUser { name: "app".into() }]);
+    assert_eq!(h.sql_user_password(&id, "app").await, "first-password");
+    assert_eq!(client.update_sql_user_password(&id, "app", "second-password").await.unwrap().name, "app");
+    assert_eq!(h.sql_user_password(&id, "app").await, "second-password");
+    assert_eq!(client.delete_sql_user(&id, "app").await.unwrap().name, "app");
+    assert_eq!(client.list_sql_users(&id).await.unwrap(), []);
+
+    // Databases; table_count is an int64 sent as a string.
+    let db = |name: &str| Database { name: name.into(), table_count: Some(0) };
+    assert_eq!(client.create_database(&id, "appdb").await.unwrap(), db("appdb"));
+    assert_eq!(client.rename_database(&id, "appdb", "appdb2").await.unwrap(), db("appdb2"));
+    assert_eq!(client.list_databases(&id).await.unwrap(), [db("appdb2"), db("defaultdb")]);
+    assert_eq!(client.delete_database(&id, "appdb2").await.unwrap().name, "appdb2");
+    assert_eq!(client.list_databases(&id).await.unwrap(), [db("defaultdb")]);
+
+    // IP allowlist: the CIDR travels in two path segments.
+    let allow_all = AllowlistEntry { cidr_ip: "0.0.0.0".into(), cidr_mask: 0, name: Some("Allow all".into()), sql: true, ui: true };
+    let office = AllowlistEntry { cidr_ip: "10.1.0.0".into(), cidr_mask: 16, name: Some("office".into()), sql: true, ui: false };
+    assert_eq!(client.add_allowlist_entry(&id, &office).await.unwrap(), office);
+    let change = AllowlistEntryUpdate { name: Some("office-vpn".into()), sql: false, ui: true };
+    let vpn = client.update_allowlist_entry(&id, "10.1.0.0", 16, &change).await.unwrap();
+    let expected_vpn = AllowlistEntry { name: Some("office-vpn".into()), sql: false, ui: true, ..office.clone() };
+    assert_eq!(vpn, expected_vpn);
+    assert_eq!(client.list_allowlist(&id).await.unwrap(), [allow_all.clone(), expected_vpn.clone()]);
+    assert_eq!(client.delete_allowlist_entry(&id, "10.1.0.0", 16).await.unwrap(), expected_vpn);
+    assert_eq!(client.list_allowlist(&id).await.unwrap(), [allow_all]);
+    let cidr_path = format!("/api/v1/clusters/{id}/networking/allowlist/10.1.0.0/16");
+    for (operation, method) in [("UpdateAllowlistEntry", "PATCH"), ("DeleteAllowlistEntry", "DELETE")] {
+        let log = h.requests(operation).await;
+        assert_eq!(log.len(), 1, "{operation}: {log:?}");
+        assert_eq!((log[0]["method"].as_str(), log[0]["path"].as_str()), (Some(method), Some(cidr_path.as_str())));
+    }
+
+    // Delete: protection first has to come off.
+    let off = UpdateClusterSpec { delete_protection: Some(DeleteProtection::Disabled), ..Default::default() };
+    assert!(!client.update_cluster(&id, &off).await.unwrap().delete_protection_enabled());
+    let deleted = client.delete_cluster(&id).await.unwrap();
+    assert_eq!(deleted.state, ClusterState::Deleted);
+    assert!(deleted.deleted_at.is_some());
+    assert_eq!(client.list_clusters(false).await.unwrap(), []);
+    let inactive = client.list_clusters(true).await.unwrap();
+    assert_eq!(inactive.iter().map(|c| (c.id.as_str(), c.state.clone())).collect::<Vec<_>>(), [(id.as_str(), ClusterState::Deleted)]);
+
+    // Every client operation reached the simulator, and nothing failed along the way.
+    let stats = h.stats().await;
+    let by_operation = stats["by_operation"].as_object().unwrap();
+    for operation in CLIENT_OPERATIONS {
+        assert!(by_operation.get(*operation).is_some_and(|s| s["200"].as_u64() >= Some(1)), "{operation} never succeeded: {stats}");
+    }
+    for (operation, statuses) in by_operation {
+        let statuses: Vec<&String> = statuses.as_object().unwrap().keys().collect();
+        assert_eq!(statuses, ["200"], "{operation} had failures: {stats}");
+    }
+    assert!(!h.admin_get("requests").await.to_string().contains(KEY));
+}
+
+// ---- 2. pagination ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_sql_users_follows_every_page() {
+    let h = Harness::start(0).await;
+    let client = h.clients(fast_budget(), fast_retry()).client(ApiKey::new(KEY));
+    let id = ready_cluster(&client, "paginated").await;
+
+    let expected: Vec<String> = (0..1200).map(|i| format!("user{i:04}")).collect();
+    let (client_ref, id_ref) = (&client, id.as_str());
+    let created: Vec<Result<SqlUser, CloudError>> = futures::stream::iter(&expected)
+        .map(|name| async move { client_ref.create_sql_user(id_ref, name, &format!("pw-{name}-long")).await })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for result in &created {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    assert_eq!(h.stats().await["by_operation"]["CreateSQLUser"]["200"], 1200);
+
+    let listed: Vec<String> = client.list_sql_users(&id).await.unwrap().into_iter().map(|u| u.name).collect();
+    assert_eq!(listed.len(), expected.len());
+    assert_eq!(listed.iter().collect::<BTreeSet<_>>().len(), expected.len(), "every user exactly once");
+    assert_eq!(listed, expected, "in name order");
+
+    // 500 per page: 500 + 500 + 200.
+    let pages = h.requests("ListSQLUsers").await;
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(pages.iter().all(|p| p["status"] == 200 && p["path"] == format!("/api/v1/clusters/{id}/sql-users")));
+}
+
+// ---- 3. errors ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_classified_from_real_answers() {
+    let h = Harness::start(0).await;
+    let clients = h.clients(fast_budget(), no_retry());
+    let client = clients.client(ApiKey::new(KEY));
+    let mut seen: Vec<CloudError> = Vec::new();
+
+    // NotFound.
+    let ghost = "6f1c4a52-0000-4000-8000-000000000000";
+    let err = client.get_cluster(ghost).await.unwrap_err();
+    assert!(matches!(&err, CloudError::NotFound(m) if m.contains(ghost)), "{err:?}");
+    assert!(err.is_not_found() && !err.is_retryable());
+    seen.push(err);
+    let err = client.list_sql_users(ghost).await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+
+    // A cluster with delete protection on.
+    let mut request = serverless("guarded");
+    request.spec.delete_protection = Some(DeleteProtection::Enabled);
+    let id = client.create_cluster(&request).await.unwrap().id;
+    wait_settled(&client, &id).await;
+
+    // FailedPrecondition: delete with protection ENABLED.
+    let err = client.delete_cluster(&id).await.unwrap_err();
+    assert!(matches!(&err, CloudError::FailedPrecondition(m) if m.contains("delete protection")), "{err:?}");
+    assert_eq!(err.reason(), "FailedPrecondition");
+    assert_eq!(client.get_cluster(&id).await.unwrap().state, ClusterState::Created, "not deleted");
+    seen.push(err);
+
+    // AlreadyExists: SQL user, database, allowlist entry.
+    client.create_sql_user(&id, "app", "password-1").await.unwrap();
+    let err = client.create_sql_user(&id, "app", "password-2").await.unwrap_err();
+    assert!(matches!(&err, CloudError::AlreadyExists(m) if m.contains("\"app\"")), "{err:?}");
+    seen.push(err);
+    client.create_database(&id, "appdb").await.unwrap();
+    let err = client.create_database(&id, "appdb").await.unwrap_err();
+    assert!(matches!(&err, CloudError::AlreadyExists(m) if m.contains("appdb")), "{err:?}");
+    seen.push(err);
+    let entry = AllowlistEntry { cidr_ip: "10.0.0.0".into(), cidr_mask: 8, name: None, sql: true, ui: false };
+    client.add_allowlist_entry(&id, &entry).await.unwrap();
+    let err = client.add_allowlist_entry(&id, &entry).await.unwrap_err();
+    assert!(matches!(&err, CloudError::AlreadyExists(m) if m.contains("10.0.0.0/8")), "{err:?}");
+    seen.push(err);
+
+    // InvalidArgument, with the server's message.
+    let err = client.create_sql_user(&id, "app2", "short").await.unwrap_err();
+    assert!(matches!(&err, CloudError::InvalidArgument(m) if m == "field `password` must be at least 8 characters long"), "{err:?}");
+    seen.push(err);
+    let err = client.update_sql_user_password(&id, "app", "tiny").await.unwrap_err();
+    assert!(matches!(&err, CloudError::InvalidArgument(m) if m.contains("`password`")), "{err:?}");
+    let bad = AllowlistEntry { cidr_ip: "10.0.0.1".into(), ..entry.clone() };
+    let err = client.add_allowlist_entry(&id, &bad).await.unwrap_err();
+    assert!(matches!(&err, CloudError::InvalidArgument(m) if m.contains("did you mean 10.0.0.0/8")), "{err:?}");
+    seen.push(err);
+    let mut request = serverless("mars-cluster");
+    request.spec.serverless.as_mut().unwrap().regions = vec!["mars-north1".into()];
+    let err = client.create_cluster(&request).await.unwrap_err();
+    assert!(matches!(&err, CloudError::InvalidArgument(m) if m.contains("mars-north1")), "{err:?}");
+    seen.push(err);
+
+    // Unauthenticated: a key the service does not know; the key is not repeated anywhere.
+    let wrong_key = "wrong-key-Zq81xv-do-not-print";
+    let stranger = clients.client(ApiKey::new(wrong_key));
+    let err = stranger.get_organization().await.unwrap_err();
+    assert!(matches!(&err, CloudError::Unauthenticated(_)), "{err:?}");
+    assert!(err.is_credentials_problem() && !err.is_retryable());
+    assert!(!format!("{stranger:?}").contains(wrong_key), "{stranger:?}");
+    assert_no_secret(&err, &[wrong_key]);
+    seen.push(err);
+
+    // Transient: an injected 503, not retried with max_retries 0.
+    h.fault(json!({"operation": "GetOrganizationInfo", "status": 503, "count": 1})).await;
+    let err = client.get_organization().await.unwrap_err();
+    assert!(matches!(&err, CloudError::Transient(m) if m.contains("503")), "{err:?}");
+    assert!(err.is_retryable());
+    seen.push(err);
+    let org_log = h.requests("GetOrganizationInfo").await;
+    let statuses: Vec<u64> = org_log.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [401, 503], "no retry with max_retries 0");
+    client.get_organization().await.unwrap();
+
+    // Transient: nothing listening.
+    let closed = CloudClients::new(
+        ClientConfig { base_url: "http://127.0.0.1:1".parse().unwrap(), retry: no_retry(), ..Default::default() },
+        BudgetRegistry::new(fast_budget()),
+    )
+    .unwrap();
+    let err = closed.client(ApiKey::new(KEY)).get_organization().await.unwrap_err();
+    assert!(matches!(&err, CloudError::Transient(_)), "{err:?}");
+    seen.push(err);
+
+    for err in &seen {
+        assert_no_secret(err, &[KEY, wrong_key]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_answer_is_classified_and_pauses_the_key() {
+    let h = Harness::start(2).await;
+    let client = h.clients(BudgetConfig { rate_per_second: 100.0, burst: 1 }, no_retry()).client(ApiKey::new(KEY));
+    // The simulator's bucket holds 2; the client sends every 10 ms, far faster than 2/s.
+    client.get_organization().await.unwrap();
+    client.get_organization().await.unwrap();
+    let limited_at = Instant::now();
+    let err = client.get_organization().await.unwrap_err();
+    match &err {
+        CloudError::RateLimited { retry_after, message } => {
+            assert_eq!(*retry_after, Some(Duration::from_secs(1)));
+            assert_eq!(message, "rate limit exceeded");
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+    assert!(err.is_retryable());
+    assert_no_secret(&err, &[KEY]);
+    let stats = h.stats().await;
+    assert_eq!(stats["rate_limited"], 1, "{stats}");
+    assert_eq!(stats["by_operation"]["GetOrganizationInfo"], json!({"200": 2, "429": 1}), "not retried");
+
+    // Retry-After holds back the key's next request even without a retry.
+    client.get_organization().await.unwrap();
+    assert!(limited_at.elapsed() >= Duration::from_secs(1), "{:?}", limited_at.elapsed());
+    assert_eq!(h.stats().await["rate_limited"], 1);
+}
+
+// ---- 4. the budget ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_burst_is_spaced_to_the_budget_without_429s() {
+    let h = Harness::start(10).await;
+    let clients = h.clients(BudgetConfig::default(), RetryPolicy::default());
+    let client = clients.client(ApiKey::new(KEY));
+    let start = Instant::now();
+    let calls: Vec<_> = (0..100)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get_organization().await })
+        })
+        .collect();
+    for call in futures::future::join_all(calls).await {
+        call.unwrap().unwrap();
+    }
+    let elapsed = start.elapsed();
+    assert!(elapsed >= Duration::from_secs(9), "100 requests at 10/s took only {elapsed:?}");
+    let stats = h.stats().await;
+    assert_eq!(stats["rate_limited"], 0, "{stats}");
+    assert_eq!(stats["by_operation"]["GetOrganizationInfo"], json!({"200": 100}), "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_of_one_key_share_a_budget_and_other_keys_do_not() {
+    let h = Harness::start(10).await;
+    let clients = h.clients(BudgetConfig::default(), RetryPolicy::default());
+    let first = clients.client(ApiKey::new(KEY));
+    let second = clients.client(ApiKey::new(format!("  {KEY}\n")));
+    let other = clients.client(ApiKey::new(KEY_B));
+    assert_eq!(first.key_fingerprint(), second.key_fingerprint());
+    assert_ne!(first.key_fingerprint(), other.key_fingerprint());
+
+    let start = Instant::now();
+    let spawn_calls = |client: &CloudClient| -> Vec<tokio::task::JoinHandle<Duration>> {
+        (0..30)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    client.get_organization().await.unwrap();
+                    start.elapsed()
+                })
+            })
+            .collect()
+    };
+    let (a1, a2, b) = (spawn_calls(&first), spawn_calls(&second), spawn_calls(&other));
+    let finish = |handles: Vec<tokio::task::JoinHandle<Duration>>| async move {
+        futures::future::join_all(handles).await.into_iter().map(Result::unwrap).max().unwrap()
+    };
+    let (a1, a2, b) = tokio::join!(finish(a1), finish(a2), finish(b));
+    let shared = a1.max(a2);
+    // 60 requests through one 10/s budget need 5.9 s; 30 through their own need 2.9 s.
+    assert!(shared >= Duration::from_millis(5500), "two clients of one key finished in {shared:?}");
+    assert!(b < Duration::from_millis(4500), "the other key waited for the first one: {b:?}");
+    assert!(b < shared);
+
+    let stats = h.stats().await;
+    assert_eq!(stats["rate_limited"], 0, "{stats}");
+    let log = h.requests("GetOrganizationInfo").await;
+    let mut per_org: BTreeMap<String, usize> = BTreeMap::new();
+    for entry in &log {
+        *per_org.entry(entry["org"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    let mut counts: Vec<usize> = per_org.into_values().collect();
+    counts.sort();
+    assert_eq!(counts, [30, 60]);
+}
+
+// ---- 5. Retry-After ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_by_every_caller_of_the_key() {
+    let h = Harness::start(0).await;
+    let clients = h.clients(BudgetConfig::default(), RetryPolicy::default());
+    let client = clients.client(ApiKey::new(KEY));
+    h.fault(json!({"operation": "GetOrganizationInfo", "status": 429, "count": 1})).await;
+
+    let start = Instant::now();
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get_organization().await })
+        })
+        .collect();
+    for call in futures::future::join_all(calls).await {
+        call.unwrap().unwrap();
+    }
+    assert!(start.elapsed() >= Duration::from_secs(1), "{:?}", start.elapsed());
+
+    let log = h.requests("GetOrganizationInfo").await;
+    let statuses: Vec<u64> = log.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [429, 200, 200, 200, 200]);
+    // The 429 said Retry-After: 1, so nothing went out for the key within the next second: not the
+    // retry, and not the calls that were already waiting for the budget.
+    let limited_at = at(&log[0]);
+    for entry in &log[1..] {
+        let gap = at(entry) - limited_at;
+        assert!(gap >= chrono::Duration::milliseconds(1000), "request {} sent {gap} after the 429", entry["seq"]);
+    }
+}
+
+// ---- 6. retries of idempotent requests ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_requests_are_retried_on_5xx() {
+    let h = Harness::start(0).await;
+    let client = h.clients(fast_budget(), RetryPolicy { max_retries: 3, ..fast_retry() }).client(ApiKey::new(KEY));
+    let id = client.create_cluster(&serverless("retried")).await.unwrap().id;
+
+    h.fault(json!({"operation": "GetCluster", "status": 503, "count": 2})).await;
+    assert_eq!(client.get_cluster(&id).await.unwrap().id, id);
+    let log = h.requests("GetCluster").await;
+    let statuses: Vec<u64> = log.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [503, 503, 200]);
+    assert_eq!(log.iter().map(|r| r["fault"].clone()).collect::<Vec<_>>(), [json!("status"), json!("status"), Value::Null]);
+
+    // Retries stop after max_retries (3): four attempts, then the error.
+    h.fault(json!({"operation": "GetCluster", "status": 502, "count": 10})).await;
+    let err = client.get_cluster(&id).await.unwrap_err();
+    assert!(matches!(&err, CloudError::Transient(m) if m.contains("502")), "{err:?}");
+    assert_eq!(h.requests("GetCluster").await.len(), 3 + 4);
+}
+
+// ---- 7. creates are sent once ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_are_not_retried_after_a_failure() {
+    let h = Harness::start(0).await;
+    let client = h.clients(fast_budget(), fast_retry()).client(ApiKey::new(KEY));
+
+    // A 503 before any work was done: the error comes back, one request was sent, nothing exists.
+    h.fault(json!({"operation": "CreateCluster", "status": 503, "count": 1})).await;
+    let err = client.create_cluster(&serverless("refused-once")).await.unwrap_err();
+    assert!(matches!(&err, CloudError::Transient(m) if m.contains("503")), "{err:?}");
+    let log = h.requests("CreateCluster").await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["status"], 503);
+    assert_eq!(client.list_clusters(true).await.unwrap(), []);
+
+    // The response is lost after the cluster was created: still one request, and the cluster
+    // exists, so the caller must look for it before trying again.
+    h.fault(json!({"operation": "CreateCluster", "drop_response": true})).await;
+    let err = client.create_cluster(&serverless("lost-reply")).await.unwrap_err();
+    assert!(matches!(&err, CloudError::Transient(_)), "{err:?}");
+    let log = h.requests("CreateCluster").await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!((log[1]["status"].as_u64(), log[1]["fault"].as_str()), (Some(503), Some("drop_response")));
+    let clusters = client.list_clusters(false).await.unwrap();
+    assert_eq!(clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["lost-reply"]);
+    // A blind retry would be refused: the name is taken.
+    let err = client.create_cluster(&serverless("lost-reply")).await.unwrap_err();
+    assert!(matches!(&err, CloudError::InvalidArgument(m) if m.contains("already exists")), "{err:?}");
+
+    // A 429 is the one exception: the service did no work, so the create goes again after Retry-After.
+    h.fault(json!({"operation": "CreateCluster", "status": 429, "count": 1})).await;
+    let created = client.create_cluster(&serverless("after-429")).await.unwrap();
+    assert_eq!(created.name, "after-429");
+    let statuses: Vec<u64> = h.requests("CreateCluster").await.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [503, 503, 400, 429, 200]);
+}
+
+// ---- 8. priorities ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactive_requests_overtake_queued_background_ones() {
+    let h = Harness::start(0).await;
+    let clients = h.clients(BudgetConfig { rate_per_second: 5.0, burst: 1 }, fast_retry());
+    let base = clients.client(ApiKey::new(KEY));
+    let background = base.with_priority(Priority::Background);
+    let interactive = base.with_priority(Priority::Interactive);
+    let done: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+
+    // Background work (drift checks) fetches the organisation; the interactive work lists versions,
+    // so the two are told apart in the simulator's request log too.
+    let mut handles: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, done) = (background.clone(), done.clone());
+            tokio::spawn(async move {
+                client.get_organization().await.unwrap();
+                done.lock().unwrap().push("background");
+            })
+        })
+        .collect();
+    // Once two background requests went out, the other 18 are queued in the budget.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while h.requests("GetOrganizationInfo").await.len() < 2 {
+        assert!(Instant::now() < deadline, "background requests never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    handles.extend((0..3).map(|_| {
+        let (client, done) = (interactive.clone(), done.clone());
+        tokio::spawn(async move {
+            assert!(!client.list_cluster_versions().await.unwrap().is_empty());
+            done.lock().unwrap().push("interactive");
+        })
+    }));
+    for handle in handles {
+        handle.await.unwrap();
+    }
+
+    let done = done.lock().unwrap().clone();
+    assert_eq!(done.len(), 23);
+    let tenth_background = done.iter().enumerate().filter(|(_, k)| **k == "background").nth(9).unwrap().0;
+    let last_interactive = done.iter().rposition(|k| *k == "interactive").unwrap();
+    assert!(last_interactive < tenth_background, "completion order: {done:?}");
+
+    // The same order as the simulator saw it.
+    let log = h.admin_get("requests").await;
+    let sent: Vec<&str> = log.as_array().unwrap().iter().map(|r| r["operation"].as_str().unwrap()).collect();
+    assert_eq!(sent.len(), 23);
+    let tenth_background = sent.iter().enumerate().filter(|(_, op)| **op == "GetOrganizationInfo").nth(9).unwrap().0;
+    let last_interactive = sent.iter().rposition(|op| *op == "ListMajorClusterVersions").unwrap();
+    assert!(last_interactive < tenth_background, "request order: {sent:?}");
+}
