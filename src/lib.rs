@@ -9,6 +9,8 @@ pub mod api;
 pub mod cloud;
 pub mod controller;
 pub mod simulator;
+pub mod health;
+pub mod metrics;
 pub mod operator;
 pub mod telemetry;
 

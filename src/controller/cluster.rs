@@ -14,7 +14,7 @@ use super::conditions::Outcome;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::finalizer;
-use super::reconciler::{Managed, Step, finish, priority_of};
+use super::reconciler::{Managed, Step, finish, priority_of, release};
 use super::status::apply_status;
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
 use crate::api::common::DeletionPolicy;
@@ -39,10 +39,7 @@ pub async fn reconcile(cr: Arc<CockroachCluster>, ctx: Arc<Context>) -> Result<A
         }
         let result = cleanup(&cr, &ctx, &mut draft).await;
         return match result {
-            Ok(None) => {
-                finalizer::remove(&api, cr.as_ref()).await?;
-                Ok(Action::await_change())
-            }
+            Ok(None) => release(&ctx, &api, cr.as_ref()).await,
             Ok(Some(step)) => finish(&ctx, &api, cr.as_ref(), draft, Ok(step)).await,
             Err(err) => finish(&ctx, &api, cr.as_ref(), draft, Err(err)).await,
         };

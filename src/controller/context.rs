@@ -10,6 +10,7 @@ use rand::Rng;
 
 use crate::api::CredentialsRef;
 use crate::cloud::cache::ListCache;
+use crate::metrics::Metrics;
 use crate::cloud::models;
 use crate::cloud::{ApiKey, CloudClient, CloudClients, Priority};
 
@@ -82,6 +83,7 @@ pub struct Context {
     pub failures: FailureCounts,
     /// Per-cluster list caches shared by every child resource.
     pub caches: ListCaches,
+    pub metrics: Arc<Metrics>,
 }
 
 /// One short-lived list cache per kind of cluster content.
@@ -98,14 +100,20 @@ impl ListCaches {
 }
 
 impl Context {
-    pub fn new(client: Client, clouds: CloudClients, default_credentials: DefaultCredentials, timing: Timing) -> Arc<Self> {
+    pub fn new(
+        client: Client,
+        clouds: CloudClients,
+        default_credentials: DefaultCredentials,
+        timing: Timing,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let reporter = Reporter {
             controller: "crdb-cloud-operator".into(),
             instance: std::env::var("POD_NAME").ok(),
         };
         let recorder = Recorder::new(client.clone(), reporter);
         let caches = ListCaches::new(timing.list_cache_ttl);
-        Arc::new(Self { client, clouds, default_credentials, recorder, timing, failures: FailureCounts::default(), caches })
+        Arc::new(Self { client, clouds, default_credentials, recorder, timing, failures: FailureCounts::default(), caches, metrics })
     }
 
     /// A Cloud client for a resource: its own `credentialsRef` (a Secret in its namespace) or the

@@ -37,7 +37,7 @@ pub enum WatchScope {
 }
 
 impl WatchScope {
-    fn api<K>(&self, client: kube::Client) -> Api<K>
+    pub fn api<K>(&self, client: kube::Client) -> Api<K>
     where
         K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
     {
@@ -49,7 +49,13 @@ impl WatchScope {
 }
 
 /// Runs every controller until `shutdown` resolves.
-pub async fn run(ctx: Arc<Context>, scope: WatchScope, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+/// `readiness` turns true once every controller's first watch sync is done.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: WatchScope,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    readiness: crate::health::Readiness,
+) {
     // One shutdown signal, fanned out to every controller.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -66,14 +72,28 @@ pub async fn run(ctx: Arc<Context>, scope: WatchScope, shutdown: impl std::futur
     let wc = || watcher::Config::default().any_semantic();
     let client = ctx.client.clone();
 
-    let clusters = Controller::new(scope.api::<CockroachCluster>(client.clone()), wc())
+    let clusters = Controller::new(scope.api::<CockroachCluster>(client.clone()), wc());
+    let users = Controller::new(scope.api::<SQLUser>(client.clone()), wc());
+    let databases = Controller::new(scope.api::<Database>(client.clone()), wc());
+    let allowlist = Controller::new(scope.api::<AllowlistEntry>(client.clone()), wc());
+
+    // Ready once every controller has listed its objects for the first time.
+    let (s1, s2, s3, s4) = (clusters.store(), users.store(), databases.store(), allowlist.store());
+    tokio::spawn(async move {
+        let synced = tokio::try_join!(s1.wait_until_ready(), s2.wait_until_ready(), s3.wait_until_ready(), s4.wait_until_ready());
+        if synced.is_ok() {
+            tracing::info!("first watch sync done; ready");
+            readiness.set(true);
+        }
+    });
+
+    let clusters = clusters
         .with_config(config())
         .graceful_shutdown_on(stopped())
-        .run(cluster::reconcile, reconciler::error_policy, ctx.clone())
+        .run(|obj, ctx| reconciler::timed::<CockroachCluster, _>(ctx.clone(), cluster::reconcile(obj, ctx)), reconciler::error_policy, ctx.clone())
         .for_each(log_result::<CockroachCluster>);
 
     // SQL users also follow their Secrets (metadata only: the operator never caches Secret data).
-    let users = Controller::new(scope.api::<SQLUser>(client.clone()), wc());
     let users_store = users.store();
     let secrets = scope.api::<PartialObjectMeta<Secret>>(client.clone());
     let users = with_cluster_watch(users, scope.api(client.clone()), wc())
@@ -94,19 +114,19 @@ pub async fn run(ctx: Arc<Context>, scope: WatchScope, shutdown: impl std::futur
         })
         .with_config(config())
         .graceful_shutdown_on(stopped())
-        .run(child::reconcile::<SQLUser>, reconciler::error_policy, ctx.clone())
+        .run(|obj, ctx| reconciler::timed::<SQLUser, _>(ctx.clone(), child::reconcile(obj, ctx)), reconciler::error_policy, ctx.clone())
         .for_each(log_result::<SQLUser>);
 
-    let databases = with_cluster_watch(Controller::new(scope.api::<Database>(client.clone()), wc()), scope.api(client.clone()), wc())
+    let databases = with_cluster_watch(databases, scope.api(client.clone()), wc())
         .with_config(config())
         .graceful_shutdown_on(stopped())
-        .run(child::reconcile::<Database>, reconciler::error_policy, ctx.clone())
+        .run(|obj, ctx| reconciler::timed::<Database, _>(ctx.clone(), child::reconcile(obj, ctx)), reconciler::error_policy, ctx.clone())
         .for_each(log_result::<Database>);
 
-    let allowlist = with_cluster_watch(Controller::new(scope.api::<AllowlistEntry>(client.clone()), wc()), scope.api(client.clone()), wc())
+    let allowlist = with_cluster_watch(allowlist, scope.api(client.clone()), wc())
         .with_config(config())
         .graceful_shutdown_on(stopped())
-        .run(child::reconcile::<AllowlistEntry>, reconciler::error_policy, ctx.clone())
+        .run(|obj, ctx| reconciler::timed::<AllowlistEntry, _>(ctx.clone(), child::reconcile(obj, ctx)), reconciler::error_policy, ctx.clone())
         .for_each(log_result::<AllowlistEntry>);
 
     tokio::join!(clusters, users, databases, allowlist);

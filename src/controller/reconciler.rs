@@ -123,6 +123,14 @@ pub async fn finish<K: Managed>(
             (Outcome::progressing(err.reason, format!("{} (retrying)", err.message)), jitter(backoff, 0.2))
         }
     };
+    let kind = K::kind(&());
+    let (result_label, condition) = match &outcome {
+        Outcome::Ready { .. } => ("ready", conditions::READY),
+        Outcome::Progressing { .. } => ("progressing", conditions::RECONCILING),
+        Outcome::Stalled { .. } => ("stalled", conditions::STALLED),
+    };
+    ctx.metrics.reconciled(&kind, result_label);
+    ctx.metrics.resource_state(&kind, &object_key(obj), Some(condition));
     let generation = obj.meta().generation;
     draft.set_observed_generation(generation);
     draft.set_conditions(conditions::conditions_for(&outcome, generation, previous.conditions(), Timestamp::now()));
@@ -164,6 +172,28 @@ async fn announce_transition<K: Managed>(ctx: &Context, obj: &K, previous: &K::S
             }
         }
     }
+}
+
+/// Removes the finalizer once cleanup is done; the resource no longer counts in the metrics.
+pub async fn release<K: Managed>(ctx: &Context, api: &Api<K>, obj: &K) -> Result<Action, ReconcileError> {
+    super::finalizer::remove(api, obj).await?;
+    ctx.metrics.resource_state(&K::kind(&()), &object_key(obj), None);
+    Ok(Action::await_change())
+}
+
+/// Runs one reconcile and records its duration.
+pub async fn timed<K, F>(ctx: std::sync::Arc<Context>, reconcile: F) -> Result<Action, ReconcileError>
+where
+    K: Managed,
+    F: std::future::Future<Output = Result<Action, ReconcileError>>,
+{
+    let started = std::time::Instant::now();
+    let result = reconcile.await;
+    ctx.metrics.reconcile_duration(&K::kind(&()), started.elapsed());
+    if result.is_err() {
+        ctx.metrics.reconciled(&K::kind(&()), "error");
+    }
+    result
 }
 
 /// For `Controller::run`: only failures of the final status write end up here.

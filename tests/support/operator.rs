@@ -99,6 +99,9 @@ impl Operator {
             &options.resync_seconds.to_string(),
             "--log-level",
             options.log_level,
+            // Many operators share the machine in tests: bind a free port (logged at start-up).
+            "--health-addr",
+            "127.0.0.1:0",
         ]);
         for (k, v) in cp.env() {
             cmd.env(k, v);
@@ -119,6 +122,19 @@ impl Operator {
     /// Everything the operator logged so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The address of /healthz, /readyz and /metrics, read from the start-up log line.
+    pub async fn health_addr(&self) -> String {
+        for _ in 0..200 {
+            if let Some(line) = self.logs().lines().find(|l| l.contains("serving /healthz")) {
+                if let Some(addr) = line.split("health=").nth(1).and_then(|rest| rest.split_whitespace().next()) {
+                    return addr.trim_matches('"').to_string();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the operator did not report its health address:\n{}", self.logs());
     }
 
     /// Stops the process at once (SIGKILL), as a crash would.
