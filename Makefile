@@ -18,9 +18,12 @@ demo: testenv
 test:
 	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) test --all-targets -- --test-threads=4
 
-# Regenerates the committed CRD YAML from the Rust types.
+# Regenerates the committed CRD YAML from the Rust types, and its copies in the chart and deploy/
+# (Helm and kustomize only read files inside their own directories; tests keep the copies equal).
 crds:
 	$(CARGO) run --quiet -- crds > crds/crdbcloud.io.yaml
+	cp crds/crdbcloud.io.yaml charts/crdb-cloud-operator/crds/crdbcloud.io.yaml
+	cp crds/crdbcloud.io.yaml deploy/crds.yaml
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller, Error as ControllerError};
 use kube::runtime::reflector::ObjectRef;
 use kube::core::PartialObjectMeta;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 
 use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
@@ -72,20 +72,12 @@ pub async fn run(
     let wc = || watcher::Config::default().any_semantic();
     let client = ctx.client.clone();
 
-    let clusters = Controller::new(scope.api::<CockroachCluster>(client.clone()), wc());
-    let users = Controller::new(scope.api::<SQLUser>(client.clone()), wc());
-    let databases = Controller::new(scope.api::<Database>(client.clone()), wc());
-    let allowlist = Controller::new(scope.api::<AllowlistEntry>(client.clone()), wc());
-
-    // Ready once every controller has listed its objects for the first time.
-    let (s1, s2, s3, s4) = (clusters.store(), users.store(), databases.store(), allowlist.store());
-    tokio::spawn(async move {
-        let synced = tokio::try_join!(s1.wait_until_ready(), s2.wait_until_ready(), s3.wait_until_ready(), s4.wait_until_ready());
-        if synced.is_ok() {
-            tracing::info!("first watch sync done; ready");
-            readiness.set(true);
-        }
-    });
+    // Ready once every controller's watch has delivered its first complete list.
+    let synced = SyncTracker::new(4, readiness);
+    let clusters = controller_for(scope.api::<CockroachCluster>(client.clone()), wc(), synced.clone());
+    let users = controller_for(scope.api::<SQLUser>(client.clone()), wc(), synced.clone());
+    let databases = controller_for(scope.api::<Database>(client.clone()), wc(), synced.clone());
+    let allowlist = controller_for(scope.api::<AllowlistEntry>(client.clone()), wc(), synced);
 
     let clusters = clusters
         .with_config(config())
@@ -130,6 +122,48 @@ pub async fn run(
         .for_each(log_result::<AllowlistEntry>);
 
     tokio::join!(clusters, users, databases, allowlist);
+}
+
+/// A controller over our own reflector, so the first `InitDone` of its watch can be observed.
+/// (`Store::wait_until_ready` wakes only one waiter, and the controller is already one.)
+fn controller_for<K>(api: Api<K>, wc: watcher::Config, synced: SyncTracker) -> Controller<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let kind = K::kind(&()).to_string();
+    let events = watcher(api, wc)
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |event| {
+            if let Ok(watcher::Event::InitDone) = event {
+                synced.done(&kind);
+            }
+        })
+        .applied_objects();
+    Controller::for_stream(events, reader)
+}
+
+/// Flips readiness once every controller has synced.
+#[derive(Clone)]
+struct SyncTracker {
+    expected: usize,
+    done: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    readiness: crate::health::Readiness,
+}
+
+impl SyncTracker {
+    fn new(expected: usize, readiness: crate::health::Readiness) -> Self {
+        Self { expected, done: Arc::default(), readiness }
+    }
+
+    fn done(&self, kind: &str) {
+        let mut done = self.done.lock().expect("sync tracker lock");
+        if done.insert(kind.to_string()) && done.len() == self.expected {
+            tracing::info!("first watch sync done; ready");
+            self.readiness.set(true);
+        }
+    }
 }
 
 /// Wakes the children of a CockroachCluster when it changes (e.g. becomes Ready), so a child

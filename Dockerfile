@@ -1,0 +1,19 @@
+# syntax=docker/dockerfile:1
+# The operator image: a static-ish release build on Debian bookworm, run on distroless (glibc, CA
+# certificates, no shell) as the unprivileged `nonroot` user.
+#
+#   docker build -t crdb-cloud-operator:0.1.0 .
+
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo build --release --locked --bin crdb-cloud-operator
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/crdb-cloud-operator /crdb-cloud-operator
+# distroless' nonroot user, by number so that Kubernetes' runAsNonRoot can verify it.
+USER 65532:65532
+# /healthz, /readyz and /metrics.
+EXPOSE 8080
+ENTRYPOINT ["/crdb-cloud-operator", "run"]

@@ -1,0 +1,534 @@
+//! Running the operator: leader election between real operator processes (one reconciler at a time,
+//! hand-over on SIGTERM, take-over after a crash), the /metrics, /healthz and /readyz endpoints, and
+//! `kubectl wait` on every kind. A real kube-apiserver, the real operator binary and the Cloud API
+//! simulator.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use serde_json::json;
+use support::controlplane::die_with_parent_tokio;
+use support::operator::*;
+use support::{kubectl, shared, test_namespace};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// Lease duration of the leader-election test's operators.
+const LEASE_SECONDS: u64 = 5;
+
+fn cluster(name: &str) -> String {
+    format!(
+        r#"apiVersion: crdbcloud.io/v1alpha1
+kind: CockroachCluster
+metadata:
+  name: {name}
+spec:
+  provider: GCP
+  serverless:
+    regions: [us-central1]
+    usageLimits:
+      provisionedVirtualCpus: 2
+"#
+    )
+}
+
+/// A cluster and one child of every kind.
+fn all_kinds(cluster_name: &str) -> String {
+    format!(
+        r#"{}---
+apiVersion: crdbcloud.io/v1alpha1
+kind: SQLUser
+metadata:
+  name: app
+spec:
+  clusterRef:
+    name: {cluster_name}
+---
+apiVersion: crdbcloud.io/v1alpha1
+kind: Database
+metadata:
+  name: orders
+spec:
+  clusterRef:
+    name: {cluster_name}
+---
+apiVersion: crdbcloud.io/v1alpha1
+kind: AllowlistEntry
+metadata:
+  name: office
+spec:
+  clusterRef:
+    name: {cluster_name}
+  cidr: "203.0.113.0/24"
+"#,
+        cluster(cluster_name)
+    )
+}
+
+async fn apply(namespace: &str, manifest: &str) {
+    kubectl(&["apply", "-n", namespace, "-f", "-"], Some(manifest)).await.ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator processes with leader election
+
+/// The real operator binary with a chosen identity (POD_NAME) and lease duration, which
+/// `support::operator::Operator` does not offer; can be stopped with SIGTERM. Killed when dropped.
+struct OperatorProcess {
+    name: String,
+    child: tokio::process::Child,
+    log: PathBuf,
+}
+
+impl OperatorProcess {
+    fn start(namespace: &str, api_url: &str, pod_name: &str) -> Self {
+        let cp = shared();
+        let log = cp.dir().join(format!("operator-{pod_name}-{}.log", rand::random::<u32>()));
+        let file = std::fs::File::create(&log).unwrap();
+        let lease_seconds = LEASE_SECONDS.to_string();
+        let mut cmd = tokio::process::Command::new(operator_binary());
+        cmd.args([
+            "run",
+            "--api-url",
+            api_url,
+            "--watch-namespace",
+            namespace,
+            "--leader-election",
+            "true",
+            "--leader-election-namespace",
+            namespace,
+            "--lease-seconds",
+            lease_seconds.as_str(),
+            "--poll-seconds",
+            "1",
+            "--health-addr",
+            "127.0.0.1:0",
+        ]);
+        cmd.envs(cp.env())
+            .env("COCKROACH_API_KEY", TEST_API_KEY)
+            .env("POD_NAME", pod_name)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("POD_NAMESPACE")
+            .env_remove("WATCH_NAMESPACE");
+        cmd.stdout(Stdio::from(file.try_clone().unwrap())).stderr(Stdio::from(file)).kill_on_drop(true);
+        die_with_parent_tokio(&mut cmd);
+        let child = cmd.spawn().expect("the operator binary starts");
+        Self { name: pod_name.to_string(), child, log }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.logs().contains(needle) {
+            assert!(Instant::now() < deadline, "{} never logged {needle:?}:\n{}", self.name, self.logs());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn health_addr(&self) -> String {
+        self.wait_for_log("serving /healthz").await;
+        health_addr_in(&self.logs()).unwrap()
+    }
+
+    async fn metrics(&self) -> Metrics {
+        scrape(&self.health_addr().await).await
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; returns how the process exited.
+    async fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().expect("the operator is running") as libc::pid_t;
+        // SAFETY: a plain kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not stop within 20 s of SIGTERM:\n{}", self.name, self.logs()))
+            .unwrap()
+    }
+
+    /// SIGKILL, as a crash or a lost node would.
+    async fn crash(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let lines: Vec<&str> = logs.lines().collect();
+            eprintln!("---- {} log ({}) ----\n{}", self.name, self.log.display(), lines[lines.len().saturating_sub(60)..].join("\n"));
+        }
+    }
+}
+
+/// The health address from the start-up log line. Text logs carry ANSI colours even when written to
+/// a file (src/telemetry.rs does not turn them off), so they are stripped first.
+fn health_addr_in(logs: &str) -> Option<String> {
+    let line = logs.lines().find(|l| l.contains("serving /healthz"))?;
+    let mut plain = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let addr = plain.split("health=").nth(1)?.split_whitespace().next()?.trim_matches('"');
+    Some(addr.to_string())
+}
+
+/// [`Operator::health_addr`] for operators started by `support::operator::Operator`.
+async fn operator_health_addr(operator: &Operator) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(addr) = health_addr_in(&operator.logs()) {
+            return addr;
+        }
+        assert!(Instant::now() < deadline, "the operator did not report its health address:\n{}", operator.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn lease_holder(leases: &Api<Lease>, name: &str) -> Option<String> {
+    leases.get_opt(name).await.unwrap().and_then(|l| l.spec).and_then(|s| s.holder_identity).filter(|h| !h.is_empty())
+}
+
+/// Waits until the requests the simulator served equal those the operators counted (in flight
+/// ones finish first); returns the first operator's metrics.
+async fn requests_match(admin: &SimAdmin, operators: &[&OperatorProcess]) -> Metrics {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let mut scrapes = Vec::new();
+        for operator in operators {
+            scrapes.push(operator.metrics().await);
+        }
+        let counted: f64 = scrapes.iter().map(|m| m.total("crdb_operator_cloud_api_requests_total")).sum();
+        if served == counted {
+            return scrapes.swap_remove(0);
+        }
+        assert!(Instant::now() < deadline, "the simulator served {served} requests, the operators counted {counted}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until `who` holds the Lease; returns how long that took.
+async fn wait_for_holder(leases: &Api<Lease>, name: &str, who: &str, timeout: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let holder = lease_holder(leases, name).await;
+        if holder.as_deref() == Some(who) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < timeout, "{who} did not get the Lease within {timeout:?}; holder: {holder:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics
+
+/// One scrape: series (name with labels, as exposed) -> value.
+struct Metrics {
+    text: String,
+    series: BTreeMap<String, f64>,
+}
+
+impl Metrics {
+    fn get(&self, series: &str) -> Option<f64> {
+        self.series.get(series).copied()
+    }
+
+    #[track_caller]
+    fn value(&self, series: &str) -> f64 {
+        self.get(series).unwrap_or_else(|| panic!("no series {series} in /metrics:\n{}", self.text))
+    }
+
+    /// The sum over every series of a metric (any labels).
+    fn total(&self, metric: &str) -> f64 {
+        self.series.iter().filter(|(k, _)| k.as_str() == metric || k.starts_with(&format!("{metric}{{"))).map(|(_, v)| v).sum()
+    }
+}
+
+async fn get(addr: &str, path: &str) -> (u16, String, String) {
+    let response = reqwest::get(format!("http://{addr}{path}")).await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+async fn scrape(addr: &str) -> Metrics {
+    let (status, _, text) = get(addr, "/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    let series = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (name, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad metrics line {l:?}"));
+            (name.to_string(), value.parse::<f64>().unwrap_or_else(|_| panic!("bad value in {l:?}")))
+        })
+        .collect();
+    Metrics { text, series }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_crash() {
+    install_crds().await;
+    let ns = test_namespace("leader").await;
+    let sim = start_simulator(&[]).await;
+    let admin = SimAdmin::new(&sim);
+    let url = sim.base_url();
+    let leases: Api<Lease> = ns.api();
+    let lease = format!("crdb-cloud-operator-{}", ns.name());
+    let clusters: Api<CockroachCluster> = ns.api();
+    let lease_period = Duration::from_secs(LEASE_SECONDS);
+
+    // a leads; b stands by: alive and ready, but it neither reconciles nor calls the Cloud API.
+    let mut a = OperatorProcess::start(ns.name(), &url, "op-a");
+    wait_for_holder(&leases, &lease, "op-a", TIMEOUT).await;
+    let b = OperatorProcess::start(ns.name(), &url, "op-b");
+    b.wait_for_log("waiting to become the leader").await;
+    let b_addr = b.health_addr().await;
+    assert_eq!(get(&b_addr, "/healthz").await.0, 200);
+    assert_eq!(get(&b_addr, "/readyz").await.0, 200, "a standby is ready (it can take over at once)");
+
+    apply(ns.name(), &cluster("first-db")).await;
+    wait_for(&clusters, "first-db", TIMEOUT, "Ready", is_ready).await;
+    let a_metrics = a.metrics().await;
+    let b_metrics = b.metrics().await;
+    assert_eq!(a_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert!(a_metrics.total("crdb_operator_reconciles_total") >= 1.0);
+    assert_eq!(b_metrics.total("crdb_operator_cloud_api_requests_total"), 0.0, "the standby called the Cloud API:\n{}", b_metrics.text);
+    assert_eq!(b_metrics.total("crdb_operator_reconciles_total"), 0.0, "the standby reconciled:\n{}", b_metrics.text);
+    // Every request the simulator served came from the leader (counted once the last reconcile
+    // after Ready has finished).
+    let a_metrics = requests_match(&admin, &[&a]).await;
+    assert_eq!(lease_holder(&leases, &lease).await.as_deref(), Some("op-a"));
+    assert!(!b.logs().contains("became the leader"));
+
+    // SIGTERM: a stops cleanly and hands over; b leads within a lease period.
+    let status = a.terminate().await;
+    assert!(status.success(), "a SIGTERM'd leader exits 0, got {status}:\n{}", a.logs());
+    let handover = wait_for_holder(&leases, &lease, "op-b", lease_period * 3).await;
+    assert!(handover <= lease_period + Duration::from_secs(3), "hand-over after SIGTERM took {handover:?}");
+    b.wait_for_log("became the leader").await;
+    apply(ns.name(), &cluster("second-db")).await;
+    wait_for(&clusters, "second-db", TIMEOUT, "Ready", is_ready).await;
+    let b_metrics = b.metrics().await;
+    assert_eq!(b_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    // Only the leader of the moment called the Cloud API: a's requests (it is gone) plus b's.
+    let before = a_metrics.total("crdb_operator_cloud_api_requests_total");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let b_total = b.metrics().await.total("crdb_operator_cloud_api_requests_total");
+        if served == before + b_total {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the simulator served {served} requests, a made {before} and b {b_total}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // SIGKILL: b dies holding the Lease; c takes over once it expires.
+    let mut b = b;
+    let c = OperatorProcess::start(ns.name(), &url, "op-c");
+    c.wait_for_log("waiting to become the leader").await;
+    b.crash().await;
+    let takeover = wait_for_holder(&leases, &lease, "op-c", lease_period * 4).await;
+    assert!(takeover <= lease_period + Duration::from_secs(4), "take-over after a crash took {takeover:?}");
+    apply(ns.name(), &cluster("third-db")).await;
+    wait_for(&clusters, "third-db", TIMEOUT, "Ready", is_ready).await;
+    assert_eq!(c.metrics().await.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+
+    // Nothing was created twice across the three leaders, and the old resources stay Ready.
+    for name in ["first-db", "second-db", "third-db"] {
+        assert_eq!(admin.live_clusters_named(name).await.len(), 1, "{name}");
+        assert!(is_ready(&clusters.get(name).await.unwrap()), "{name}");
+    }
+    eprintln!("hand-over after SIGTERM: {handover:?}; take-over after SIGKILL: {takeover:?} (lease {lease_period:?})");
+}
+
+#[tokio::test]
+async fn metrics_and_probes_tell_the_truth() {
+    install_crds().await;
+    let ns = test_namespace("metrics").await;
+    let sim = start_simulator(&[]).await;
+    let admin = SimAdmin::new(&sim);
+    let url = sim.base_url();
+    // An identity without permissions yet: the operator cannot see its CRDs, so it must not be ready.
+    let user = format!("operator-{}", ns.name());
+    let kubeconfig = shared().kubeconfig_for_user(&user, &[]);
+    let mut options = OperatorOptions::new(ns.name(), &url);
+    options.kubeconfig = Some(&kubeconfig);
+    let operator = Operator::start(options);
+    let addr = operator_health_addr(&operator).await;
+
+    let (status, _, body) = get(&addr, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    for _ in 0..10 {
+        assert_eq!(get(&addr, "/readyz").await.0, 503, "ready before the CRDs are visible");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, content_type, _) = get(&addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+
+    // Permissions arrive: ready after the CRDs are found and the first sync is done.
+    let rbac = format!(
+        r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: operator
+rules:
+  - apiGroups: ["crdbcloud.io"]
+    resources: ["*"]
+    verbs: ["*"]
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["*"]
+  - apiGroups: ["", "events.k8s.io"]
+    resources: ["events"]
+    verbs: ["*"]
+  - apiGroups: ["coordination.k8s.io"]
+    resources: ["leases"]
+    verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: operator
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: operator
+subjects:
+  - kind: User
+    apiGroup: rbac.authorization.k8s.io
+    name: {user}
+"#
+    );
+    apply(ns.name(), &rbac).await;
+    let deadline = Instant::now() + TIMEOUT;
+    while get(&addr, "/readyz").await.0 != 200 {
+        // A leader that never logs "first watch sync done" stays unready here. (kube-runtime's
+        // Store::wait_until_ready wakes only its latest waiter, and every Controller waits on its own
+        // store, so a second waiter on a Controller's store is never woken.)
+        assert!(Instant::now() < deadline, "not ready after the CRDs became visible:\n{}", operator.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(get(&addr, "/healthz").await.0, 200);
+
+    // A lifecycle of every kind, with one 429 from the Cloud API on the way.
+    admin.post("faults", json!({"operation": "CreateCluster", "status": 429, "count": 1})).await;
+    apply(ns.name(), &all_kinds("metrics-db")).await;
+    wait_for(&ns.api::<CockroachCluster>(), "metrics-db", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&ns.api::<SQLUser>(), "app", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&ns.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&ns.api::<AllowlistEntry>(), "office", TIMEOUT, "Ready", is_ready).await;
+
+    let m = scrape(&addr).await;
+    for metric in [
+        "crdb_operator_reconciles",
+        "crdb_operator_reconcile_duration_seconds",
+        "crdb_operator_cloud_api_requests",
+        "crdb_operator_cloud_api_request_duration_seconds",
+        "crdb_operator_cloud_api_budget_wait_seconds",
+        "crdb_operator_cloud_api_rate_limited",
+        "crdb_operator_resources",
+    ] {
+        assert!(m.text.contains(&format!("# TYPE {metric} ")), "{metric} is not exposed:\n{}", m.text);
+    }
+    for kind in ["CockroachCluster", "SQLUser", "Database", "AllowlistEntry"] {
+        assert_eq!(m.value(&format!(r#"crdb_operator_resources{{kind="{kind}",condition="Ready"}}"#)), 1.0, "{kind}");
+        assert!(m.value(&format!(r#"crdb_operator_reconciles_total{{kind="{kind}",result="ready"}}"#)) >= 1.0, "{kind}");
+        let count = m.value(&format!(r#"crdb_operator_reconcile_duration_seconds_count{{kind="{kind}"}}"#));
+        assert!(count >= 1.0, "{kind}");
+        let sum = m.value(&format!(r#"crdb_operator_reconcile_duration_seconds_sum{{kind="{kind}"}}"#));
+        assert!(sum > 0.0 && sum < 60.0 * count, "{kind}: implausible reconcile durations (sum {sum} s over {count})");
+        let reconciles: f64 = m.series.iter().filter(|(k, _)| k.starts_with(&format!(r#"crdb_operator_reconciles_total{{kind="{kind}","#))).map(|(_, v)| v).sum();
+        assert!(count >= reconciles, "{kind}: every reconcile is timed ({count} timed, {reconciles} counted)");
+    }
+    // The cluster was created once, after one 429 that the budget absorbed.
+    assert_eq!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert_eq!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="429"}"#), 1.0);
+    assert_eq!(m.value(r#"crdb_operator_cloud_api_rate_limited_total{operation="CreateCluster"}"#), 1.0);
+    assert_eq!(m.value(r#"crdb_operator_cloud_api_request_duration_seconds_count{operation="CreateCluster"}"#), 2.0);
+    assert_eq!(m.value(r#"crdb_operator_cloud_api_budget_wait_seconds_count{operation="CreateCluster"}"#), 2.0);
+    let waited = m.value(r#"crdb_operator_cloud_api_budget_wait_seconds_sum{operation="CreateCluster"}"#);
+    assert!((0.0..30.0).contains(&waited), "implausible budget wait {waited}");
+    assert!(m.total("crdb_operator_cloud_api_budget_wait_seconds_count") >= m.total("crdb_operator_cloud_api_requests_total"));
+    // Every request the simulator served is counted once (once in-flight ones have finished).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let counted = scrape(&addr).await.total("crdb_operator_cloud_api_requests_total");
+        if served == counted {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the simulator served {served} requests, the operator counted {counted}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // No label carries a secret.
+    assert!(!m.text.contains(TEST_API_KEY));
+
+    // Deleted resources leave the gauge.
+    kubectl(
+        &["delete", "-n", ns.name(), "cockroachclusters.crdbcloud.io/metrics-db", "sqlusers.crdbcloud.io/app", "databases.crdbcloud.io/orders", "allowlistentries.crdbcloud.io/office", "--wait=true", "--timeout=60s"],
+        None,
+    )
+    .await
+    .ok();
+    let m = scrape(&addr).await;
+    for kind in ["CockroachCluster", "SQLUser", "Database", "AllowlistEntry"] {
+        assert_eq!(m.value(&format!(r#"crdb_operator_resources{{kind="{kind}",condition="Ready"}}"#)), 0.0, "{kind}");
+    }
+    assert!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="DeleteCluster",status="200"}"#) >= 1.0);
+}
+
+#[tokio::test]
+async fn kubectl_wait_for_ready_works_on_every_kind() {
+    install_crds().await;
+    let ns = test_namespace("kubectl-wait").await;
+    let sim = start_simulator(&[]).await;
+    let _operator = Operator::start(OperatorOptions::new(ns.name(), &sim.base_url()));
+    apply(ns.name(), &all_kinds("wait-db")).await;
+    let resources = [
+        "cockroachcluster/wait-db",
+        "sqluser/app",
+        "databases.crdbcloud.io/orders",
+        "allowlistentry/office",
+    ];
+    for resource in resources {
+        let out = kubectl(&["wait", "-n", ns.name(), "--for=condition=Ready", "--timeout=60s", resource], None).await.ok();
+        assert!(out.stdout.contains("condition met"), "{out}");
+    }
+    // Short names and the category work too, and the printer columns say Ready.
+    kubectl(&["wait", "-n", ns.name(), "--for=condition=Ready", "--timeout=10s", "crdbcluster/wait-db", "crdbsqluser/app"], None).await.ok();
+    kubectl(&["wait", "-n", ns.name(), "--for=jsonpath={.status.state}=CREATED", "--timeout=10s", "crdbcluster/wait-db"], None).await.ok();
+    let table = kubectl(&["get", "crdbcloud", "-n", ns.name()], None).await.ok().stdout;
+    assert_eq!(table.lines().filter(|l| l.contains("True")).count(), 4, "{table}");
+
+    // And waiting for deletion.
+    kubectl(&[&["delete", "-n", ns.name(), "--wait=false"][..], &resources[..]].concat(), None).await.ok();
+    kubectl(&[&["wait", "-n", ns.name(), "--for=delete", "--timeout=60s"][..], &resources[..]].concat(), None).await.ok();
+}
