@@ -16,9 +16,9 @@ use super::conditions::{self, Outcome};
 use super::context::{Context, jitter};
 use super::error::ReconcileError;
 use super::finalizer;
-use super::reconciler::{Managed, Step, finish, priority_of};
+use super::reconciler::{Managed, Step, finish, priority_of, release};
 use crate::api::children::{ChildSpec, ChildStatus};
-use crate::api::common::DeletionPolicy;
+use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::cloud::cache::{ListCache, ListKey};
 use crate::cloud::{CloudClient, CloudError};
@@ -74,10 +74,7 @@ pub async fn reconcile<K: ChildKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<A
             return Ok(Action::await_change());
         }
         return match cleanup(obj.as_ref(), &ctx, &draft).await {
-            Ok(None) => {
-                finalizer::remove(&api, obj.as_ref()).await?;
-                Ok(Action::await_change())
-            }
+            Ok(None) => release(&ctx, &api, obj.as_ref()).await,
             Ok(Some(step)) => finish(&ctx, &api, obj.as_ref(), draft, Ok(step)).await,
             Err(err) => finish(&ctx, &api, obj.as_ref(), draft, Err(err)).await,
         };
@@ -94,6 +91,8 @@ pub async fn reconcile<K: ChildKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<A
 struct Waiting {
     reason: &'static str,
     message: String,
+    /// The credentialsRef of the cluster resource, when it exists (cleanup still needs it).
+    cluster_credentials: Option<CredentialsRef>,
 }
 
 /// Resolves the cluster and the credentials. `Err(Waiting)` while the cluster is not usable yet.
@@ -108,6 +107,7 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
                 return Ok(Err(Waiting {
                     reason: "WaitingForCluster",
                     message: format!("spec.clusterRef: CockroachCluster {namespace}/{} does not exist yet", reference.name),
+                    cluster_credentials: None,
                 }));
             };
             let status = cluster.status.clone().unwrap_or_default();
@@ -117,6 +117,7 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
                     return Ok(Err(Waiting {
                         reason: "WaitingForCluster",
                         message: format!("spec.clusterRef: CockroachCluster {} is not Ready yet", reference.name),
+                        cluster_credentials: cluster.spec.credentials_ref.clone(),
                     }));
                 }
             }
@@ -139,6 +140,7 @@ async fn list<K: ChildKind>(ctx: &Context, target: &Target) -> Result<Result<Arc
         Err(CloudError::NotFound(message)) | Err(CloudError::FailedPrecondition(message)) => Ok(Err(Waiting {
             reason: "WaitingForCluster",
             message: format!("cloud cluster {} cannot hold {}s yet: {message}", target.cluster_id, K::NOUN),
+            cluster_credentials: None,
         })),
         Err(e) => Err(ReconcileError::cloud(&format!("listing {}s", K::NOUN), e)),
     }
@@ -199,11 +201,21 @@ async fn cleanup<K: ChildKind>(obj: &K, ctx: &Context, status: &ChildStatus) -> 
         Ok(Ok(target)) => target,
         // The cluster resource is gone or not usable: its cloud cluster (if any) takes the object with it.
         Ok(Err(_)) if status.cluster_id.is_none() => return Ok(None),
-        Ok(Err(_)) => {
+        Ok(Err(waiting)) => {
             let id = status.cluster_id.clone().unwrap_or_default();
             let namespace = obj.namespace().unwrap_or_default();
-            let credentials = spec.credentials_ref().cloned();
-            let cloud = ctx.cloud_for(&namespace, credentials.as_ref(), priority_of(obj)).await?;
+            let credentials = spec.credentials_ref().cloned().or(waiting.cluster_credentials);
+            let cloud = match ctx.cloud_for(&namespace, credentials.as_ref(), priority_of(obj)).await {
+                Ok(cloud) => cloud,
+                // The cluster resource that named the credentials is gone and there is no other key:
+                // nothing can reach the cloud cluster any more; do not block the deletion forever.
+                Err(err) if credentials.is_none() && err.reason == "MissingCredentials" => {
+                    let note = format!("no credentials left to reach cloud cluster {id}; {} {key} was not removed by the operator", K::NOUN);
+                    ctx.event(obj, EventType::Warning, "CleanupSkipped", "Delete", note).await;
+                    return Ok(None);
+                }
+                Err(err) => return Err(err),
+            };
             Target { list_key: ListKey { key_fingerprint: cloud.key_fingerprint(), cluster_id: id.clone() }, cluster_id: id, cloud }
         }
         Err(err) => return Err(err),

@@ -28,6 +28,8 @@ use super::status::FIELD_MANAGER;
 pub const PASSWORD_KEY: &str = "password";
 /// Length of generated passwords: 32 characters from 62 symbols, about 190 bits of entropy.
 const GENERATED_PASSWORD_LENGTH: usize = 32;
+/// Annotation of the connection Secret: the `host:port` the operator wrote into it.
+const ENDPOINT_ANNOTATION: &str = "crdbcloud.io/endpoint";
 /// The Cloud API's minimum password length.
 const MIN_PASSWORD_LENGTH: usize = 8;
 
@@ -153,10 +155,15 @@ impl SQLUser {
                 ));
             }
         }
+        // The endpoint in the Secret is reused only if it is the one the operator recorded when it
+        // wrote the Secret: an edited host or port is not trusted (it would keep the real password
+        // going to another host).
         let known_endpoint = existing.as_ref().and_then(|s| {
+            let (host, port) = (secret_text(s, "host")?, secret_text(s, "port")?);
             let same_target = secret_text(s, "database").as_deref() == Some(database.as_str())
-                && s.annotations().get("crdbcloud.io/cluster-id") == Some(&target.cluster_id);
-            same_target.then(|| Some((secret_text(s, "host")?, secret_text(s, "port")?))).flatten()
+                && s.annotations().get("crdbcloud.io/cluster-id") == Some(&target.cluster_id)
+                && s.annotations().get(ENDPOINT_ANNOTATION) == Some(&format!("{host}:{port}"));
+            same_target.then_some((host, port))
         });
         let (host, port) = match known_endpoint {
             Some(endpoint) => endpoint,
@@ -170,13 +177,18 @@ impl SQLUser {
             }
         };
         let data = connection_data(&host, &port, &self.sql_name(), password, &database);
+        let endpoint = format!("{host}:{port}");
         let up_to_date = existing.as_ref().is_some_and(|s| {
             data.iter().all(|(k, v)| secret_text(s, k).as_deref() == Some(v.as_str()))
                 && s.data.as_ref().map(|d| d.len()) == Some(data.len())
+                && s.annotations().get(ENDPOINT_ANNOTATION) == Some(&endpoint)
         });
         if !up_to_date {
             let mut secret = self.owned_secret(&name, data);
-            secret.metadata.annotations = Some(BTreeMap::from([("crdbcloud.io/cluster-id".to_string(), target.cluster_id.clone())]));
+            secret.metadata.annotations = Some(BTreeMap::from([
+                ("crdbcloud.io/cluster-id".to_string(), target.cluster_id.clone()),
+                (ENDPOINT_ANNOTATION.to_string(), endpoint),
+            ]));
             let mut value = serde_json::to_value(&secret).expect("Secret serialises");
             value["apiVersion"] = "v1".into();
             value["kind"] = "Secret".into();
@@ -239,6 +251,9 @@ impl ChildKind for SQLUser {
             Converged::InSync
         };
         status.password_fingerprint = Some(fingerprint);
+        // The user exists now: record it before the connection Secret step, which can still fail
+        // (e.g. SecretConflict), so that deleting the resource removes the user.
+        status.cloud_name = Some(name);
         status.connection_secret = Some(self.ensure_connection_secret(ctx, target, &password).await?);
         Ok(outcome)
     }
