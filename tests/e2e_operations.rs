@@ -322,7 +322,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     assert_eq!(b_metrics.total("crdb_operator_reconciles_total"), 0.0, "the standby reconciled:\n{}", b_metrics.text);
     // Every request the simulator served came from the leader (counted once the last reconcile
     // after Ready has finished).
-    let a_metrics = requests_match(&admin, &[&a]).await;
+    requests_match(&admin, &[&a]).await;
     assert_eq!(lease_holder(&leases, &lease).await.as_deref(), Some("op-a"));
     assert!(!b.logs().contains("became the leader"));
 
@@ -336,16 +336,20 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     wait_for(&clusters, "second-db", TIMEOUT, "Ready", is_ready).await;
     let b_metrics = b.metrics().await;
     assert_eq!(b_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
-    // Only the leader of the moment called the Cloud API: a's requests (it is gone) plus b's.
-    let before = a_metrics.total("crdb_operator_cloud_api_requests_total");
+    // a is gone, so from now on every request the simulator serves must be one of b's: the two
+    // counters move together. (a's own total cannot be read after it exits, and it may have sent
+    // a request after its metrics were last read.)
+    let (served_then, b_then) = consistent_counts(&admin, &b).await;
+    apply(ns.name(), &cluster("interim-db")).await;
+    wait_for(&clusters, "interim-db", TIMEOUT, "Ready", is_ready).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let served = admin.get("stats").await["total"].as_f64().unwrap();
-        let b_total = b.metrics().await.total("crdb_operator_cloud_api_requests_total");
-        if served == before + b_total {
+        let (served, b_total) = consistent_counts(&admin, &b).await;
+        assert!(served > served_then, "the new leader made no requests");
+        if served - served_then == b_total - b_then {
             break;
         }
-        assert!(Instant::now() < deadline, "the simulator served {served} requests, a made {before} and b {b_total}");
+        assert!(Instant::now() < deadline, "the simulator served {} requests since a left, b made {}", served - served_then, b_total - b_then);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -531,4 +535,19 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
     // And waiting for deletion.
     kubectl(&[&["delete", "-n", ns.name(), "--wait=false"][..], &resources[..]].concat(), None).await.ok();
     kubectl(&[&["wait", "-n", ns.name(), "--for=delete", "--timeout=60s"][..], &resources[..]].concat(), None).await.ok();
+}
+
+/// The simulator's total and b's own count, read while b's count stays the same (so no request
+/// of b's is in flight between the two readings).
+async fn consistent_counts(admin: &SimAdmin, b: &OperatorProcess) -> (f64, f64) {
+    loop {
+        let before = b.metrics().await.total("crdb_operator_cloud_api_requests_total");
+        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after = b.metrics().await.total("crdb_operator_cloud_api_requests_total");
+        let served_after = admin.get("stats").await["total"].as_f64().unwrap();
+        if before == after && served == served_after {
+            return (served, after);
+        }
+    }
 }
