@@ -20,25 +20,6 @@ const TIMEOUT: Duration = Duration::from_secs(40);
 /// A change made behind the operator's back is seen within the list cache TTL (20 s) plus a resync.
 const DRIFT_TIMEOUT: Duration = Duration::from_secs(35);
 
-/// The CockroachCluster every test's children live in, as in deploy/examples/cluster-serverless.yaml.
-fn cluster(name: &str) -> String {
-    format!(
-        r#"apiVersion: crdbcloud.io/v1alpha1
-kind: CockroachCluster
-metadata:
-  name: {name}
-spec:
-  provider: GCP
-  serverless:
-    regions: [us-central1]
-    usageLimits:
-      provisionedVirtualCpus: 2
-  labels:
-    team: payments
-  deletionPolicy: Delete
-"#
-    )
-}
 
 /// A child of `kind` referencing cluster `cluster`; `spec` holds further spec lines, indented by two.
 fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
@@ -108,7 +89,7 @@ impl Env {
 
     /// Applies a CockroachCluster and waits until it is Ready; returns its cloud ID.
     async fn ready_cluster(&self, name: &str) -> String {
-        self.apply(&cluster(name)).await;
+        self.apply(&serverless_cluster(name)).await;
         let cr = wait_for(&self.api::<CockroachCluster>(), name, TIMEOUT, "Ready", is_ready).await;
         cr.status.unwrap().cluster_id.unwrap()
     }
@@ -565,7 +546,7 @@ async fn children_wait_for_their_cluster_and_then_become_ready() {
     wait_for(&entries, "app-net", TIMEOUT, "waiting for its cluster", is_waiting_for_cluster).await;
 
     // While it is CREATING they keep waiting, and proceed by themselves once it is Ready.
-    env.apply(&cluster("late-db")).await;
+    env.apply(&serverless_cluster("late-db")).await;
     let clusters: Api<CockroachCluster> = env.api();
     let mut saw_creating = false;
     let deadline = Instant::now() + TIMEOUT;
@@ -642,7 +623,7 @@ async fn children_using_their_clusters_credentials_are_released_after_the_cluste
     // No operator-wide key: every request uses the Secret named by the cluster's credentialsRef.
     let env = Env::start_with_key("children-cluster-creds", 300, "info", None).await;
     kubectl(&["create", "secret", "generic", "cloud-key", "-n", env.ns(), &format!("--from-literal=apiKey={TEST_API_KEY}")], None).await.ok();
-    let with_credentials = |name: &str| cluster(name).replace("  deletionPolicy: Delete\n", "  deletionPolicy: Delete\n  credentialsRef:\n    name: cloud-key\n");
+    let with_credentials = |name: &str| serverless_cluster(name).replace("  labels:\n", "  credentialsRef:\n    name: cloud-key\n  labels:\n");
     env.apply(&with_credentials("keyed-db")).await;
     env.apply(&with_credentials("together-db")).await;
     let clusters: Api<CockroachCluster> = env.api();

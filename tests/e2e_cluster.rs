@@ -14,23 +14,6 @@ use support::{kubectl, test_namespace};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn serverless(name: &str) -> String {
-    format!(
-        r#"apiVersion: crdbcloud.io/v1alpha1
-kind: CockroachCluster
-metadata:
-  name: {name}
-spec:
-  provider: GCP
-  serverless:
-    regions: [us-central1]
-    usageLimits:
-      provisionedVirtualCpus: 2
-  labels:
-    team: payments
-"#
-    )
-}
 
 async fn apply(namespace: &str, manifest: &str) {
     kubectl(&["apply", "-n", namespace, "-f", "-"], Some(manifest)).await.ok();
@@ -104,7 +87,7 @@ async fn spec_changes_reach_the_cloud_and_drift_is_reverted() {
     let _operator = Operator::start(options);
     let api: Api<CockroachCluster> = ns.api();
 
-    apply(ns.name(), &serverless("scale-db")).await;
+    apply(ns.name(), &serverless_cluster("scale-db")).await;
     let cr = wait_for(&api, "scale-db", READY_TIMEOUT, "Ready", is_ready).await;
     let id = cr.status.unwrap().cluster_id.unwrap();
 
@@ -145,9 +128,9 @@ async fn deletion_honours_delete_retain_and_delete_protection() {
     let _operator = Operator::start(OperatorOptions::new(ns.name(), &sim.base_url()));
     let api: Api<CockroachCluster> = ns.api();
 
-    apply(ns.name(), &serverless("gone-db")).await;
-    apply(ns.name(), &serverless("kept-db").replace("  labels:", "  deletionPolicy: Retain\n  labels:")).await;
-    apply(ns.name(), &serverless("guarded-db").replace("  labels:", "  deleteProtection: true\n  labels:")).await;
+    apply(ns.name(), &serverless_cluster("gone-db")).await;
+    apply(ns.name(), &serverless_cluster("kept-db").replace("  labels:", "  deletionPolicy: Retain\n  labels:")).await;
+    apply(ns.name(), &serverless_cluster("guarded-db").replace("  labels:", "  deleteProtection: true\n  labels:")).await;
     let mut ids = std::collections::HashMap::new();
     for name in ["gone-db", "kept-db", "guarded-db"] {
         let cr = wait_for(&api, name, READY_TIMEOUT, "Ready", is_ready).await;
@@ -193,24 +176,24 @@ spec:
     let err = kubectl(&["apply", "-n", ns.name(), "-f", "-"], Some(both)).await.err().stderr;
     assert!(err.contains("exactly one of spec.serverless or spec.dedicated"), "{err}");
 
-    let bad_plan = serverless("plan-db").replace("  provider: GCP", "  provider: GCP\n  plan: SERVERLESS");
+    let bad_plan = serverless_cluster("plan-db").replace("  provider: GCP", "  provider: GCP\n  plan: SERVERLESS");
     let err = kubectl(&["apply", "-n", ns.name(), "-f", "-"], Some(&bad_plan)).await.err().stderr;
     assert!(err.contains("spec.plan") && err.contains("SERVERLESS"), "{err}");
 
-    let bad_labels = serverless("label-db").replace("team: payments", "Team: payments");
+    let bad_labels = serverless_cluster("label-db").replace("team: payments", "Team: payments");
     let err = kubectl(&["apply", "-n", ns.name(), "-f", "-"], Some(&bad_labels)).await.err().stderr;
     assert!(err.contains("spec.labels keys"), "{err}");
 
-    let bad_name = serverless("Bad_Name");
+    let bad_name = serverless_cluster("Bad_Name");
     let err = kubectl(&["apply", "-n", ns.name(), "-f", "-"], Some(&bad_name)).await.err().stderr;
     assert!(!err.is_empty(), "an invalid name must be refused");
 
     // Immutable fields: provider cannot change once applied.
-    apply(ns.name(), &serverless("moving-db")).await;
-    let moved = serverless("moving-db").replace("provider: GCP", "provider: AWS");
+    apply(ns.name(), &serverless_cluster("moving-db")).await;
+    let moved = serverless_cluster("moving-db").replace("provider: GCP", "provider: AWS");
     let err = kubectl(&["apply", "-n", ns.name(), "-f", "-"], Some(&moved)).await.err().stderr;
     assert!(err.contains("spec.provider is immutable"), "{err}");
-    let reshaped = serverless("moving-db").replace(
+    let reshaped = serverless_cluster("moving-db").replace(
         "  serverless:\n    regions: [us-central1]\n    usageLimits:\n      provisionedVirtualCpus: 2\n",
         "  dedicated:\n    regionNodes: {us-central1: 3}\n    hardware: {numVirtualCpus: 4, storageGib: 15}\n",
     );
@@ -228,7 +211,7 @@ async fn a_crash_after_the_create_request_does_not_create_a_second_cluster() {
     admin.post("faults", json!({"operation": "CreateCluster", "drop_response": true, "count": 1})).await;
     let mut operator = Operator::start(OperatorOptions::new(ns.name(), &sim.base_url()));
     let api: Api<CockroachCluster> = ns.api();
-    apply(ns.name(), &serverless("once-db")).await;
+    apply(ns.name(), &serverless_cluster("once-db")).await;
 
     // Crash right after the lost response, then start again.
     let deadline = std::time::Instant::now() + READY_TIMEOUT;
@@ -261,7 +244,7 @@ async fn adoption_and_name_collisions() {
     let api: Api<CockroachCluster> = ns.api();
 
     // Same name, not ours: never taken over silently.
-    let clash = serverless("legacy-db").replace("    usageLimits:\n      provisionedVirtualCpus: 2\n", "");
+    let clash = serverless_cluster("legacy-db").replace("    usageLimits:\n      provisionedVirtualCpus: 2\n", "");
     apply(ns.name(), &clash).await;
     let stalled = wait_for(&api, "legacy-db", READY_TIMEOUT, "Stalled NameInUse", |c| is_stalled_with(c, "NameInUse")).await;
     assert!(condition(&stalled, "Stalled").unwrap().2.contains(&id));
@@ -292,7 +275,7 @@ async fn a_wrong_api_key_is_stalled_without_leaking_the_key() {
     let operator = Operator::start(options);
     let api: Api<CockroachCluster> = ns.api();
 
-    apply(ns.name(), &serverless("creds-db")).await;
+    apply(ns.name(), &serverless_cluster("creds-db")).await;
     let stalled = wait_for(&api, "creds-db", READY_TIMEOUT, "Stalled CredentialsRejected", |c| is_stalled_with(c, "CredentialsRejected")).await;
     let (_, _, message) = condition(&stalled, "Stalled").unwrap();
     assert!(message.contains("API key"), "{message}");

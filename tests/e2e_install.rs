@@ -668,18 +668,9 @@ impl Drop for OperatorProcess {
 }
 
 fn child_manifests(cluster: &str) -> String {
+    let cluster_manifest = serverless_cluster(cluster);
     format!(
-        r#"apiVersion: crdbcloud.io/v1alpha1
-kind: CockroachCluster
-metadata:
-  name: {cluster}
-spec:
-  provider: GCP
-  serverless:
-    regions: [us-central1]
-    usageLimits:
-      provisionedVirtualCpus: 2
----
+        r#"{cluster_manifest}---
 apiVersion: crdbcloud.io/v1alpha1
 kind: SQLUser
 metadata:

@@ -22,21 +22,6 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// Lease duration of the leader-election test's operators.
 const LEASE_SECONDS: u64 = 5;
 
-fn cluster(name: &str) -> String {
-    format!(
-        r#"apiVersion: crdbcloud.io/v1alpha1
-kind: CockroachCluster
-metadata:
-  name: {name}
-spec:
-  provider: GCP
-  serverless:
-    regions: [us-central1]
-    usageLimits:
-      provisionedVirtualCpus: 2
-"#
-    )
-}
 
 /// A cluster and one child of every kind.
 fn all_kinds(cluster_name: &str) -> String {
@@ -67,7 +52,7 @@ spec:
     name: {cluster_name}
   cidr: "203.0.113.0/24"
 "#,
-        cluster(cluster_name)
+        serverless_cluster(cluster_name)
     )
 }
 
@@ -312,7 +297,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     assert_eq!(get(&b_addr, "/healthz").await.0, 200);
     assert_eq!(get(&b_addr, "/readyz").await.0, 200, "a standby is ready (it can take over at once)");
 
-    apply(ns.name(), &cluster("first-db")).await;
+    apply(ns.name(), &serverless_cluster("first-db")).await;
     wait_for(&clusters, "first-db", TIMEOUT, "Ready", is_ready).await;
     let a_metrics = a.metrics().await;
     let b_metrics = b.metrics().await;
@@ -332,7 +317,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     let handover = wait_for_holder(&leases, &lease, "op-b", lease_period * 3).await;
     assert!(handover <= lease_period + Duration::from_secs(3), "hand-over after SIGTERM took {handover:?}");
     b.wait_for_log("became the leader").await;
-    apply(ns.name(), &cluster("second-db")).await;
+    apply(ns.name(), &serverless_cluster("second-db")).await;
     wait_for(&clusters, "second-db", TIMEOUT, "Ready", is_ready).await;
     let b_metrics = b.metrics().await;
     assert_eq!(b_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
@@ -340,7 +325,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     // counters move together. (a's own total cannot be read after it exits, and it may have sent
     // a request after its metrics were last read.)
     let (served_then, b_then) = consistent_counts(&admin, &b).await;
-    apply(ns.name(), &cluster("interim-db")).await;
+    apply(ns.name(), &serverless_cluster("interim-db")).await;
     wait_for(&clusters, "interim-db", TIMEOUT, "Ready", is_ready).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -360,7 +345,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     b.crash().await;
     let takeover = wait_for_holder(&leases, &lease, "op-c", lease_period * 4).await;
     assert!(takeover <= lease_period + Duration::from_secs(4), "take-over after a crash took {takeover:?}");
-    apply(ns.name(), &cluster("third-db")).await;
+    apply(ns.name(), &serverless_cluster("third-db")).await;
     wait_for(&clusters, "third-db", TIMEOUT, "Ready", is_ready).await;
     assert_eq!(c.metrics().await.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
 

@@ -33,6 +33,26 @@ pub async fn install_crds() {
     .await;
 }
 
+/// The serverless cluster most tests use (as deploy/examples/cluster-serverless.yaml): STANDARD on
+/// GCP us-central1 with 2 vCPUs and the label `team: payments`.
+pub fn serverless_cluster(name: &str) -> String {
+    format!(
+        r#"apiVersion: crdbcloud.io/v1alpha1
+kind: CockroachCluster
+metadata:
+  name: {name}
+spec:
+  provider: GCP
+  serverless:
+    regions: [us-central1]
+    usageLimits:
+      provisionedVirtualCpus: 2
+  labels:
+    team: payments
+"#
+    )
+}
+
 /// A simulator with test-friendly delays.
 pub async fn start_simulator(extra_keys: &[&str]) -> RunningSimulator {
     crdb_cloud_operator::install_crypto_provider();
