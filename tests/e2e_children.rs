@@ -331,6 +331,19 @@ async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
     assert!(left.contains(&"legacy".to_string()) && left.contains(&"late".to_string()));
     assert_eq!(env.secret("clash-connection").await.unwrap().data, foreign.data, "the foreign Secret must survive");
     assert!(events_for(env.ns(), "gone").await.iter().any(|e| e.starts_with("Normal Deleted")));
+    // The retained user keeps its credentials: its Secrets are released, not garbage-collected,
+    // and still hold the password the cloud has. (The deleted user's Secrets are collected.)
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let kept_connection = env.secret("kept-connection").await.expect("the retained user's connection Secret survives");
+    assert!(kept_connection.metadata.owner_references.unwrap_or_default().is_empty());
+    let kept_password = String::from_utf8(kept_connection.data.unwrap()["password"].0.clone()).unwrap();
+    assert_eq!(env.cloud_password(&id, "kept").await.as_deref(), Some(kept_password.as_str()));
+    assert!(env.secret("kept-password").await.is_some(), "the retained user's password Secret survives");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while env.secret("gone-connection").await.is_some() {
+        assert!(std::time::Instant::now() < deadline, "the deleted user's connection Secret was not garbage-collected");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test]

@@ -62,6 +62,11 @@ pub trait ChildKind: Managed<Status = ChildStatus> + kube::Resource<Scope = kube
     ) -> impl Future<Output = Result<Converged, ReconcileError>> + Send;
     /// Removes the object named `key` (as recorded in status) from the cloud.
     fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
+    /// Called when the resource is deleted with `deletionPolicy: Retain`, before it is released:
+    /// keep whatever the retained cloud object still needs.
+    fn retain(&self, _ctx: &Context) -> impl Future<Output = Result<(), ReconcileError>> + Send {
+        async { Ok(()) }
+    }
     /// True when `key` is present in the list.
     fn contains(listed: &[Self::Cloud], key: &str) -> bool;
 }
@@ -191,6 +196,7 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
 async fn cleanup<K: ChildKind>(obj: &K, ctx: &Context, status: &ChildStatus) -> Result<Option<Step>, ReconcileError> {
     let spec = obj.child_spec();
     if spec.deletion_policy() == DeletionPolicy::Retain {
+        obj.retain(ctx).await?;
         return Ok(None);
     }
     // Never created anything: nothing to remove.

@@ -261,6 +261,24 @@ impl ChildKind for SQLUser {
     async fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> Result<(), CloudError> {
         cloud.delete_sql_user(cluster_id, key).await.map(|_| ())
     }
+
+    /// A retained user keeps working: its generated password and connection Secrets are released
+    /// from the SQLUser (owner reference removed) instead of being garbage-collected with it.
+    async fn retain(&self, ctx: &Context) -> Result<(), ReconcileError> {
+        let secrets = self.secrets(ctx);
+        for name in [self.generated_password_secret(), self.connection_secret()] {
+            let Some(secret) = secrets.get_opt(&name).await? else { continue };
+            if !self.owns(&secret) {
+                continue;
+            }
+            let uid = self.uid().unwrap_or_default();
+            let remaining: Vec<_> = secret.owner_references().iter().filter(|o| o.uid != uid).cloned().collect();
+            let patch = serde_json::json!({"metadata": {"ownerReferences": remaining}});
+            secrets.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            ctx.event(self, kube::runtime::events::EventType::Normal, "SecretRetained", "Delete", format!("deletionPolicy is Retain: kept Secret {name} for the retained SQL user")).await;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
