@@ -9,8 +9,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -18,7 +17,6 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::controlplane::die_with_parent_tokio;
 use support::operator::*;
 use support::{helm, kubectl, kubectl_as, shared, test_namespace};
 
@@ -612,61 +610,6 @@ async fn maximal_values_are_accepted_by_the_apiserver() {
 // ---------------------------------------------------------------------------------------------
 // The operator under the chart's RBAC
 
-/// The real operator binary run with an explicit kubeconfig and leader-election namespace (options
-/// `support::operator::Operator` has no field for). Killed when dropped.
-struct OperatorProcess {
-    child: tokio::process::Child,
-    log: PathBuf,
-}
-
-impl OperatorProcess {
-    fn start(kubeconfig: &Path, watch_namespace: &str, lease_namespace: &str, api_url: &str, pod_name: &str) -> Self {
-        let cp = shared();
-        let log = cp.dir().join(format!("operator-{pod_name}-{}.log", rand::random::<u32>()));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = tokio::process::Command::new(operator_binary());
-        cmd.args([
-            "run",
-            "--api-url",
-            api_url,
-            "--watch-namespace",
-            watch_namespace,
-            "--leader-election-namespace",
-            lease_namespace,
-            "--poll-seconds",
-            "1",
-            "--health-addr",
-            "127.0.0.1:0",
-        ]);
-        cmd.envs(cp.env())
-            .env("KUBECONFIG", kubeconfig)
-            .env("COCKROACH_API_KEY", TEST_API_KEY)
-            .env("POD_NAME", pod_name)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("POD_NAMESPACE")
-            .env_remove("WATCH_NAMESPACE");
-        cmd.stdout(Stdio::from(file.try_clone().unwrap())).stderr(Stdio::from(file)).kill_on_drop(true);
-        die_with_parent_tokio(&mut cmd);
-        Self { child: cmd.spawn().expect("the operator binary starts"), log }
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for OperatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        if std::thread::panicking() {
-            let logs = self.logs();
-            let lines: Vec<&str> = logs.lines().collect();
-            eprintln!("---- operator log ({}) ----\n{}", self.log.display(), lines[lines.len().saturating_sub(80)..].join("\n"));
-        }
-    }
-}
-
 fn child_manifests(cluster: &str) -> String {
     let cluster_manifest = serverless_cluster(cluster);
     format!(
@@ -763,7 +706,12 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
 
     // The operator, as that identity, through the whole lifecycle of every kind.
     let sim = start_simulator(&[]).await;
-    let operator = OperatorProcess::start(&kubeconfig, w, r, &sim.base_url(), "rbac-operator-0");
+    let url = sim.base_url();
+    let mut options = OperatorOptions::new(w, &url);
+    options.kubeconfig = Some(&kubeconfig);
+    options.lease_namespace = Some(r);
+    options.pod_name = Some("rbac-operator-0");
+    let operator = Operator::start(options);
     kubectl(&["apply", "-n", w, "-f", "-"], Some(&child_manifests("orders-db"))).await.ok();
     kubectl(
         &[

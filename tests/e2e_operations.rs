@@ -6,15 +6,13 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use serde_json::json;
-use support::controlplane::die_with_parent_tokio;
 use support::operator::*;
 use support::{kubectl, shared, test_namespace};
 
@@ -63,132 +61,18 @@ async fn apply(namespace: &str, manifest: &str) {
 // ---------------------------------------------------------------------------------------------
 // Operator processes with leader election
 
-/// The real operator binary with a chosen identity (POD_NAME) and lease duration, which
-/// `support::operator::Operator` does not offer; can be stopped with SIGTERM. Killed when dropped.
-struct OperatorProcess {
-    name: String,
-    child: tokio::process::Child,
-    log: PathBuf,
+/// An operator taking part in leader election, as a pod named `pod_name` would.
+fn elector(namespace: &str, api_url: &str, pod_name: &str) -> Operator {
+    let mut options = OperatorOptions::new(namespace, api_url);
+    options.lease_namespace = Some(namespace);
+    options.pod_name = Some(pod_name);
+    options.lease_seconds = Some(LEASE_SECONDS);
+    Operator::start(options)
 }
 
-impl OperatorProcess {
-    fn start(namespace: &str, api_url: &str, pod_name: &str) -> Self {
-        let cp = shared();
-        let log = cp.dir().join(format!("operator-{pod_name}-{}.log", rand::random::<u32>()));
-        let file = std::fs::File::create(&log).unwrap();
-        let lease_seconds = LEASE_SECONDS.to_string();
-        let mut cmd = tokio::process::Command::new(operator_binary());
-        cmd.args([
-            "run",
-            "--api-url",
-            api_url,
-            "--watch-namespace",
-            namespace,
-            "--leader-election",
-            "true",
-            "--leader-election-namespace",
-            namespace,
-            "--lease-seconds",
-            lease_seconds.as_str(),
-            "--poll-seconds",
-            "1",
-            "--health-addr",
-            "127.0.0.1:0",
-        ]);
-        cmd.envs(cp.env())
-            .env("COCKROACH_API_KEY", TEST_API_KEY)
-            .env("POD_NAME", pod_name)
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("POD_NAMESPACE")
-            .env_remove("WATCH_NAMESPACE");
-        cmd.stdout(Stdio::from(file.try_clone().unwrap())).stderr(Stdio::from(file)).kill_on_drop(true);
-        die_with_parent_tokio(&mut cmd);
-        let child = cmd.spawn().expect("the operator binary starts");
-        Self { name: pod_name.to_string(), child, log }
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn wait_for_log(&self, needle: &str) {
-        let deadline = Instant::now() + TIMEOUT;
-        while !self.logs().contains(needle) {
-            assert!(Instant::now() < deadline, "{} never logged {needle:?}:\n{}", self.name, self.logs());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn health_addr(&self) -> String {
-        self.wait_for_log("serving /healthz").await;
-        health_addr_in(&self.logs()).unwrap()
-    }
-
-    async fn metrics(&self) -> Metrics {
-        scrape(&self.health_addr().await).await
-    }
-
-    /// SIGTERM, as Kubernetes stops a pod; returns how the process exited.
-    async fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().expect("the operator is running") as libc::pid_t;
-        // SAFETY: a plain kill(2) on our own child.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
-            .await
-            .unwrap_or_else(|_| panic!("{} did not stop within 20 s of SIGTERM:\n{}", self.name, self.logs()))
-            .unwrap()
-    }
-
-    /// SIGKILL, as a crash or a lost node would.
-    async fn crash(&mut self) {
-        self.child.kill().await.unwrap();
-    }
-}
-
-impl Drop for OperatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-        if std::thread::panicking() {
-            let logs = self.logs();
-            let lines: Vec<&str> = logs.lines().collect();
-            eprintln!("---- {} log ({}) ----\n{}", self.name, self.log.display(), lines[lines.len().saturating_sub(60)..].join("\n"));
-        }
-    }
-}
-
-/// The health address from the start-up log line. Text logs carry ANSI colours even when written to
-/// a file (src/telemetry.rs does not turn them off), so they are stripped first.
-fn health_addr_in(logs: &str) -> Option<String> {
-    let line = logs.lines().find(|l| l.contains("serving /healthz"))?;
-    let mut plain = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ parameters final-letter
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            plain.push(c);
-        }
-    }
-    let addr = plain.split("health=").nth(1)?.split_whitespace().next()?.trim_matches('"');
-    Some(addr.to_string())
-}
-
-/// [`Operator::health_addr`] for operators started by `support::operator::Operator`.
-async fn operator_health_addr(operator: &Operator) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(addr) = health_addr_in(&operator.logs()) {
-            return addr;
-        }
-        assert!(Instant::now() < deadline, "the operator did not report its health address:\n{}", operator.logs());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Scrapes an operator's /metrics.
+async fn metrics_of(operator: &Operator) -> Metrics {
+    scrape(&operator.health_addr().await).await
 }
 
 async fn lease_holder(leases: &Api<Lease>, name: &str) -> Option<String> {
@@ -197,13 +81,13 @@ async fn lease_holder(leases: &Api<Lease>, name: &str) -> Option<String> {
 
 /// Waits until the requests the simulator served equal those the operators counted (in flight
 /// ones finish first); returns the first operator's metrics.
-async fn requests_match(admin: &SimAdmin, operators: &[&OperatorProcess]) -> Metrics {
+async fn requests_match(admin: &SimAdmin, operators: &[&Operator]) -> Metrics {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let served = admin.get("stats").await["total"].as_f64().unwrap();
         let mut scrapes = Vec::new();
         for operator in operators {
-            scrapes.push(operator.metrics().await);
+            scrapes.push(metrics_of(operator).await);
         }
         let counted: f64 = scrapes.iter().map(|m| m.total("crdb_operator_cloud_api_requests_total")).sum();
         if served == counted {
@@ -289,9 +173,9 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     let lease_period = Duration::from_secs(LEASE_SECONDS);
 
     // a leads; b stands by: alive and ready, but it neither reconciles nor calls the Cloud API.
-    let mut a = OperatorProcess::start(ns.name(), &url, "op-a");
+    let mut a = elector(ns.name(), &url, "op-a");
     wait_for_holder(&leases, &lease, "op-a", TIMEOUT).await;
-    let b = OperatorProcess::start(ns.name(), &url, "op-b");
+    let b = elector(ns.name(), &url, "op-b");
     b.wait_for_log("waiting to become the leader").await;
     let b_addr = b.health_addr().await;
     assert_eq!(get(&b_addr, "/healthz").await.0, 200);
@@ -299,8 +183,8 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
 
     apply(ns.name(), &serverless_cluster("first-db")).await;
     wait_for(&clusters, "first-db", TIMEOUT, "Ready", is_ready).await;
-    let a_metrics = a.metrics().await;
-    let b_metrics = b.metrics().await;
+    let a_metrics = metrics_of(&a).await;
+    let b_metrics = metrics_of(&b).await;
     assert_eq!(a_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
     assert!(a_metrics.total("crdb_operator_reconciles_total") >= 1.0);
     assert_eq!(b_metrics.total("crdb_operator_cloud_api_requests_total"), 0.0, "the standby called the Cloud API:\n{}", b_metrics.text);
@@ -319,7 +203,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     b.wait_for_log("became the leader").await;
     apply(ns.name(), &serverless_cluster("second-db")).await;
     wait_for(&clusters, "second-db", TIMEOUT, "Ready", is_ready).await;
-    let b_metrics = b.metrics().await;
+    let b_metrics = metrics_of(&b).await;
     assert_eq!(b_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
     // a is gone, so from now on every request the simulator serves must be one of b's: the two
     // counters move together. (a's own total cannot be read after it exits, and it may have sent
@@ -340,14 +224,14 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
 
     // SIGKILL: b dies holding the Lease; c takes over once it expires.
     let mut b = b;
-    let c = OperatorProcess::start(ns.name(), &url, "op-c");
+    let c = elector(ns.name(), &url, "op-c");
     c.wait_for_log("waiting to become the leader").await;
-    b.crash().await;
+    b.kill().await;
     let takeover = wait_for_holder(&leases, &lease, "op-c", lease_period * 4).await;
     assert!(takeover <= lease_period + Duration::from_secs(4), "take-over after a crash took {takeover:?}");
     apply(ns.name(), &serverless_cluster("third-db")).await;
     wait_for(&clusters, "third-db", TIMEOUT, "Ready", is_ready).await;
-    assert_eq!(c.metrics().await.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert_eq!(metrics_of(&c).await.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
 
     // Nothing was created twice across the three leaders, and the old resources stay Ready.
     for name in ["first-db", "second-db", "third-db"] {
@@ -370,7 +254,7 @@ async fn metrics_and_probes_tell_the_truth() {
     let mut options = OperatorOptions::new(ns.name(), &url);
     options.kubeconfig = Some(&kubeconfig);
     let operator = Operator::start(options);
-    let addr = operator_health_addr(&operator).await;
+    let addr = operator.health_addr().await;
 
     let (status, _, body) = get(&addr, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
@@ -524,12 +408,12 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
 
 /// The simulator's total and b's own count, read while b's count stays the same (so no request
 /// of b's is in flight between the two readings).
-async fn consistent_counts(admin: &SimAdmin, b: &OperatorProcess) -> (f64, f64) {
+async fn consistent_counts(admin: &SimAdmin, b: &Operator) -> (f64, f64) {
     loop {
-        let before = b.metrics().await.total("crdb_operator_cloud_api_requests_total");
+        let before = metrics_of(&b).await.total("crdb_operator_cloud_api_requests_total");
         let served = admin.get("stats").await["total"].as_f64().unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let after = b.metrics().await.total("crdb_operator_cloud_api_requests_total");
+        let after = metrics_of(&b).await.total("crdb_operator_cloud_api_requests_total");
         let served_after = admin.get("stats").await["total"].as_f64().unwrap();
         if before == after && served == served_after {
             return (served, after);

@@ -83,6 +83,7 @@ pub fn operator_binary() -> PathBuf {
 pub struct Operator {
     child: tokio::process::Child,
     log: PathBuf,
+    name: String,
 }
 
 pub struct OperatorOptions<'a> {
@@ -92,12 +93,28 @@ pub struct OperatorOptions<'a> {
     pub api_key: Option<&'a str>,
     pub resync_seconds: u64,
     pub log_level: &'a str,
+    /// Run under another identity than the admin (e.g. the chart's ServiceAccount).
     pub kubeconfig: Option<&'a Path>,
+    /// Leader election: the Lease's namespace (default: the watched namespace), the identity
+    /// (POD_NAME) and the lease duration.
+    pub lease_namespace: Option<&'a str>,
+    pub pod_name: Option<&'a str>,
+    pub lease_seconds: Option<u64>,
 }
 
 impl<'a> OperatorOptions<'a> {
     pub fn new(namespace: &'a str, api_url: &'a str) -> Self {
-        Self { namespace, api_url, api_key: Some(TEST_API_KEY), resync_seconds: 300, log_level: "info", kubeconfig: None }
+        Self {
+            namespace,
+            api_url,
+            api_key: Some(TEST_API_KEY),
+            resync_seconds: 300,
+            log_level: "info",
+            kubeconfig: None,
+            lease_namespace: None,
+            pod_name: None,
+            lease_seconds: None,
+        }
     }
 }
 
@@ -123,20 +140,30 @@ impl Operator {
             "--health-addr",
             "127.0.0.1:0",
         ]);
+        if let Some(namespace) = options.lease_namespace {
+            cmd.args(["--leader-election-namespace", namespace]);
+        }
+        if let Some(seconds) = options.lease_seconds {
+            cmd.args(["--lease-seconds", &seconds.to_string()]);
+        }
         for (k, v) in cp.env() {
             cmd.env(k, v);
         }
         if let Some(kubeconfig) = options.kubeconfig {
             cmd.env("KUBECONFIG", kubeconfig);
         }
-        cmd.env_remove("RUST_LOG").env_remove("COCKROACH_API_KEY");
+        let name = options.pod_name.unwrap_or("operator").to_string();
+        if let Some(pod_name) = options.pod_name {
+            cmd.env("POD_NAME", pod_name);
+        }
+        cmd.env_remove("RUST_LOG").env_remove("COCKROACH_API_KEY").env_remove("POD_NAMESPACE").env_remove("WATCH_NAMESPACE");
         if let Some(key) = options.api_key {
             cmd.env("COCKROACH_API_KEY", key);
         }
         cmd.stdout(Stdio::from(file.try_clone().unwrap())).stderr(Stdio::from(file)).kill_on_drop(true);
         die_with_parent_tokio(&mut cmd);
         let child = cmd.spawn().expect("operator binary starts");
-        Self { child, log }
+        Self { child, log, name }
     }
 
     /// Everything the operator logged so far.
@@ -144,17 +171,33 @@ impl Operator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The address of /healthz, /readyz and /metrics, read from the start-up log line.
-    pub async fn health_addr(&self) -> String {
-        for _ in 0..200 {
-            if let Some(line) = self.logs().lines().find(|l| l.contains("serving /healthz")) {
-                if let Some(addr) = line.split("health=").nth(1).and_then(|rest| rest.split_whitespace().next()) {
-                    return addr.trim_matches('"').to_string();
-                }
-            }
+    /// Waits until the operator logged `needle`.
+    pub async fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.logs().contains(needle) {
+            assert!(Instant::now() < deadline, "{} never logged {needle:?}:\n{}", self.name, self.logs());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the operator did not report its health address:\n{}", self.logs());
+    }
+
+    /// The address of /healthz, /readyz and /metrics, read from the start-up log line.
+    pub async fn health_addr(&self) -> String {
+        self.wait_for_log("serving /healthz").await;
+        let logs = self.logs();
+        let line = logs.lines().find(|l| l.contains("serving /healthz")).expect("the line just seen");
+        let addr = line.split("health=").nth(1).and_then(|rest| rest.split_whitespace().next());
+        addr.unwrap_or_else(|| panic!("no health address in {line:?}")).trim_matches('"').to_string()
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; returns how the process exited.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("the operator is running") as libc::pid_t;
+        // SAFETY: a plain kill(2) on our own child process.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not stop within 20 s of SIGTERM:\n{}", self.name, self.logs()))
+            .expect("wait for the operator")
     }
 
     /// Stops the process at once (SIGKILL), as a crash would.
@@ -167,7 +210,7 @@ impl Drop for Operator {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
         if std::thread::panicking() {
-            eprintln!("---- operator log ({}) ----\n{}", self.log.display(), tail(&self.logs(), 80));
+            eprintln!("---- {} log ({}) ----\n{}", self.name, self.log.display(), tail(&self.logs(), 80));
         }
     }
 }
