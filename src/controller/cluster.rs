@@ -49,8 +49,15 @@ pub async fn reconcile(cr: Arc<CockroachCluster>, ctx: Arc<Context>) -> Result<A
         Some(updated) => Arc::new(updated),
         None => cr,
     };
-    let result = apply(&cr, &ctx, &api, &mut draft).await;
-    finish(&ctx, &api, cr.as_ref(), draft, result).await
+    let mut written = None;
+    let result = apply(&cr, &ctx, &api, &mut draft, &mut written).await;
+    // The create path writes status mid-reconcile; compare the final status with what is really
+    // stored now, or an unchanged-looking status would skip the write and leave the intent behind.
+    let baseline = match written {
+        Some(status) => Arc::new(CockroachCluster { status: Some(status), ..(*cr).clone() }),
+        None => cr,
+    };
+    finish(&ctx, &api, baseline.as_ref(), draft, result).await
 }
 
 async fn cloud_client(cr: &CockroachCluster, ctx: &Context) -> Result<CloudClient, ReconcileError> {
@@ -66,9 +73,10 @@ async fn apply(
     ctx: &Context,
     api: &Api<CockroachCluster>,
     draft: &mut CockroachClusterStatus,
+    written: &mut Option<CockroachClusterStatus>,
 ) -> Result<Step, ReconcileError> {
     let cloud = cloud_client(cr, ctx).await?;
-    let Some(cluster) = observe_or_create(cr, ctx, api, &cloud, draft).await? else {
+    let Some(cluster) = observe_or_create(cr, ctx, api, &cloud, draft, written).await? else {
         return Ok(Step::new(
             Outcome::progressing("ConfirmingCreate", "waiting to confirm whether an earlier create request reached the cloud"),
             ctx.timing.jittered_poll(),
@@ -150,6 +158,7 @@ async fn observe_or_create(
     api: &Api<CockroachCluster>,
     cloud: &CloudClient,
     draft: &mut CockroachClusterStatus,
+    written: &mut Option<CockroachClusterStatus>,
 ) -> Result<Option<Cluster>, ReconcileError> {
     if let Some(id) = draft.cluster_id.clone() {
         match cloud.get_cluster(&id).await {
@@ -207,6 +216,17 @@ async fn observe_or_create(
         }
     }
 
+    // A spec the cloud refused is not sent again until it changes, or until the slow stalled retry
+    // comes due: our own status writes wake the controller, and each would otherwise re-POST.
+    if let Some(refused) = super::conditions::find(&draft.conditions, super::conditions::STALLED).filter(|c| {
+        c.status == "True" && c.reason == "CloudRejectedSpec" && c.observed_generation == cr.metadata.generation
+    }) {
+        let since = Timestamp::now().duration_since(refused.last_transition_time.0);
+        if since.as_secs() >= 0 && (since.as_secs() as u64) < ctx.timing.stalled_retry.as_secs() {
+            return Err(ReconcileError::stalled("CloudRejectedSpec", refused.message.clone()));
+        }
+    }
+
     // Record the intent first: after a crash this tells the next reconcile to search before creating.
     draft.create_requested_at = Some(Timestamp::now().to_string());
     let mut intent = draft.clone();
@@ -217,6 +237,7 @@ async fn observe_or_create(
         Timestamp::now(),
     );
     apply_status(api, cr, &intent).await?;
+    *written = Some(intent.clone());
 
     let request = cluster_plan::create_request(cr, &uid(cr));
     match cloud.create_cluster(&request).await {
@@ -228,10 +249,29 @@ async fn observe_or_create(
             recorded.cluster_id = Some(cluster.id.clone());
             recorded.create_requested_at = None;
             apply_status(api, cr, &recorded).await?;
+            *written = Some(recorded);
             Ok(Some(cluster))
         }
-        // The request may or may not have been performed: the next pass searches before retrying.
-        Err(e) => Err(ReconcileError::cloud("creating the cluster", e)),
+        Err(e) => {
+            // A definite refusal means nothing was created: drop the intent so the resource shows
+            // the refusal (Stalled for a bad spec) instead of waiting to confirm a create that never
+            // happened. After a transient failure the request may have been performed, so the
+            // intent stays and the next pass searches before creating again.
+            let refused = matches!(
+                e,
+                CloudError::InvalidArgument(_)
+                    | CloudError::FailedPrecondition(_)
+                    | CloudError::AlreadyExists(_)
+                    | CloudError::NotFound(_)
+                    | CloudError::Unauthenticated(_)
+                    | CloudError::PermissionDenied(_)
+                    | CloudError::RateLimited { .. }
+            );
+            if refused {
+                draft.create_requested_at = None;
+            }
+            Err(ReconcileError::cloud("creating the cluster", e))
+        }
     }
 }
 

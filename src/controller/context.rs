@@ -32,6 +32,8 @@ pub struct Timing {
     pub create_confirm_window: Duration,
     /// How long a listed collection (SQL users, databases, allowlist) of a cluster is reused.
     pub list_cache_ttl: Duration,
+    /// How often a Stalled resource is looked at again when nothing changes.
+    pub stalled_retry: Duration,
 }
 
 impl Default for Timing {
@@ -43,6 +45,7 @@ impl Default for Timing {
             retry_max: Duration::from_secs(300),
             create_confirm_window: Duration::from_secs(30),
             list_cache_ttl: Duration::from_secs(20),
+            stalled_retry: Duration::from_secs(120),
         }
     }
 }

@@ -114,7 +114,7 @@ pub async fn finish<K: Managed>(
         Err(err) if err.is_stalled() => {
             ctx.failures.clear(&key);
             // No hot loop: a stalled resource is looked at again when it changes, or rarely.
-            (Outcome::stalled(err.reason, err.message), jitter(ctx.timing.resync.min(Duration::from_secs(120)), 0.2))
+            (Outcome::stalled(err.reason, err.message), jitter(ctx.timing.resync.min(ctx.timing.stalled_retry), 0.2))
         }
         Err(err) => {
             let failures = ctx.failures.record(&key);
