@@ -592,24 +592,42 @@ async fn children_wait_for_their_cluster_and_then_become_ready() {
     assert!(entry(&record, "10.3.0.0", 16).is_some());
 }
 
+/// A SQL user, a database and an allowlist entry named `<prefix>-user`, `<prefix>-db` and
+/// `<prefix>-net` in `cluster`.
+async fn apply_children(env: &Env, prefix: &str, cluster: &str, cidr: &str) {
+    env.apply(&sql_user(&format!("{prefix}-user"), cluster, "")).await;
+    env.apply(&database(&format!("{prefix}-db"), cluster, "")).await;
+    env.apply(&allowlist(&format!("{prefix}-net"), cluster, cidr, "")).await;
+}
+
+/// Waits until the children made by [`apply_children`] are Ready (or, with `gone`, deleted).
+async fn wait_children(env: &Env, prefixes: &[&str], gone: bool) {
+    let users: Api<SQLUser> = env.api();
+    let dbs: Api<Database> = env.api();
+    let entries: Api<AllowlistEntry> = env.api();
+    for prefix in prefixes {
+        let (user, db, net) = (format!("{prefix}-user"), format!("{prefix}-db"), format!("{prefix}-net"));
+        if gone {
+            wait_gone(&users, &user, TIMEOUT).await;
+            wait_gone(&dbs, &db, TIMEOUT).await;
+            wait_gone(&entries, &net, TIMEOUT).await;
+        } else {
+            wait_for(&users, &user, TIMEOUT, "Ready", is_ready).await;
+            wait_for(&dbs, &db, TIMEOUT, "Ready", is_ready).await;
+            wait_for(&entries, &net, TIMEOUT, "Ready", is_ready).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn deleting_the_cluster_with_its_children_leaves_nothing_stuck() {
     let env = Env::start("children-cluster-gone", 300, "info").await;
     let together = env.ready_cluster("together-db").await;
     let first = env.ready_cluster("first-db").await;
     for (prefix, cluster) in [("t", "together-db"), ("f", "first-db")] {
-        env.apply(&sql_user(&format!("{prefix}-user"), cluster, "")).await;
-        env.apply(&database(&format!("{prefix}-db"), cluster, "")).await;
-        env.apply(&allowlist(&format!("{prefix}-net"), cluster, "10.4.0.0/16", "")).await;
+        apply_children(&env, prefix, cluster, "10.4.0.0/16").await;
     }
-    let users: Api<SQLUser> = env.api();
-    let dbs: Api<Database> = env.api();
-    let entries: Api<AllowlistEntry> = env.api();
-    for prefix in ["t", "f"] {
-        wait_for(&users, &format!("{prefix}-user"), TIMEOUT, "Ready", is_ready).await;
-        wait_for(&dbs, &format!("{prefix}-db"), TIMEOUT, "Ready", is_ready).await;
-        wait_for(&entries, &format!("{prefix}-net"), TIMEOUT, "Ready", is_ready).await;
-    }
+    wait_children(&env, &["t", "f"], false).await;
 
     // Everything in one `kubectl delete`, and (for the other cluster) the cluster first.
     kubectl(&["delete", "-n", env.ns(), "--wait=false", "crdbcluster/together-db", "crdbsqluser/t-user", "crdbdb/t-db", "crdballow/t-net"], None)
@@ -621,11 +639,7 @@ async fn deleting_the_cluster_with_its_children_leaves_nothing_stuck() {
 
     let clusters: Api<CockroachCluster> = env.api();
     wait_gone(&clusters, "together-db", TIMEOUT).await;
-    for prefix in ["t", "f"] {
-        wait_gone(&users, &format!("{prefix}-user"), TIMEOUT).await;
-        wait_gone(&dbs, &format!("{prefix}-db"), TIMEOUT).await;
-        wait_gone(&entries, &format!("{prefix}-net"), TIMEOUT).await;
-    }
+    wait_children(&env, &["t", "f"], true).await;
     let left = kubectl(&["get", "crdbcloud", "-n", env.ns(), "-o", "name"], None).await.ok().stdout;
     assert!(left.trim().is_empty(), "still present: {left}");
     assert!(cluster_deleted(&env.record(&together).await), "the Delete policy left cluster {together}");
@@ -643,18 +657,9 @@ async fn children_using_their_clusters_credentials_are_released_after_the_cluste
     let id = wait_for(&clusters, "keyed-db", TIMEOUT, "Ready", is_ready).await.status.unwrap().cluster_id.unwrap();
     let together = wait_for(&clusters, "together-db", TIMEOUT, "Ready", is_ready).await.status.unwrap().cluster_id.unwrap();
     for (prefix, cluster) in [("k", "keyed-db"), ("t", "together-db")] {
-        env.apply(&sql_user(&format!("{prefix}-user"), cluster, "")).await;
-        env.apply(&database(&format!("{prefix}-db"), cluster, "")).await;
-        env.apply(&allowlist(&format!("{prefix}-net"), cluster, "10.5.0.0/16", "")).await;
+        apply_children(&env, prefix, cluster, "10.5.0.0/16").await;
     }
-    let users: Api<SQLUser> = env.api();
-    let dbs: Api<Database> = env.api();
-    let entries: Api<AllowlistEntry> = env.api();
-    for prefix in ["k", "t"] {
-        wait_for(&users, &format!("{prefix}-user"), TIMEOUT, "Ready", is_ready).await;
-        wait_for(&dbs, &format!("{prefix}-db"), TIMEOUT, "Ready", is_ready).await;
-        wait_for(&entries, &format!("{prefix}-net"), TIMEOUT, "Ready", is_ready).await;
-    }
+    wait_children(&env, &["k", "t"], false).await;
 
     // One cluster goes first, the other in one `kubectl delete` with its children.
     kubectl(&["delete", "-n", env.ns(), "--wait=false", "crdbcluster/together-db", "crdbsqluser/t-user", "crdbdb/t-db", "crdballow/t-net"], None)
@@ -664,11 +669,7 @@ async fn children_using_their_clusters_credentials_are_released_after_the_cluste
     assert!(cluster_deleted(&env.record(&id).await));
     kubectl(&["delete", "-n", env.ns(), "--wait=false", "crdbsqluser/k-user", "crdbdb/k-db", "crdballow/k-net"], None).await.ok();
     wait_gone(&clusters, "together-db", TIMEOUT).await;
-    for prefix in ["k", "t"] {
-        wait_gone(&users, &format!("{prefix}-user"), TIMEOUT).await;
-        wait_gone(&dbs, &format!("{prefix}-db"), TIMEOUT).await;
-        wait_gone(&entries, &format!("{prefix}-net"), TIMEOUT).await;
-    }
+    wait_children(&env, &["k", "t"], true).await;
     assert!(cluster_deleted(&env.record(&together).await));
 }
 

@@ -766,22 +766,20 @@ fn wait_until(
         if ready()? {
             return Ok(());
         }
-        if let Some(status) = exited(name) {
-            return Err(failure(
-                name,
-                &format!("exited ({status}) before it was ready"),
-                log,
-            ));
-        }
-        if Instant::now() > deadline {
-            return Err(failure(
-                name,
-                &format!("was not ready within {timeout:?}"),
-                log,
-            ));
-        }
+        gave_up(name, timeout, deadline, log)?;
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Why waiting for `name` must stop: it exited, or `deadline` passed. Shared by both wait loops.
+fn gave_up(name: &str, timeout: Duration, deadline: Instant, log: &Path) -> Result<(), Failure> {
+    if let Some(status) = exited(name) {
+        return Err(failure(name, &format!("exited ({status}) before it was ready"), log));
+    }
+    if Instant::now() > deadline {
+        return Err(failure(name, &format!("was not ready within {timeout:?}"), log));
+    }
+    Ok(())
 }
 
 async fn wait_until_async<F, Fut>(
@@ -799,20 +797,7 @@ where
         if ready().await? {
             return Ok(());
         }
-        if let Some(status) = exited(name) {
-            return Err(failure(
-                name,
-                &format!("exited ({status}) before it was ready"),
-                log,
-            ));
-        }
-        if Instant::now() > deadline {
-            return Err(failure(
-                name,
-                &format!("was not ready within {timeout:?}"),
-                log,
-            ));
-        }
+        gave_up(name, timeout, deadline, log)?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
