@@ -10,7 +10,7 @@ use crate::api::CockroachCluster;
 use crate::health::{self, Readiness};
 use crate::metrics::Metrics;
 use crate::cloud::{ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClients};
-use crate::controller::{self, Context, DefaultCredentials, Timing, WatchScope};
+use crate::controller::{self, Context, DefaultCredentials, Economies, Timing, WatchScope};
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Args)]
@@ -53,6 +53,13 @@ pub struct RunArgs {
     /// Seconds a leader holds the Lease without renewing it; a standby takes over after this.
     #[arg(long, env = "CRDB_LEASE_SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
+    /// For measuring only: list a cluster's content for every resource instead of sharing one
+    /// cached list per cluster (the benchmark's baseline).
+    #[arg(long, hide = true)]
+    pub disable_list_cache: bool,
+    /// For measuring only: treat periodic drift checks like work a person is waiting for.
+    #[arg(long, hide = true)]
+    pub disable_priority: bool,
 }
 
 /// Name of the leader-election Lease. Operators scoped to different namespaces do not compete.
@@ -137,8 +144,9 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         resync: Duration::from_secs(args.resync_seconds.max(1)),
         ..Default::default()
     };
-    let ctx = Context::new(client, clouds, DefaultCredentials::new(api_key), timing, metrics);
-    tracing::info!(api_url = %args.api_url, ?scope, rate_limit = args.rate_limit, "starting controllers");
+    let economies = Economies { list_cache: !args.disable_list_cache, priority: !args.disable_priority };
+    let ctx = Context::new(client, clouds, DefaultCredentials::new(api_key), timing, economies, metrics);
+    tracing::info!(api_url = %args.api_url, ?scope, rate_limit = args.rate_limit, ?economies, "starting controllers");
 
     // Stop on a signal, or as soon as leadership is lost (another replica may be taking over).
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));

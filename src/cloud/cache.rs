@@ -1,9 +1,16 @@
-//! A short-lived, per-cluster cache of list results (SQL users, databases, allowlist).
+//! Short-lived, per-cluster caches of what the cloud holds (SQL users, databases, allowlist, the
+//! connection endpoint).
 //!
-//! The API has no single-object GET for these, so every resource of a cluster would otherwise list
-//! the whole collection. One load serves every resource of the cluster: concurrent callers wait for
-//! the same load (single flight), results live for a short TTL, and the operator's own writes
-//! invalidate the entry so it never acts on what it just changed.
+//! The API has no single-object GET for cluster content, so every resource of a cluster would
+//! otherwise list the whole collection. One load serves every resource of the cluster:
+//! - concurrent callers wait for the same load (single flight);
+//! - each caller says how old an answer it accepts: decisions a person is waiting for want a
+//!   recent list, periodic drift checks accept one as old as the resync period;
+//! - the operator's own writes are applied to the cached list in place (write-through), so a
+//!   thousand creates on one cluster do not cost a thousand re-lists, and a write whose outcome is
+//!   unknown drops the entry so nothing acts on a list it may have changed.
+//!
+//! A cache can be switched off (every call loads) to measure what it saves.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,54 +21,89 @@ use tokio::time::Instant;
 
 use super::error::CloudError;
 
-/// Identifies one list: which key (fingerprint), which cluster.
+/// Identifies one cached collection: which key (fingerprint), which cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListKey {
     pub key_fingerprint: String,
     pub cluster_id: String,
 }
 
-struct Entry<T> {
+/// A cached value and when it was loaded from the cloud (write-through edits keep that time: an
+/// edited list is no fresher than the list it was edited from).
+pub struct Cached<V> {
+    pub value: Arc<V>,
+    pub loaded_at: Instant,
+}
+
+impl<V> Clone for Cached<V> {
+    fn clone(&self) -> Self {
+        Self { value: self.value.clone(), loaded_at: self.loaded_at }
+    }
+}
+
+struct Entry<V> {
     /// Held across the load, so concurrent callers wait for one request.
-    slot: tokio::sync::Mutex<Option<(Instant, Arc<Vec<T>>)>>,
+    slot: tokio::sync::Mutex<Option<Cached<V>>>,
 }
 
-pub struct ListCache<T> {
-    ttl: Duration,
-    entries: Mutex<HashMap<ListKey, Arc<Entry<T>>>>,
+pub struct SharedCache<V> {
+    enabled: bool,
+    entries: Mutex<HashMap<ListKey, Arc<Entry<V>>>>,
 }
 
-impl<T> ListCache<T> {
-    pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::default() }
+/// A cache of listed collections.
+pub type ListCache<T> = SharedCache<Vec<T>>;
+
+impl<V> SharedCache<V> {
+    pub fn new(enabled: bool) -> Self {
+        Self { enabled, entries: Mutex::default() }
     }
 
-    fn entry(&self, key: &ListKey) -> Arc<Entry<T>> {
-        let mut entries = self.entries.lock().expect("list cache lock");
+    fn entry(&self, key: &ListKey) -> Arc<Entry<V>> {
+        let mut entries = self.entries.lock().expect("cache lock");
         entries.entry(key.clone()).or_insert_with(|| Arc::new(Entry { slot: tokio::sync::Mutex::new(None) })).clone()
     }
 
-    /// The cached list, or the result of `load` (run by one caller at a time per key).
-    pub async fn get_or_load<F, Fut>(&self, key: &ListKey, load: F) -> Result<Arc<Vec<T>>, CloudError>
+    /// The cached value if it is at most `max_age` old, otherwise the result of `load` (run by one
+    /// caller at a time per key; the others then share its answer).
+    pub async fn get_or_load<F, Fut>(&self, key: &ListKey, max_age: Duration, load: F) -> Result<Cached<V>, CloudError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<T>, CloudError>>,
+        Fut: Future<Output = Result<V, CloudError>>,
     {
+        if !self.enabled {
+            return Ok(Cached { value: Arc::new(load().await?), loaded_at: Instant::now() });
+        }
         let entry = self.entry(key);
         let mut slot = entry.slot.lock().await;
-        if let Some((loaded_at, items)) = slot.as_ref() {
-            if loaded_at.elapsed() < self.ttl {
-                return Ok(items.clone());
-            }
+        if let Some(cached) = slot.as_ref().filter(|c| c.loaded_at.elapsed() <= max_age) {
+            return Ok(cached.clone());
         }
-        let items = Arc::new(load().await?);
-        *slot = Some((Instant::now(), items.clone()));
-        Ok(items)
+        let cached = Cached { value: Arc::new(load().await?), loaded_at: Instant::now() };
+        *slot = Some(cached.clone());
+        Ok(cached)
     }
 
-    /// Forgets the list after a write to it (or when the cluster is gone).
+    /// Applies one of the operator's own writes to the cached value, if there is one. Waits for a
+    /// load in flight, so the edit lands on the list that load returns.
+    pub async fn edit(&self, key: &ListKey, apply: impl FnOnce(&mut V))
+    where
+        V: Clone,
+    {
+        if !self.enabled {
+            return;
+        }
+        let entry = self.entries.lock().expect("cache lock").get(key).cloned();
+        let Some(entry) = entry else { return };
+        let mut slot = entry.slot.lock().await;
+        if let Some(cached) = slot.as_mut() {
+            apply(Arc::make_mut(&mut cached.value));
+        }
+    }
+
+    /// Forgets the value (after a write whose outcome is unknown, or when the cluster is gone).
     pub fn invalidate(&self, key: &ListKey) {
-        let entry = self.entries.lock().expect("list cache lock").remove(key);
+        let entry = self.entries.lock().expect("cache lock").remove(key);
         // A load in flight keeps its Arc; the next caller starts from a fresh entry.
         drop(entry);
     }
@@ -72,52 +114,82 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    const LONG: Duration = Duration::from_secs(30);
+
     fn key() -> ListKey {
         ListKey { key_fingerprint: "k".into(), cluster_id: "c".into() }
     }
 
+    async fn value(cache: &ListCache<u32>, max_age: Duration, load: Vec<u32>) -> Vec<u32> {
+        (*cache.get_or_load(&key(), max_age, || async { Ok(load) }).await.unwrap().value).clone()
+    }
+
     #[tokio::test]
     async fn concurrent_callers_share_one_load() {
-        let cache = Arc::new(ListCache::<u32>::new(Duration::from_secs(30)));
+        let cache = Arc::new(ListCache::<u32>::new(true));
         let loads = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..50 {
             let (cache, loads) = (cache.clone(), loads.clone());
             tasks.push(tokio::spawn(async move {
-                cache
-                    .get_or_load(&key(), || async {
+                let cached = cache
+                    .get_or_load(&key(), LONG, || async {
                         loads.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         Ok(vec![1, 2, 3])
                     })
                     .await
-                    .unwrap()
+                    .unwrap();
+                (*cached.value).clone()
             }));
         }
         for task in tasks {
-            assert_eq!(*task.await.unwrap(), vec![1, 2, 3]);
+            assert_eq!(task.await.unwrap(), vec![1, 2, 3]);
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
-    async fn invalidation_and_expiry_force_a_new_load() {
-        let cache = ListCache::<u32>::new(Duration::from_millis(50));
-        let first = cache.get_or_load(&key(), || async { Ok(vec![1]) }).await.unwrap();
-        let cached = cache.get_or_load(&key(), || async { Ok(vec![2]) }).await.unwrap();
-        assert_eq!(*first, vec![1]);
-        assert_eq!(*cached, vec![1]);
-        cache.invalidate(&key());
-        assert_eq!(*cache.get_or_load(&key(), || async { Ok(vec![3]) }).await.unwrap(), vec![3]);
+    async fn each_caller_chooses_how_old_an_answer_it_accepts() {
+        let cache = ListCache::<u32>::new(true);
+        assert_eq!(value(&cache, LONG, vec![1]).await, vec![1]);
         tokio::time::sleep(Duration::from_millis(60)).await;
-        assert_eq!(*cache.get_or_load(&key(), || async { Ok(vec![4]) }).await.unwrap(), vec![4]);
+        // A drift check accepts the 60 ms old list; a decision that wants 50 ms reloads.
+        assert_eq!(value(&cache, LONG, vec![2]).await, vec![1]);
+        assert_eq!(value(&cache, Duration::from_millis(50), vec![3]).await, vec![3]);
+        cache.invalidate(&key());
+        assert_eq!(value(&cache, LONG, vec![4]).await, vec![4]);
+    }
+
+    #[tokio::test]
+    async fn own_writes_edit_the_cached_list_without_making_it_fresher() {
+        let cache = ListCache::<u32>::new(true);
+        let first = cache.get_or_load(&key(), LONG, || async { Ok(vec![1]) }).await.unwrap();
+        cache.edit(&key(), |items| items.push(2)).await;
+        let edited = cache.get_or_load(&key(), LONG, || async { Ok(vec![9]) }).await.unwrap();
+        assert_eq!(*edited.value, vec![1, 2]);
+        assert_eq!(edited.loaded_at, first.loaded_at);
+        // The value handed out before the edit is unchanged (copy on write).
+        assert_eq!(*first.value, vec![1]);
+        // Editing a list that is not cached does nothing (and does not create one).
+        cache.invalidate(&key());
+        cache.edit(&key(), |items| items.push(3)).await;
+        assert_eq!(value(&cache, LONG, vec![7]).await, vec![7]);
     }
 
     #[tokio::test]
     async fn errors_are_not_cached() {
-        let cache = ListCache::<u32>::new(Duration::from_secs(30));
-        let err = cache.get_or_load(&key(), || async { Err(CloudError::Transient("down".into())) }).await;
+        let cache = ListCache::<u32>::new(true);
+        let err = cache.get_or_load(&key(), LONG, || async { Err(CloudError::Transient("down".into())) }).await;
         assert!(err.is_err());
-        assert_eq!(*cache.get_or_load(&key(), || async { Ok(vec![5]) }).await.unwrap(), vec![5]);
+        assert_eq!(value(&cache, LONG, vec![5]).await, vec![5]);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_cache_loads_every_time() {
+        let cache = ListCache::<u32>::new(false);
+        assert_eq!(value(&cache, LONG, vec![1]).await, vec![1]);
+        cache.edit(&key(), |items| items.push(2)).await;
+        assert_eq!(value(&cache, LONG, vec![2]).await, vec![2]);
     }
 }

@@ -3,6 +3,7 @@
 //! fight, so the younger one reports a conflict instead.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use kube::api::{Api, ListParams};
 use kube::ResourceExt;
@@ -76,16 +77,22 @@ impl AllowlistEntry {
         }
     }
 
-    /// Another, older AllowlistEntry for the same CIDR on the same cluster (it wins).
+    /// Another, older AllowlistEntry for the same CIDR on the same cluster (it wins). Read from the
+    /// controller's watch cache: two hundred entries checking each other must not mean two hundred
+    /// lists of every entry from the apiserver.
     async fn conflicting_owner(&self, ctx: &Context, cidr: Cidr) -> Result<Option<String>, ReconcileError> {
-        let api: Api<AllowlistEntry> = match &self.spec.cluster_id {
-            Some(_) => Api::all(ctx.client.clone()),
-            None => Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default()),
+        let others: Vec<Arc<AllowlistEntry>> = match ctx.stores.allowlist.get() {
+            Some(store) => store.state(),
+            None => {
+                let api: Api<AllowlistEntry> = match &self.spec.cluster_id {
+                    Some(_) => Api::all(ctx.client.clone()),
+                    None => Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default()),
+                };
+                api.list(&ListParams::default()).await?.items.into_iter().map(Arc::new).collect()
+            }
         };
         let mine = (self.creation_timestamp(), self.namespace(), self.name_any());
-        let others = api.list(&ListParams::default()).await?;
         let winner = others
-            .items
             .into_iter()
             .filter(|o| o.uid() != self.uid() && o.metadata.deletion_timestamp.is_none())
             .filter(|o| o.target_identity() == self.target_identity() && Cidr::parse(&o.spec.cidr).is_ok_and(|c| c == cidr))
@@ -120,11 +127,19 @@ impl ChildKind for AllowlistEntry {
         cloud.list_allowlist(cluster_id).await
     }
 
-    fn contains(listed: &[models::AllowlistEntry], key: &str) -> bool {
-        Cidr::parse(key).is_ok_and(|cidr| listed.iter().any(|e| cidr.matches(e)))
+    /// The normalised CIDR (the cloud may spell an entry differently from the spec).
+    fn key_of(item: &models::AllowlistEntry) -> String {
+        let spelled = format!("{}/{}", item.cidr_ip, item.cidr_mask);
+        Cidr::parse(&spelled).map(|c| c.to_string()).unwrap_or(spelled)
     }
 
-    async fn converge(&self, ctx: &Context, target: &Target, listed: &[models::AllowlistEntry], _status: &mut ChildStatus) -> Result<Converged, ReconcileError> {
+    async fn converge(
+        &self,
+        ctx: &Context,
+        target: &Target,
+        listed: &[models::AllowlistEntry],
+        _status: &mut ChildStatus,
+    ) -> Result<Converged<models::AllowlistEntry>, ReconcileError> {
         let cidr = self.cidr()?;
         if let Some(owner) = self.conflicting_owner(ctx, cidr).await? {
             return Err(ReconcileError::stalled(
@@ -140,19 +155,19 @@ impl ChildKind for AllowlistEntry {
                 Ok(Converged::InSync)
             }
             Some(_) => {
-                target
+                let updated = target
                     .cloud
                     .update_allowlist_entry(&target.cluster_id, &ip, mask, &wanted)
                     .await
                     .map_err(|e| ReconcileError::cloud("updating the allowlist entry", e))?;
-                Ok(Converged::Changed { reason: "Updated", message: format!("updated allowlist entry {cidr} (sql={}, ui={})", wanted.sql, wanted.ui) })
+                Ok(Converged::changed("Updated", format!("updated allowlist entry {cidr} (sql={}, ui={})", wanted.sql, wanted.ui), updated))
             }
             None => {
                 let entry = models::AllowlistEntry { cidr_ip: ip.clone(), cidr_mask: mask, name: wanted.name.clone(), sql: wanted.sql, ui: wanted.ui };
                 match target.cloud.add_allowlist_entry(&target.cluster_id, &entry).await {
-                    Ok(_) => Ok(Converged::Changed { reason: "Created", message: format!("added allowlist entry {cidr}") }),
+                    Ok(added) => Ok(Converged::changed("Created", format!("added allowlist entry {cidr}"), added)),
                     // Added meanwhile: adopt it; the next pass brings sql/ui/name in line.
-                    Err(CloudError::AlreadyExists(_)) => Ok(Converged::Changed { reason: "Adopted", message: format!("adopted existing allowlist entry {cidr}") }),
+                    Err(CloudError::AlreadyExists(_)) => Ok(Converged::to_confirm("Adopted", format!("adopted existing allowlist entry {cidr}"))),
                     Err(e) => Err(ReconcileError::cloud("adding the allowlist entry", e)),
                 }
             }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::conditions::{self, Outcome};
@@ -20,7 +21,7 @@ use super::reconciler::{Managed, Step, finish, priority_of, release};
 use crate::api::children::{ChildSpec, ChildStatus};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
-use crate::cloud::cache::{ListCache, ListKey};
+use crate::cloud::cache::{Cached, ListCache, ListKey};
 use crate::cloud::{CloudClient, CloudError};
 
 crate::impl_status_fields!(ChildStatus);
@@ -33,17 +34,29 @@ pub struct Target {
 }
 
 /// What a kind's `converge` did.
-pub enum Converged {
+pub enum Converged<C> {
     /// Nothing needed changing.
     InSync,
-    /// The kind wrote to the cloud; the message is for the event and the condition.
-    Changed { reason: &'static str, message: String },
+    /// The kind wrote to the cloud; the message is for the event and the condition. `now` is the
+    /// object as the cloud holds it after the write, when the answer says so: it goes into the
+    /// shared list and the resource is Ready at once. `None` (e.g. after adopting an object of
+    /// unknown shape) drops the list and confirms on the next pass from a fresh one.
+    Changed { reason: &'static str, message: String, now: Option<C> },
+}
+
+impl<C> Converged<C> {
+    pub fn changed(reason: &'static str, message: String, now: C) -> Self {
+        Self::Changed { reason, message, now: Some(now) }
+    }
+    pub fn to_confirm(reason: &'static str, message: String) -> Self {
+        Self::Changed { reason, message, now: None }
+    }
 }
 
 /// One kind of cluster content.
 pub trait ChildKind: Managed<Status = ChildStatus> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
     /// The cloud object as listed.
-    type Cloud: Send + Sync + 'static;
+    type Cloud: Clone + Send + Sync + 'static;
     /// "SQL user", "database", "allowlist entry".
     const NOUN: &'static str;
 
@@ -59,7 +72,7 @@ pub trait ChildKind: Managed<Status = ChildStatus> + kube::Resource<Scope = kube
         target: &Target,
         listed: &[Self::Cloud],
         status: &mut ChildStatus,
-    ) -> impl Future<Output = Result<Converged, ReconcileError>> + Send;
+    ) -> impl Future<Output = Result<Converged<Self::Cloud>, ReconcileError>> + Send;
     /// Removes the object named `key` (as recorded in status) from the cloud.
     fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
     /// Called when the resource is deleted with `deletionPolicy: Retain`, before it is released:
@@ -67,8 +80,12 @@ pub trait ChildKind: Managed<Status = ChildStatus> + kube::Resource<Scope = kube
     fn retain(&self, _ctx: &Context) -> impl Future<Output = Result<(), ReconcileError>> + Send {
         async { Ok(()) }
     }
+    /// The key of a listed object, comparable with `desired_key`.
+    fn key_of(item: &Self::Cloud) -> String;
     /// True when `key` is present in the list.
-    fn contains(listed: &[Self::Cloud], key: &str) -> bool;
+    fn contains(listed: &[Self::Cloud], key: &str) -> bool {
+        listed.iter().any(|item| Self::key_of(item) == key)
+    }
 }
 
 pub async fn reconcile<K: ChildKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
@@ -107,8 +124,7 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
     let (cluster_id, inherited_credentials) = match (spec.cluster_ref(), spec.cluster_id()) {
         (_, Some(id)) => (id.to_string(), None),
         (Some(reference), None) => {
-            let clusters: Api<CockroachCluster> = Api::namespaced(ctx.client.clone(), &namespace);
-            let Some(cluster) = clusters.get_opt(&reference.name).await? else {
+            let Some(cluster) = find_cluster(ctx, &namespace, &reference.name).await? else {
                 return Ok(Err(Waiting {
                     reason: "WaitingForCluster",
                     message: format!("spec.clusterRef: CockroachCluster {namespace}/{} does not exist yet", reference.name),
@@ -137,9 +153,23 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
     Ok(Ok(Target { cluster_id, cloud, list_key }))
 }
 
+/// The CockroachCluster a child refers to. The watch cache answers when it already shows the
+/// cluster Ready (the common case, and the one a thousand children ask at once); otherwise the
+/// apiserver does, because the cache may lag the event that woke this child.
+async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Arc<CockroachCluster>>, ReconcileError> {
+    if let Some(store) = ctx.stores.clusters.get() {
+        let cached = store.get(&ObjectRef::new(name).within(namespace));
+        if let Some(cluster) = cached.filter(|c| c.status.as_ref().is_some_and(|s| s.cluster_id.is_some() && conditions::is_ready(&s.conditions))) {
+            return Ok(Some(cluster));
+        }
+    }
+    let clusters: Api<CockroachCluster> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(clusters.get_opt(name).await?.map(Arc::new))
+}
+
 /// Lists through the shared cache. A cluster that is missing or not usable means "wait".
-async fn list<K: ChildKind>(ctx: &Context, target: &Target) -> Result<Result<Arc<Vec<K::Cloud>>, Waiting>, ReconcileError> {
-    let loaded = K::cache(ctx).get_or_load(&target.list_key, || K::list(&target.cloud, &target.cluster_id)).await;
+async fn list<K: ChildKind>(ctx: &Context, target: &Target, max_age: Duration) -> Result<Result<Cached<Vec<K::Cloud>>, Waiting>, ReconcileError> {
+    let loaded = K::cache(ctx).get_or_load(&target.list_key, max_age, || K::list(&target.cloud, &target.cluster_id)).await;
     match loaded {
         Ok(items) => Ok(Ok(items)),
         Err(CloudError::NotFound(message)) | Err(CloudError::FailedPrecondition(message)) => Ok(Err(Waiting {
@@ -162,23 +192,21 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
         Ok(target) => target,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
-    let listed = match list::<K>(ctx, &target).await? {
+    let listed = match list::<K>(ctx, &target, ctx.timing.list_max_age(priority_of(obj))).await? {
         Ok(listed) => listed,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
     draft.cluster_id = Some(target.cluster_id.clone());
     let drift = draft.observed_generation == obj.meta().generation && conditions::is_ready(&draft.conditions);
-    let converged = obj.converge(ctx, &target, &listed, draft).await;
-    // Whatever happened, the operator may have written: never act on a stale list next time.
-    if !matches!(converged, Ok(Converged::InSync)) {
-        K::cache(ctx).invalidate(&target.list_key);
-    }
-    match converged? {
-        Converged::InSync => {
+    let converged = obj.converge(ctx, &target, &listed.value, draft).await;
+    let cache = K::cache(ctx);
+    match converged {
+        Ok(Converged::InSync) => {
             draft.cloud_name = Some(key);
-            Ok(Step::new(Outcome::ready(format!("the {} matches the spec", K::NOUN)), ctx.timing.jittered_resync()))
+            let next = if ctx.economies.list_cache { ctx.timing.after_list_refresh(listed.loaded_at) } else { ctx.timing.jittered_resync() };
+            Ok(Step::new(Outcome::ready(format!("the {} matches the spec", K::NOUN)), next))
         }
-        Converged::Changed { reason, message } => {
+        Ok(Converged::Changed { reason, message, now }) => {
             draft.cloud_name = Some(key);
             let (reason, event_type) = if drift && reason != "PasswordRotated" {
                 ("DriftCorrected", EventType::Warning)
@@ -186,8 +214,31 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
                 (reason, EventType::Normal)
             };
             ctx.event(obj, event_type, reason, "Converge", message.clone()).await;
-            // Confirm on the next pass from a fresh list.
-            Ok(Step::new(Outcome::progressing(reason, message), Duration::from_millis(500)))
+            match now {
+                // The cloud's answer shows the object as the spec wants it: keep the shared list
+                // in step instead of listing again, and report Ready now.
+                Some(item) => {
+                    let written = K::key_of(&item);
+                    cache
+                        .edit(&target.list_key, |items| {
+                            items.retain(|i| K::key_of(i) != written);
+                            items.push(item);
+                        })
+                        .await;
+                    let next = if ctx.economies.list_cache { ctx.timing.after_list_refresh(listed.loaded_at) } else { ctx.timing.jittered_resync() };
+                    Ok(Step::new(Outcome::ready(format!("the {} matches the spec", K::NOUN)), next))
+                }
+                // Confirm on the next pass from a fresh list.
+                None => {
+                    cache.invalidate(&target.list_key);
+                    Ok(Step::new(Outcome::progressing(reason, message), Duration::from_millis(500)))
+                }
+            }
+        }
+        Err(err) => {
+            // The write may or may not have happened: never act on this list again.
+            cache.invalidate(&target.list_key);
+            Err(err)
         }
     }
 }

@@ -84,9 +84,15 @@ async fn apply(
     };
     merge_observed(draft, &cluster);
 
+    // How long the cloud has been at it, for polling quickly at first and then less often.
+    let working_for = |since: &Option<String>| {
+        let since = since.as_deref()?.parse::<Timestamp>().ok()?;
+        Duration::try_from(Timestamp::now().duration_since(since)).ok()
+    };
     match &cluster.state {
         ClusterState::Creating => {
-            return Ok(Step::new(Outcome::progressing("Creating", "the cloud is creating the cluster"), ctx.timing.jittered_poll()));
+            let next = ctx.timing.poll_while_working(working_for(&cluster.created_at));
+            return Ok(Step::new(Outcome::progressing("Creating", "the cloud is creating the cluster"), next));
         }
         ClusterState::CreationFailed => {
             return Err(ReconcileError::stalled(
@@ -105,7 +111,7 @@ async fn apply(
     if cluster.operation_status.is_running() {
         return Ok(Step::new(
             Outcome::progressing("OperationRunning", format!("cloud operation {} is running", cluster.operation_status)),
-            ctx.timing.jittered_poll(),
+            ctx.timing.poll_while_working(working_for(&cluster.updated_at)),
         ));
     }
 
@@ -136,7 +142,7 @@ async fn apply(
     };
     ctx.event(cr, if drift { EventType::Warning } else { EventType::Normal }, reason, "Update", note.clone()).await;
     merge_observed(draft, &updated);
-    Ok(Step::new(Outcome::progressing(reason, note), ctx.timing.jittered_poll()))
+    Ok(Step::new(Outcome::progressing(reason, note), ctx.timing.poll_while_working(Some(Duration::ZERO))))
 }
 
 /// Copies what the cloud reports into the status draft, keeping the operator's own fields.

@@ -1,15 +1,17 @@
 //! What every reconciler shares: Kubernetes and Cloud clients, credentials, events and timing.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource};
 use rand::Rng;
 
 use crate::api::CredentialsRef;
-use crate::cloud::cache::ListCache;
+use crate::api::{AllowlistEntry, CockroachCluster};
+use crate::cloud::cache::{ListCache, SharedCache};
 use crate::metrics::Metrics;
 use crate::cloud::models;
 use crate::cloud::{ApiKey, CloudClient, CloudClients, Priority};
@@ -30,8 +32,10 @@ pub struct Timing {
     pub retry_max: Duration,
     /// How long to wait for an earlier create request to show up before sending another.
     pub create_confirm_window: Duration,
-    /// How long a listed collection (SQL users, databases, allowlist) of a cluster is reused.
-    pub list_cache_ttl: Duration,
+    /// How old a cached list of a cluster's content (SQL users, databases, allowlist) may be when
+    /// a person is waiting for the decision made from it. Periodic drift checks accept lists as old
+    /// as `resync`, so at rest each cluster's content is listed once per resync, not once per resource.
+    pub fresh_list_age: Duration,
     /// How often a Stalled resource is looked at again when nothing changes.
     pub stalled_retry: Duration,
 }
@@ -44,7 +48,7 @@ impl Default for Timing {
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             create_confirm_window: Duration::from_secs(30),
-            list_cache_ttl: Duration::from_secs(20),
+            fresh_list_age: Duration::from_secs(20),
             stalled_retry: Duration::from_secs(120),
         }
     }
@@ -57,6 +61,44 @@ impl Timing {
     }
     pub fn jittered_poll(&self) -> Duration {
         jitter(self.poll_fast, 0.2)
+    }
+    /// The poll interval while the cloud works on something that started `age` ago: quick at
+    /// first (many changes finish within seconds), growing to `poll_fast` (1 s, 2 s, 4 s, ... polls
+    /// after the start), so a long creation costs about as many polls as a fixed interval.
+    pub fn poll_while_working(&self, age: Option<Duration>) -> Duration {
+        let floor = Duration::from_secs(1).min(self.poll_fast);
+        jitter(age.unwrap_or(self.poll_fast).clamp(floor, self.poll_fast), 0.1)
+    }
+    /// How old a cached list may be for work of this priority.
+    pub fn list_max_age(&self, priority: Priority) -> Duration {
+        match priority {
+            Priority::Interactive => self.fresh_list_age,
+            Priority::Background => self.resync,
+        }
+    }
+    /// When a settled child looks again: just after the shared list it used is due for refresh,
+    /// plus a small random spread. Every child of a cluster then shares one list per resync period
+    /// (the first to wake refreshes it for the rest), however many children there are; the spread
+    /// keeps them from waking in one burst.
+    pub fn after_list_refresh(&self, loaded_at: tokio::time::Instant) -> Duration {
+        let due = (loaded_at + self.resync).saturating_duration_since(tokio::time::Instant::now());
+        due + self.resync.mul_f64(rand::rng().random_range(0.0..=0.05))
+    }
+}
+
+/// Switches for measuring what the operator's economies save (`--disable-list-cache`,
+/// `--disable-priority`); both are on in normal operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Economies {
+    /// Share one list per cluster among its resources (see `cloud::cache`).
+    pub list_cache: bool,
+    /// Serve work a person is waiting for before periodic drift checks.
+    pub priority: bool,
+}
+
+impl Default for Economies {
+    fn default() -> Self {
+        Self { list_cache: true, priority: true }
     }
 }
 
@@ -82,11 +124,28 @@ pub struct Context {
     pub default_credentials: DefaultCredentials,
     pub recorder: Recorder,
     pub timing: Timing,
+    pub economies: Economies,
     /// Consecutive transient failures per object, for per-object backoff.
     pub failures: FailureCounts,
     /// Per-cluster list caches shared by every child resource.
     pub caches: ListCaches,
+    /// The controllers' watch caches, once they run (reads without a round trip to the apiserver).
+    pub stores: Stores,
     pub metrics: Arc<Metrics>,
+}
+
+/// Watch caches shared with the reconcilers, set when the controllers start.
+#[derive(Default)]
+pub struct Stores {
+    pub clusters: OnceLock<Store<CockroachCluster>>,
+    pub allowlist: OnceLock<Store<AllowlistEntry>>,
+}
+
+/// Where a cluster's SQL clients connect (host, port), the same for every user and database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: String,
 }
 
 /// One short-lived list cache per kind of cluster content.
@@ -94,11 +153,17 @@ pub struct ListCaches {
     pub sql_users: ListCache<models::SqlUser>,
     pub databases: ListCache<models::Database>,
     pub allowlist: ListCache<models::AllowlistEntry>,
+    pub endpoints: SharedCache<Endpoint>,
 }
 
 impl ListCaches {
-    pub fn new(ttl: Duration) -> Self {
-        Self { sql_users: ListCache::new(ttl), databases: ListCache::new(ttl), allowlist: ListCache::new(ttl) }
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            sql_users: ListCache::new(enabled),
+            databases: ListCache::new(enabled),
+            allowlist: ListCache::new(enabled),
+            endpoints: SharedCache::new(enabled),
+        }
     }
 }
 
@@ -108,6 +173,7 @@ impl Context {
         clouds: CloudClients,
         default_credentials: DefaultCredentials,
         timing: Timing,
+        economies: Economies,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let reporter = Reporter {
@@ -115,8 +181,19 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         let recorder = Recorder::new(client.clone(), reporter);
-        let caches = ListCaches::new(timing.list_cache_ttl);
-        Arc::new(Self { client, clouds, default_credentials, recorder, timing, failures: FailureCounts::default(), caches, metrics })
+        let caches = ListCaches::new(economies.list_cache);
+        Arc::new(Self {
+            client,
+            clouds,
+            default_credentials,
+            recorder,
+            timing,
+            economies,
+            failures: FailureCounts::default(),
+            caches,
+            stores: Stores::default(),
+            metrics,
+        })
     }
 
     /// A Cloud client for a resource: its own `credentialsRef` (a Secret in its namespace) or the
@@ -136,6 +213,7 @@ impl Context {
                 )
             })?,
         };
+        let priority = if self.economies.priority { priority } else { Priority::Interactive };
         Ok(self.clouds.client(key).with_priority(priority))
     }
 

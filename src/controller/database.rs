@@ -37,11 +37,17 @@ impl ChildKind for Database {
         cloud.list_databases(cluster_id).await
     }
 
-    fn contains(listed: &[models::Database], key: &str) -> bool {
-        listed.iter().any(|d| d.name == key)
+    fn key_of(item: &models::Database) -> String {
+        item.name.clone()
     }
 
-    async fn converge(&self, _ctx: &Context, target: &Target, listed: &[models::Database], status: &mut ChildStatus) -> Result<Converged, ReconcileError> {
+    async fn converge(
+        &self,
+        _ctx: &Context,
+        target: &Target,
+        listed: &[models::Database],
+        status: &mut ChildStatus,
+    ) -> Result<Converged<models::Database>, ReconcileError> {
         let name = self.db_name();
         if let Some(db) = listed.iter().find(|d| d.name == name) {
             status.table_count = db.table_count;
@@ -54,15 +60,15 @@ impl ChildKind for Database {
                 .rename_database(&target.cluster_id, &old, &name)
                 .await
                 .map_err(|e| ReconcileError::cloud("renaming the database", e))?;
-            return Ok(Converged::Changed { reason: "Renamed", message: format!("renamed database {old} to {name}") });
+            return Ok(Converged::to_confirm("Renamed", format!("renamed database {old} to {name}")));
         }
         match target.cloud.create_database(&target.cluster_id, &name).await {
             Ok(db) => {
                 status.table_count = db.table_count;
-                Ok(Converged::Changed { reason: "Created", message: format!("created database {name}") })
+                Ok(Converged::changed("Created", format!("created database {name}"), db))
             }
             // Created by someone else meanwhile (or by our own lost request): adopt it.
-            Err(CloudError::AlreadyExists(_)) => Ok(Converged::Changed { reason: "Adopted", message: format!("adopted existing database {name}") }),
+            Err(CloudError::AlreadyExists(_)) => Ok(Converged::to_confirm("Adopted", format!("adopted existing database {name}"))),
             Err(e) => Err(ReconcileError::cloud("creating the database", e)),
         }
     }

@@ -26,7 +26,7 @@ use kube::{Api, ResourceExt};
 
 use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use error::ReconcileError;
-pub use context::{Context, DefaultCredentials, Timing};
+pub use context::{Context, DefaultCredentials, Economies, Timing};
 
 /// Which namespaces the operator watches.
 #[derive(Debug, Clone, Default)]
@@ -78,6 +78,9 @@ pub async fn run(
     let users = controller_for(scope.api::<SQLUser>(client.clone()), wc(), synced.clone());
     let databases = controller_for(scope.api::<Database>(client.clone()), wc(), synced.clone());
     let allowlist = controller_for(scope.api::<AllowlistEntry>(client.clone()), wc(), synced);
+    // Reconcilers read these watch caches instead of asking the apiserver on every pass.
+    let _ = ctx.stores.clusters.set(clusters.store());
+    let _ = ctx.stores.allowlist.set(allowlist.store());
 
     let clusters = clusters
         .with_config(config())

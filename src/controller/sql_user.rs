@@ -19,7 +19,7 @@ use crate::cloud::models;
 use crate::cloud::{CloudClient, CloudError};
 
 use super::child::{ChildKind, Converged, Target};
-use super::context::Context;
+use super::context::{Context, Endpoint};
 use super::error::ReconcileError;
 use super::reconciler::Managed;
 use super::status::FIELD_MANAGER;
@@ -167,13 +167,19 @@ impl SQLUser {
         });
         let (host, port) = match known_endpoint {
             Some(endpoint) => endpoint,
+            // The endpoint is the cluster's, the same for every user and database: one request
+            // serves every SQLUser of the cluster.
             None => {
-                let conn = target
-                    .cloud
-                    .get_connection_string(&target.cluster_id, Some(&database), Some(&self.sql_name()))
+                let endpoint = ctx
+                    .caches
+                    .endpoints
+                    .get_or_load(&target.list_key, ctx.timing.resync, || async {
+                        let conn = target.cloud.get_connection_string(&target.cluster_id, Some(&database), Some(&self.sql_name())).await?;
+                        Ok(Endpoint { host: conn.params.host, port: conn.params.port })
+                    })
                     .await
                     .map_err(|e| ReconcileError::cloud("reading the connection endpoint", e))?;
-                (conn.params.host, conn.params.port)
+                (endpoint.value.host.clone(), endpoint.value.port.clone())
             }
         };
         let data = connection_data(&host, &port, &self.sql_name(), password, &database);
@@ -218,18 +224,24 @@ impl ChildKind for SQLUser {
         cloud.list_sql_users(cluster_id).await
     }
 
-    fn contains(listed: &[models::SqlUser], key: &str) -> bool {
-        listed.iter().any(|u| u.name == key)
+    fn key_of(item: &models::SqlUser) -> String {
+        item.name.clone()
     }
 
-    async fn converge(&self, ctx: &Context, target: &Target, listed: &[models::SqlUser], status: &mut ChildStatus) -> Result<Converged, ReconcileError> {
+    async fn converge(
+        &self,
+        ctx: &Context,
+        target: &Target,
+        listed: &[models::SqlUser],
+        status: &mut ChildStatus,
+    ) -> Result<Converged<models::SqlUser>, ReconcileError> {
         let password = self.password(ctx).await?;
         let fingerprint = password_fingerprint(&self.uid().unwrap_or_default(), &password);
         let name = self.sql_name();
         let cloud = &target.cloud;
         let outcome = if !Self::contains(listed, &name) {
             match cloud.create_sql_user(&target.cluster_id, &name, &password).await {
-                Ok(_) => Converged::Changed { reason: "Created", message: format!("created SQL user {name}") },
+                Ok(user) => Converged::changed("Created", format!("created SQL user {name}"), user),
                 // It exists already (created outside, or by our own lost request): adopt it and
                 // make its password the one this resource defines.
                 Err(CloudError::AlreadyExists(_)) => {
@@ -237,7 +249,7 @@ impl ChildKind for SQLUser {
                         .update_sql_user_password(&target.cluster_id, &name, &password)
                         .await
                         .map_err(|e| ReconcileError::cloud("setting the password of the adopted SQL user", e))?;
-                    Converged::Changed { reason: "Adopted", message: format!("adopted existing SQL user {name} and set its password") }
+                    Converged::changed("Adopted", format!("adopted existing SQL user {name} and set its password"), models::SqlUser { name: name.clone() })
                 }
                 Err(e) => return Err(ReconcileError::cloud("creating the SQL user", e)),
             }
@@ -246,7 +258,7 @@ impl ChildKind for SQLUser {
                 .update_sql_user_password(&target.cluster_id, &name, &password)
                 .await
                 .map_err(|e| ReconcileError::cloud("updating the SQL user's password", e))?;
-            Converged::Changed { reason: "PasswordRotated", message: format!("set a new password for SQL user {name}") }
+            Converged::changed("PasswordRotated", format!("set a new password for SQL user {name}"), models::SqlUser { name: name.clone() })
         } else {
             Converged::InSync
         };
