@@ -1,5 +1,10 @@
-//! Injected faults (admin surface): the next N calls of an operation fail, are slowed down, or
-//! lose their response after the write was done.
+//! Injected faults (admin surface): the next N calls of an operation fail, are slowed down, lose
+//! their response after the write was done, or lose their connection.
+//!
+//! A fault applies to every matching call until it has been used `count` times, or, with
+//! `probability`, to a seeded pseudo-random share of the matching calls (each fault has its own
+//! generator, seeded by `seed`, so the sequence of hits and misses is the same on every run for
+//! the same sequence of calls). `count` then bounds the number of hits, not of calls.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,15 +20,29 @@ pub struct FaultSpec {
     /// Answer with this HTTP status (400-599) instead of running the operation.
     #[serde(default)]
     pub status: Option<u16>,
+    /// With `status: 429`: the `Retry-After` seconds to send (default 1).
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
     /// Delay the answer by this many milliseconds.
     #[serde(default)]
     pub latency_ms: Option<u64>,
-    /// Run the operation, then answer 503 as if the response was lost on the way back.
+    /// Run the operation, then answer 503 as if the response was lost on the way back (or, with
+    /// `reset_connection`, close the connection instead of answering).
     #[serde(default)]
     pub drop_response: bool,
-    /// How many calls the fault applies to.
+    /// Close the connection (TCP reset) without any HTTP response. Alone, the operation does not
+    /// run (the request was lost); with `drop_response` it runs first.
+    #[serde(default)]
+    pub reset_connection: bool,
+    /// How many calls the fault applies to (with `probability`: how many hits).
     #[serde(default = "one")]
     pub count: u32,
+    /// Apply to this share (0 < p <= 1) of the matching calls instead of to every one.
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Seed of the fault's generator when `probability` is given (default 0).
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 fn one() -> u32 {
@@ -38,9 +57,42 @@ pub struct Fault {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
     pub drop_response: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reset_connection: bool,
     pub remaining: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Matching calls seen and calls hit, when `probability` is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hits: Option<u64>,
+    #[serde(skip)]
+    rng: SplitMix64,
+}
+
+/// A tiny, fully deterministic generator (SplitMix64): the same seed gives the same sequence on
+/// every platform and run.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 /// What a request must suffer; taken from at most one fault.
@@ -49,7 +101,9 @@ pub struct Injection {
     pub fault_id: Option<u64>,
     pub latency_ms: Option<u64>,
     pub status: Option<u16>,
+    pub retry_after_secs: Option<u64>,
     pub drop_response: bool,
+    pub reset_connection: bool,
 }
 
 impl Injection {
@@ -57,6 +111,8 @@ impl Injection {
     pub fn label(&self) -> Option<&'static str> {
         if self.status.is_some() {
             Some("status")
+        } else if self.reset_connection {
+            Some("reset_connection")
         } else if self.drop_response {
             Some("drop_response")
         } else if self.latency_ms.is_some() {
@@ -87,29 +143,63 @@ impl FaultRegistry {
         if let Some(s) = spec.status.filter(|s| !(400..=599).contains(s)) {
             return Err(ApiError::invalid(format!("`status` must be an HTTP error status (400-599), got {s}")));
         }
-        if spec.status.is_some() && spec.drop_response {
-            return Err(ApiError::invalid("`status` and `drop_response` cannot be combined"));
+        if spec.status.is_some() && (spec.drop_response || spec.reset_connection) {
+            return Err(ApiError::invalid("`status` cannot be combined with `drop_response` or `reset_connection`"));
         }
-        if spec.status.is_none() && spec.latency_ms.is_none() && !spec.drop_response {
-            return Err(ApiError::invalid("a fault needs one of `status`, `latency_ms` or `drop_response`"));
+        if spec.retry_after_secs.is_some() && spec.status != Some(429) {
+            return Err(ApiError::invalid("`retry_after_secs` needs `status: 429`"));
+        }
+        if spec.status.is_none() && spec.latency_ms.is_none() && !spec.drop_response && !spec.reset_connection {
+            return Err(ApiError::invalid(
+                "a fault needs one of `status`, `latency_ms`, `drop_response` or `reset_connection`",
+            ));
+        }
+        if let Some(p) = spec.probability.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+            return Err(ApiError::invalid(format!("`probability` must be in (0, 1], got {p}")));
+        }
+        if spec.seed.is_some() && spec.probability.is_none() {
+            return Err(ApiError::invalid("`seed` needs `probability`"));
         }
         self.next_id += 1;
+        let sampled = spec.probability.is_some();
         let fault = Fault {
             id: self.next_id,
             operation: spec.operation,
             status: spec.status,
+            retry_after_secs: spec.retry_after_secs,
             latency_ms: spec.latency_ms,
             drop_response: spec.drop_response,
+            reset_connection: spec.reset_connection,
             remaining: spec.count,
+            probability: spec.probability,
+            seen: sampled.then_some(0),
+            hits: sampled.then_some(0),
+            rng: SplitMix64(spec.seed.unwrap_or(0)),
         };
         self.faults.push(fault.clone());
         Ok(fault)
     }
 
-    /// Consumes one use of the oldest fault matching `operation`. Faults apply in the order they
-    /// were added, at most one per request, so tests can queue "fail twice, then slow once".
+    /// Consumes one use of the oldest fault matching `operation` that hits. Faults apply in the
+    /// order they were added, at most one per request, so tests can queue "fail twice, then slow
+    /// once"; a probabilistic fault that misses lets the next matching fault have its turn.
     pub fn take(&mut self, operation: &str) -> Injection {
-        let Some(index) = self.faults.iter().position(|f| f.operation == "*" || f.operation == operation) else {
+        let mut hit = None;
+        for (index, fault) in self.faults.iter_mut().enumerate() {
+            if fault.operation != "*" && fault.operation != operation {
+                continue;
+            }
+            if let Some(p) = fault.probability {
+                *fault.seen.get_or_insert(0) += 1;
+                if fault.rng.next_f64() >= p {
+                    continue;
+                }
+                *fault.hits.get_or_insert(0) += 1;
+            }
+            hit = Some(index);
+            break;
+        }
+        let Some(index) = hit else {
             return Injection::default();
         };
         let fault = &mut self.faults[index];
@@ -118,7 +208,9 @@ impl FaultRegistry {
             fault_id: Some(fault.id),
             latency_ms: fault.latency_ms,
             status: fault.status,
+            retry_after_secs: fault.retry_after_secs,
             drop_response: fault.drop_response,
+            reset_connection: fault.reset_connection,
         };
         if fault.remaining == 0 {
             self.faults.remove(index);
@@ -141,7 +233,17 @@ mod tests {
     use super::*;
 
     fn spec(op: &str) -> FaultSpec {
-        FaultSpec { operation: op.into(), status: None, latency_ms: None, drop_response: false, count: 1 }
+        FaultSpec {
+            operation: op.into(),
+            status: None,
+            retry_after_secs: None,
+            latency_ms: None,
+            drop_response: false,
+            reset_connection: false,
+            count: 1,
+            probability: None,
+            seed: None,
+        }
     }
 
     #[test]
@@ -163,8 +265,57 @@ mod tests {
         assert!(reg.add(FaultSpec { status: Some(503), ..spec("MakeCoffee") }).unwrap_err().message.contains("MakeCoffee"));
         assert!(reg.add(FaultSpec { status: Some(200), ..spec("*") }).is_err());
         assert!(reg.add(FaultSpec { status: Some(503), drop_response: true, ..spec("*") }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), reset_connection: true, ..spec("*") }).is_err());
         assert!(reg.add(FaultSpec { status: Some(503), count: 0, ..spec("*") }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), retry_after_secs: Some(3), ..spec("*") }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), probability: Some(0.0), ..spec("*") }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), probability: Some(1.5), ..spec("*") }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), seed: Some(1), ..spec("*") }).is_err());
         reg.add(FaultSpec { drop_response: true, count: 3, ..spec("CreateSQLUser") }).unwrap();
         assert_eq!(reg.clear(), 1);
+    }
+
+    #[test]
+    fn probabilistic_faults_are_seeded_and_hit_about_their_share() {
+        let pattern = |seed| {
+            let mut reg = FaultRegistry::default();
+            let fault = FaultSpec { status: Some(503), probability: Some(0.2), seed: Some(seed), count: u32::MAX, ..spec("*") };
+            reg.add(fault).unwrap();
+            (0..10_000).map(|_| reg.take("GetCluster").status.is_some()).collect::<Vec<_>>()
+        };
+        let a = pattern(7);
+        assert_eq!(a, pattern(7), "the same seed gives the same hits");
+        assert_ne!(a, pattern(8), "another seed gives other hits");
+        let hits = a.iter().filter(|h| **h).count();
+        assert!((1_800..=2_200).contains(&hits), "{hits} hits of 10000 at p = 0.2");
+    }
+
+    #[test]
+    fn a_probabilistic_miss_lets_the_next_fault_apply_and_counts_hits() {
+        let mut reg = FaultRegistry::default();
+        reg.add(FaultSpec { status: Some(500), probability: Some(0.5), seed: Some(1), count: 3, ..spec("*") }).unwrap();
+        reg.add(FaultSpec { latency_ms: Some(5), count: 1000, ..spec("*") }).unwrap();
+        let mut statuses = 0;
+        let mut slowed = 0;
+        for _ in 0..100 {
+            let injection = reg.take("ListClusters");
+            statuses += usize::from(injection.status.is_some());
+            slowed += usize::from(injection.latency_ms.is_some());
+        }
+        assert_eq!(statuses, 3, "count bounds the hits");
+        assert_eq!(slowed, 97);
+        assert_eq!(reg.list().len(), 1);
+    }
+
+    #[test]
+    fn resets_and_retry_after_are_carried() {
+        let mut reg = FaultRegistry::default();
+        reg.add(FaultSpec { status: Some(429), retry_after_secs: Some(3), ..spec("ListClusters") }).unwrap();
+        reg.add(FaultSpec { reset_connection: true, ..spec("GetCluster") }).unwrap();
+        let limited = reg.take("ListClusters");
+        assert_eq!((limited.status, limited.retry_after_secs), (Some(429), Some(3)));
+        let reset = reg.take("GetCluster");
+        assert!(reset.reset_connection && !reset.drop_response);
+        assert_eq!(reset.label(), Some("reset_connection"));
     }
 }

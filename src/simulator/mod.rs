@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod cli;
 mod children;
 mod clusters;
+pub mod connection;
 mod databases;
 pub mod errors;
 mod extract;
@@ -203,10 +204,10 @@ impl Drop for RunningSimulator {
 pub async fn start(config: SimulatorConfig, listen: SocketAddr) -> std::io::Result<RunningSimulator> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let app = router(Arc::new(Sim::new(&config)));
+    let app = router(Arc::new(Sim::new(&config))).into_make_service_with_connect_info::<connection::ConnectionHandle>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(connection::ResettableListener(listener), app)
             .with_graceful_shutdown(async {
                 let _ = rx.await;
             })

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::Sim;
+use super::connection::ConnectionHandle;
 use super::errors::ApiError;
 use super::extract::OrgCtx;
 use super::journal::RequestRecord;
@@ -60,10 +61,23 @@ pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, 
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         if let Some(status) = injection.status {
-            break 'serve ApiError::from_http_status(status, format!("injected fault: HTTP {status}")).into_response();
+            let error = match injection.retry_after_secs {
+                Some(secs) if status == 429 => ApiError::rate_limited(secs),
+                _ => ApiError::from_http_status(status, format!("injected fault: HTTP {status}")),
+            };
+            break 'serve error.into_response();
+        }
+        let connection = req.extensions().get::<ConnectInfo<ConnectionHandle>>().map(|c| c.0.clone());
+        if injection.reset_connection && !injection.drop_response {
+            // The request is lost on the way in: nothing runs, the connection dies unanswered.
+            break 'serve reset(connection);
         }
         req.extensions_mut().insert(OrgCtx { org_id });
         let response = next.run(req).await;
+        if injection.reset_connection {
+            // The operation ran and its effects stay; the connection dies before the answer.
+            break 'serve reset(connection);
+        }
         if injection.drop_response {
             // The operation ran and its effects stay; only the answer is lost.
             break 'serve ApiError::from_http_status(503, "upstream connection reset before the response was sent")
@@ -87,4 +101,17 @@ pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, 
     };
     sim.journal().record(record, rate_limited);
     response
+}
+
+/// Resets the request's connection, so the response built here is never delivered. Served without
+/// the simulator's listener (no connection handle), a 503 stands in for the reset.
+fn reset(connection: Option<ConnectionHandle>) -> Response {
+    match connection {
+        Some(handle) => {
+            handle.reset();
+            // Never delivered; the log records it with the status a client would have waited for.
+            ApiError::from_http_status(503, "connection reset").into_response()
+        }
+        None => ApiError::from_http_status(503, "connection reset (no connection to reset)").into_response(),
+    }
 }
