@@ -204,6 +204,16 @@ impl Operator {
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// The file the operator logs to (stdout and stderr).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Whether the process is still running (it has not exited or been killed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for Operator {
