@@ -48,6 +48,8 @@ pub struct ControlPlane {
     startup: Duration,
     logs: Vec<(String, PathBuf)>,
     seq: AtomicU64,
+    /// kube-apiserver's command line, to start it again after [`ControlPlane::stop_apiserver`].
+    apiserver_args: Vec<String>,
 }
 
 static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
@@ -276,6 +278,49 @@ pub async fn client_for_kubeconfig(path: &Path) -> kube::Client {
         .await
         .unwrap_or_else(|e| panic!("load {}: {e}", path.display()));
     kube::Client::try_from(config).expect("build a kube client")
+}
+
+/// kube-apiserver outages, for tests of clients that must survive them. Every test of the binary
+/// shares the control plane: a test that stops the apiserver must keep the others out meanwhile.
+impl ControlPlane {
+    /// Kills kube-apiserver (SIGKILL, as a crash or a node loss would). etcd keeps the data.
+    pub fn stop_apiserver(&self) {
+        let mut running = RUNNING.lock().unwrap();
+        if let Some(index) = running.iter().position(|(name, _)| name == "kube-apiserver") {
+            let (_, mut child) = running.remove(index);
+            let _ = child.kill();
+            let _ = child.wait();
+            progress("kube-apiserver stopped");
+        }
+    }
+
+    /// Starts kube-apiserver again with its original command line (same port and certificates),
+    /// logging to the end of its log file, and waits until it is ready.
+    pub async fn start_apiserver(&self) {
+        let log_path = self.dir.join("logs").join("kube-apiserver.log");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("open the kube-apiserver log");
+        let err = log.try_clone().expect("clone the kube-apiserver log");
+        let mut cmd = Command::new(self.bin("kube-apiserver"));
+        cmd.args(&self.apiserver_args).stdin(Stdio::null()).stdout(log).stderr(err);
+        die_with_parent(&mut cmd);
+        let child = spawn_from_long_lived_thread(cmd).expect("start kube-apiserver again");
+        RUNNING.lock().unwrap().push(("kube-apiserver".to_string(), child));
+        let client = self.client();
+        let started = Instant::now();
+        let result = wait_until_async("kube-apiserver", APISERVER_TIMEOUT, &log_path, || async {
+            let req = http::Request::get("/readyz").body(Vec::new()).unwrap();
+            Ok(client.request_text(req).await.is_ok_and(|body| body.trim() == "ok"))
+        })
+        .await;
+        if let Err(failure) = result {
+            panic!("kube-apiserver did not come back: {}", failure.message);
+        }
+        progress(format!("kube-apiserver ready again after {:.1}s", started.elapsed().as_secs_f64()));
+    }
 }
 
 /// Makes `cmd`'s process receive SIGKILL when the thread that spawns it exits (Linux
@@ -565,7 +610,7 @@ fn start(bin_dir: &Path) -> Result<ControlPlane, Failure> {
     let secure_port = free_port()?;
     let server = format!("https://127.0.0.1:{secure_port}");
     let mut apiserver = Command::new(bin_dir.join("kube-apiserver"));
-    apiserver.args([
+    let apiserver_args = vec![
         format!("--etcd-servers={etcd_url}"),
         format!("--secure-port={secure_port}"),
         "--bind-address=127.0.0.1".to_string(),
@@ -585,7 +630,8 @@ fn start(bin_dir: &Path) -> Result<ControlPlane, Failure> {
         "--disable-admission-plugins=ServiceAccount".to_string(),
         "--allow-privileged=true".to_string(),
         "--profiling=false".to_string(),
-    ]);
+    ];
+    apiserver.args(&apiserver_args);
     let apiserver_log = launch("kube-apiserver", apiserver, &logs_dir, &mut logs)?;
 
     let kubeconfig = dir.join("admin.kubeconfig");
@@ -706,6 +752,7 @@ fn start(bin_dir: &Path) -> Result<ControlPlane, Failure> {
         startup,
         logs,
         seq: AtomicU64::new(0),
+        apiserver_args,
     })
 }
 
