@@ -1,10 +1,11 @@
 # The two commands (see README.md):
 #   make demo   local control plane + Cloud API simulator + operator, applies deploy/examples, shows them Ready
 #   make test   the whole test suite (what CI runs)
+#   make bench  the scale benchmark (figures, not pass/fail)
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test testenv crds lint
+.PHONY: demo test testenv crds lint bench
 
 # Builds (once, cached outside the repo) kube-apiserver, etcd, kubectl, helm and exports their directory.
 testenv:
@@ -14,6 +15,13 @@ testenv:
 demo: testenv
 	$(CARGO) build --quiet --bin crdb-cloud-operator
 	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) run --quiet --example demo -- $(DEMO_ARGS)
+
+# The scale benchmark (not a test: it prints figures and writes tests/benchmark/RESULTS.md; about
+# 30 minutes). BENCH_ARGS="--scenarios 1,3" runs a subset; see examples/bench.rs.
+bench: testenv
+	$(CARGO) build --release --quiet --bin crdb-cloud-operator
+	CRDB_OPERATOR_BIN="$(CURDIR)/target/release/crdb-cloud-operator" CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" \
+		$(CARGO) run --quiet --example bench -- $(BENCH_ARGS)
 
 test:
 	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) test --all-targets -- --test-threads=4

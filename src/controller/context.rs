@@ -264,3 +264,45 @@ fn truncate(mut text: String, max: usize) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polling_starts_quick_and_settles_at_the_poll_interval() {
+        let timing = Timing::default();
+        let within = |d: Duration, base: f64| (base * 0.9..=base * 1.1).contains(&d.as_secs_f64());
+        assert!(within(timing.poll_while_working(Some(Duration::ZERO)), 1.0));
+        assert!(within(timing.poll_while_working(Some(Duration::from_secs(2))), 2.0));
+        assert!(within(timing.poll_while_working(Some(Duration::from_secs(600))), 5.0));
+        // Unknown start: the plain interval.
+        assert!(within(timing.poll_while_working(None), 5.0));
+    }
+
+    #[test]
+    fn drift_checks_accept_lists_as_old_as_the_resync_and_people_get_fresh_ones() {
+        let timing = Timing::default();
+        assert_eq!(timing.list_max_age(Priority::Background), timing.resync);
+        assert_eq!(timing.list_max_age(Priority::Interactive), timing.fresh_list_age);
+        assert!(timing.fresh_list_age < timing.resync);
+    }
+
+    #[tokio::test]
+    async fn settled_children_wake_just_after_their_list_is_due() {
+        let timing = Timing { resync: Duration::from_millis(400), ..Timing::default() };
+        let loaded_at = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Loaded 100 ms ago: due in at most 300 ms; the spread adds at most 5% of the resync.
+        for _ in 0..100 {
+            let next = timing.after_list_refresh(loaded_at);
+            // Never before the list is due...
+            assert!(next + loaded_at.elapsed() >= Duration::from_millis(400), "{next:?}");
+            // ...and at most the spread after.
+            assert!(next <= Duration::from_millis(300 + 20), "{next:?}");
+        }
+        // An overdue list: wake within the spread, and the first child to wake refreshes it.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(timing.after_list_refresh(loaded_at) <= Duration::from_millis(20));
+    }
+}

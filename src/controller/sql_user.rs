@@ -121,6 +121,16 @@ impl SQLUser {
         }
     }
 
+    /// Whether the stored resource already records `fingerprint`. The watch cache this reconcile
+    /// started from can predate the operator's own last status write (the Secrets it just wrote wake
+    /// the SQLUser again at once); asking the apiserver keeps that from re-sending a password the
+    /// cloud already has. Only consulted when the password looks changed, which is rare.
+    async fn fingerprint_recorded(&self, ctx: &Context, fingerprint: &str) -> Result<bool, ReconcileError> {
+        let api: Api<SQLUser> = Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default());
+        let stored = api.get_opt(&self.name_any()).await?;
+        Ok(stored.and_then(|u| u.status).and_then(|s| s.password_fingerprint).as_deref() == Some(fingerprint))
+    }
+
     fn owned_secret(&self, name: &str, data: BTreeMap<String, String>) -> Secret {
         Secret {
             metadata: ObjectMeta {
@@ -253,7 +263,7 @@ impl ChildKind for SQLUser {
                 }
                 Err(e) => return Err(ReconcileError::cloud("creating the SQL user", e)),
             }
-        } else if status.password_fingerprint.as_deref() != Some(fingerprint.as_str()) {
+        } else if status.password_fingerprint.as_deref() != Some(fingerprint.as_str()) && !self.fingerprint_recorded(ctx, &fingerprint).await? {
             cloud
                 .update_sql_user_password(&target.cluster_id, &name, &password)
                 .await

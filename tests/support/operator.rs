@@ -100,6 +100,10 @@ pub struct OperatorOptions<'a> {
     pub lease_namespace: Option<&'a str>,
     pub pod_name: Option<&'a str>,
     pub lease_seconds: Option<u64>,
+    /// Seconds between polls while the cloud works (tests poll every second).
+    pub poll_seconds: u64,
+    /// Further command-line arguments.
+    pub extra_args: Vec<String>,
 }
 
 impl<'a> OperatorOptions<'a> {
@@ -114,6 +118,8 @@ impl<'a> OperatorOptions<'a> {
             lease_namespace: None,
             pod_name: None,
             lease_seconds: None,
+            poll_seconds: 1,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -131,7 +137,7 @@ impl Operator {
             "--watch-namespace",
             options.namespace,
             "--poll-seconds",
-            "1",
+            &options.poll_seconds.to_string(),
             "--resync-seconds",
             &options.resync_seconds.to_string(),
             "--log-level",
@@ -140,6 +146,7 @@ impl Operator {
             "--health-addr",
             "127.0.0.1:0",
         ]);
+        cmd.args(&options.extra_args);
         if let Some(namespace) = options.lease_namespace {
             cmd.args(["--leader-election-namespace", namespace]);
         }
@@ -164,6 +171,11 @@ impl Operator {
         die_with_parent_tokio(&mut cmd);
         let child = cmd.spawn().expect("operator binary starts");
         Self { child, log, name }
+    }
+
+    /// The operator's process id (for reading its memory use from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Everything the operator logged so far.
