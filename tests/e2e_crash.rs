@@ -1,0 +1,693 @@
+//! Crash consistency: seeded, reproducible randomised trials in which clusters, SQL users (with
+//! generated and referenced passwords), databases and allowlist entries are created, updated,
+//! rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
+//! delays) and restarted, again and again. After each trial's operations the operator runs
+//! undisturbed and everything must converge; then the trial deletes everything.
+//!
+//! Checked after every trial, from the simulator's state (the cloud) and the API server:
+//! - no duplicate cloud objects (no two live clusters with the same name);
+//! - no orphans (a live cloud cluster, SQL user, database or allowlist entry that no resource
+//!   accounts for; every resource uses the default Delete policy), neither after convergence nor
+//!   after the final deletion;
+//! - nothing stuck (every resource Ready at its current generation, every deleted one gone);
+//! - the cloud matches the specs (labels, vCPUs, database names, allowlist flags, and every SQL
+//!   user's password equals its Secret's).
+//!
+//! The base seed is printed (and can be set with `CRDB_CRASH_SEED`); each trial's seed is derived
+//! from it and printed with a one-line summary, so any trial can be replayed by its seed.
+//! Trials run in four lanes at once, each trial in its own namespace with its own simulator and
+//! operator, on the binary's one control plane.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use support::operator::*;
+use support::{TestNamespace, kubectl, test_namespace};
+
+const LANES: u64 = 4;
+const TRIALS_PER_LANE: u64 = 6;
+const DEFAULT_SEED: u64 = 0x00C0_FFEE_2026;
+/// Convergence after the last crash: includes the operator's 30 s wait to confirm a create whose
+/// request may or may not have been sent before a crash.
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(75);
+const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn base_seed() -> u64 {
+    std::env::var("CRDB_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SEED)
+}
+
+/// A trial's seed from the base seed and the trial number (SplitMix64 of their sum).
+fn trial_seed(base: u64, trial: u64) -> u64 {
+    let mut z = base.wrapping_add(trial.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a trial expects
+
+#[derive(Debug, Clone, Default)]
+struct ClusterModel {
+    tier: Option<String>,
+    vcpus: u32,
+}
+
+#[derive(Debug, Clone)]
+struct UserModel {
+    cluster: String,
+    /// A referenced password Secret (its name); `None`: a generated password.
+    password_secret: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct DatabaseModel {
+    cluster: String,
+    sql_name: String,
+}
+
+#[derive(Debug, Clone)]
+struct EntryModel {
+    cluster: String,
+    ip: String,
+    ui: bool,
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    clusters: BTreeMap<String, ClusterModel>,
+    users: BTreeMap<String, UserModel>,
+    databases: BTreeMap<String, DatabaseModel>,
+    entries: BTreeMap<String, EntryModel>,
+    /// (kind, name) of every deleted resource.
+    deleted: Vec<(&'static str, String)>,
+    next: u32,
+}
+
+impl Model {
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        format!("{prefix}{}", self.next)
+    }
+
+    fn children_of(&self, cluster: &str) -> Vec<(&'static str, String)> {
+        let mut all = Vec::new();
+        all.extend(self.users.iter().filter(|(_, u)| u.cluster == cluster).map(|(n, _)| ("sqluser", n.clone())));
+        all.extend(self.databases.iter().filter(|(_, d)| d.cluster == cluster).map(|(n, _)| ("database", n.clone())));
+        all.extend(self.entries.iter().filter(|(_, e)| e.cluster == cluster).map(|(n, _)| ("allowlistentry", n.clone())));
+        all
+    }
+
+    fn pick_cluster(&self, rng: &mut StdRng) -> Option<String> {
+        let names: Vec<&String> = self.clusters.keys().collect();
+        (!names.is_empty()).then(|| names[rng.random_range(0..names.len())].clone())
+    }
+}
+
+fn pick<'a, V>(map: &'a BTreeMap<String, V>, rng: &mut StdRng) -> Option<(&'a String, &'a V)> {
+    (!map.is_empty()).then(|| map.iter().nth(rng.random_range(0..map.len())).unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// One trial's world
+
+struct Trial {
+    number: u64,
+    rng: StdRng,
+    ns: TestNamespace,
+    sim: RunningSimulator,
+    admin: SimAdmin,
+    operator: Option<Operator>,
+    model: Model,
+    kills: u32,
+    actions: Vec<&'static str>,
+}
+
+/// The kubectl resource name of a kind.
+fn plural(kind: &str) -> &'static str {
+    match kind {
+        "cockroachcluster" => "cockroachclusters.crdbcloud.io",
+        "sqluser" => "sqlusers.crdbcloud.io",
+        "database" => "databases.crdbcloud.io",
+        _ => "allowlistentries.crdbcloud.io",
+    }
+}
+
+fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
+    format!("apiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterRef:\n    name: {cluster}\n{spec}")
+}
+
+impl Trial {
+    async fn start(number: u64, seed: u64) -> Self {
+        let ns = test_namespace(&format!("crash-{number}")).await;
+        crdb_cloud_operator::install_crypto_provider();
+        let config = SimulatorConfig {
+            api_keys: vec![TEST_API_KEY.to_string()],
+            cluster_create_delay: Duration::from_millis(600),
+            operation_delay: Duration::from_millis(300),
+            deleted_retention: Duration::from_secs(1),
+            rate_limit_per_second: 10,
+        };
+        let sim = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts");
+        let admin = SimAdmin::new(&sim);
+        let mut trial = Self {
+            number,
+            rng: StdRng::seed_from_u64(seed),
+            ns,
+            sim,
+            admin,
+            operator: None,
+            model: Model::default(),
+            kills: 0,
+            actions: Vec::new(),
+        };
+        trial.start_operator();
+        trial
+    }
+
+    fn start_operator(&mut self) {
+        let url = self.sim.base_url();
+        let mut options = OperatorOptions::new(self.ns.name(), &url);
+        // The same identity after a restart (as a restarted container keeps its pod name), so the
+        // new process takes the Lease over at once instead of waiting for it to expire.
+        options.pod_name = Some("crash-operator");
+        self.operator = Some(Operator::start(options));
+    }
+
+    /// SIGKILL after a seeded delay, then a restart after another.
+    async fn crash(&mut self) {
+        let delay = Duration::from_millis(self.rng.random_range(0..1500));
+        let down = Duration::from_millis(self.rng.random_range(0..600));
+        tokio::time::sleep(delay).await;
+        if let Some(operator) = self.operator.as_mut() {
+            operator.kill().await;
+        }
+        self.operator = None;
+        self.kills += 1;
+        tokio::time::sleep(down).await;
+        self.start_operator();
+    }
+
+    fn ns(&self) -> &str {
+        self.ns.name()
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        self.ns.api()
+    }
+
+    async fn apply(&self, manifest: &str) {
+        kubectl(&["apply", "-n", self.ns(), "-f", "-"], Some(manifest)).await.ok();
+    }
+
+    async fn merge<K>(&self, name: &str, patch: Value)
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        self.api::<K>().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    }
+
+    fn password(&mut self) -> String {
+        (0..20).map(|_| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"[self.rng.random_range(0..56)])).collect()
+    }
+
+    /// One seeded random operation.
+    async fn step(&mut self) {
+        let roll = self.rng.random_range(0..100);
+        let Some(cluster) = self.model.pick_cluster(&mut self.rng) else {
+            return self.add_cluster().await;
+        };
+        match roll {
+            0..=9 if self.model.clusters.len() < 2 => self.add_cluster().await,
+            0..=17 => self.update_cluster().await,
+            18..=31 => self.add_user(&cluster).await,
+            32..=39 => self.rotate_password().await,
+            40..=53 => self.add_database(&cluster).await,
+            54..=61 => self.rename_database().await,
+            62..=75 => self.add_entry(&cluster).await,
+            76..=83 => self.toggle_entry().await,
+            84..=94 => self.delete_child().await,
+            _ => self.delete_cluster().await,
+        }
+    }
+
+    async fn add_cluster(&mut self) {
+        let name = self.model.fresh("cluster-");
+        self.apply(&serverless_cluster(&name)).await;
+        self.model.clusters.insert(name, ClusterModel { tier: None, vcpus: 2 });
+        self.actions.push("add-cluster");
+    }
+
+    async fn update_cluster(&mut self) {
+        let Some(name) = pick(&self.model.clusters, &mut self.rng).map(|(n, _)| n.clone()) else { return };
+        let tier = format!("t{}", self.rng.random_range(1..1000));
+        let vcpus = if self.rng.random_bool(0.5) { 2 } else { 4 };
+        let patch = json!({"spec": {"labels": {"team": "payments", "tier": tier}, "serverless": {"usageLimits": {"provisionedVirtualCpus": vcpus}}}});
+        self.merge::<CockroachCluster>(&name, patch).await;
+        self.model.clusters.insert(name, ClusterModel { tier: Some(tier), vcpus });
+        self.actions.push("update-cluster");
+    }
+
+    async fn add_user(&mut self, cluster: &str) {
+        let name = self.model.fresh("u");
+        let password_secret = if self.rng.random_bool(0.5) {
+            let secret_name = format!("{name}-pw");
+            let password = self.password();
+            let secret: Secret = serde_json::from_value(json!({"metadata": {"name": secret_name}, "stringData": {"password": password}})).unwrap();
+            self.api::<Secret>().create(&PostParams::default(), &secret).await.unwrap();
+            self.apply(&child("SQLUser", &name, cluster, &format!("  passwordSecretRef:\n    name: {secret_name}\n    key: password\n"))).await;
+            Some(secret_name)
+        } else {
+            self.apply(&child("SQLUser", &name, cluster, "")).await;
+            None
+        };
+        self.model.users.insert(name, UserModel { cluster: cluster.to_string(), password_secret });
+        self.actions.push("add-user");
+    }
+
+    async fn rotate_password(&mut self) {
+        let Some((name, user)) = pick(&self.model.users, &mut self.rng).map(|(n, u)| (n.clone(), u.clone())) else { return };
+        // A referenced password changes in its Secret; a generated one is replaced in its Secret.
+        let secret = user.password_secret.unwrap_or_else(|| format!("{name}-password"));
+        let password = self.password();
+        if self.api::<Secret>().get_opt(&secret).await.unwrap().is_none() {
+            return; // the generated Secret does not exist yet
+        }
+        self.merge::<Secret>(&secret, json!({"stringData": {"password": password}})).await;
+        self.actions.push("rotate-password");
+    }
+
+    async fn add_database(&mut self, cluster: &str) {
+        let name = self.model.fresh("d");
+        self.apply(&child("Database", &name, cluster, "")).await;
+        self.model.databases.insert(name.clone(), DatabaseModel { cluster: cluster.to_string(), sql_name: name });
+        self.actions.push("add-database");
+    }
+
+    async fn rename_database(&mut self) {
+        let Some(name) = pick(&self.model.databases, &mut self.rng).map(|(n, _)| n.clone()) else { return };
+        let sql_name = format!("{name}_v{}", self.rng.random_range(1..1000));
+        self.merge::<Database>(&name, json!({"spec": {"name": sql_name}})).await;
+        self.model.databases.get_mut(&name).unwrap().sql_name = sql_name;
+        self.actions.push("rename-database");
+    }
+
+    async fn add_entry(&mut self, cluster: &str) {
+        let name = self.model.fresh("a");
+        let ip = format!("10.{}.{}.0", self.number % 250, self.model.next % 250);
+        self.apply(&child("AllowlistEntry", &name, cluster, &format!("  cidr: \"{ip}/24\"\n"))).await;
+        self.model.entries.insert(name, EntryModel { cluster: cluster.to_string(), ip, ui: false });
+        self.actions.push("add-entry");
+    }
+
+    async fn toggle_entry(&mut self) {
+        let Some((name, entry)) = pick(&self.model.entries, &mut self.rng).map(|(n, e)| (n.clone(), e.clone())) else { return };
+        self.merge::<AllowlistEntry>(&name, json!({"spec": {"ui": !entry.ui}})).await;
+        self.model.entries.get_mut(&name).unwrap().ui = !entry.ui;
+        self.actions.push("toggle-entry");
+    }
+
+    async fn delete_child(&mut self) {
+        let mut all: Vec<(&'static str, String)> = Vec::new();
+        all.extend(self.model.users.keys().map(|n| ("sqluser", n.clone())));
+        all.extend(self.model.databases.keys().map(|n| ("database", n.clone())));
+        all.extend(self.model.entries.keys().map(|n| ("allowlistentry", n.clone())));
+        if all.is_empty() {
+            return;
+        }
+        let (kind, name) = all[self.rng.random_range(0..all.len())].clone();
+        kubectl(&["delete", "-n", self.ns(), "--wait=false", &format!("{}/{name}", plural(kind))], None).await.ok();
+        self.forget(kind, &name);
+        self.actions.push("delete-child");
+    }
+
+    /// Deletes a cluster together with its children, in one `kubectl delete`.
+    async fn delete_cluster(&mut self) {
+        let Some(name) = self.model.pick_cluster(&mut self.rng) else { return };
+        let children = self.model.children_of(&name);
+        let mut args = vec!["delete".to_string(), "-n".into(), self.ns().to_string(), "--wait=false".into(), format!("{}/{name}", plural("cockroachcluster"))];
+        args.extend(children.iter().map(|(kind, n)| format!("{}/{n}", plural(kind))));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        kubectl(&args, None).await.ok();
+        for (kind, n) in children {
+            self.forget(kind, &n);
+        }
+        self.model.clusters.remove(&name);
+        self.model.deleted.push(("cockroachcluster", name));
+        self.actions.push("delete-cluster");
+    }
+
+    fn forget(&mut self, kind: &'static str, name: &str) {
+        match kind {
+            "sqluser" => {
+                self.model.users.remove(name);
+            }
+            "database" => {
+                self.model.databases.remove(name);
+            }
+            _ => {
+                self.model.entries.remove(name);
+            }
+        }
+        self.model.deleted.push((kind, name.to_string()));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Checks
+
+    /// Resources of the model that are not Ready at their generation, and deleted ones still present.
+    async fn unsettled(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let ready = |obj: Option<&Value>| obj.is_some_and(is_ready);
+        let lists = [
+            ("cockroachcluster", serde_json::to_value(self.api::<CockroachCluster>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("sqluser", serde_json::to_value(self.api::<SQLUser>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("database", serde_json::to_value(self.api::<Database>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("allowlistentry", serde_json::to_value(self.api::<AllowlistEntry>().list(&Default::default()).await.unwrap().items).unwrap()),
+        ];
+        let find = |kind: &str, name: &str| -> Option<Value> {
+            lists.iter().find(|(k, _)| *k == kind)?.1.as_array()?.iter().find(|o| o["metadata"]["name"] == name).cloned()
+        };
+        let expected: Vec<(&str, &String)> = self
+            .model
+            .clusters
+            .keys()
+            .map(|n| ("cockroachcluster", n))
+            .chain(self.model.users.keys().map(|n| ("sqluser", n)))
+            .chain(self.model.databases.keys().map(|n| ("database", n)))
+            .chain(self.model.entries.keys().map(|n| ("allowlistentry", n)))
+            .collect();
+        for (kind, name) in expected {
+            let obj = find(kind, name);
+            if !ready(obj.as_ref()) {
+                let why = obj.map(|o| format!("{:?}", condition(&o, "Ready"))).unwrap_or_else(|| "absent".into());
+                problems.push(format!("{kind}/{name} not Ready: {why}"));
+            }
+        }
+        for (kind, name) in &self.model.deleted {
+            if find(kind, name).is_some() {
+                problems.push(format!("{kind}/{name} still present after its deletion"));
+            }
+        }
+        problems
+    }
+
+    /// Polls until nothing is unsettled; returns what is still unsettled at the timeout.
+    async fn settle(&self, timeout: Duration) -> Result<Duration, Vec<String>> {
+        let started = Instant::now();
+        loop {
+            let problems = self.unsettled().await;
+            if problems.is_empty() {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > timeout {
+                return Err(problems);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn secret_password(&self, name: &str) -> Option<String> {
+        let secret = self.api::<Secret>().get_opt(name).await.unwrap()?;
+        String::from_utf8(secret.data?.get("password")?.0.clone()).ok()
+    }
+
+    /// Duplicates, orphans and mismatches between the cloud and the model (counts, and messages).
+    async fn audit(&self) -> Audit {
+        let mut audit = Audit::default();
+        let live: Vec<Value> = self.admin.clusters().await.into_iter().filter(|c| c["cluster"]["state"] != "DELETED").collect();
+        let mut by_name: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+        for record in &live {
+            by_name.entry(record["cluster"]["name"].as_str().unwrap_or("").to_string()).or_default().push(record);
+        }
+        for (name, records) in &by_name {
+            if records.len() > 1 {
+                audit.duplicates += records.len() - 1;
+                audit.problems.push(format!("{} live clusters named {name}", records.len()));
+            }
+            if !self.model.clusters.contains_key(name) {
+                audit.orphans += records.len();
+                audit.problems.push(format!("orphan cloud cluster {name} ({})", records[0]["cluster"]["id"]));
+            }
+        }
+        let clusters = self.api::<CockroachCluster>();
+        for (name, expected) in &self.model.clusters {
+            let Some(records) = by_name.get(name) else {
+                audit.problems.push(format!("cluster {name} missing in the cloud"));
+                continue;
+            };
+            let record = records[0];
+            let cr = clusters.get(name).await.unwrap();
+            let status_id = cr.status.as_ref().and_then(|s| s.cluster_id.clone());
+            if status_id.as_deref() != record["cluster"]["id"].as_str() {
+                audit.problems.push(format!("cluster {name}: status names {status_id:?}, the cloud holds {}", record["cluster"]["id"]));
+            }
+            if record["cluster"]["labels"]["crdb-operator-uid"].as_str() != cr.metadata.uid.as_deref() {
+                audit.problems.push(format!("cluster {name} is not tagged with its resource's UID"));
+            }
+            let tier = record["cluster"]["labels"]["tier"].as_str().map(str::to_string);
+            if tier != expected.tier {
+                audit.problems.push(format!("cluster {name}: tier {tier:?}, spec {:?}", expected.tier));
+            }
+            let vcpus = record["cluster"]["config"]["serverless"]["usage_limits"]["provisioned_virtual_cpus"].as_str().unwrap_or("");
+            if vcpus != expected.vcpus.to_string() {
+                audit.problems.push(format!("cluster {name}: {vcpus} vCPUs, spec {}", expected.vcpus));
+            }
+
+            // Children: exactly the model's, nothing else (but the cloud's own defaults).
+            let cloud_users: BTreeSet<String> = names(record, "sql_users").into_iter().collect();
+            let want_users: BTreeSet<String> = self.model.users.iter().filter(|(_, u)| &u.cluster == name).map(|(n, _)| n.clone()).collect();
+            let cloud_dbs: BTreeSet<String> = names(record, "databases").into_iter().filter(|d| d != "defaultdb").collect();
+            let want_dbs: BTreeSet<String> = self.model.databases.values().filter(|d| &d.cluster == name).map(|d| d.sql_name.clone()).collect();
+            let cloud_entries: BTreeMap<String, bool> = record["allowlist"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["cidr_ip"] != "0.0.0.0")
+                .map(|e| (e["cidr_ip"].as_str().unwrap().to_string(), e["ui"].as_bool().unwrap_or(false)))
+                .collect();
+            let want_entries: BTreeMap<String, bool> = self.model.entries.values().filter(|e| &e.cluster == name).map(|e| (e.ip.clone(), e.ui)).collect();
+            for (what, cloud, want) in [
+                ("SQL user", cloud_users.clone(), want_users.clone()),
+                ("database", cloud_dbs, want_dbs),
+                ("allowlist entry", cloud_entries.keys().cloned().collect(), want_entries.keys().cloned().collect()),
+            ] {
+                for extra in cloud.difference(&want) {
+                    audit.orphans += 1;
+                    audit.problems.push(format!("orphan {what} {extra} on cluster {name}"));
+                }
+                for missing in want.difference(&cloud) {
+                    audit.problems.push(format!("{what} {missing} missing on cluster {name}"));
+                }
+            }
+            for (ip, ui) in &want_entries {
+                if cloud_entries.get(ip).is_some_and(|cloud_ui| cloud_ui != ui) {
+                    audit.problems.push(format!("allowlist entry {ip} on {name}: ui differs from the spec"));
+                }
+            }
+            for user in want_users.intersection(&cloud_users) {
+                let model = &self.model.users[user];
+                let secret = model.password_secret.clone().unwrap_or_else(|| format!("{user}-password"));
+                let expected = self.secret_password(&secret).await;
+                let cloud = record["sql_users"].as_array().unwrap().iter().find(|u| u["name"] == user.as_str()).map(|u| u["password"].as_str().map(str::to_string));
+                if cloud.flatten() != expected || expected.is_none() {
+                    audit.problems.push(format!("SQL user {user}: the cloud password is not the one in Secret {secret}"));
+                }
+            }
+        }
+        audit
+    }
+}
+
+fn names(record: &Value, collection: &str) -> Vec<String> {
+    record[collection].as_array().map(|items| items.iter().map(|i| i["name"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+}
+
+#[derive(Debug, Default)]
+struct Audit {
+    duplicates: usize,
+    orphans: usize,
+    problems: Vec<String>,
+}
+
+/// What one trial found.
+#[derive(Debug, Default)]
+struct Outcome {
+    kills: u32,
+    actions: usize,
+    duplicates: usize,
+    orphans: usize,
+    stuck: usize,
+    problems: Vec<String>,
+}
+
+async fn run_trial(number: u64, seed: u64) -> Outcome {
+    let started = Instant::now();
+    let mut trial = Trial::start(number, seed).await;
+    let steps = trial.rng.random_range(7..=11);
+    for _ in 0..steps {
+        trial.step().await;
+        if trial.rng.random_bool(0.5) {
+            trial.crash().await;
+        } else {
+            let pause = Duration::from_millis(trial.rng.random_range(0..800));
+            tokio::time::sleep(pause).await;
+        }
+    }
+    let mut outcome = Outcome::default();
+    let operations_done = started.elapsed();
+
+    // The operator now runs undisturbed: everything must converge.
+    let settled = trial.settle(CONVERGE_TIMEOUT).await;
+    let converge_time = match &settled {
+        Ok(d) => *d,
+        Err(problems) => {
+            outcome.stuck += problems.len();
+            outcome.problems.extend(problems.iter().map(|p| format!("stuck: {p}")));
+            CONVERGE_TIMEOUT
+        }
+    };
+    // The cloud, settled: nothing duplicated, nothing orphaned, everything as specified. (A
+    // deleted cluster can take a moment to disappear; the audit is repeated briefly.)
+    let mut audit = trial.audit().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !audit.problems.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        audit = trial.audit().await;
+    }
+    outcome.duplicates += audit.duplicates;
+    outcome.orphans += audit.orphans;
+    outcome.problems.extend(audit.problems);
+
+    // Control: the audit does find an orphan (a SQL user made behind the operator's back).
+    if outcome.problems.is_empty()
+        && let Some(name) = trial.model.clusters.keys().next().cloned()
+    {
+        let id = trial.api::<CockroachCluster>().get(&name).await.unwrap().status.unwrap().cluster_id.unwrap();
+        let intruder = json!({"name": "intruder", "password": "Intruder-pass-123"});
+        trial.admin.cloud(reqwest::Method::POST, &format!("clusters/{id}/sql-users"), Some(intruder)).await;
+        let control = trial.audit().await;
+        if control.orphans != 1 || !control.problems.iter().any(|p| p.contains("intruder")) {
+            outcome.problems.push(format!("the audit missed an orphan SQL user: {control:?}"));
+        }
+        trial.admin.cloud(reqwest::Method::DELETE, &format!("clusters/{id}/sql-users/intruder"), None).await;
+    }
+
+    // Teardown, with one more crash for half of the seeds: everything goes, in the cloud too.
+    let clusters_left = trial.model.clusters.len();
+    let teardown_started = Instant::now();
+    kubectl(&["delete", "crdbcloud", "--all", "-n", trial.ns(), "--wait=false"], None).await.ok();
+    let names: Vec<String> = trial.model.clusters.keys().cloned().collect();
+    for name in names {
+        let children = trial.model.children_of(&name);
+        for (kind, n) in children {
+            trial.forget(kind, &n);
+        }
+        trial.model.clusters.remove(&name);
+        trial.model.deleted.push(("cockroachcluster", name));
+    }
+    if trial.rng.random_bool(0.5) {
+        trial.crash().await;
+    }
+    if let Err(problems) = trial.settle(DELETE_TIMEOUT).await {
+        outcome.stuck += problems.len();
+        outcome.problems.extend(problems.iter().map(|p| format!("stuck in deletion: {p}")));
+    }
+    let teardown = teardown_started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut left: Vec<Value>;
+    loop {
+        left = trial.admin.clusters().await.into_iter().filter(|c| c["cluster"]["state"] != "DELETED").collect();
+        if left.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    outcome.orphans += left.len();
+    outcome.problems.extend(left.iter().map(|c| format!("orphan after deletion: cluster {}", c["cluster"]["name"])));
+    let operator_panicked = trial.operator.as_ref().is_some_and(|o| o.logs().contains("panicked"));
+    if operator_panicked {
+        outcome.problems.push("the operator panicked".into());
+    }
+    let creates = trial.admin.count("CreateCluster").await;
+
+    outcome.kills = trial.kills;
+    outcome.actions = trial.actions.len();
+    println!(
+        "crash trial {number:2} seed {seed:#018x}: {} actions [{}], {} kills; {} clusters at the end, {creates} cluster creates; operations {:.1} s, converged in {:.1} s, torn down in {:.1} s; duplicates {}, orphans {}, stuck {}{}",
+        trial.actions.len(),
+        trial.actions.join(" "),
+        trial.kills,
+        clusters_left,
+        operations_done.as_secs_f64(),
+        converge_time.as_secs_f64(),
+        teardown.as_secs_f64(),
+        outcome.duplicates,
+        outcome.orphans,
+        outcome.stuck,
+        if outcome.problems.is_empty() { String::new() } else { format!("\n    {}", outcome.problems.join("\n    ")) }
+    );
+    if let Some(mut operator) = trial.operator.take() {
+        operator.kill().await;
+    }
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seeded_crashes_leave_no_duplicate_no_orphan_and_nothing_stuck() {
+    install_crds().await;
+    let base = base_seed();
+    println!("crash consistency: base seed {base} (set CRDB_CRASH_SEED to replay), {} trials in {LANES} lanes", LANES * TRIALS_PER_LANE);
+    let started = Instant::now();
+    let lanes = (0..LANES).map(|lane| {
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for round in 0..TRIALS_PER_LANE {
+                let number = round * LANES + lane;
+                outcomes.push((number, run_trial(number, trial_seed(base, number)).await));
+            }
+            outcomes
+        })
+    });
+    let mut outcomes: Vec<(u64, Outcome)> = Vec::new();
+    for lane in futures::future::join_all(lanes).await {
+        outcomes.extend(lane.expect("a trial lane panicked"));
+    }
+    outcomes.sort_by_key(|(n, _)| *n);
+    let total = |f: fn(&Outcome) -> usize| outcomes.iter().map(|(_, o)| f(o)).sum::<usize>();
+    let failed: Vec<u64> = outcomes.iter().filter(|(_, o)| !o.problems.is_empty()).map(|(n, _)| *n).collect();
+    println!(
+        "crash consistency: {} trials, {} actions, {} SIGKILLs in {:.0} s; duplicates {}, orphans {}, stuck {}; failed trials {failed:?}",
+        outcomes.len(),
+        total(|o| o.actions),
+        total(|o| o.kills as usize),
+        started.elapsed().as_secs_f64(),
+        total(|o| o.duplicates),
+        total(|o| o.orphans),
+        total(|o| o.stuck),
+    );
+    assert_eq!(outcomes.len(), (LANES * TRIALS_PER_LANE) as usize);
+    assert!(total(|o| o.kills as usize) >= 60, "too few crashes to mean anything");
+    for (number, outcome) in &outcomes {
+        assert!(
+            outcome.problems.is_empty(),
+            "trial {number} (seed {:#018x}, base seed {base}) found:\n{}",
+            trial_seed(base, *number),
+            outcome.problems.join("\n")
+        );
+    }
+}
