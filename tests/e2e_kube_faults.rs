@@ -478,7 +478,7 @@ async fn meddle(client: kube::Client, namespace: String, stop: Arc<AtomicBool>) 
                 }
                 obj.annotations_mut().insert("example.com/meddled".into(), tick.to_string());
                 let finalizers = obj.metadata.finalizers.get_or_insert_with(Vec::new);
-                if tick % 2 == 0 {
+                if tick.is_multiple_of(2) {
                     finalizers.retain(|f| f != MEDDLER_FINALIZER);
                 } else if !finalizers.iter().any(|f| f == MEDDLER_FINALIZER) {
                     finalizers.push(MEDDLER_FINALIZER.into());
