@@ -177,6 +177,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_injected_429_carries_the_retry_after_asked_for() {
+        let (sim, http) = simulator().await;
+        let base = sim.base_url();
+        let fault = json!({"operation": "ListClusters", "status": 429, "retry_after_secs": 7});
+        admin(&http, &base, reqwest::Method::POST, "faults", Some(fault)).await;
+        let response = http.get(format!("{base}/api/v1/clusters")).bearer_auth(KEY).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(response.headers()["retry-after"], "7");
+        let response = http.get(format!("{base}/api/v1/clusters")).bearer_auth(KEY).send().await.unwrap();
+        assert!(response.status().is_success(), "the fault applied once");
+    }
+
+    #[tokio::test]
     async fn a_reset_after_the_write_keeps_its_effect() {
         let (sim, http) = simulator().await;
         let base = sim.base_url();
