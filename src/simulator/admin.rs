@@ -1,5 +1,17 @@
 //! The admin surface under `/_simulator/` (not part of the Cloud API; no authentication, no rate
 //! limit). Tests use it to read what the simulator served and stored, and to inject trouble.
+//!
+//! - `GET stats`, `GET requests?since=SEQ&operation=Name`: counts and the request log (method,
+//!   path, operation, status, organisation, duration, injected fault; never bodies or keys).
+//! - `POST reset`, `GET state`, `POST clusters/{id}/state` (force `state`, `operation_status`,
+//!   `upgrade_status`), `GET clusters/{id}/sql-users/{name}/password`.
+//! - `GET|POST|DELETE faults`: the body of a POST (see [`FaultSpec`]) names an `operation` (or `*`)
+//!   and one or more of `status` (with `retry_after_secs` for 429), `latency_ms`, `drop_response`
+//!   (the operation runs, the answer is a 503) and `reset_connection` (the connection is reset
+//!   without an answer; with `drop_response`, after the operation ran). `count` bounds the uses;
+//!   `probability` (with an optional `seed`) applies the fault to a seeded pseudo-random share of
+//!   the matching calls instead of to every one, e.g.
+//!   `{"operation": "*", "status": 503, "probability": 0.2, "seed": 7, "count": 100000}`.
 
 use std::sync::Arc;
 
