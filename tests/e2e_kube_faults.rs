@@ -29,7 +29,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::RwLock;
 use tokio::task::AbortHandle;
 
-const TIMEOUT: Duration = Duration::from_secs(90);
+/// Generous: after an outage the operator's watches may back off for over a minute (see the
+/// ignored prompt-recovery test).
+const TIMEOUT: Duration = Duration::from_secs(150);
 
 /// Held for writing by the test that stops the apiserver, for reading by every other test.
 static OUTAGE: RwLock<()> = RwLock::const_new(());
