@@ -455,8 +455,8 @@ fn kinds() -> Vec<ApiResource> {
 
 const MEDDLER_FINALIZER: &str = "example.com/meddler";
 
-/// Another controller: in a tight loop it reads every object and writes it back changed (an
-/// annotation, its own finalizer added or removed, with the resourceVersion it read), and writes
+/// Another controller: in a loop it reads every object, holds it a moment and writes it back changed
+/// (an annotation, its own finalizer added or removed, with the resourceVersion it read), and writes
 /// its own condition into status with server-side apply under its own field manager.
 /// Returns per-kind counts of writes that landed and of conflicts.
 async fn meddle(client: kube::Client, namespace: String, stop: Arc<AtomicBool>) -> (u64, u64, BTreeMap<String, u64>) {
@@ -478,6 +478,8 @@ async fn meddle(client: kube::Client, namespace: String, stop: Arc<AtomicBool>) 
                     }
                     continue;
                 }
+                // Hold the copy a moment, so that the operator's writes land between our read and write.
+                tokio::time::sleep(Duration::from_millis(20 + (tick * 37 % 80))).await;
                 obj.annotations_mut().insert("example.com/meddled".into(), tick.to_string());
                 let finalizers = obj.metadata.finalizers.get_or_insert_with(Vec::new);
                 if tick.is_multiple_of(2) {
@@ -576,7 +578,7 @@ async fn other_writers_between_reads_and_writes_cause_no_lost_update_and_no_writ
     stop.store(true, Ordering::SeqCst);
     let (writes, conflicts, last_audit) = meddler.await.unwrap();
     unmeddle(env.ns.client(), env.ns()).await;
-    assert!(writes >= 20 && conflicts >= 1, "the meddler did not interleave with the operator: {writes} writes, {conflicts} conflicts");
+    assert!(writes >= 10 && conflicts >= 1, "the meddler did not interleave with the operator: {writes} writes, {conflicts} conflicts");
 
     // Nothing of the other writer's is lost: its condition keeps its last value.
     let cluster = env.ready::<CockroachCluster>("busy-db", 4).await;
