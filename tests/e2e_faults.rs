@@ -388,7 +388,10 @@ async fn a_429_storm_pauses_the_operator_and_it_converges_after() {
     let patch = json!({"spec": {"labels": {"team": "payments", "storm": "yes"}}});
     clusters.patch("busy-db", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     env.apply(&child("Database", "orders", "busy-db", "")).await;
-    let limited = wait_for(&clusters, "busy-db", TIMEOUT, "Reconciling (RateLimited)", |c| reconciling_with(c, "RateLimited")).await;
+    // The condition comes once a reconcile has spent its retries, each after the Retry-After pause
+    // that every request of the key shares: tens of seconds in a storm.
+    let limited = wait_for(&clusters, "busy-db", FAULT_TIMEOUT, "Reconciling (RateLimited)", |c| reconciling_with(c, "RateLimited")).await;
+    println!("429 storm: the cluster reported RateLimited {:.1} s into the storm", started.elapsed().as_secs_f64());
     let (_, _, message) = condition(&limited, "Reconciling").unwrap();
     assert!(message.contains("rate limit"), "the condition does not say what is happening: {message}");
     until(started, Duration::from_secs(12)).await;
