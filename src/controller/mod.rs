@@ -137,6 +137,7 @@ where
     let kind = K::kind(&()).to_string();
     let events = watcher(api, wc)
         .default_backoff()
+        .modify(prune)
         .reflect(writer)
         .inspect(move |event| {
             if let Ok(watcher::Event::InitDone) = event {
@@ -145,6 +146,17 @@ where
         })
         .applied_objects();
     Controller::for_stream(events, reader)
+}
+
+/// Drops what no reconciler reads before an object is cached: the managed-fields bookkeeping and
+/// kubectl's last-applied copy are often most of an object's size, and the operator keeps every
+/// resource it watches in memory.
+fn prune<K: kube::Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }
 
 /// Flips readiness once every controller has synced.
