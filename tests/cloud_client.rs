@@ -116,7 +116,7 @@ impl Harness {
 
 /// A budget that never holds a test back.
 fn fast_budget() -> BudgetConfig {
-    BudgetConfig { rate_per_second: 1000.0, burst: 20 }
+    BudgetConfig { rate_per_second: 1000.0, burst: 20, ..Default::default() }
 }
 
 /// The default number of retries with short backoff.
@@ -439,7 +439,7 @@ async fn errors_are_classified_from_real_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_answer_is_classified_and_pauses_the_key() {
     let h = Harness::start(2).await;
-    let client = h.clients(BudgetConfig { rate_per_second: 100.0, burst: 1 }, no_retry()).client(ApiKey::new(KEY));
+    let client = h.clients(BudgetConfig { rate_per_second: 100.0, burst: 1, ..Default::default() }, no_retry()).client(ApiKey::new(KEY));
     // The simulator's bucket holds 2; the client sends every 10 ms, far faster than 2/s.
     client.get_organization().await.unwrap();
     client.get_organization().await.unwrap();
@@ -631,7 +631,7 @@ async fn creates_are_not_retried_after_a_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactive_requests_overtake_queued_background_ones() {
     let h = Harness::start(0).await;
-    let clients = h.clients(BudgetConfig { rate_per_second: 5.0, burst: 1 }, fast_retry());
+    let clients = h.clients(BudgetConfig { rate_per_second: 5.0, burst: 1, ..Default::default() }, fast_retry());
     let base = clients.client(ApiKey::new(KEY));
     let background = base.with_priority(Priority::Background);
     let interactive = base.with_priority(Priority::Interactive);

@@ -30,16 +30,21 @@ pub struct BudgetConfig {
     /// Requests that may go out back to back after an idle period. Kept small so that jitter on the
     /// way to the server never makes a burst look faster than the server's own bucket allows.
     pub burst: u32,
+    /// How long a periodic drift check can be overtaken by interactive work before it is served
+    /// anyway: without a limit, a steady stream of interactive requests (or a 429 storm that keeps
+    /// them queued) would starve it, and the reconcile waiting on it with it.
+    pub max_background_wait: Duration,
 }
 
 impl Default for BudgetConfig {
     fn default() -> Self {
-        Self { rate_per_second: 10.0, burst: 1 }
+        Self { rate_per_second: 10.0, burst: 1, max_background_wait: Duration::from_secs(5) }
     }
 }
 
 struct Waiter {
     granted: oneshot::Sender<()>,
+    queued_at: Instant,
 }
 
 #[derive(Default)]
@@ -85,7 +90,7 @@ impl Budget {
             Priority::Interactive => &self.interactive,
             Priority::Background => &self.background,
         };
-        if queue.send(Waiter { granted }).is_ok() {
+        if queue.send(Waiter { granted, queued_at: start }).is_ok() {
             // The dispatcher only stops when the budget is dropped, which cannot happen while
             // `self` is borrowed; an error here would mean it panicked, so do not block forever.
             let _ = rx.await;
@@ -110,12 +115,19 @@ async fn dispatch(
     shared: Arc<Mutex<Shared>>,
 ) {
     let mut bucket = TokenBucket::new(config);
-    // Background callers overtaken by interactive ones keep their place here.
-    let mut overtaken: VecDeque<Waiter> = VecDeque::new();
+    // Background callers that arrived, oldest first (they are served when no interactive caller
+    // waits, or once they have waited `max_background_wait`).
+    let mut queued: VecDeque<Waiter> = VecDeque::new();
     loop {
-        let (mut waiter, priority) = if let Ok(w) = interactive.try_recv() {
+        while let Ok(w) = background.try_recv() {
+            queued.push_back(w);
+        }
+        let starving = |queued: &VecDeque<Waiter>| queued.front().is_some_and(|w| w.queued_at.elapsed() >= config.max_background_wait);
+        let (mut waiter, priority) = if starving(&queued) {
+            (queued.pop_front().expect("front exists"), Priority::Background)
+        } else if let Ok(w) = interactive.try_recv() {
             (w, Priority::Interactive)
-        } else if let Some(w) = overtaken.pop_front() {
+        } else if let Some(w) = queued.pop_front() {
             (w, Priority::Background)
         } else {
             tokio::select! {
@@ -130,10 +142,11 @@ async fn dispatch(
             continue;
         }
         bucket.wait_for_token(&shared).await;
-        // While we waited for the token, someone a person is waiting for may have arrived.
-        if priority == Priority::Background {
+        // While we waited for the token, someone a person is waiting for may have arrived: they go
+        // first, unless this caller has been overtaken for too long already.
+        if priority == Priority::Background && waiter.queued_at.elapsed() < config.max_background_wait {
             if let Ok(first) = interactive.try_recv() {
-                overtaken.push_front(std::mem::replace(&mut waiter, first));
+                queued.push_front(std::mem::replace(&mut waiter, first));
             }
         }
         if waiter.granted.send(()).is_err() {
@@ -205,5 +218,46 @@ impl BudgetRegistry {
     pub fn for_key(&self, fingerprint: &str) -> Arc<Budget> {
         let mut budgets = self.budgets.lock().expect("budget registry lock");
         budgets.entry(fingerprint.to_string()).or_insert_with(|| Budget::new(self.config)).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn interactive_work_goes_first_but_never_starves_a_drift_check() {
+        let config = BudgetConfig { rate_per_second: 20.0, burst: 1, max_background_wait: Duration::from_millis(300) };
+        let budget = Budget::new(config);
+        // Take the burst so everything below queues.
+        budget.acquire(Priority::Interactive).await;
+        let started = Instant::now();
+        let drift_check = {
+            let budget = budget.clone();
+            tokio::spawn(async move { budget.acquire(Priority::Background).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Two seconds' worth of interactive requests, all queued before the drift check's turn.
+        let flood: Vec<_> = (0..40)
+            .map(|_| {
+                let budget = budget.clone();
+                tokio::spawn(async move {
+                    budget.acquire(Priority::Interactive).await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        let waited = drift_check.await.unwrap();
+        let served_at = started + waited;
+        let mut interactive_done: Vec<Instant> = Vec::new();
+        for task in flood {
+            interactive_done.push(task.await.unwrap());
+        }
+        let overtaken = interactive_done.iter().filter(|t| **t < served_at).count();
+        let after = interactive_done.len() - overtaken;
+        // Overtaken for about the limit, then served while interactive work was still queued.
+        assert!(waited >= Duration::from_millis(250), "served after {waited:?}");
+        assert!(waited < Duration::from_millis(1200), "starved for {waited:?}");
+        assert!(overtaken >= 4 && after >= 10, "overtaken by {overtaken}, {after} interactive requests after it");
     }
 }

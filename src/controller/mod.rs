@@ -2,6 +2,7 @@
 //! diff (pure) -> act -> write status (server-side apply, skipped when unchanged).
 
 pub mod allowlist;
+pub mod backoff;
 pub mod child;
 pub mod cluster;
 pub mod cluster_plan;
@@ -69,6 +70,7 @@ pub async fn run(
         }
     };
     let config = || ControllerConfig::default().concurrency(32);
+    let quick = backoff::WatchBackoff::default;
     let wc = || watcher::Config::default().any_semantic();
     let client = ctx.client.clone();
 
@@ -84,6 +86,7 @@ pub async fn run(
 
     let clusters = clusters
         .with_config(config())
+        .trigger_backoff(quick())
         .graceful_shutdown_on(stopped())
         .run(|obj, ctx| reconciler::timed::<CockroachCluster, _>(ctx.clone(), cluster::reconcile(obj, ctx)), reconciler::error_policy, ctx.clone())
         .for_each(log_result::<CockroachCluster>);
@@ -108,18 +111,21 @@ pub async fn run(
                 .collect::<Vec<_>>()
         })
         .with_config(config())
+        .trigger_backoff(quick())
         .graceful_shutdown_on(stopped())
         .run(|obj, ctx| reconciler::timed::<SQLUser, _>(ctx.clone(), child::reconcile(obj, ctx)), reconciler::error_policy, ctx.clone())
         .for_each(log_result::<SQLUser>);
 
     let databases = with_cluster_watch(databases, scope.api(client.clone()), wc())
         .with_config(config())
+        .trigger_backoff(quick())
         .graceful_shutdown_on(stopped())
         .run(|obj, ctx| reconciler::timed::<Database, _>(ctx.clone(), child::reconcile(obj, ctx)), reconciler::error_policy, ctx.clone())
         .for_each(log_result::<Database>);
 
     let allowlist = with_cluster_watch(allowlist, scope.api(client.clone()), wc())
         .with_config(config())
+        .trigger_backoff(quick())
         .graceful_shutdown_on(stopped())
         .run(|obj, ctx| reconciler::timed::<AllowlistEntry, _>(ctx.clone(), child::reconcile(obj, ctx)), reconciler::error_policy, ctx.clone())
         .for_each(log_result::<AllowlistEntry>);
@@ -136,7 +142,7 @@ where
     let (reader, writer) = reflector::store();
     let kind = K::kind(&()).to_string();
     let events = watcher(api, wc)
-        .default_backoff()
+        .backoff(backoff::WatchBackoff::default())
         .modify(prune)
         .reflect(writer)
         .inspect(move |event| {

@@ -160,7 +160,7 @@ mod tests {
             retry: RetryPolicy { max_retries: 3, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) },
             ..Default::default()
         };
-        let clouds = CloudClients::new(config, BudgetRegistry::new(BudgetConfig { rate_per_second: 1000.0, burst: 20 })).unwrap();
+        let clouds = CloudClients::new(config, BudgetRegistry::new(BudgetConfig { rate_per_second: 1000.0, burst: 20, ..Default::default() })).unwrap();
         let client = clouds.client(ApiKey::new(KEY));
         client.get_organization().await.expect("retried past the reset");
         let log = admin(&http, &base, reqwest::Method::GET, "requests?operation=GetOrganizationInfo", None).await;
@@ -170,7 +170,7 @@ mod tests {
         // With no retries left, the failure is classified as transient.
         admin(&http, &base, reqwest::Method::POST, "faults", Some(json!({"operation": "ListClusters", "reset_connection": true}))).await;
         let once = ClientConfig { base_url: base.parse().unwrap(), retry: RetryPolicy { max_retries: 0, ..RetryPolicy::default() }, ..Default::default() };
-        let clouds = CloudClients::new(once, BudgetRegistry::new(BudgetConfig { rate_per_second: 1000.0, burst: 20 })).unwrap();
+        let clouds = CloudClients::new(once, BudgetRegistry::new(BudgetConfig { rate_per_second: 1000.0, burst: 20, ..Default::default() })).unwrap();
         let err = clouds.client(ApiKey::new(KEY)).list_clusters(false).await.expect_err("the reset reaches the caller");
         assert!(matches!(err, CloudError::Transient(_)), "{err:?}");
         assert!(err.is_retryable());
