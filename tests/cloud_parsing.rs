@@ -285,7 +285,7 @@ fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
         parse_everything(body.as_bytes());
         let body = format!("{{\"clusters\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
         parse_everything(body.as_bytes());
-        let body = format!("{}", "{\"a\":".repeat(depth));
+        let body = "{\"a\":".repeat(depth);
         parse_everything(body.as_bytes());
     }
 }

@@ -410,10 +410,10 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
 /// of b's is in flight between the two readings).
 async fn consistent_counts(admin: &SimAdmin, b: &Operator) -> (f64, f64) {
     loop {
-        let before = metrics_of(&b).await.total("crdb_operator_cloud_api_requests_total");
+        let before = metrics_of(b).await.total("crdb_operator_cloud_api_requests_total");
         let served = admin.get("stats").await["total"].as_f64().unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let after = metrics_of(&b).await.total("crdb_operator_cloud_api_requests_total");
+        let after = metrics_of(b).await.total("crdb_operator_cloud_api_requests_total");
         let served_after = admin.get("stats").await["total"].as_f64().unwrap();
         if before == after && served == served_after {
             return (served, after);

@@ -144,10 +144,11 @@ async fn dispatch(
         bucket.wait_for_token(&shared).await;
         // While we waited for the token, someone a person is waiting for may have arrived: they go
         // first, unless this caller has been overtaken for too long already.
-        if priority == Priority::Background && waiter.queued_at.elapsed() < config.max_background_wait {
-            if let Ok(first) = interactive.try_recv() {
-                queued.push_front(std::mem::replace(&mut waiter, first));
-            }
+        if priority == Priority::Background
+            && waiter.queued_at.elapsed() < config.max_background_wait
+            && let Ok(first) = interactive.try_recv()
+        {
+            queued.push_front(std::mem::replace(&mut waiter, first));
         }
         if waiter.granted.send(()).is_err() {
             bucket.refund();

@@ -156,11 +156,11 @@ impl ClusterChanges {
 pub fn diff(spec: &CockroachClusterSpec, uid: &str, cloud: &Cluster) -> ClusterChanges {
     let mut changes = ClusterChanges::default();
 
-    if let Some(version) = &spec.cockroach_version {
-        if major_version(&cloud.cockroach_version) != version {
-            changes.version = Some(version.clone());
-            changes.fields.push("spec.cockroachVersion");
-        }
+    if let Some(version) = &spec.cockroach_version
+        && major_version(&cloud.cockroach_version) != version
+    {
+        changes.version = Some(version.clone());
+        changes.fields.push("spec.cockroachVersion");
     }
 
     let plan = effective_plan(spec);
@@ -188,11 +188,11 @@ pub fn diff(spec: &CockroachClusterSpec, uid: &str, cloud: &Cluster) -> ClusterC
         changes.fields.push("spec.labels");
     }
 
-    if let Some(parent) = &spec.parent_id {
-        if cloud.parent_id.as_deref().unwrap_or("root") != parent {
-            changes.update.parent_id = Some(parent.clone());
-            changes.fields.push("spec.parentId");
-        }
+    if let Some(parent) = &spec.parent_id
+        && cloud.parent_id.as_deref().unwrap_or("root") != parent
+    {
+        changes.update.parent_id = Some(parent.clone());
+        changes.fields.push("spec.parentId");
     }
     changes
 }
@@ -216,11 +216,11 @@ fn diff_serverless(spec: &ServerlessSpec, cloud: &Cluster, changes: &mut Cluster
         update.usage_limits = Some(desired_limits);
         changes.fields.push("spec.serverless.usageLimits");
     }
-    if let Some(wanted) = spec.upgrade_type.map(upgrade_type) {
-        if config.map(|c| &c.upgrade_type) != Some(&wanted) {
-            update.upgrade_type = Some(wanted);
-            changes.fields.push("spec.serverless.upgradeType");
-        }
+    if let Some(wanted) = spec.upgrade_type.map(upgrade_type)
+        && config.map(|c| &c.upgrade_type) != Some(&wanted)
+    {
+        update.upgrade_type = Some(wanted);
+        changes.fields.push("spec.serverless.upgradeType");
     }
     if update != ServerlessUpdateSpec::default() {
         changes.update.serverless = Some(update);

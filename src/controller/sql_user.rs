@@ -157,13 +157,13 @@ impl SQLUser {
         let namespace = self.namespace().unwrap_or_default();
         let database = self.spec.connection_database.clone().unwrap_or_else(|| "defaultdb".into());
         let existing = secrets.get_opt(&name).await?;
-        if let Some(secret) = &existing {
-            if !self.owns(secret) {
-                return Err(ReconcileError::stalled(
-                    "SecretConflict",
-                    format!("connection Secret {namespace}/{name} exists and is not owned by this SQLUser; set spec.connectionSecretName to another name, or remove it"),
-                ));
-            }
+        if let Some(secret) = &existing
+            && !self.owns(secret)
+        {
+            return Err(ReconcileError::stalled(
+                "SecretConflict",
+                format!("connection Secret {namespace}/{name} exists and is not owned by this SQLUser; set spec.connectionSecretName to another name, or remove it"),
+            ));
         }
         // The endpoint in the Secret is reused only if it is the one the operator recorded when it
         // wrote the Secret: an edited host or port is not trusted (it would keep the real password
