@@ -7,14 +7,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::simulator::RunningSimulator;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::operator::*;
-use support::{TestNamespace, kubectl, test_namespace};
+use support::World as Env;
+use support::kubectl;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
 /// A change made behind the operator's back is seen within the list cache TTL (20 s) plus a resync.
@@ -38,90 +38,25 @@ fn allowlist(name: &str, cluster: &str, cidr: &str, spec: &str) -> String {
     child("AllowlistEntry", name, cluster, &format!("  cidr: \"{cidr}\"\n{spec}"))
 }
 
-/// One test's world: a namespace, a simulator and the operator watching the namespace.
-struct Env {
-    operator: Operator,
-    ns: TestNamespace,
-    admin: SimAdmin,
-    _sim: RunningSimulator,
+/// A world (namespace, simulator, operator) with the operator's resync and log level set.
+async fn env(prefix: &str, resync_seconds: u64, log_level: &'static str) -> Env {
+    env_with_key(prefix, resync_seconds, log_level, Some(TEST_API_KEY)).await
 }
 
-impl Env {
-    async fn start(prefix: &str, resync_seconds: u64, log_level: &'static str) -> Self {
-        Self::start_with_key(prefix, resync_seconds, log_level, Some(TEST_API_KEY)).await
-    }
-
-    /// `api_key: None` starts the operator without a default key.
-    async fn start_with_key(prefix: &str, resync_seconds: u64, log_level: &'static str, api_key: Option<&str>) -> Self {
-        install_crds().await;
-        let ns = test_namespace(prefix).await;
-        let sim = start_simulator(&[]).await;
-        let admin = SimAdmin::new(&sim);
-        let url = sim.base_url();
-        let mut options = OperatorOptions::new(ns.name(), &url);
+/// `api_key: None` starts the operator without a default key.
+async fn env_with_key(prefix: &str, resync_seconds: u64, log_level: &'static str, api_key: Option<&'static str>) -> Env {
+    Env::start_with(prefix, |options| {
         options.resync_seconds = resync_seconds;
         options.log_level = log_level;
         options.api_key = api_key;
-        let operator = Operator::start(options);
-        Self { operator, ns, admin, _sim: sim }
-    }
+    })
+    .await
+}
 
-    fn ns(&self) -> &str {
-        self.ns.name()
-    }
-
-    fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as kube::Resource>::DynamicType: Default,
-    {
-        self.ns.api()
-    }
-
-    async fn apply(&self, manifest: &str) {
-        kubectl(&["apply", "-n", self.ns(), "-f", "-"], Some(manifest)).await.ok();
-    }
-
-    /// Applies a manifest that must be refused; returns kubectl's stderr.
-    async fn apply_refused(&self, manifest: &str) -> String {
-        kubectl(&["apply", "-n", self.ns(), "-f", "-"], Some(manifest)).await.err().stderr
-    }
-
-    /// Applies a CockroachCluster and waits until it is Ready; returns its cloud ID.
-    async fn ready_cluster(&self, name: &str) -> String {
-        self.apply(&serverless_cluster(name)).await;
-        let cr = wait_for(&self.api::<CockroachCluster>(), name, TIMEOUT, "Ready", is_ready).await;
-        cr.status.unwrap().cluster_id.unwrap()
-    }
-
-    /// What the simulator holds for one cluster: {"cluster", "sql_users", "databases", "allowlist"}.
-    async fn record(&self, cluster_id: &str) -> Value {
-        self.admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == cluster_id).unwrap_or(Value::Null)
-    }
-
-    /// Polls the cluster's record in the simulator until `done` holds.
-    async fn wait_cloud(&self, cluster_id: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let record = self.record(cluster_id).await;
-            if done(&record) {
-                return record;
-            }
-            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for the cloud: {what}; cloud holds:\n{record:#}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// The password the simulator stored for a SQL user (admin endpoint).
-    async fn cloud_password(&self, cluster_id: &str, user: &str) -> Option<String> {
-        let answer = self.admin.get(&format!("clusters/{cluster_id}/sql-users/{user}/password")).await;
-        answer["password"].as_str().map(str::to_string)
-    }
-
+impl Env {
     async fn secret(&self, name: &str) -> Option<Secret> {
         self.api::<Secret>().get_opt(name).await.unwrap()
     }
-
     /// Polls a Secret until `done` holds for it.
     async fn wait_secret(&self, name: &str, what: &str, done: impl Fn(&Secret) -> bool) -> Secret {
         let deadline = Instant::now() + TIMEOUT;
@@ -159,7 +94,7 @@ fn cluster_deleted(record: &Value) -> bool {
 
 #[tokio::test]
 async fn the_examples_become_ready() {
-    let env = Env::start("children-examples", 300, "info").await;
+    let env = env("children-examples", 300, "info").await;
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
     for file in ["sqluser.yaml", "database.yaml", "allowlist.yaml", "cluster-serverless.yaml"] {
         kubectl(&["apply", "-n", env.ns(), "-f", examples.join(file).to_str().unwrap()], None).await.ok();
@@ -182,7 +117,7 @@ async fn the_examples_become_ready() {
 
 #[tokio::test]
 async fn sql_user_passwords_reach_the_cloud_rotate_and_never_leak() {
-    let env = Env::start("sqluser-password", 300, "debug").await;
+    let env = env("sqluser-password", 300, "debug").await;
     let id = env.ready_cluster("orders-db").await;
     let cluster_status = env.api::<CockroachCluster>().get("orders-db").await.unwrap().status.unwrap();
     let hosts: Vec<String> = cluster_status.sql_dns.iter().cloned().chain(cluster_status.regions.iter().map(|r| r.sql_dns.clone())).collect();
@@ -261,7 +196,7 @@ async fn sql_user_passwords_reach_the_cloud_rotate_and_never_leak() {
     assert!(events.iter().any(|e| e.starts_with("Normal PasswordRotated")), "{events:?}");
 
     // No password in the operator's logs (at debug level), in any event or in any status.
-    let logs = env.operator.logs();
+    let logs = env.operator().logs();
     assert!(logs.contains("SQLUser") || logs.contains("reporting"), "the operator logged nothing useful:\n{logs}");
     let all_events = kubectl(&["get", "events", "-n", env.ns(), "-o", "json"], None).await.ok().stdout;
     let all_users = serde_json::to_string(&users.list(&Default::default()).await.unwrap()).unwrap();
@@ -274,7 +209,7 @@ async fn sql_user_passwords_reach_the_cloud_rotate_and_never_leak() {
 
 #[tokio::test]
 async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
-    let env = Env::start("sqluser-edges", 300, "info").await;
+    let env = env("sqluser-edges", 300, "info").await;
     let id = env.ready_cluster("orders-db").await;
     let users: Api<SQLUser> = env.api();
 
@@ -348,7 +283,7 @@ async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
 
 #[tokio::test]
 async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
-    let env = Env::start("database", 300, "info").await;
+    let env = env("database", 300, "info").await;
     let id = env.ready_cluster("orders-db").await;
     let dbs: Api<Database> = env.api();
     env.admin.cloud(Method::POST, &format!("clusters/{id}/databases"), Some(json!({"name": "legacy_db"}))).await;
@@ -412,7 +347,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
 
 #[tokio::test]
 async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
-    let env = Env::start("allowlist", 300, "info").await;
+    let env = env("allowlist", 300, "info").await;
     let id = env.ready_cluster("orders-db").await;
     let entries: Api<AllowlistEntry> = env.api();
     let console = json!({"cidr_ip": "192.0.2.0", "cidr_mask": 24, "name": "console", "sql": false, "ui": false});
@@ -492,7 +427,7 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
 
 #[tokio::test]
 async fn drift_in_the_cloud_is_corrected() {
-    let env = Env::start("children-drift", 3, "info").await;
+    let env = env("children-drift", 3, "info").await;
     let id = env.ready_cluster("orders-db").await;
     env.apply(&database("drift-db", "orders-db", "")).await;
     env.apply(&allowlist("changed-net", "orders-db", "10.1.0.0/16", "  sql: true\n  ui: false\n  name: changed\n")).await;
@@ -544,7 +479,7 @@ async fn drift_in_the_cloud_is_corrected() {
 
 #[tokio::test]
 async fn children_wait_for_their_cluster_and_then_become_ready() {
-    let env = Env::start("children-waiting", 300, "info").await;
+    let env = env("children-waiting", 300, "info").await;
     let users: Api<SQLUser> = env.api();
     let dbs: Api<Database> = env.api();
     let entries: Api<AllowlistEntry> = env.api();
@@ -621,7 +556,7 @@ async fn wait_children(env: &Env, prefixes: &[&str], gone: bool) {
 
 #[tokio::test]
 async fn deleting_the_cluster_with_its_children_leaves_nothing_stuck() {
-    let env = Env::start("children-cluster-gone", 300, "info").await;
+    let env = env("children-cluster-gone", 300, "info").await;
     let together = env.ready_cluster("together-db").await;
     let first = env.ready_cluster("first-db").await;
     for (prefix, cluster) in [("t", "together-db"), ("f", "first-db")] {
@@ -648,7 +583,7 @@ async fn deleting_the_cluster_with_its_children_leaves_nothing_stuck() {
 #[tokio::test]
 async fn children_using_their_clusters_credentials_are_released_after_the_cluster() {
     // No operator-wide key: every request uses the Secret named by the cluster's credentialsRef.
-    let env = Env::start_with_key("children-cluster-creds", 300, "info", None).await;
+    let env = env_with_key("children-cluster-creds", 300, "info", None).await;
     kubectl(&["create", "secret", "generic", "cloud-key", "-n", env.ns(), &format!("--from-literal=apiKey={TEST_API_KEY}")], None).await.ok();
     let with_credentials = |name: &str| serverless_cluster(name).replace("  labels:\n", "  credentialsRef:\n    name: cloud-key\n  labels:\n");
     env.apply(&with_credentials("keyed-db")).await;
@@ -675,7 +610,7 @@ async fn children_using_their_clusters_credentials_are_released_after_the_cluste
 
 #[tokio::test]
 async fn invalid_children_are_refused_or_stalled_and_nothing_is_deleted() {
-    let env = Env::start("children-invalid", 300, "info").await;
+    let env = env("children-invalid", 300, "info").await;
 
     // Refused by the API server, naming the field.
     let cases = [

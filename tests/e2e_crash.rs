@@ -24,14 +24,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
+use crdb_cloud_operator::simulator::{self, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use support::operator::*;
-use support::{TestNamespace, kubectl, test_namespace};
+use support::{World, kubectl};
 
 const LANES: u64 = 4;
 const TRIALS_PER_LANE: u64 = 6;
@@ -123,13 +123,23 @@ fn pick<'a, V>(map: &'a BTreeMap<String, V>, rng: &mut StdRng) -> Option<(&'a St
 struct Trial {
     number: u64,
     rng: StdRng,
-    ns: TestNamespace,
-    sim: RunningSimulator,
-    admin: SimAdmin,
-    operator: Option<Operator>,
+    world: World,
     model: Model,
     kills: u32,
     actions: Vec<&'static str>,
+}
+
+impl std::ops::Deref for Trial {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for Trial {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
 }
 
 /// The kubectl resource name of a kind.
@@ -148,7 +158,6 @@ fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
 
 impl Trial {
     async fn start(number: u64, seed: u64) -> Self {
-        let ns = test_namespace(&format!("crash-{number}")).await;
         crdb_cloud_operator::install_crypto_provider();
         let config = SimulatorConfig {
             api_keys: vec![TEST_API_KEY.to_string()],
@@ -158,14 +167,10 @@ impl Trial {
             rate_limit_per_second: 10,
         };
         let sim = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts");
-        let admin = SimAdmin::new(&sim);
         let mut trial = Self {
             number,
             rng: StdRng::seed_from_u64(seed),
-            ns,
-            sim,
-            admin,
-            operator: None,
+            world: World::with_simulator(&format!("crash-{number}"), sim).await,
             model: Model::default(),
             kills: 0,
             actions: Vec::new(),
@@ -175,12 +180,9 @@ impl Trial {
     }
 
     fn start_operator(&mut self) {
-        let url = self.sim.base_url();
-        let mut options = OperatorOptions::new(self.ns.name(), &url);
         // The same identity after a restart (as a restarted container keeps its pod name), so the
         // new process takes the Lease over at once instead of waiting for it to expire.
-        options.pod_name = Some("crash-operator");
-        self.operator = Some(Operator::start(options));
+        self.world.start_operator(|options| options.pod_name = Some("crash-operator"));
     }
 
     /// SIGKILL after a seeded delay, then a restart after another.
@@ -195,22 +197,6 @@ impl Trial {
         self.kills += 1;
         tokio::time::sleep(down).await;
         self.start_operator();
-    }
-
-    fn ns(&self) -> &str {
-        self.ns.name()
-    }
-
-    fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as kube::Resource>::DynamicType: Default,
-    {
-        self.ns.api()
-    }
-
-    async fn apply(&self, manifest: &str) {
-        kubectl(&["apply", "-n", self.ns(), "-f", "-"], Some(manifest)).await.ok();
     }
 
     async fn merge<K>(&self, name: &str, patch: Value)

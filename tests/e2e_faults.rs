@@ -15,52 +15,20 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::simulator::RunningSimulator;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use support::operator::*;
-use support::{TestNamespace, kubectl, test_namespace};
+use support::World as Env;
+use support::kubectl;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Convergence under faults: includes the operator's 30 s wait to confirm a create whose answer
 /// was an error before it sends another.
 const FAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
-struct Env {
-    _operator: Operator,
-    ns: TestNamespace,
-    admin: SimAdmin,
-    _sim: RunningSimulator,
-}
 
 impl Env {
-    async fn start(prefix: &str) -> Self {
-        install_crds().await;
-        let ns = test_namespace(prefix).await;
-        let sim = start_simulator(&[]).await;
-        let admin = SimAdmin::new(&sim);
-        let url = sim.base_url();
-        let operator = Operator::start(OperatorOptions::new(ns.name(), &url));
-        Self { _operator: operator, ns, admin, _sim: sim }
-    }
-
-    fn ns(&self) -> &str {
-        self.ns.name()
-    }
-
-    fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as kube::Resource>::DynamicType: Default,
-    {
-        self.ns.api()
-    }
-
-    async fn apply(&self, manifest: &str) {
-        kubectl(&["apply", "-n", self.ns(), "-f", "-"], Some(manifest)).await.ok();
-    }
-
     async fn fault(&self, spec: Value) {
         self.admin.post("faults", spec).await;
     }
@@ -71,7 +39,7 @@ impl Env {
     }
 
     fn admin_base(&self) -> String {
-        self._sim.base_url()
+        self.sim.base_url()
     }
 
     /// The sequence number of the last request served (the start of a window).
@@ -83,25 +51,6 @@ impl Env {
     async fn window(&self, name: &str, since: u64, started: Instant) -> Window {
         let requests = self.admin.get(&format!("requests?since={since}")).await.as_array().unwrap().clone();
         Window { name: name.to_string(), requests, seconds: started.elapsed().as_secs_f64() }
-    }
-
-    async fn ready_cluster(&self, name: &str) -> String {
-        self.apply(&serverless_cluster(name)).await;
-        let cr = wait_for(&self.api::<CockroachCluster>(), name, TIMEOUT, "Ready", is_ready).await;
-        cr.status.unwrap().cluster_id.unwrap()
-    }
-
-    async fn record(&self, cluster_id: &str) -> Value {
-        self.admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == cluster_id).unwrap_or(Value::Null)
-    }
-
-    async fn cloud_password(&self, cluster_id: &str, user: &str) -> Option<String> {
-        self.admin.get(&format!("clusters/{cluster_id}/sql-users/{user}/password")).await["password"].as_str().map(str::to_string)
-    }
-
-    async fn secret_text(&self, name: &str, key: &str) -> String {
-        let secret = self.api::<Secret>().get(name).await.unwrap();
-        String::from_utf8(secret.data.unwrap()[key].0.clone()).unwrap()
     }
 
     async fn wait_children_ready(&self, users: &[&str], dbs: &[&str], entries: &[&str], timeout: Duration) {

@@ -17,88 +17,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::simulator::RunningSimulator;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 use support::operator::*;
-use support::{TestNamespace, kubectl, shared, test_namespace};
+use support::World as Env;
+use support::{kubectl, shared};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::RwLock;
 use tokio::task::AbortHandle;
 
-/// Generous: after an outage the operator's watches may back off for over a minute (see the
-/// ignored prompt-recovery test).
+/// Generous, for shared CI machines: after an outage the watches retry within 4 s, but the work
+/// that failed meanwhile waits out its own per-object backoff.
 const TIMEOUT: Duration = Duration::from_secs(150);
 
 /// Held for writing by the test that stops the apiserver, for reading by every other test.
 static OUTAGE: RwLock<()> = RwLock::const_new(());
 
-struct Env {
-    operator: Operator,
-    ns: TestNamespace,
-    admin: SimAdmin,
-    _sim: RunningSimulator,
-}
 
 impl Env {
-    /// `kubeconfig`: the operator's, e.g. one pointing at a proxy.
-    async fn start(prefix: &str, kubeconfig: Option<&std::path::Path>) -> Self {
-        install_crds().await;
-        let ns = test_namespace(prefix).await;
-        let sim = start_simulator(&[]).await;
-        let admin = SimAdmin::new(&sim);
-        let url = sim.base_url();
-        let mut options = OperatorOptions::new(ns.name(), &url);
-        options.kubeconfig = kubeconfig;
-        let operator = Operator::start(options);
-        Self { operator, ns, admin, _sim: sim }
-    }
-
-    fn ns(&self) -> &str {
-        self.ns.name()
-    }
-
-    fn api<K>(&self) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as kube::Resource>::DynamicType: Default,
-    {
-        self.ns.api()
-    }
-
-    async fn apply(&self, manifest: &str) {
-        kubectl(&["apply", "-n", self.ns(), "-f", "-"], Some(manifest)).await.ok();
-    }
-
-    async fn record(&self, cluster_id: &str) -> Value {
-        self.admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == cluster_id).unwrap_or(Value::Null)
-    }
-
-    async fn cloud_password(&self, cluster_id: &str, user: &str) -> Option<String> {
-        self.admin.get(&format!("clusters/{cluster_id}/sql-users/{user}/password")).await["password"].as_str().map(str::to_string)
-    }
-
-    async fn secret_text(&self, name: &str, key: &str) -> String {
-        let secret = self.api::<Secret>().get(name).await.unwrap();
-        String::from_utf8(secret.data.unwrap()[key].0.clone()).unwrap()
-    }
-
-    /// Waits until the cloud record of a cluster satisfies `done`.
-    async fn wait_cloud(&self, cluster_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let record = self.record(cluster_id).await;
-            if done(&record) {
-                return record;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for the cloud: {what}; cloud holds:\n{record:#}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
     async fn ready<K>(&self, name: &str, generation: i64) -> K
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + serde::Serialize,
@@ -113,8 +52,8 @@ impl Env {
     /// The operator must still be the process started at the beginning (it never exited, started
     /// its controllers once) and must not have panicked.
     fn assert_same_operator(&mut self) {
-        assert!(self.operator.is_running(), "the operator exited");
-        let logs = self.operator.logs();
+        assert!(self.operator.as_mut().expect("an operator was started").is_running(), "the operator exited");
+        let logs = self.operator().logs();
         assert_eq!(logs.matches("starting controllers").count(), 1, "the operator started its controllers more than once");
         assert!(!logs.contains("panicked"), "the operator panicked");
     }
@@ -159,7 +98,7 @@ async fn ready_world(env: &Env, cluster: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_survives_an_apiserver_restart_and_loses_no_work() {
     let _outage = OUTAGE.write().await;
-    let mut env = Env::start("kube-restart", None).await;
+    let mut env = Env::start("kube-restart").await;
     let id = ready_world(&env, "steady-db").await;
     let clusters: Api<CockroachCluster> = env.api();
 
@@ -186,7 +125,7 @@ async fn the_operator_survives_an_apiserver_restart_and_loses_no_work() {
     env.ready::<CockroachCluster>("steady-db", 3).await;
     env.ready::<Database>("after-outage", 1).await;
     wait_gone(&env.api::<AllowlistEntry>(), "office", TIMEOUT).await;
-    let record = env.wait_cloud(&id, "the changes made after the outage", |r| {
+    let record = env.wait_cloud(&id, "the changes made after the outage", TIMEOUT, |r| {
         r["cluster"]["labels"]["phase"] == "after-outage" && names(r, "databases").contains(&"after-outage".to_string()) && !has_entry(r, "203.0.113.0")
     })
     .await;
@@ -216,7 +155,7 @@ const PROMPT_RECOVERY: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_after_an_apiserver_outage_are_acted_on_promptly() {
     let _outage = OUTAGE.write().await;
-    let mut env = Env::start("kube-prompt", None).await;
+    let mut env = Env::start("kube-prompt").await;
     let id = ready_world(&env, "prompt-db").await;
     let cp = shared();
     cp.stop_apiserver();
@@ -332,8 +271,9 @@ async fn cut_watch_streams_and_a_partition_lose_no_work() {
     let cp = shared();
     let upstream: SocketAddr = cp.server_url().trim_start_matches("https://").parse().unwrap();
     let proxy = Proxy::start(upstream).await;
-    let kubeconfig = proxy.kubeconfig(cp.dir());
-    let mut env = Env::start("kube-cuts", Some(&kubeconfig)).await;
+    // The operator outlives this borrow only in the type system: the test holds it to the end.
+    let kubeconfig: &'static std::path::Path = Box::leak(proxy.kubeconfig(cp.dir()).into_boxed_path());
+    let mut env = Env::start_with("kube-cuts", |options| options.kubeconfig = Some(kubeconfig)).await;
     let id = ready_world(&env, "cut-db").await;
     let clusters: Api<CockroachCluster> = env.api();
 
@@ -369,7 +309,7 @@ async fn cut_watch_streams_and_a_partition_lose_no_work() {
     env.ready::<CockroachCluster>("cut-db", 3).await;
     env.ready::<Database>("between-cuts", 1).await;
     env.ready::<AllowlistEntry>("office", 2).await;
-    let record = env.wait_cloud(&id, "the changes made between cuts", |r| {
+    let record = env.wait_cloud(&id, "the changes made between cuts", TIMEOUT, |r| {
         r["cluster"]["labels"]["cuts"] == "two"
             && names(r, "databases").contains(&"between-cuts".to_string())
             && r["allowlist"].as_array().unwrap().iter().any(|e| e["cidr_ip"] == "203.0.113.0" && e["ui"] == true)
@@ -408,7 +348,7 @@ async fn cut_watch_streams_and_a_partition_lose_no_work() {
     env.ready::<Database>("orders", 2).await;
     wait_gone(&env.api::<Database>(), "between-cuts", TIMEOUT).await;
     env.ready::<CockroachCluster>("cut-db", 4).await;
-    let record = env.wait_cloud(&id, "the changes made during the partition", |r| {
+    let record = env.wait_cloud(&id, "the changes made during the partition", TIMEOUT, |r| {
         let dbs = names(r, "databases");
         r["cluster"]["labels"]["cuts"] == "partition"
             && names(r, "sql_users").contains(&"partitioned".to_string())
@@ -547,7 +487,7 @@ fn audit_message(obj: &impl serde::Serialize) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_writers_between_reads_and_writes_cause_no_lost_update_and_no_write_loop() {
     let _shared = OUTAGE.read().await;
-    let mut env = Env::start("kube-conflicts", None).await;
+    let mut env = Env::start("kube-conflicts").await;
     let stop = Arc::new(AtomicBool::new(false));
     let meddler = tokio::spawn(meddle(env.ns.client(), env.ns().to_string(), stop.clone()));
 
@@ -563,7 +503,7 @@ async fn other_writers_between_reads_and_writes_cause_no_lost_update_and_no_writ
     merge(&env.api::<Secret>(), "app-password", json!({"stringData": {"password": "Rotated-under-meddling-9"}})).await;
     env.ready::<CockroachCluster>("busy-db", 4).await;
     env.ready::<Database>("orders", 2).await;
-    let record = env.wait_cloud(&id, "the last spec", |r| {
+    let record = env.wait_cloud(&id, "the last spec", TIMEOUT, |r| {
         r["cluster"]["labels"]["tier"] == "platinum" && names(r, "databases").contains(&"orders_v2".to_string())
     })
     .await;

@@ -19,7 +19,9 @@ pub mod controlplane;
 pub mod kubectl;
 pub mod namespace;
 pub mod operator;
+pub mod world;
 
 pub use controlplane::{ControlPlane, shared};
 pub use kubectl::{CmdOutput, helm, kubectl, kubectl_as, kubectl_blocking};
 pub use namespace::{TestNamespace, test_namespace};
+pub use world::World;

@@ -1,0 +1,122 @@
+//! One end-to-end test's world: its own namespace, its own Cloud API simulator and the operator
+//! binary watching that namespace, with the helpers every such test needs.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use serde_json::Value;
+
+use crdb_cloud_operator::api::CockroachCluster;
+use crdb_cloud_operator::simulator::RunningSimulator;
+
+use super::kubectl::kubectl;
+use super::namespace::{TestNamespace, test_namespace};
+use super::operator::{Operator, OperatorOptions, SimAdmin, install_crds, is_ready, serverless_cluster, start_simulator, wait_for};
+
+pub struct World {
+    pub ns: TestNamespace,
+    pub admin: SimAdmin,
+    pub sim: RunningSimulator,
+    /// `None` while a test has the operator stopped (or killed).
+    pub operator: Option<Operator>,
+}
+
+impl World {
+    /// A namespace and a simulator, the operator started with the test defaults.
+    pub async fn start(prefix: &str) -> Self {
+        Self::start_with(prefix, |_| {}).await
+    }
+
+    /// As [`World::start`], with the operator's options adjusted by `configure`.
+    pub async fn start_with(prefix: &str, configure: impl FnOnce(&mut OperatorOptions<'_>)) -> Self {
+        let mut world = Self::without_operator(prefix).await;
+        world.start_operator(configure);
+        world
+    }
+
+    /// A namespace and a simulator, no operator yet.
+    pub async fn without_operator(prefix: &str) -> Self {
+        Self::with_simulator(prefix, start_simulator(&[]).await).await
+    }
+
+    /// A namespace and the given simulator, no operator yet.
+    pub async fn with_simulator(prefix: &str, sim: RunningSimulator) -> Self {
+        install_crds().await;
+        let ns = test_namespace(prefix).await;
+        let admin = SimAdmin::new(&sim);
+        Self { ns, admin, sim, operator: None }
+    }
+
+    /// Starts the operator (replacing a running one) watching this world's namespace.
+    pub fn start_operator(&mut self, configure: impl FnOnce(&mut OperatorOptions<'_>)) {
+        let url = self.sim.base_url();
+        let mut options = OperatorOptions::new(self.ns.name(), &url);
+        configure(&mut options);
+        self.operator = Some(Operator::start(options));
+    }
+
+    /// The running operator.
+    pub fn operator(&self) -> &Operator {
+        self.operator.as_ref().expect("the operator is running")
+    }
+
+    pub fn ns(&self) -> &str {
+        self.ns.name()
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        self.ns.api()
+    }
+
+    pub async fn apply(&self, manifest: &str) {
+        kubectl(&["apply", "-n", self.ns(), "-f", "-"], Some(manifest)).await.ok();
+    }
+
+    /// Applies a manifest that must be refused; returns kubectl's stderr.
+    pub async fn apply_refused(&self, manifest: &str) -> String {
+        kubectl(&["apply", "-n", self.ns(), "-f", "-"], Some(manifest)).await.err().stderr
+    }
+
+    /// Applies a CockroachCluster (as deploy/examples) and waits until it is Ready; returns its cloud ID.
+    pub async fn ready_cluster(&self, name: &str) -> String {
+        self.apply(&serverless_cluster(name)).await;
+        let cr = wait_for(&self.api::<CockroachCluster>(), name, Duration::from_secs(60), "Ready", is_ready).await;
+        cr.status.unwrap().cluster_id.unwrap()
+    }
+
+    /// One key of a Secret in the namespace, as text.
+    pub async fn secret_text(&self, name: &str, key: &str) -> String {
+        let secret = self.api::<Secret>().get(name).await.unwrap();
+        String::from_utf8(secret.data.unwrap()[key].0.clone()).unwrap()
+    }
+
+    /// What the simulator holds for one cluster: {"cluster", "sql_users", "databases", "allowlist"}.
+    pub async fn record(&self, cluster_id: &str) -> Value {
+        self.admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == cluster_id).unwrap_or(Value::Null)
+    }
+
+    /// The password the simulator stored for a SQL user (admin endpoint).
+    pub async fn cloud_password(&self, cluster_id: &str, user: &str) -> Option<String> {
+        let answer = self.admin.get(&format!("clusters/{cluster_id}/sql-users/{user}/password")).await;
+        answer["password"].as_str().map(str::to_string)
+    }
+
+    /// Polls the cluster's record in the simulator until `done` holds.
+    pub async fn wait_cloud(&self, cluster_id: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let record = self.record(cluster_id).await;
+            if done(&record) {
+                return record;
+            }
+            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for the cloud: {what}; cloud holds:\n{record:#}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
