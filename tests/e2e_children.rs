@@ -393,6 +393,18 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     let record = env.record(&id).await;
     assert_eq!(entry(&record, "203.0.113.0", 24).unwrap()["name"], "office-hq");
 
+    // The same CIDR named through spec.clusterId instead of clusterRef is the same allowlist.
+    env.apply(&allowlist("office-by-id", "orders-db", "203.0.113.0/24", "").replace("  clusterRef:\n    name: orders-db\n", &format!("  clusterId: {id}\n")))
+        .await;
+    let by_id = wait_for(&entries, "office-by-id", TIMEOUT, "Stalled Conflict", |e| is_stalled_with(e, "Conflict")).await;
+    let (_, _, message) = condition(&by_id, "Stalled").unwrap();
+    // Either older resource for the CIDR (office, or office-copy) is named.
+    assert!(message.contains(&format!("{}/office", env.ns())) && message.contains("already manages 203.0.113.0/24"), "{message}");
+    assert_eq!(env.admin.count("UpdateAllowlistEntry").await, updates, "the resource naming the cluster by id changed the entry");
+    entries.delete("office-by-id", &DeleteParams::default()).await.unwrap();
+    wait_gone(&entries, "office-by-id", TIMEOUT).await;
+    assert!(entry(&env.record(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
+
     // Two applied together (created in the same second): one manages the entry, the other says
     // why it does not, and they stay that way.
     let pair = format!(

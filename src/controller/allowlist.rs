@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use kube::api::{Api, ListParams};
 use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
 
 use crate::api::children::{AllowlistEntry, ChildSpec, ChildStatus};
 use crate::cloud::cache::ListCache;
@@ -68,26 +69,31 @@ impl AllowlistEntry {
         Cidr::parse(&self.spec.cidr).map_err(|e| ReconcileError::stalled("InvalidSpec", format!("spec.cidr: {e}")))
     }
 
-    /// The identity of the cluster this entry targets, comparable across resources.
-    fn target_identity(&self) -> String {
-        match (&self.spec.cluster_id, &self.spec.cluster_ref) {
-            (Some(id), _) => format!("id:{id}"),
-            (None, Some(r)) => format!("ref:{}/{}", self.namespace().unwrap_or_default(), r.name),
-            _ => String::new(),
+    /// The cloud cluster an entry targets: `spec.clusterId`, else the one its status records, else
+    /// the one its CockroachCluster's status names. An entry naming a cluster by `clusterRef` and
+    /// another naming the same cluster by `clusterId` target the same allowlist.
+    fn cloud_cluster(&self, ctx: &Context) -> Option<String> {
+        if let Some(id) = &self.spec.cluster_id {
+            return Some(id.clone());
         }
+        if let Some(id) = self.status.as_ref().and_then(|s| s.cluster_id.clone()) {
+            return Some(id);
+        }
+        let reference = self.spec.cluster_ref.as_ref()?;
+        let key = ObjectRef::new(&reference.name).within(&self.namespace().unwrap_or_default());
+        ctx.stores.clusters.get()?.get(&key)?.status.as_ref()?.cluster_id.clone()
     }
 
-    /// Another, older AllowlistEntry for the same CIDR on the same cluster (it wins). Read from the
-    /// controller's watch cache: two hundred entries checking each other must not mean two hundred
-    /// lists of every entry from the apiserver.
-    async fn conflicting_owner(&self, ctx: &Context, cidr: Cidr) -> Result<Option<String>, ReconcileError> {
+    /// Another, older AllowlistEntry for the same CIDR on the same cloud cluster (it wins). Read
+    /// from the controller's watch cache: two hundred entries checking each other must not mean two
+    /// hundred lists of every entry from the apiserver.
+    async fn conflicting_owner(&self, ctx: &Context, cluster_id: &str, cidr: Cidr) -> Result<Option<String>, ReconcileError> {
         let others: Vec<Arc<AllowlistEntry>> = match ctx.stores.allowlist.get() {
             Some(store) => store.state(),
+            // Without a running controller (no watch cache): this namespace only, which a
+            // namespace-scoped installation is allowed to list.
             None => {
-                let api: Api<AllowlistEntry> = match &self.spec.cluster_id {
-                    Some(_) => Api::all(ctx.client.clone()),
-                    None => Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default()),
-                };
+                let api: Api<AllowlistEntry> = Api::namespaced(ctx.client.clone(), &self.namespace().unwrap_or_default());
                 api.list(&ListParams::default()).await?.items.into_iter().map(Arc::new).collect()
             }
         };
@@ -95,7 +101,7 @@ impl AllowlistEntry {
         let winner = others
             .into_iter()
             .filter(|o| o.uid() != self.uid() && o.metadata.deletion_timestamp.is_none())
-            .filter(|o| o.target_identity() == self.target_identity() && Cidr::parse(&o.spec.cidr).is_ok_and(|c| c == cidr))
+            .filter(|o| Cidr::parse(&o.spec.cidr).is_ok_and(|c| c == cidr) && o.cloud_cluster(ctx).as_deref() == Some(cluster_id))
             .filter(|o| (o.creation_timestamp(), o.namespace(), o.name_any()) < mine)
             .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any()))
             .next();
@@ -141,7 +147,7 @@ impl ChildKind for AllowlistEntry {
         _status: &mut ChildStatus,
     ) -> Result<Converged<models::AllowlistEntry>, ReconcileError> {
         let cidr = self.cidr()?;
-        if let Some(owner) = self.conflicting_owner(ctx, cidr).await? {
+        if let Some(owner) = self.conflicting_owner(ctx, &target.cluster_id, cidr).await? {
             return Err(ReconcileError::stalled(
                 "Conflict",
                 format!("AllowlistEntry {owner} already manages {cidr} on this cluster; delete one of the two"),
