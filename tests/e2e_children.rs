@@ -321,6 +321,19 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     let events = events_for(env.ns(), "orders").await;
     assert!(events.iter().any(|e| e.starts_with("Normal Renamed")), "{events:?}");
 
+    // Renaming onto a name another database holds is refused, and neither database is touched;
+    // going back to the current name recovers.
+    dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "legacy_db"}}))).await.unwrap();
+    let refused = wait_for(&dbs, "orders", TIMEOUT, "Stalled NameInUse", |d| is_stalled_with(d, "NameInUse")).await;
+    let (_, _, message) = condition(&refused, "Stalled").unwrap();
+    assert!(message.contains("spec.name") && message.contains("legacy_db already exists"), "{message}");
+    assert_eq!(refused.status.unwrap().cloud_name.as_deref(), Some("orders_v2"), "the resource must keep managing its database");
+    let held = names(&env.record(&id).await, "databases");
+    assert!(held.contains(&"orders_v2".to_string()) && held.contains(&"legacy_db".to_string()), "{held:?}");
+    assert_eq!(env.admin.count("EditDatabase").await, 1, "only the first rename may reach the cloud");
+    dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
+    wait_for(&dbs, "orders", TIMEOUT, "Ready again", |d| is_ready(d) && d.metadata.generation == Some(4)).await;
+
     // A cluster not managed by the operator, named by spec.clusterId: waited for while it is
     // CREATING, then used; Delete removes the database from it.
     let body = json!({"name": "unmanaged-db", "provider": "GCP", "spec": {"serverless": {"regions": ["us-central1"]}}});

@@ -49,6 +49,17 @@ impl ChildKind for Database {
         status: &mut ChildStatus,
     ) -> Result<Converged<models::Database>, ReconcileError> {
         let name = self.db_name();
+        // A new name that another database already holds, while the one this resource manages
+        // still exists: renaming would fail, and taking the other one over would leave ours
+        // unmanaged. A person has to decide.
+        if let Some(old) = status.cloud_name.clone().filter(|old| *old != name && Self::contains(listed, old))
+            && Self::contains(listed, &name)
+        {
+            return Err(ReconcileError::stalled(
+                "NameInUse",
+                format!("spec.name: database {name} already exists on the cluster, so database {old} cannot be renamed to it; choose another name or remove one of the two"),
+            ));
+        }
         if let Some(db) = listed.iter().find(|d| d.name == name) {
             status.table_count = db.table_count;
             return Ok(Converged::InSync);
