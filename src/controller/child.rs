@@ -203,8 +203,7 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
     match converged {
         Ok(Converged::InSync) => {
             draft.cloud_name = Some(key);
-            let next = if ctx.economies.list_cache { ctx.timing.after_list_refresh(listed.loaded_at) } else { ctx.timing.jittered_resync() };
-            Ok(Step::new(Outcome::ready(format!("the {} matches the spec", K::NOUN)), next))
+            Ok(in_sync::<K>(ctx, &listed))
         }
         Ok(Converged::Changed { reason, message, now }) => {
             draft.cloud_name = Some(key);
@@ -225,8 +224,7 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
                             items.push(item);
                         })
                         .await;
-                    let next = if ctx.economies.list_cache { ctx.timing.after_list_refresh(listed.loaded_at) } else { ctx.timing.jittered_resync() };
-                    Ok(Step::new(Outcome::ready(format!("the {} matches the spec", K::NOUN)), next))
+                    Ok(in_sync::<K>(ctx, &listed))
                 }
                 // Confirm on the next pass from a fresh list.
                 None => {
@@ -241,6 +239,13 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
             Err(err)
         }
     }
+}
+
+/// Ready, and when to look again: just after the shared list this pass used is due for refresh
+/// (or a plain jittered resync when lists are not shared).
+fn in_sync<K: ChildKind>(ctx: &Context, listed: &Cached<Vec<K::Cloud>>) -> Step {
+    let next = if ctx.economies.list_cache { ctx.timing.after_list_refresh(listed.loaded_at) } else { ctx.timing.jittered_resync() };
+    Step::new(Outcome::ready(format!("the {} matches the spec", K::NOUN)), next)
 }
 
 /// Removes the cloud object unless the policy is Retain. `Ok(None)`: done, release the finalizer.
