@@ -80,8 +80,7 @@ async fn main() {
         if wants("2") {
             let big = steady_state(&mut run).await;
             run.operator_stop().await;
-            let small_fleet = cold_convergence_of("small", &[], Fleet { users: 4, databases: 3, allowlist: 3, clusters: 1 }, RATE).await;
-            let mut small_fleet = small_fleet;
+            let mut small_fleet = cold_convergence_of("small", &[], Fleet { users: 4, databases: 3, allowlist: 3, clusters: 1 }, RATE).await;
             let small = steady_state(&mut small_fleet).await;
             small_fleet.operator_stop().await;
             report.steady(&big, &small);
@@ -460,8 +459,7 @@ async fn restart(run: &mut Run) -> Restart {
         let so_far = Requests::read(&run.admin).await.since(&before);
         if !checked && started.elapsed() > Duration::from_secs(60) {
             // Still in sync: the restart must not have disturbed anything.
-            let ready = wait_all_ready(&run.ns, run.fleet.total(), Instant::now(), Duration::from_secs(1)).await;
-            let _ = ready;
+            wait_all_ready(&run.ns, run.fleet.total(), Instant::now(), Duration::from_secs(1)).await;
             checked = true;
         }
         println!("    [{:>5.0}s] {} requests ({})", started.elapsed().as_secs_f64(), so_far.total(), so_far.breakdown());

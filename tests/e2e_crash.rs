@@ -152,10 +152,6 @@ fn plural(kind: &str) -> &'static str {
     }
 }
 
-fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
-    format!("apiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterRef:\n    name: {cluster}\n{spec}")
-}
-
 impl Trial {
     async fn start(number: u64, seed: u64) -> Self {
         crdb_cloud_operator::install_crypto_provider();
@@ -497,10 +493,6 @@ impl Trial {
         }
         audit
     }
-}
-
-fn names(record: &Value, collection: &str) -> Vec<String> {
-    record[collection].as_array().map(|items| items.iter().map(|i| i["name"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
 }
 
 #[derive(Debug, Default)]

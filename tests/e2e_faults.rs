@@ -123,29 +123,8 @@ impl Window {
     }
 }
 
-fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
-    format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterRef:\n    name: {cluster}\n{spec}")
-}
-
 fn reconciling_with(obj: &impl serde::Serialize, reason: &str) -> bool {
     condition(obj, "Reconciling").is_some_and(|(s, r, _)| s == "True" && r == reason)
-}
-
-fn names(record: &Value, collection: &str) -> Vec<String> {
-    record[collection].as_array().map(|items| items.iter().map(|i| i["name"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
-}
-
-/// Waits (up to `timeout`) until the cloud record of the cluster satisfies `done`.
-async fn wait_cloud(env: &Env, cluster_id: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let record = env.record(cluster_id).await;
-        if done(&record) {
-            return record;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for the cloud: {what}; cloud holds:\n{record:#}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Sleeps until `started + length` (the end of a measured window; the checks are on what happened).
@@ -433,7 +412,7 @@ async fn a_cluster_locked_during_an_update_is_waited_for_then_updated() {
     env.admin.post(&format!("clusters/{id}/state"), json!({"state": "CREATED", "operation_status": "UNSPECIFIED"})).await;
     wait_for(&clusters, "locked-db", TIMEOUT, "Ready after the lock", |c| is_ready(c) && c.metadata.generation == Some(2)).await;
     wait_for(&env.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
-    let record = wait_cloud(&env, &id, "4 vCPUs", TIMEOUT, |r| vcpus(r) == "4").await;
+    let record = env.wait_cloud(&id, "4 vCPUs", TIMEOUT, |r| vcpus(r) == "4").await;
     assert!(names(&record, "databases").contains(&"orders".to_string()));
 }
 

@@ -610,37 +610,13 @@ async fn maximal_values_are_accepted_by_the_apiserver() {
 // ---------------------------------------------------------------------------------------------
 // The operator under the chart's RBAC
 
-fn child_manifests(cluster: &str) -> String {
-    let cluster_manifest = serverless_cluster(cluster);
-    format!(
-        r#"{cluster_manifest}---
-apiVersion: crdbcloud.io/v1alpha1
-kind: SQLUser
-metadata:
-  name: app
-spec:
-  clusterRef:
-    name: {cluster}
----
-apiVersion: crdbcloud.io/v1alpha1
-kind: Database
-metadata:
-  name: orders
-spec:
-  clusterRef:
-    name: {cluster}
----
-apiVersion: crdbcloud.io/v1alpha1
-kind: AllowlistEntry
-metadata:
-  name: office
-spec:
-  clusterRef:
-    name: {cluster}
-  cidr: "203.0.113.0/24"
-"#
-    )
-}
+/// The objects `cluster_with_one_child_of_each_kind("orders-db")` creates, as kubectl names them.
+const EXAMPLE_WORLD: [&str; 4] = [
+    "cockroachclusters.crdbcloud.io/orders-db",
+    "sqlusers.crdbcloud.io/app",
+    "databases.crdbcloud.io/orders",
+    "allowlistentries.crdbcloud.io/office",
+];
 
 /// `kubectl auth can-i` as `kubeconfig`: true for "yes".
 async fn can_i(kubeconfig: &Path, args: &[&str]) -> bool {
@@ -712,23 +688,8 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     options.lease_namespace = Some(r);
     options.pod_name = Some("rbac-operator-0");
     let operator = Operator::start(options);
-    kubectl(&["apply", "-n", w, "-f", "-"], Some(&child_manifests("orders-db"))).await.ok();
-    kubectl(
-        &[
-            "wait",
-            "-n",
-            w,
-            "--for=condition=Ready",
-            "--timeout=90s",
-            "cockroachclusters.crdbcloud.io/orders-db",
-            "sqlusers.crdbcloud.io/app",
-            "databases.crdbcloud.io/orders",
-            "allowlistentries.crdbcloud.io/office",
-        ],
-        None,
-    )
-    .await
-    .ok();
+    kubectl(&["apply", "-n", w, "-f", "-"], Some(&cluster_with_one_child_of_each_kind("orders-db"))).await.ok();
+    kubectl(&[&["wait", "-n", w, "--for=condition=Ready", "--timeout=90s"][..], &EXAMPLE_WORLD[..]].concat(), None).await.ok();
     // The Secrets it writes, and the Lease it holds in the release namespace.
     let connection = watched.api::<Secret>().get("app-connection").await.unwrap();
     assert!(connection.data.unwrap().contains_key("url"));
@@ -737,28 +698,8 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("rbac-operator-0"));
     assert!(events_for(w, "orders-db").await.iter().any(|e| e.starts_with("Normal Ready")), "events are written");
 
-    kubectl(
-        &["delete", "-n", w, "--wait=false", "cockroachclusters.crdbcloud.io/orders-db", "sqlusers.crdbcloud.io/app", "databases.crdbcloud.io/orders", "allowlistentries.crdbcloud.io/office"],
-        None,
-    )
-    .await
-    .ok();
-    kubectl(
-        &[
-            "wait",
-            "-n",
-            w,
-            "--for=delete",
-            "--timeout=90s",
-            "cockroachclusters.crdbcloud.io/orders-db",
-            "sqlusers.crdbcloud.io/app",
-            "databases.crdbcloud.io/orders",
-            "allowlistentries.crdbcloud.io/office",
-        ],
-        None,
-    )
-    .await
-    .ok();
+    kubectl(&[&["delete", "-n", w, "--wait=false"][..], &EXAMPLE_WORLD[..]].concat(), None).await.ok();
+    kubectl(&[&["wait", "-n", w, "--for=delete", "--timeout=90s"][..], &EXAMPLE_WORLD[..]].concat(), None).await.ok();
     let admin = SimAdmin::new(&sim);
     assert!(admin.live_clusters_named("orders-db").await.is_empty(), "the cloud cluster was deleted");
 

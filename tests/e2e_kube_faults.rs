@@ -59,14 +59,6 @@ impl Env {
     }
 }
 
-fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
-    format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterRef:\n    name: {cluster}\n{spec}")
-}
-
-fn names(record: &Value, collection: &str) -> Vec<String> {
-    record[collection].as_array().map(|items| items.iter().map(|i| i["name"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
-}
-
 fn has_entry(record: &Value, ip: &str) -> bool {
     record["allowlist"].as_array().is_some_and(|entries| entries.iter().any(|e| e["cidr_ip"] == ip))
 }
@@ -80,11 +72,7 @@ where
 
 /// One cluster with a user, a database and an allowlist entry; returns the cloud cluster id.
 async fn ready_world(env: &Env, cluster: &str) -> String {
-    let mut manifest = serverless_cluster(cluster);
-    manifest.push_str(&child("SQLUser", "app", cluster, ""));
-    manifest.push_str(&child("Database", "orders", cluster, ""));
-    manifest.push_str(&child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"));
-    env.apply(&manifest).await;
+    env.apply(&cluster_with_one_child_of_each_kind(cluster)).await;
     let id = env.ready::<CockroachCluster>(cluster, 1).await.status.unwrap().cluster_id.unwrap();
     env.ready::<SQLUser>("app", 1).await;
     env.ready::<Database>("orders", 1).await;

@@ -21,39 +21,6 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const LEASE_SECONDS: u64 = 5;
 
 
-/// A cluster and one child of every kind.
-fn all_kinds(cluster_name: &str) -> String {
-    format!(
-        r#"{}---
-apiVersion: crdbcloud.io/v1alpha1
-kind: SQLUser
-metadata:
-  name: app
-spec:
-  clusterRef:
-    name: {cluster_name}
----
-apiVersion: crdbcloud.io/v1alpha1
-kind: Database
-metadata:
-  name: orders
-spec:
-  clusterRef:
-    name: {cluster_name}
----
-apiVersion: crdbcloud.io/v1alpha1
-kind: AllowlistEntry
-metadata:
-  name: office
-spec:
-  clusterRef:
-    name: {cluster_name}
-  cidr: "203.0.113.0/24"
-"#,
-        serverless_cluster(cluster_name)
-    )
-}
-
 async fn apply(namespace: &str, manifest: &str) {
     kubectl(&["apply", "-n", namespace, "-f", "-"], Some(manifest)).await.ok();
 }
@@ -313,7 +280,7 @@ subjects:
 
     // A lifecycle of every kind, with one 429 from the Cloud API on the way.
     admin.post("faults", json!({"operation": "CreateCluster", "status": 429, "count": 1})).await;
-    apply(ns.name(), &all_kinds("metrics-db")).await;
+    apply(ns.name(), &cluster_with_one_child_of_each_kind("metrics-db")).await;
     wait_for(&ns.api::<CockroachCluster>(), "metrics-db", TIMEOUT, "Ready", is_ready).await;
     wait_for(&ns.api::<SQLUser>(), "app", TIMEOUT, "Ready", is_ready).await;
     wait_for(&ns.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
@@ -384,7 +351,7 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
     let ns = test_namespace("kubectl-wait").await;
     let sim = start_simulator(&[]).await;
     let _operator = Operator::start(OperatorOptions::new(ns.name(), &sim.base_url()));
-    apply(ns.name(), &all_kinds("wait-db")).await;
+    apply(ns.name(), &cluster_with_one_child_of_each_kind("wait-db")).await;
     let resources = [
         "cockroachcluster/wait-db",
         "sqluser/app",

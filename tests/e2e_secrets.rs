@@ -157,10 +157,6 @@ fn cluster(name: &str, credentials: Option<&str>) -> String {
     }
 }
 
-fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
-    format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterRef:\n    name: {cluster}\n{spec}")
-}
-
 #[tokio::test]
 async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_request_log() {
     install_crds().await;

@@ -53,6 +53,29 @@ spec:
     )
 }
 
+/// A SQLUser, Database or AllowlistEntry manifest referring to `cluster`; `spec` holds further
+/// spec lines, indented by two. Starts with `---`, so manifests can be concatenated.
+pub fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
+    format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterRef:\n    name: {cluster}\n{spec}")
+}
+
+/// `serverless_cluster(cluster)` with one child of every kind: SQLUser `app`, Database `orders`
+/// and AllowlistEntry `office` (203.0.113.0/24).
+pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
+    [
+        serverless_cluster(cluster),
+        child("SQLUser", "app", cluster, ""),
+        child("Database", "orders", cluster, ""),
+        child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"),
+    ]
+    .concat()
+}
+
+/// The names in one collection of the simulator's record of a cluster (`sql_users`, `databases`).
+pub fn names(record: &Value, collection: &str) -> Vec<String> {
+    record[collection].as_array().map(|items| items.iter().map(|i| i["name"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+}
+
 /// A simulator with test-friendly delays.
 pub async fn start_simulator(extra_keys: &[&str]) -> RunningSimulator {
     crdb_cloud_operator::install_crypto_provider();
