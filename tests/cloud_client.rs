@@ -63,6 +63,7 @@ impl Harness {
             operation_delay: Duration::from_millis(200),
             deleted_retention: Duration::from_secs(5),
             rate_limit_per_second: rate,
+            ..Default::default()
         };
         let sim = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         Self { sim, admin: reqwest::Client::new() }
@@ -251,20 +252,20 @@ async fn every_operation_round_trips_through_the_simulator() {
 
     // SQL users.
     assert_eq!(client.create_sql_user(&id, "app", "first-password").await.unwrap(), SqlUser { name: "app".into() });
-    assert_eq!(client.list_sql_users(&id).await.unwrap(), [SqlUser { name: "app".into() }]);
+    assert_eq!(client.list_sql_users(&id).await.unwrap().items, [SqlUser { name: "app".into() }]);
     assert_eq!(h.sql_user_password(&id, "app").await, "first-password");
     assert_eq!(client.update_sql_user_password(&id, "app", "second-password").await.unwrap().name, "app");
     assert_eq!(h.sql_user_password(&id, "app").await, "second-password");
     assert_eq!(client.delete_sql_user(&id, "app").await.unwrap().name, "app");
-    assert_eq!(client.list_sql_users(&id).await.unwrap(), []);
+    assert_eq!(client.list_sql_users(&id).await.unwrap().items, []);
 
     // Databases; table_count is an int64 sent as a string.
     let db = |name: &str| Database { name: name.into(), table_count: Some(0) };
     assert_eq!(client.create_database(&id, "appdb").await.unwrap(), db("appdb"));
     assert_eq!(client.rename_database(&id, "appdb", "appdb2").await.unwrap(), db("appdb2"));
-    assert_eq!(client.list_databases(&id).await.unwrap(), [db("appdb2"), db("defaultdb")]);
+    assert_eq!(client.list_databases(&id).await.unwrap().items, [db("appdb2"), db("defaultdb")]);
     assert_eq!(client.delete_database(&id, "appdb2").await.unwrap().name, "appdb2");
-    assert_eq!(client.list_databases(&id).await.unwrap(), [db("defaultdb")]);
+    assert_eq!(client.list_databases(&id).await.unwrap().items, [db("defaultdb")]);
 
     // IP allowlist: the CIDR travels in two path segments.
     let allow_all = AllowlistEntry { cidr_ip: "0.0.0.0".into(), cidr_mask: 0, name: Some("Allow all".into()), sql: true, ui: true };
@@ -274,9 +275,9 @@ async fn every_operation_round_trips_through_the_simulator() {
     let vpn = client.update_allowlist_entry(&id, "10.1.0.0", 16, &change).await.unwrap();
     let expected_vpn = AllowlistEntry { name: Some("office-vpn".into()), sql: false, ui: true, ..office.clone() };
     assert_eq!(vpn, expected_vpn);
-    assert_eq!(client.list_allowlist(&id).await.unwrap(), [allow_all.clone(), expected_vpn.clone()]);
+    assert_eq!(client.list_allowlist(&id).await.unwrap().items, [allow_all.clone(), expected_vpn.clone()]);
     assert_eq!(client.delete_allowlist_entry(&id, "10.1.0.0", 16).await.unwrap(), expected_vpn);
-    assert_eq!(client.list_allowlist(&id).await.unwrap(), [allow_all]);
+    assert_eq!(client.list_allowlist(&id).await.unwrap().items, [allow_all]);
     let cidr_path = format!("/api/v1/clusters/{id}/networking/allowlist/10.1.0.0/16");
     for (operation, method) in [("UpdateAllowlistEntry", "PATCH"), ("DeleteAllowlistEntry", "DELETE")] {
         let log = h.requests(operation).await;
@@ -327,7 +328,9 @@ async fn list_sql_users_follows_every_page() {
     }
     assert_eq!(h.stats().await["by_operation"]["CreateSQLUser"]["200"], 1200);
 
-    let listed: Vec<String> = client.list_sql_users(&id).await.unwrap().into_iter().map(|u| u.name).collect();
+    let listing = client.list_sql_users(&id).await.unwrap();
+    assert_eq!(listing.pages, 3, "the listing says what it cost");
+    let listed: Vec<String> = listing.items.into_iter().map(|u| u.name).collect();
     assert_eq!(listed.len(), expected.len());
     assert_eq!(listed.iter().collect::<BTreeSet<_>>().len(), expected.len(), "every user exactly once");
     assert_eq!(listed, expected, "in name order");

@@ -122,6 +122,7 @@ impl Sim {
             operation_delay: Duration::from_millis(200),
             deleted_retention: Duration::from_secs(60),
             rate_limit_per_second: 1000,
+            ..Default::default()
         };
         let running = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts");
         let base = running.base_url();

@@ -493,6 +493,43 @@ async fn drift_in_the_cloud_is_corrected() {
     assert_eq!(env.secret("drift-user-connection").await.unwrap().metadata.resource_version, version, "the connection Secret was rewritten");
 }
 
+/// Drift checks spend one request per list per resync: on a server that pages every 2 items, the
+/// cluster's 4 databases (with `defaultdb`) take 2 pages and are refreshed every second resync,
+/// its one SQL user every resync. Drift in the longer list is still found and put back.
+#[tokio::test]
+async fn drift_checks_of_a_list_of_several_pages_cost_one_request_per_resync() {
+    let sim = start_simulator_with(&[], |config| config.max_page_size = 2).await;
+    let mut env = Env::with_simulator("children-pages", sim).await;
+    env.start_operator(|options| options.resync_seconds = 3);
+    let id = env.ready_cluster("orders-db").await;
+    let databases = ["pages-a", "pages-b", "pages-c"];
+    for name in databases {
+        env.apply(&database(name, "orders-db", "")).await;
+    }
+    env.apply(&sql_user("pages-user", "orders-db", "")).await;
+    let dbs: Api<Database> = env.api();
+    for name in databases {
+        wait_for(&dbs, name, TIMEOUT, "Ready", is_ready).await;
+    }
+    wait_for(&env.api::<SQLUser>(), "pages-user", TIMEOUT, "Ready", is_ready).await;
+
+    // At rest: over 8 resyncs, about 8 one-page user lists and 4 two-page database lists. Listing
+    // the databases on every resync would cost about 16 requests.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (users_before, dbs_before) = (env.admin.count("ListSQLUsers").await, env.admin.count("ListDatabases").await);
+    tokio::time::sleep(Duration::from_secs(24)).await;
+    let users = env.admin.count("ListSQLUsers").await - users_before;
+    let databases = env.admin.count("ListDatabases").await - dbs_before;
+    assert!((6..=10).contains(&users), "{users} SQL user lists in 8 resyncs");
+    assert!(databases >= 4 && databases <= users + 3, "{databases} database list requests against {users} SQL user lists");
+
+    // Drift in the two-page list is found within two resyncs.
+    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/databases/pages-b"), None).await;
+    env.wait_cloud(&id, "the dropped database to be back", DRIFT_TIMEOUT, |r| names(r, "databases").contains(&"pages-b".to_string())).await;
+    let events = events_for(env.ns(), "pages-b").await;
+    assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected")), "{events:?}");
+}
+
 #[tokio::test]
 async fn children_wait_for_their_cluster_and_then_become_ready() {
     let env = env("children-waiting", 300, "info").await;

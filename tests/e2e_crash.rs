@@ -161,6 +161,7 @@ impl Trial {
             operation_delay: Duration::from_millis(300),
             deleted_retention: Duration::from_secs(1),
             rate_limit_per_second: 10,
+            ..Default::default()
         };
         let sim = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts");
         let mut trial = Self {

@@ -49,6 +49,7 @@ fn config() -> SimulatorConfig {
         operation_delay: Duration::from_millis(300),
         deleted_retention: Duration::from_millis(700),
         rate_limit_per_second: 0,
+        ..Default::default()
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::client::Listing;
 use super::error::CloudError;
 
 /// Identifies one cached collection: which key (fingerprint), which cluster.
@@ -52,7 +53,7 @@ pub struct SharedCache<V> {
 }
 
 /// A cache of listed collections.
-pub type ListCache<T> = SharedCache<Vec<T>>;
+pub type ListCache<T> = SharedCache<Listing<T>>;
 
 impl<V> SharedCache<V> {
     pub fn new(enabled: bool) -> Self {
@@ -71,12 +72,22 @@ impl<V> SharedCache<V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, CloudError>>,
     {
+        self.get_or_load_by(key, |_| max_age, load).await
+    }
+
+    /// Like `get_or_load`, when how old a value may be depends on the value (a long list may be
+    /// older than a short one: it costs more requests to refresh).
+    pub async fn get_or_load_by<F, Fut>(&self, key: &ListKey, max_age: impl FnOnce(&V) -> Duration, load: F) -> Result<Cached<V>, CloudError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, CloudError>>,
+    {
         if !self.enabled {
             return Ok(Cached { value: Arc::new(load().await?), loaded_at: Instant::now() });
         }
         let entry = self.entry(key);
         let mut slot = entry.slot.lock().await;
-        if let Some(cached) = slot.as_ref().filter(|c| c.loaded_at.elapsed() <= max_age) {
+        if let Some(cached) = slot.as_ref().filter(|c| c.loaded_at.elapsed() <= max_age(&c.value)) {
             return Ok(cached.clone());
         }
         let cached = Cached { value: Arc::new(load().await?), loaded_at: Instant::now() };
@@ -116,17 +127,19 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(30);
 
+    type VecCache = SharedCache<Vec<u32>>;
+
     fn key() -> ListKey {
         ListKey { key_fingerprint: "k".into(), cluster_id: "c".into() }
     }
 
-    async fn value(cache: &ListCache<u32>, max_age: Duration, load: Vec<u32>) -> Vec<u32> {
+    async fn value(cache: &VecCache, max_age: Duration, load: Vec<u32>) -> Vec<u32> {
         (*cache.get_or_load(&key(), max_age, || async { Ok(load) }).await.unwrap().value).clone()
     }
 
     #[tokio::test]
     async fn concurrent_callers_share_one_load() {
-        let cache = Arc::new(ListCache::<u32>::new(true));
+        let cache = Arc::new(VecCache::new(true));
         let loads = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..50 {
@@ -151,7 +164,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_caller_chooses_how_old_an_answer_it_accepts() {
-        let cache = ListCache::<u32>::new(true);
+        let cache = VecCache::new(true);
         assert_eq!(value(&cache, LONG, vec![1]).await, vec![1]);
         tokio::time::sleep(Duration::from_millis(60)).await;
         // A drift check accepts the 60 ms old list; a decision that wants 50 ms reloads.
@@ -162,8 +175,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn how_old_a_value_may_be_can_depend_on_the_value() {
+        let cache = VecCache::new(true);
+        // 50 ms per item: the 2-item list is still good at 60 ms, the 1-item one is not.
+        let per_item = |items: &Vec<u32>| Duration::from_millis(50) * items.len() as u32;
+        let load = |items: Vec<u32>| async move { Ok(items) };
+        assert_eq!(*cache.get_or_load_by(&key(), per_item, || load(vec![1, 2])).await.unwrap().value, vec![1, 2]);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(*cache.get_or_load_by(&key(), per_item, || load(vec![3])).await.unwrap().value, vec![1, 2]);
+        cache.invalidate(&key());
+        assert_eq!(*cache.get_or_load_by(&key(), per_item, || load(vec![4])).await.unwrap().value, vec![4]);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(*cache.get_or_load_by(&key(), per_item, || load(vec![5])).await.unwrap().value, vec![5]);
+    }
+
+    #[tokio::test]
     async fn own_writes_edit_the_cached_list_without_making_it_fresher() {
-        let cache = ListCache::<u32>::new(true);
+        let cache = VecCache::new(true);
         let first = cache.get_or_load(&key(), LONG, || async { Ok(vec![1]) }).await.unwrap();
         cache.edit(&key(), |items| items.push(2)).await;
         let edited = cache.get_or_load(&key(), LONG, || async { Ok(vec![9]) }).await.unwrap();
@@ -179,7 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn errors_are_not_cached() {
-        let cache = ListCache::<u32>::new(true);
+        let cache = VecCache::new(true);
         let err = cache.get_or_load(&key(), LONG, || async { Err(CloudError::Transient("down".into())) }).await;
         assert!(err.is_err());
         assert_eq!(value(&cache, LONG, vec![5]).await, vec![5]);
@@ -187,7 +215,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_disabled_cache_loads_every_time() {
-        let cache = ListCache::<u32>::new(false);
+        let cache = VecCache::new(false);
         assert_eq!(value(&cache, LONG, vec![1]).await, vec![1]);
         cache.edit(&key(), |items| items.push(2)).await;
         assert_eq!(value(&cache, LONG, vec![2]).await, vec![2]);

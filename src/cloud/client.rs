@@ -26,6 +26,13 @@ pub const DEFAULT_BASE_URL: &str = "https://cockroachlabs.cloud";
 /// Page size for list calls; the largest the service documents in practice.
 const PAGE_LIMIT: i32 = 500;
 
+/// A whole collection and the number of requests (pages) it took to read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub pages: u32,
+}
+
 /// An API key. Its `Debug` never shows the value and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
@@ -264,7 +271,21 @@ impl CloudClient {
     where
         R: DeserializeOwned,
     {
-        let mut items = Vec::new();
+        Ok(self.list_pages(operation, path, extra_query, split).await?.items)
+    }
+
+    /// Like `list_all`, and says how many pages (requests) the collection took.
+    async fn list_pages<R, T>(
+        &self,
+        operation: &'static str,
+        path: &[&str],
+        extra_query: &[(&'static str, String)],
+        split: impl Fn(R) -> (Vec<T>, Option<Pagination>),
+    ) -> Result<Listing<T>, CloudError>
+    where
+        R: DeserializeOwned,
+    {
+        let mut listing = Listing { items: Vec::new(), pages: 0 };
         let mut page: Option<String> = None;
         loop {
             let mut call = Call::new(operation, Method::GET, path).query("pagination.limit", PAGE_LIMIT);
@@ -273,11 +294,12 @@ impl CloudClient {
                 call = call.query("pagination.page", token);
             }
             let (mut batch, pagination) = split(self.send::<R>(call).await?);
-            items.append(&mut batch);
+            listing.items.append(&mut batch);
+            listing.pages += 1;
             match pagination.as_ref().and_then(Pagination::next) {
                 // A server that repeats its token would loop forever; treat it as the last page.
                 Some(next) if page.as_deref() != Some(next) => page = Some(next.to_string()),
-                _ => return Ok(items),
+                _ => return Ok(listing),
             }
         }
     }
@@ -364,8 +386,8 @@ impl CloudClient {
 
     // ---- SQL users ----
 
-    pub async fn list_sql_users(&self, cluster_id: &str) -> Result<Vec<SqlUser>, CloudError> {
-        self.list_all("ListSQLUsers", &["clusters", cluster_id, "sql-users"], &[], |r: ListSqlUsersResponse| {
+    pub async fn list_sql_users(&self, cluster_id: &str) -> Result<Listing<SqlUser>, CloudError> {
+        self.list_pages("ListSQLUsers", &["clusters", cluster_id, "sql-users"], &[], |r: ListSqlUsersResponse| {
             (r.users, r.pagination)
         })
         .await
@@ -388,8 +410,8 @@ impl CloudClient {
 
     // ---- databases ----
 
-    pub async fn list_databases(&self, cluster_id: &str) -> Result<Vec<Database>, CloudError> {
-        self.list_all("ListDatabases", &["clusters", cluster_id, "databases"], &[], |r: ListDatabasesResponse| {
+    pub async fn list_databases(&self, cluster_id: &str) -> Result<Listing<Database>, CloudError> {
+        self.list_pages("ListDatabases", &["clusters", cluster_id, "databases"], &[], |r: ListDatabasesResponse| {
             (r.databases, r.pagination)
         })
         .await
@@ -412,9 +434,9 @@ impl CloudClient {
 
     // ---- IP allowlist ----
 
-    pub async fn list_allowlist(&self, cluster_id: &str) -> Result<Vec<AllowlistEntry>, CloudError> {
+    pub async fn list_allowlist(&self, cluster_id: &str) -> Result<Listing<AllowlistEntry>, CloudError> {
         let path = ["clusters", cluster_id, "networking", "allowlist"];
-        self.list_all("ListAllowlistEntries", &path, &[], |r: ListAllowlistResponse| (r.allowlist, r.pagination)).await
+        self.list_pages("ListAllowlistEntries", &path, &[], |r: ListAllowlistResponse| (r.allowlist, r.pagination)).await
     }
 
     pub async fn add_allowlist_entry(&self, cluster_id: &str, entry: &AllowlistEntry) -> Result<AllowlistEntry, CloudError> {

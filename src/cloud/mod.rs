@@ -8,5 +8,5 @@ pub mod models;
 pub mod observer;
 
 pub use budget::{BudgetConfig, BudgetRegistry, Priority};
-pub use client::{ApiKey, ClientConfig, CloudClient, CloudClients, RetryPolicy};
+pub use client::{ApiKey, ClientConfig, CloudClient, CloudClients, Listing, RetryPolicy};
 pub use error::CloudError;

@@ -12,7 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use crate::api::children::{AllowlistEntry, ChildSpec, ChildStatus};
 use crate::cloud::cache::ListCache;
 use crate::cloud::models::{self, AllowlistEntryUpdate};
-use crate::cloud::{CloudClient, CloudError};
+use crate::cloud::{CloudClient, CloudError, Listing};
 
 use super::child::{ChildKind, Converged, Target};
 use super::context::Context;
@@ -129,7 +129,7 @@ impl ChildKind for AllowlistEntry {
         &ctx.caches.allowlist
     }
 
-    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Vec<models::AllowlistEntry>, CloudError> {
+    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Listing<models::AllowlistEntry>, CloudError> {
         cloud.list_allowlist(cluster_id).await
     }
 

@@ -22,7 +22,7 @@ use crate::api::children::{ChildSpec, ChildStatus};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::cloud::cache::{Cached, ListCache, ListKey};
-use crate::cloud::{CloudClient, CloudError};
+use crate::cloud::{CloudClient, CloudError, Listing, Priority};
 
 crate::impl_status_fields!(ChildStatus);
 
@@ -64,7 +64,7 @@ pub trait ChildKind: Managed<Status = ChildStatus> + kube::Resource<Scope = kube
     /// The object's key in the cloud, from the spec; an invalid spec is a Stalled error naming the field.
     fn desired_key(&self) -> Result<String, ReconcileError>;
     fn cache(ctx: &Context) -> &ListCache<Self::Cloud>;
-    fn list(cloud: &CloudClient, cluster_id: &str) -> impl Future<Output = Result<Vec<Self::Cloud>, CloudError>> + Send;
+    fn list(cloud: &CloudClient, cluster_id: &str) -> impl Future<Output = Result<Listing<Self::Cloud>, CloudError>> + Send;
     /// Makes the cloud match the spec, given everything the cluster holds.
     fn converge(
         &self,
@@ -167,9 +167,11 @@ async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Opti
     Ok(clusters.get_opt(name).await?.map(Arc::new))
 }
 
-/// Lists through the shared cache. A cluster that is missing or not usable means "wait".
-async fn list<K: ChildKind>(ctx: &Context, target: &Target, max_age: Duration) -> Result<Result<Cached<Vec<K::Cloud>>, Waiting>, ReconcileError> {
-    let loaded = K::cache(ctx).get_or_load(&target.list_key, max_age, || K::list(&target.cloud, &target.cluster_id)).await;
+/// Lists through the shared cache, accepting a list as old as work of this priority allows. A
+/// cluster that is missing or not usable means "wait".
+async fn list<K: ChildKind>(ctx: &Context, target: &Target, priority: Priority) -> Result<Result<Cached<Listing<K::Cloud>>, Waiting>, ReconcileError> {
+    let max_age = |listing: &Listing<K::Cloud>| ctx.timing.list_max_age(priority, listing.pages);
+    let loaded = K::cache(ctx).get_or_load_by(&target.list_key, max_age, || K::list(&target.cloud, &target.cluster_id)).await;
     match loaded {
         Ok(items) => Ok(Ok(items)),
         Err(CloudError::NotFound(message)) | Err(CloudError::FailedPrecondition(message)) => Ok(Err(Waiting {
@@ -192,13 +194,13 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
         Ok(target) => target,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
-    let listed = match list::<K>(ctx, &target, ctx.timing.list_max_age(priority_of(obj))).await? {
+    let listed = match list::<K>(ctx, &target, priority_of(obj)).await? {
         Ok(listed) => listed,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
     draft.cluster_id = Some(target.cluster_id.clone());
     let drift = draft.observed_generation == obj.meta().generation && conditions::is_ready(&draft.conditions);
-    let converged = obj.converge(ctx, &target, &listed.value, draft).await;
+    let converged = obj.converge(ctx, &target, &listed.value.items, draft).await;
     let cache = K::cache(ctx);
     match converged {
         Ok(Converged::InSync) => {
@@ -219,9 +221,9 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
                 Some(item) => {
                     let written = K::key_of(&item);
                     cache
-                        .edit(&target.list_key, |items| {
-                            items.retain(|i| K::key_of(i) != written);
-                            items.push(item);
+                        .edit(&target.list_key, |listing| {
+                            listing.items.retain(|i| K::key_of(i) != written);
+                            listing.items.push(item);
                         })
                         .await;
                     Ok(in_sync::<K>(ctx, &listed))
@@ -243,8 +245,12 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
 
 /// Ready, and when to look again: just after the shared list this pass used is due for refresh
 /// (or a plain jittered resync when lists are not shared).
-fn in_sync<K: ChildKind>(ctx: &Context, listed: &Cached<Vec<K::Cloud>>) -> Step {
-    let next = if ctx.economies.list_cache { ctx.timing.after_list_refresh(listed.loaded_at) } else { ctx.timing.jittered_resync() };
+fn in_sync<K: ChildKind>(ctx: &Context, listed: &Cached<Listing<K::Cloud>>) -> Step {
+    let next = if ctx.economies.list_cache {
+        ctx.timing.after_list_refresh(listed.loaded_at, listed.value.pages)
+    } else {
+        ctx.timing.jittered_resync()
+    };
     Step::new(Outcome::ready(format!("the {} matches the spec", K::NOUN)), next)
 }
 

@@ -33,8 +33,9 @@ pub struct Timing {
     /// How long to wait for an earlier create request to show up before sending another.
     pub create_confirm_window: Duration,
     /// How old a cached list of a cluster's content (SQL users, databases, allowlist) may be when
-    /// a person is waiting for the decision made from it. Periodic drift checks accept lists as old
-    /// as `resync`, so at rest each cluster's content is listed once per resync, not once per resource.
+    /// a person is waiting for the decision made from it. Periodic drift checks accept older lists
+    /// (see `list_refresh_period`), so at rest a cluster's content is listed once per refresh
+    /// period, not once per resource.
     pub fresh_list_age: Duration,
     /// How often a Stalled resource is looked at again when nothing changes.
     pub stalled_retry: Duration,
@@ -69,20 +70,28 @@ impl Timing {
         let floor = Duration::from_secs(1).min(self.poll_fast);
         jitter(age.unwrap_or(self.poll_fast).clamp(floor, self.poll_fast), 0.1)
     }
-    /// How old a cached list may be for work of this priority.
-    pub fn list_max_age(&self, priority: Priority) -> Duration {
+    /// How old a cached list of `pages` pages may be for work of this priority.
+    pub fn list_max_age(&self, priority: Priority, pages: u32) -> Duration {
         match priority {
             Priority::Interactive => self.fresh_list_age,
-            Priority::Background => self.resync,
+            Priority::Background => self.list_refresh_period(pages),
         }
     }
+    /// How often drift checks refresh a list of `pages` pages: every resync for a list that fits
+    /// in one page, every N resyncs for one of N pages. Drift checks then spend one request per
+    /// list per resync, so a cluster at rest costs the same however much it holds; the price is
+    /// that drift in a cluster holding more than a page of one kind is found more slowly.
+    pub fn list_refresh_period(&self, pages: u32) -> Duration {
+        self.resync * pages.max(1)
+    }
     /// When a settled child looks again: just after the shared list it used is due for refresh,
-    /// plus a small random spread. Every child of a cluster then shares one list per resync period
-    /// (the first to wake refreshes it for the rest), however many children there are; the spread
-    /// keeps them from waking in one burst.
-    pub fn after_list_refresh(&self, loaded_at: tokio::time::Instant) -> Duration {
-        let due = (loaded_at + self.resync).saturating_duration_since(tokio::time::Instant::now());
-        due + self.resync.mul_f64(rand::rng().random_range(0.0..=0.05))
+    /// plus a small random spread. Every child of a cluster then shares one list per refresh
+    /// period (the first to wake refreshes it for the rest), however many children there are; the
+    /// spread keeps them from waking in one burst.
+    pub fn after_list_refresh(&self, loaded_at: tokio::time::Instant, pages: u32) -> Duration {
+        let period = self.list_refresh_period(pages);
+        let due = (loaded_at + period).saturating_duration_since(tokio::time::Instant::now());
+        due + period.mul_f64(rand::rng().random_range(0.0..=0.05))
     }
 }
 
@@ -281,10 +290,16 @@ mod tests {
     }
 
     #[test]
-    fn drift_checks_accept_lists_as_old_as_the_resync_and_people_get_fresh_ones() {
+    fn drift_checks_spend_one_request_per_list_per_resync_and_people_get_fresh_lists() {
         let timing = Timing::default();
-        assert_eq!(timing.list_max_age(Priority::Background), timing.resync);
-        assert_eq!(timing.list_max_age(Priority::Interactive), timing.fresh_list_age);
+        assert_eq!(timing.list_max_age(Priority::Background, 1), timing.resync);
+        // A list of three pages costs three requests: refreshed every third resync.
+        assert_eq!(timing.list_max_age(Priority::Background, 3), timing.resync * 3);
+        // An empty listing still took one request.
+        assert_eq!(timing.list_max_age(Priority::Background, 0), timing.resync);
+        for pages in [0, 1, 3] {
+            assert_eq!(timing.list_max_age(Priority::Interactive, pages), timing.fresh_list_age);
+        }
         assert!(timing.fresh_list_age < timing.resync);
     }
 
@@ -295,7 +310,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         // Loaded 100 ms ago: due in at most 300 ms; the spread adds at most 5% of the resync.
         for _ in 0..100 {
-            let next = timing.after_list_refresh(loaded_at);
+            let next = timing.after_list_refresh(loaded_at, 1);
             // Never before the list is due...
             assert!(next + loaded_at.elapsed() >= Duration::from_millis(400), "{next:?}");
             // ...and at most the spread after.
@@ -303,6 +318,18 @@ mod tests {
         }
         // An overdue list: wake within the spread, and the first child to wake refreshes it.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(timing.after_list_refresh(loaded_at) <= Duration::from_millis(20));
+        assert!(timing.after_list_refresh(loaded_at, 1) <= Duration::from_millis(20));
+    }
+
+    #[tokio::test]
+    async fn children_of_a_list_of_several_pages_wake_when_that_list_is_due() {
+        let timing = Timing { resync: Duration::from_millis(200), ..Timing::default() };
+        let loaded_at = tokio::time::Instant::now();
+        // Two pages: due 400 ms after loading, spread at most 5% of that.
+        for _ in 0..100 {
+            let next = timing.after_list_refresh(loaded_at, 2);
+            assert!(next + loaded_at.elapsed() >= Duration::from_millis(400), "{next:?}");
+            assert!(next <= Duration::from_millis(400 + 20), "{next:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 use crate::api::children::{ChildSpec, ChildStatus, Database};
 use crate::cloud::cache::ListCache;
 use crate::cloud::models;
-use crate::cloud::{CloudClient, CloudError};
+use crate::cloud::{CloudClient, CloudError, Listing};
 
 use super::child::{ChildKind, Converged, Target};
 use super::context::Context;
@@ -33,7 +33,7 @@ impl ChildKind for Database {
         &ctx.caches.databases
     }
 
-    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Vec<models::Database>, CloudError> {
+    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Listing<models::Database>, CloudError> {
         cloud.list_databases(cluster_id).await
     }
 

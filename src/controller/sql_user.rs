@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::api::children::{ChildSpec, ChildStatus, SQLUser};
 use crate::cloud::cache::ListCache;
 use crate::cloud::models;
-use crate::cloud::{CloudClient, CloudError};
+use crate::cloud::{CloudClient, CloudError, Listing};
 
 use super::child::{ChildKind, Converged, Target};
 use super::context::{Context, Endpoint};
@@ -230,7 +230,7 @@ impl ChildKind for SQLUser {
         &ctx.caches.sql_users
     }
 
-    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Vec<models::SqlUser>, CloudError> {
+    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Listing<models::SqlUser>, CloudError> {
         cloud.list_sql_users(cluster_id).await
     }
 

@@ -59,7 +59,7 @@ pub(super) async fn list(
     ApiPath(cluster_id): ApiPath<String>,
     query: QueryParams,
 ) -> ApiResult<Json<ListAllowlistResponse>> {
-    let params = query.page()?;
+    let params = query.page(sim.max_page_size)?;
     with_cluster(&sim, &ctx, &cluster_id, Access::Read, |record| {
         let (allowlist, pagination) = page_of(&record.allowlist, &params, CidrKey::sort_key, |_, e| e.clone());
         Ok(Json(ListAllowlistResponse { allowlist, propagating: false, pagination: Some(pagination) }))

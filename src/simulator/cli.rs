@@ -28,6 +28,9 @@ pub struct SimulatorArgs {
     /// Requests per second per API key (burst of the same size); 0 disables the limit.
     #[arg(long, default_value_t = 10)]
     pub rate_limit: u32,
+    /// The most items a list page holds, whatever the client asks for.
+    #[arg(long, default_value_t = super::pagination::MAX_LIMIT as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_page_size: u32,
 }
 
 fn seconds(text: &str) -> Result<f64, String> {
@@ -50,6 +53,7 @@ impl SimulatorArgs {
             operation_delay: Duration::from_secs_f64(self.operation_seconds),
             deleted_retention: Duration::from_secs_f64(self.deleted_retention_seconds),
             rate_limit_per_second: self.rate_limit,
+            max_page_size: self.max_page_size as usize,
         })
     }
 }
@@ -124,6 +128,8 @@ mod tests {
             "0.5",
             "--rate-limit",
             "0",
+            "--max-page-size",
+            "2",
         ])
         .unwrap();
         let config = w.args.config().unwrap();
@@ -131,6 +137,8 @@ mod tests {
         assert_eq!(config.cluster_create_delay, Duration::from_millis(500));
         assert_eq!(config.operation_delay, Duration::from_secs(2));
         assert_eq!(config.rate_limit_per_second, 0);
+        assert_eq!(config.max_page_size, 2);
+        assert!(Wrapper::try_parse_from(["x", "--max-page-size", "0"]).is_err());
         assert!(!format!("{config:?}").contains("\"a\""));
         assert!(Wrapper::try_parse_from(["x", "--operation-seconds", "-1"]).is_err());
     }

@@ -34,7 +34,7 @@ pub(super) async fn list(
     query: QueryParams,
 ) -> ApiResult<Json<ListClustersResponse>> {
     let show_inactive = query.bool("show_inactive", false)?;
-    let params = query.page()?;
+    let params = query.page(sim.max_page_size)?;
     let sort_by = query.get("pagination.sort_by").unwrap_or("NAME");
     if !matches!(sort_by, "NAME" | "CREATED_AT" | "DELETED_AT") {
         return Err(ApiError::invalid(format!(

@@ -27,7 +27,7 @@ pub(super) async fn list(
     ApiPath(cluster_id): ApiPath<String>,
     query: QueryParams,
 ) -> ApiResult<Json<ListDatabasesResponse>> {
-    let params = query.page()?;
+    let params = query.page(sim.max_page_size)?;
     with_cluster(&sim, &ctx, &cluster_id, Access::Read, |record| {
         let (databases, pagination) = page_of(&record.databases, &params, String::clone, |_, db| db.clone());
         Ok(Json(ListDatabasesResponse { databases, pagination: Some(pagination) }))

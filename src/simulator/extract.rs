@@ -97,8 +97,10 @@ impl QueryParams {
         }
     }
 
-    /// The keyset pagination parameters shared by every list operation.
-    pub fn page(&self) -> ApiResult<PageParams> {
-        PageParams::parse(self.get("pagination.page"), self.get("pagination.limit"), self.get("pagination.sort_order"))
+    /// The keyset pagination parameters shared by every list operation; pages hold at most
+    /// `max_size` items.
+    pub fn page(&self, max_size: usize) -> ApiResult<PageParams> {
+        let params = PageParams::parse(self.get("pagination.page"), self.get("pagination.limit"), self.get("pagination.sort_order"))?;
+        Ok(PageParams { limit: params.limit.min(max_size), ..params })
     }
 }

@@ -24,16 +24,16 @@ pub(super) async fn get_organization(sim: SimState, Extension(ctx): Extension<Or
 }
 
 /// Newest first. The catalogue is fixed, so its position is a stable keyset key.
-pub(super) async fn list_versions(query: QueryParams) -> ApiResult<Json<ListClusterVersionsResponse>> {
-    let params = query.page()?;
+pub(super) async fn list_versions(sim: SimState, query: QueryParams) -> ApiResult<Json<ListClusterVersionsResponse>> {
+    let params = query.page(sim.max_page_size)?;
     let items = catalog::versions().into_iter().enumerate().map(|(i, v)| (format!("{i:04}"), v));
     let (versions, pagination) = paginate(items, &params);
     Ok(Json(ListClusterVersionsResponse { versions, pagination: Some(pagination) }))
 }
 
 /// Sorted by distance; the key is the zero-padded distance then the name, which orders the same.
-pub(super) async fn list_regions(query: QueryParams) -> ApiResult<Json<ListAvailableRegionsResponse>> {
-    let params = query.page()?;
+pub(super) async fn list_regions(sim: SimState, query: QueryParams) -> ApiResult<Json<ListAvailableRegionsResponse>> {
+    let params = query.page(sim.max_page_size)?;
     let provider = query.get("provider").map(CloudProvider::from);
     validation::known_opt("provider", provider.as_ref())?;
     let serverless = query.bool("serverless", false)?;

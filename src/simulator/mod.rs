@@ -58,6 +58,9 @@ pub struct SimulatorConfig {
     pub deleted_retention: Duration,
     /// Requests per second per API key, with a burst of the same size; 0 turns limiting off.
     pub rate_limit_per_second: u32,
+    /// The most items a list page holds, whatever `pagination.limit` asks for: a smaller value
+    /// makes a server that pages sooner, to exercise clients that follow pages.
+    pub max_page_size: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -68,6 +71,7 @@ impl Default for SimulatorConfig {
             operation_delay: Duration::from_secs(2),
             deleted_retention: Duration::from_secs(5),
             rate_limit_per_second: 10,
+            max_page_size: pagination::MAX_LIMIT,
         }
     }
 }
@@ -81,6 +85,7 @@ impl std::fmt::Debug for SimulatorConfig {
             .field("operation_delay", &self.operation_delay)
             .field("deleted_retention", &self.deleted_retention)
             .field("rate_limit_per_second", &self.rate_limit_per_second)
+            .field("max_page_size", &self.max_page_size)
             .finish()
     }
 }
@@ -88,6 +93,7 @@ impl std::fmt::Debug for SimulatorConfig {
 /// The shared state behind every handler. Locks are never held across an await.
 pub(crate) struct Sim {
     timing: Timing,
+    max_page_size: usize,
     store: Mutex<Store>,
     limiter: Mutex<RateLimiter>,
     faults: Mutex<FaultRegistry>,
@@ -103,6 +109,7 @@ impl Sim {
     fn new(config: &SimulatorConfig) -> Self {
         Self {
             timing: Timing::from_std(config.cluster_create_delay, config.operation_delay, config.deleted_retention),
+            max_page_size: config.max_page_size.max(1),
             store: Mutex::new(Store::new(&config.api_keys, chrono::Utc::now())),
             limiter: Mutex::new(RateLimiter::new(config.rate_limit_per_second)),
             faults: Mutex::new(FaultRegistry::default()),

@@ -22,7 +22,7 @@ pub(super) async fn list(
     ApiPath(cluster_id): ApiPath<String>,
     query: QueryParams,
 ) -> ApiResult<Json<ListSqlUsersResponse>> {
-    let params = query.page()?;
+    let params = query.page(sim.max_page_size)?;
     with_cluster(&sim, &ctx, &cluster_id, Access::Read, |record| {
         let (users, pagination) =
             page_of(&record.sql_users, &params, String::clone, |name, _| SqlUser { name: name.clone() });

@@ -78,16 +78,23 @@ pub fn names(record: &Value, collection: &str) -> Vec<String> {
 
 /// A simulator with test-friendly delays.
 pub async fn start_simulator(extra_keys: &[&str]) -> RunningSimulator {
+    start_simulator_with(extra_keys, |_| {}).await
+}
+
+/// A simulator with test-friendly delays and whatever else `configure` changes.
+pub async fn start_simulator_with(extra_keys: &[&str], configure: impl FnOnce(&mut SimulatorConfig)) -> RunningSimulator {
     crdb_cloud_operator::install_crypto_provider();
     let mut keys = vec![TEST_API_KEY.to_string()];
     keys.extend(extra_keys.iter().map(|k| k.to_string()));
-    let config = SimulatorConfig {
+    let mut config = SimulatorConfig {
         api_keys: keys,
         cluster_create_delay: Duration::from_secs(2),
         operation_delay: Duration::from_secs(1),
         deleted_retention: Duration::from_secs(2),
         rate_limit_per_second: 10,
+        ..Default::default()
     };
+    configure(&mut config);
     simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts")
 }
 
