@@ -28,7 +28,8 @@ pub struct RunArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
-    /// Seconds between drift checks of settled resources.
+    /// Seconds between drift checks of settled resources. A cluster's list that takes N pages
+    /// (SQL users, databases or allowlist beyond 500 items) is refreshed every N periods.
     #[arg(long, env = "CRDB_RESYNC_SECONDS", default_value_t = 300)]
     pub resync_seconds: u64,
     /// Seconds between polls while the cloud is working.

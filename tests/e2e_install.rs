@@ -153,7 +153,7 @@ async fn helm_template_renders_the_defaults() {
     let objects = render("crdb-cloud-operator", "ops", &[]).await;
     assert_eq!(
         kinds(&objects),
-        ["ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"]
+        ["ClusterRole", "ClusterRoleBinding", "Deployment", "Lease", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"]
             .map(String::from)
             .into(),
         "no Secret without apiKey.value, no ServiceMonitor by default"
@@ -234,6 +234,10 @@ async fn helm_template_renders_the_defaults() {
             (s(&["coordination.k8s.io"]), s(&["leases"]), s(&["get", "update", "patch"]), s(&["crdb-cloud-operator"])),
         ]
     );
+    // The Lease the Role names, created empty for the operator to fill in.
+    let lease = one(&objects, "Lease");
+    assert_eq!((&lease["metadata"]["name"], &lease["metadata"]["namespace"]), (&json!("crdb-cloud-operator"), &json!("ops")));
+    assert!(lease.get("spec").is_none(), "the chart sets no holder: {lease}");
 
     let service = one(&objects, "Service");
     assert_eq!(service["spec"]["ports"][0], json!({"name": "metrics", "port": 8080, "targetPort": "http", "protocol": "TCP"}));
@@ -254,7 +258,7 @@ async fn helm_template_renders_every_option() {
     let objects = render("max", "ops", &["-f", maximal.as_str()]).await;
     assert_eq!(
         kinds(&objects),
-        ["Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ServiceMonitor"].map(String::from).into(),
+        ["Deployment", "Lease", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ServiceMonitor"].map(String::from).into(),
         "watchNamespace: Roles instead of ClusterRoles; existingSecret: no Secret"
     );
     let roles = find(&objects, "Role");
@@ -264,6 +268,8 @@ async fn helm_template_renders_every_option() {
     let lease: Vec<_> = roles.iter().filter(|r| r["metadata"]["namespace"] == "ops").collect();
     assert_eq!(lease.len(), 1, "the lease Role lives in the release namespace");
     assert_eq!(rules_of(lease[0])[1].3, vec!["crdb-cloud-operator-team-payments".to_string()], "one Lease per watched scope");
+    let lease = one(&objects, "Lease");
+    assert_eq!((&lease["metadata"]["name"], &lease["metadata"]["namespace"]), (&json!("crdb-cloud-operator-team-payments"), &json!("ops")));
     for binding in find(&objects, "RoleBinding") {
         assert_eq!(binding["subjects"], json!([{"kind": "ServiceAccount", "name": "crdb-operator-sa", "namespace": "ops"}]));
     }
@@ -467,6 +473,7 @@ async fn kubectl_apply_k_deploy_installs_everything() {
         "rolebinding.rbac.authorization.k8s.io/crdb-cloud-operator-leader-election",
         "service/crdb-cloud-operator-metrics",
         "deployment.apps/crdb-cloud-operator",
+        "lease.coordination.k8s.io/crdb-cloud-operator",
         "poddisruptionbudget.policy/crdb-cloud-operator",
     ]
     .map(String::from)
@@ -536,11 +543,13 @@ async fn helm_install_upgrade_and_uninstall_leave_only_the_crds() {
     // The CRDs came with the chart (or were there already) and are served.
     kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", CRD_NAMES[0], CRD_NAMES[1], CRD_NAMES[2], CRD_NAMES[3]], None).await.ok();
 
-    let namespaced = "serviceaccounts,roles,rolebindings,services,deployments,secrets,poddisruptionbudgets";
+    let namespaced = "serviceaccounts,roles,rolebindings,services,deployments,secrets,poddisruptionbudgets,leases";
     assert_eq!(
         release_objects(namespaced, Some(ns.name()), release).await,
         vec![
             format!("deployment.apps/{full}"),
+            // The leader-election Lease belongs to the release, so the uninstall removes it.
+            "lease.coordination.k8s.io/crdb-cloud-operator".to_string(),
             format!("poddisruptionbudget.policy/{full}"),
             format!("role.rbac.authorization.k8s.io/{full}-leader-election"),
             format!("rolebinding.rbac.authorization.k8s.io/{full}-leader-election"),
@@ -601,10 +610,10 @@ async fn maximal_values_are_accepted_by_the_apiserver() {
     let set = format!("watchNamespace={}", watched.name());
     let rendered = helm(&["template", "max", chart.as_str(), "-n", release_ns.name(), "-f", maximal.as_str(), "--set", set.as_str()], None).await.ok();
     let items: Vec<Value> = yaml_docs(&rendered.stdout).into_iter().filter(|o| o["kind"] != "ServiceMonitor").collect();
-    assert_eq!(items.len(), 8);
+    assert_eq!(items.len(), 9);
     let list = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
     let out = kubectl(&["apply", "--dry-run=server", "-f", "-"], Some(&list)).await.ok();
-    assert_eq!(out.stdout.lines().count(), 8, "{out}");
+    assert_eq!(out.stdout.lines().count(), 9, "{out}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -709,4 +718,6 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     assert!(!logs.to_lowercase().contains("forbidden"), "the operator hit a permission it lacks:\n{logs}");
     drop(operator);
     helm(&["uninstall", "rbac", "-n", r], None).await.ok();
+    // The Lease the operator held belonged to the release: nothing is left behind.
+    assert!(Api::<Lease>::namespaced(release_ns.client(), r).get_opt(&lease_name).await.unwrap().is_none(), "the Lease outlived the release");
 }

@@ -139,6 +139,16 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     let clusters: Api<CockroachCluster> = ns.api();
     let lease_period = Duration::from_secs(LEASE_SECONDS);
 
+    // The Lease as the chart creates it, empty and owned by the release (so that an uninstall
+    // removes it): the operator must find it under the name it uses and take it over.
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/crdb-cloud-operator");
+    let watch = format!("watchNamespace={}", ns.name());
+    let args = ["template", "leader", chart, "-n", ns.name(), "--set", &watch, "--show-only", "templates/lease.yaml"];
+    let chart_lease = kubectl::helm(&args, None).await.ok().stdout;
+    kubectl::kubectl(&["apply", "-n", ns.name(), "-f", "-"], Some(&chart_lease)).await.ok();
+    let created = leases.get(&lease).await.expect("the chart names the Lease as the operator does");
+    assert!(created.spec.and_then(|s| s.holder_identity).is_none(), "the chart's Lease has no holder");
+
     // a leads; b stands by: alive and ready, but it neither reconciles nor calls the Cloud API.
     let mut a = elector(ns.name(), &url, "op-a");
     wait_for_holder(&leases, &lease, "op-a", TIMEOUT).await;
