@@ -260,22 +260,8 @@ impl CloudClient {
             .map_err(|e| (Some(status), CloudError::Decode(format!("{}: {e}", call.operation))))
     }
 
-    /// Follows every page of a keyset-paginated list.
+    /// Follows every page of a keyset-paginated list; says how many pages (requests) it took.
     async fn list_all<R, T>(
-        &self,
-        operation: &'static str,
-        path: &[&str],
-        extra_query: &[(&'static str, String)],
-        split: impl Fn(R) -> (Vec<T>, Option<Pagination>),
-    ) -> Result<Vec<T>, CloudError>
-    where
-        R: DeserializeOwned,
-    {
-        Ok(self.list_pages(operation, path, extra_query, split).await?.items)
-    }
-
-    /// Like `list_all`, and says how many pages (requests) the collection took.
-    async fn list_pages<R, T>(
         &self,
         operation: &'static str,
         path: &[&str],
@@ -315,6 +301,7 @@ impl CloudClient {
             (r.versions, r.pagination)
         })
         .await
+        .map(|listing| listing.items)
     }
 
     pub async fn list_available_regions(
@@ -327,6 +314,7 @@ impl CloudClient {
             (r.regions, r.pagination)
         })
         .await
+        .map(|listing| listing.items)
     }
 
     // ---- clusters ----
@@ -334,7 +322,9 @@ impl CloudClient {
     /// Every cluster of the organisation; `show_inactive` includes DELETED ones.
     pub async fn list_clusters(&self, show_inactive: bool) -> Result<Vec<Cluster>, CloudError> {
         let query = [("show_inactive", show_inactive.to_string())];
-        self.list_all("ListClusters", &["clusters"], &query, |r: ListClustersResponse| (r.clusters, r.pagination)).await
+        self.list_all("ListClusters", &["clusters"], &query, |r: ListClustersResponse| (r.clusters, r.pagination))
+            .await
+            .map(|listing| listing.items)
     }
 
     /// Sent once; see the module documentation.
@@ -387,7 +377,7 @@ impl CloudClient {
     // ---- SQL users ----
 
     pub async fn list_sql_users(&self, cluster_id: &str) -> Result<Listing<SqlUser>, CloudError> {
-        self.list_pages("ListSQLUsers", &["clusters", cluster_id, "sql-users"], &[], |r: ListSqlUsersResponse| {
+        self.list_all("ListSQLUsers", &["clusters", cluster_id, "sql-users"], &[], |r: ListSqlUsersResponse| {
             (r.users, r.pagination)
         })
         .await
@@ -411,7 +401,7 @@ impl CloudClient {
     // ---- databases ----
 
     pub async fn list_databases(&self, cluster_id: &str) -> Result<Listing<Database>, CloudError> {
-        self.list_pages("ListDatabases", &["clusters", cluster_id, "databases"], &[], |r: ListDatabasesResponse| {
+        self.list_all("ListDatabases", &["clusters", cluster_id, "databases"], &[], |r: ListDatabasesResponse| {
             (r.databases, r.pagination)
         })
         .await
@@ -436,7 +426,7 @@ impl CloudClient {
 
     pub async fn list_allowlist(&self, cluster_id: &str) -> Result<Listing<AllowlistEntry>, CloudError> {
         let path = ["clusters", cluster_id, "networking", "allowlist"];
-        self.list_pages("ListAllowlistEntries", &path, &[], |r: ListAllowlistResponse| (r.allowlist, r.pagination)).await
+        self.list_all("ListAllowlistEntries", &path, &[], |r: ListAllowlistResponse| (r.allowlist, r.pagination)).await
     }
 
     pub async fn add_allowlist_entry(&self, cluster_id: &str, entry: &AllowlistEntry) -> Result<AllowlistEntry, CloudError> {
