@@ -51,6 +51,8 @@ async fn main() {
     let wants = |name: &str| chosen.as_deref().is_none_or(|list| list.split(',').any(|s| s.trim() == name));
     let results_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/benchmark/RESULTS.md");
 
+    // The commit the binary was built from: taken now, as the tree may move on during the run.
+    let commit = source_commit();
     crdb_cloud_operator::install_crypto_provider();
     let cp = shared();
     install_crds().await;
@@ -97,7 +99,7 @@ async fn main() {
         run.operator_stop().await;
     }
 
-    let text = report.render(&machine());
+    let text = report.render(&machine(&commit));
     println!("\n{text}");
     std::fs::create_dir_all(results_path.parent().unwrap()).unwrap();
     std::fs::write(&results_path, text).unwrap();
@@ -635,7 +637,16 @@ impl Report {
     }
 }
 
-fn machine() -> String {
+/// `git describe`-like: the short commit, with `-dirty` when tracked files differ from it.
+fn source_commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git").args(args).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    if git(&["status", "--porcelain", "--untracked-files=no"]).is_empty() { commit } else { format!("{commit}-dirty") }
+}
+
+fn machine(commit: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
@@ -653,13 +664,8 @@ fn machine() -> String {
         .map(|kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0))
         .unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
     format!(
-        "- date: {}\n- CPU: {cpu}, {cores} cores available\n- memory: {memory}\n- kernel: Linux {}\n- commit: {commit}\n- note: a shared machine; figures vary from run to run",
+        "- date: {}\n- CPU: {cpu}, {cores} cores available\n- memory: {memory}\n- kernel: Linux {}\n- commit (at the start of the run): {commit}\n- note: a shared machine; figures vary from run to run",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         kernel.trim()
     )
