@@ -305,6 +305,9 @@ async fn helm_template_renders_every_option() {
     assert_eq!(env["CRDB_LEASE_SECONDS"], "20");
     assert_eq!(env["LOG_FORMAT"], "text");
     assert_eq!(env["LOG_LEVEL"], "debug,kube=info");
+    // extraEnv: plain values and references alike.
+    assert_eq!(env["TOKIO_WORKER_THREADS"], "2");
+    assert_eq!(env["NODE_NAME"], json!({"fieldRef": {"fieldPath": "spec.nodeName"}}));
 
     let service = one(&objects, "Service");
     assert_eq!(service["metadata"]["name"], "crdb-operator-max-metrics");
@@ -354,6 +357,7 @@ async fn bad_values_are_rejected_before_anything_is_applied() {
         (&["--set", "apiUrl=cockroachlabs.cloud"], "/apiUrl"),
         (&["--set", "metrics.service.port=70000"], "/metrics/service/port"),
         (&["--set", "leaderElection.enabled=yes please"], "/leaderElection/enabled"),
+        (&["--set", "extraEnv[0].value=8"], "/extraEnv/0"),
         (&["--set", "serviceMonitor.interval=often"], "/serviceMonitor/interval"),
         (&["--set", "replicas=3"], "additional properties 'replicas' not allowed"),
         (&["--set", "apiKey.value=k", "--set", "apiKey.existingSecret=s"], "mutually exclusive"),
