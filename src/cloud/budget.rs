@@ -47,6 +47,13 @@ struct Waiter {
     queued_at: Instant,
 }
 
+impl Waiter {
+    /// A drift check that has waited this long is served before interactive work.
+    fn overdue(&self, config: &BudgetConfig) -> bool {
+        self.queued_at.elapsed() >= config.max_background_wait
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     paused_until: Option<Instant>,
@@ -122,8 +129,7 @@ async fn dispatch(
         while let Ok(w) = background.try_recv() {
             queued.push_back(w);
         }
-        let starving = |queued: &VecDeque<Waiter>| queued.front().is_some_and(|w| w.queued_at.elapsed() >= config.max_background_wait);
-        let (mut waiter, priority) = if starving(&queued) {
+        let (mut waiter, priority) = if queued.front().is_some_and(|w| w.overdue(&config)) {
             (queued.pop_front().expect("front exists"), Priority::Background)
         } else if let Ok(w) = interactive.try_recv() {
             (w, Priority::Interactive)
@@ -145,7 +151,7 @@ async fn dispatch(
         // While we waited for the token, someone a person is waiting for may have arrived: they go
         // first, unless this caller has been overtaken for too long already.
         if priority == Priority::Background
-            && waiter.queued_at.elapsed() < config.max_background_wait
+            && !waiter.overdue(&config)
             && let Ok(first) = interactive.try_recv()
         {
             queued.push_front(std::mem::replace(&mut waiter, first));

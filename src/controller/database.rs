@@ -49,10 +49,11 @@ impl ChildKind for Database {
         status: &mut ChildStatus,
     ) -> Result<Converged<models::Database>, ReconcileError> {
         let name = self.db_name();
-        // A new name that another database already holds, while the one this resource manages
-        // still exists: renaming would fail, and taking the other one over would leave ours
-        // unmanaged. A person has to decide.
-        if let Some(old) = status.cloud_name.clone().filter(|old| *old != name && Self::contains(listed, old))
+        // The database this resource manages, still under its old name after spec.name changed.
+        let renamed_from = status.cloud_name.clone().filter(|old| *old != name && Self::contains(listed, old));
+        // A new name that another database already holds: renaming would fail, and taking the
+        // other one over would leave ours unmanaged. A person has to decide.
+        if let Some(old) = &renamed_from
             && Self::contains(listed, &name)
         {
             return Err(ReconcileError::stalled(
@@ -65,7 +66,7 @@ impl ChildKind for Database {
             return Ok(Converged::InSync);
         }
         // A new name for a database this resource already manages: rename in place.
-        if let Some(old) = status.cloud_name.clone().filter(|old| *old != name && Self::contains(listed, old)) {
+        if let Some(old) = renamed_from {
             target
                 .cloud
                 .rename_database(&target.cluster_id, &old, &name)
