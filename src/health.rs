@@ -2,8 +2,7 @@
 //! `/readyz` (readiness: CRDs found and, when leading, the first watch sync done) and `/metrics`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
@@ -13,16 +12,36 @@ use axum::routing::get;
 
 use crate::metrics::Metrics;
 
-/// Readiness, flipped by the operator as it starts.
-#[derive(Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+/// Readiness, flipped by the operator as it starts, with what it waits for while not ready.
+#[derive(Clone)]
+pub struct Readiness(Arc<Mutex<Result<(), String>>>);
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(Err("starting".into()))))
+    }
+}
 
 impl Readiness {
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::SeqCst);
+        if ready {
+            self.set_ready();
+        } else {
+            self.set_waiting("starting");
+        }
+    }
+    pub fn set_ready(&self) {
+        *self.0.lock().expect("readiness lock") = Ok(());
+    }
+    /// Not ready; `/readyz` answers 503 with `waiting_for` in its body.
+    pub fn set_waiting(&self, waiting_for: impl Into<String>) {
+        *self.0.lock().expect("readiness lock") = Err(waiting_for.into());
     }
     pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.lock().expect("readiness lock").is_ok()
+    }
+    fn state(&self) -> Result<(), String> {
+        self.0.lock().expect("readiness lock").clone()
     }
 }
 
@@ -50,9 +69,14 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, readiness: Readiness
 }
 
 async fn readyz(State(shared): State<Shared>) -> impl IntoResponse {
-    if shared.readiness.is_ready() { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready") }
+    match shared.readiness.state() {
+        Ok(()) => (StatusCode::OK, "ready".to_string()),
+        Err(waiting_for) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {waiting_for}")),
+    }
 }
 
 async fn metrics_text(State(shared): State<Shared>) -> impl IntoResponse {
+    // Every replica, leader or standby, says whether it is ready (see Metrics::set_leader too).
+    shared.metrics.set_ready(shared.readiness.is_ready());
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], shared.metrics.encode())
 }

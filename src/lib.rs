@@ -10,6 +10,7 @@ pub mod cloud;
 pub mod controller;
 pub mod simulator;
 pub mod health;
+pub mod leader;
 pub mod metrics;
 pub mod operator;
 pub mod telemetry;

@@ -69,7 +69,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     crdb_cloud_operator::install_crypto_provider();
     let result = match cli.command {
-        Command::Run(args) => operator::run(args).await,
+        // Logs its own failures, in the configured log format.
+        Command::Run(args) => return operator::run(args).await,
         Command::Crds => {
             print!("{}", api::crds_yaml());
             Ok(())

@@ -54,6 +54,8 @@ pub struct Metrics {
     budget_wait_seconds: Family<OperationLabels, Histogram>,
     rate_limited: Family<OperationLabels, Counter>,
     resources: Family<ConditionLabels, Gauge>,
+    leader: Gauge,
+    ready: Gauge,
     /// The last condition of every resource, so the gauge counts each resource once.
     states: Mutex<HashMap<String, (String, String)>>,
 }
@@ -86,8 +88,18 @@ impl Metrics {
         registry.register("cloud_api_rate_limited", "429 answers received from the Cloud API", rate_limited.clone());
         let resources = Family::<ConditionLabels, Gauge>::default();
         registry.register("resources", "Managed resources by kind and condition (Ready, Reconciling, Stalled)", resources.clone());
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 on the replica that holds the leader-election Lease and reconciles, 0 on a standby (whose other series stay empty)",
+            leader.clone(),
+        );
+        let ready = Gauge::default();
+        registry.register("ready", "1 when this replica answers /readyz with 200", ready.clone());
         Self {
             registry,
+            leader,
+            ready,
             reconciles,
             reconcile_seconds,
             cloud_requests,
@@ -97,6 +109,15 @@ impl Metrics {
             resources,
             states: Mutex::default(),
         }
+    }
+
+    /// Whether this replica leads (reconciles).
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
     }
 
     /// One finished reconcile and what it concluded.

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
-use kube_lease_manager::LeaseManagerBuilder;
+use std::process::ExitCode;
 
-use crate::api::CockroachCluster;
+use clap::Args;
+
 use crate::health::{self, Readiness};
+use crate::leader::{self, Election, ElectionConfig, Mandate, Timings};
 use crate::metrics::Metrics;
 use crate::cloud::{ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClients};
 use crate::controller::{self, Context, DefaultCredentials, Economies, Timing, WatchScope};
@@ -51,7 +52,13 @@ pub struct RunArgs {
     /// namespace, else `default`).
     #[arg(long, env = "POD_NAMESPACE")]
     pub leader_election_namespace: Option<String>,
-    /// Seconds a leader holds the Lease without renewing it; a standby takes over after this.
+    /// Name of the leader-election Lease (default: `crdb-cloud-operator`, with `-NAMESPACE` when
+    /// one namespace is watched). Replicas naming the same Lease never reconcile at the same time.
+    #[arg(long, env = "CRDB_LEASE_NAME")]
+    pub lease_name: Option<String>,
+    /// Seconds a leader's record stays valid without a renew. A standby takes over a Lease released
+    /// on shutdown at once, and one left by a frozen or crashed leader after this long. A leader
+    /// that could not renew stops writing after 2/3 of it, before any standby can take over.
     #[arg(long, env = "CRDB_LEASE_SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
     /// For measuring only: list a cluster's content for every resource instead of sharing one
@@ -63,7 +70,8 @@ pub struct RunArgs {
     pub disable_priority: bool,
 }
 
-/// Name of the leader-election Lease. Operators scoped to different namespaces do not compete.
+/// Default name of the leader-election Lease when none is given (the chart always gives one,
+/// so that changing the watched namespace on an upgrade keeps a single Lease per release).
 pub fn lease_name(watch_namespace: Option<&str>) -> String {
     match watch_namespace {
         Some(ns) => format!("crdb-cloud-operator-{ns}"),
@@ -74,10 +82,23 @@ pub fn lease_name(watch_namespace: Option<&str>) -> String {
 /// Name of the environment variable holding the operator-wide API key.
 pub const API_KEY_ENV: &str = "COCKROACH_API_KEY";
 
-/// Runs the operator until SIGTERM/Ctrl-C. Errors are start-up failures (or a lost leadership),
-/// as one printable message; the process then exits non-zero and Kubernetes restarts it.
-pub async fn run(args: RunArgs) -> Result<(), String> {
+/// Runs the operator until SIGTERM/Ctrl-C. A start-up failure or a lost leadership is logged (in
+/// the configured format) and ends the process non-zero, so that Kubernetes restarts it.
+pub async fn run(args: RunArgs) -> ExitCode {
     telemetry::init(args.log_format, &args.log_level);
+    match operate(args).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            tracing::error!(error = %message, "exiting");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn operate(args: RunArgs) -> Result<(), String> {
     let api_key = std::env::var(API_KEY_ENV).ok().filter(|k| !k.trim().is_empty()).map(ApiKey::new);
     if api_key.is_none() {
         tracing::warn!("{API_KEY_ENV} is not set: only resources with spec.credentialsRef can be reconciled");
@@ -89,76 +110,76 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.health_addr))?;
     tracing::info!(%health, "serving /healthz, /readyz and /metrics");
 
-    let client = kube::Client::try_default().await.map_err(|e| format!("cannot reach Kubernetes: {e}"))?;
+    let kube_config = kube::Config::infer().await.map_err(|e| format!("cannot reach Kubernetes: {e}"))?;
+    // The election's own client: the Lease is how the right to write is earned.
+    let election_client = kube::Client::try_from(kube_config.clone()).map_err(|e| format!("cannot reach Kubernetes: {e}"))?;
     let scope = args.watch_namespace.clone().map(WatchScope::Namespace).unwrap_or_default();
     let mut shutdown = Box::pin(shutdown_signal());
     tokio::select! {
-        _ = wait_for_crds(&client, &scope) => {}
+        _ = wait_for_crds(&election_client, &scope, &readiness) => {}
         _ = &mut shutdown => return Ok(()),
     }
 
     // Leadership: only the holder of the Lease reconciles; a standby stays ready and waits.
-    let mut leadership = if args.leader_election {
-        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| format!("crdb-cloud-operator-{}", uuid::Uuid::new_v4()));
-        let lease = lease_name(args.watch_namespace.as_deref());
-        let lease_namespace = args
-            .leader_election_namespace
-            .clone()
-            .or_else(|| args.watch_namespace.clone())
-            .unwrap_or_else(|| "default".to_string());
-        let manager = LeaseManagerBuilder::new(client.clone(), lease.clone())
-            .with_namespace(lease_namespace.clone())
-            .with_identity(identity.clone())
-            .with_duration(args.lease_seconds.max(2))
-            .with_grace((args.lease_seconds / 3).max(1))
-            .build()
-            .await
-            .map_err(|e| format!("cannot set up leader election: {e}"))?;
-        let (channel, task) = manager.watch().await;
-        readiness.set(true);
-        tracing::info!(%identity, %lease, namespace = %lease_namespace, "waiting to become the leader");
-        let mut waiting = channel.clone();
+    let election = args.leader_election.then(|| {
+        let config = election_config(&args);
+        tracing::info!(identity = %config.identity, lease = %config.lease_name, namespace = %config.namespace, "waiting to become the leader");
+        Election::start(election_client, config)
+    });
+    let mandate = election.as_ref().map(Election::mandate).unwrap_or_else(Mandate::unconditional);
+    metrics.set_leader(false);
+    readiness.set_ready();
+    if let Some(mut leading) = election.as_ref().map(Election::leading) {
         let elected = tokio::select! {
-            result = waiting.wait_for(|leader| *leader) => result.is_ok(),
+            result = leading.wait_for(|leader| *leader) => result.is_ok(),
             _ = &mut shutdown => false,
         };
-        drop(waiting);
         if !elected {
-            drop(channel);
-            let _ = task.await;
+            if let Some(election) = election {
+                election.resign().await;
+            }
             return Ok(());
         }
-        tracing::info!(%identity, "became the leader");
-        Some((channel, task))
-    } else {
-        None
-    };
+        tracing::info!("became the leader");
+    }
+    metrics.set_leader(true);
 
+    // Every write to Kubernetes and to the cloud asks the mandate first, so a replica whose
+    // leadership lapsed (frozen, partitioned) sends nothing more, whatever work it has queued.
+    let client = kube::client::ClientBuilder::try_from(kube_config)
+        .map_err(|e| format!("cannot reach Kubernetes: {e}"))?
+        .with_layer(&leader::guard_kubernetes_writes(mandate.clone()))
+        .build();
+    let permit = {
+        let mandate = mandate.clone();
+        Arc::new(move || if mandate.holds() { Ok(()) } else { Err(Mandate::refusal()) })
+    };
     let clouds = CloudClients::new(
         ClientConfig { base_url: args.api_url.clone(), ..Default::default() },
         BudgetRegistry::new(BudgetConfig { rate_per_second: args.rate_limit, ..Default::default() }),
     )
     .map_err(|e| e.to_string())?
-    .with_observer(metrics.clone());
+    .with_observer(metrics.clone())
+    .with_send_permit(permit);
     let timing = Timing {
         poll_fast: Duration::from_secs(args.poll_seconds.max(1)),
         resync: Duration::from_secs(args.resync_seconds.max(1)),
         ..Default::default()
     };
     let economies = Economies { list_cache: !args.disable_list_cache, priority: !args.disable_priority };
-    let ctx = Context::new(client, clouds, DefaultCredentials::new(api_key), timing, economies, metrics);
+    let ctx = Context::new(client, clouds, DefaultCredentials::new(api_key), timing, economies, metrics.clone());
     tracing::info!(api_url = %args.api_url, ?scope, rate_limit = args.rate_limit, ?economies, "starting controllers");
 
     // Stop on a signal, or as soon as leadership is lost (another replica may be taking over).
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = {
         let lost = lost.clone();
-        let mut channel = leadership.as_ref().map(|(channel, _)| channel.clone());
+        let mut leading = election.as_ref().map(Election::leading);
         async move {
             let leadership_lost = async {
-                match channel.as_mut() {
-                    Some(channel) => {
-                        let _ = channel.wait_for(|leader| !*leader).await;
+                match leading.as_mut() {
+                    Some(leading) => {
+                        let _ = leading.wait_for(|leader| !*leader).await;
                     }
                     None => std::future::pending().await,
                 }
@@ -169,31 +190,52 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
             }
         }
     };
-    readiness.set(false);
+    readiness.set_waiting("the first watch sync");
     controller::run(ctx, scope, stop, readiness.clone()).await;
-    if let Some((channel, task)) = leadership.take() {
-        drop(channel);
-        // Closing the channel releases the Lease, so a standby takes over at once.
-        let _ = task.await;
+    metrics.set_leader(false);
+    if let Some(election) = election {
+        // Releases the Lease if it is still ours, so a standby takes over at once.
+        election.resign().await;
     }
     if lost.load(std::sync::atomic::Ordering::SeqCst) {
         return Err("lost leadership; exiting so that a fresh process can campaign again".into());
     }
-    tracing::info!("stopped");
     Ok(())
 }
 
-/// Waits until the CRDs are installed (the operator is not ready before).
-async fn wait_for_crds(client: &kube::Client, scope: &WatchScope) {
-    let api: kube::Api<CockroachCluster> = scope.api(client.clone());
+/// Where the Lease is, who this replica is, and the election's timing.
+fn election_config(args: &RunArgs) -> ElectionConfig {
+    ElectionConfig {
+        lease_name: args.lease_name.clone().unwrap_or_else(|| lease_name(args.watch_namespace.as_deref())),
+        namespace: args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| args.watch_namespace.clone())
+            .unwrap_or_else(|| "default".to_string()),
+        identity: std::env::var("POD_NAME").unwrap_or_else(|_| format!("crdb-cloud-operator-{}", uuid::Uuid::new_v4())),
+        timings: Timings::for_lease(Duration::from_secs(args.lease_seconds.max(2))),
+    }
+}
+
+/// Waits until the CRD of every kind the operator serves is installed. Until then `/readyz`
+/// names the missing ones, and a line is logged whenever that list changes.
+async fn wait_for_crds(client: &kube::Client, scope: &WatchScope, readiness: &Readiness) {
+    let mut reported = String::new();
     loop {
-        match api.list(&kube::api::ListParams::default().limit(1)).await {
-            Ok(_) => return,
-            Err(err) => {
-                tracing::warn!(%err, "the crdbcloud.io CRDs are not available yet (kubectl apply -f crds/); retrying");
-                tokio::time::sleep(Duration::from_secs(5)).await;
+        let missing = controller::missing_crds(client, scope).await;
+        if missing.is_empty() {
+            if !reported.is_empty() {
+                tracing::info!("every CRD is installed");
             }
+            return;
         }
+        let waiting_for = format!("CRDs not served: {} (install them: kubectl apply -f crds/)", missing.join(", "));
+        if waiting_for != reported {
+            tracing::warn!(missing = %missing.join(", "), "waiting for the operator's CRDs; not ready until every one is served");
+            readiness.set_waiting(&waiting_for);
+            reported = waiting_for;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
 }
 

@@ -231,7 +231,7 @@ async fn helm_template_renders_the_defaults() {
         rules_of(lease_role),
         vec![
             (s(&["coordination.k8s.io"]), s(&["leases"]), s(&["create"]), vec![]),
-            (s(&["coordination.k8s.io"]), s(&["leases"]), s(&["get", "update", "patch"]), s(&["crdb-cloud-operator"])),
+            (s(&["coordination.k8s.io"]), s(&["leases"]), s(&["get", "list", "watch", "update", "patch"]), s(&["crdb-cloud-operator"])),
         ]
     );
     // The Lease the Role names, created empty for the operator to fill in.
@@ -245,6 +245,14 @@ async fn helm_template_renders_the_defaults() {
     let pdb = one(&objects, "PodDisruptionBudget");
     assert_eq!(pdb["spec"]["minAvailable"], 1);
     assert_eq!(pdb["spec"]["selector"]["matchLabels"], deployment["spec"]["selector"]["matchLabels"]);
+
+    // The Lease is the release's, whatever namespace it watches: an upgrade that changes
+    // watchNamespace keeps one Lease, so old and new replicas never lead at the same time.
+    for watched in ["team-a", "team-b"] {
+        let scoped = render("crdb-cloud-operator", "ops", &["--set", &format!("watchNamespace={watched}")]).await;
+        assert_eq!(one(&scoped, "Lease")["metadata"]["name"], "crdb-cloud-operator", "watchNamespace={watched}");
+        assert_eq!(container_env(one(&scoped, "Deployment"))["CRDB_LEASE_NAME"], json!("crdb-cloud-operator"));
+    }
 
     // A release with another name gets prefixed names (cluster-scoped objects cannot collide).
     let other = render("team-a", "ops", &[]).await;
@@ -267,9 +275,10 @@ async fn helm_template_renders_every_option() {
     assert!(rules_of(watched[0]).iter().any(|(_, resources, _, _)| resources.contains(&"secrets".to_string())));
     let lease: Vec<_> = roles.iter().filter(|r| r["metadata"]["namespace"] == "ops").collect();
     assert_eq!(lease.len(), 1, "the lease Role lives in the release namespace");
-    assert_eq!(rules_of(lease[0])[1].3, vec!["crdb-cloud-operator-team-payments".to_string()], "one Lease per watched scope");
+    assert_eq!(rules_of(lease[0])[1].3, vec!["crdb-operator-max".to_string()], "one Lease per release");
     let lease = one(&objects, "Lease");
-    assert_eq!((&lease["metadata"]["name"], &lease["metadata"]["namespace"]), (&json!("crdb-cloud-operator-team-payments"), &json!("ops")));
+    assert_eq!((&lease["metadata"]["name"], &lease["metadata"]["namespace"]), (&json!("crdb-operator-max"), &json!("ops")));
+    assert_eq!(container_env(one(&objects, "Deployment"))["CRDB_LEASE_NAME"], json!("crdb-operator-max"));
     for binding in find(&objects, "RoleBinding") {
         assert_eq!(binding["subjects"], json!([{"kind": "ServiceAccount", "name": "crdb-operator-sa", "namespace": "ops"}]));
     }
@@ -652,7 +661,8 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     let set_watch = format!("watchNamespace={}", watched.name());
     helm(&["install", "rbac", chart.as_str(), "-n", release_ns.name(), "--set", set_watch.as_str(), "--set", "replicaCount=1"], None).await.ok();
     let sa = "rbac-crdb-cloud-operator";
-    let lease_name = format!("crdb-cloud-operator-{}", watched.name());
+    // The release's Lease (the chart passes its name in CRDB_LEASE_NAME).
+    let lease_name = "rbac-crdb-cloud-operator".to_string();
     let kubeconfig = shared().kubeconfig_for_service_account(release_ns.name(), sa).await;
 
     // What the identity may and may not do, before it runs.
@@ -683,6 +693,7 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
         (vec!["list", "events", "-n", w], false),
         (vec!["get", lease_ref.as_str(), "-n", r], true),
         (vec!["update", lease_ref.as_str(), "-n", r], true),
+        (vec!["watch", lease_ref.as_str(), "-n", r], true),
         (vec!["get", "leases/someone-elses", "-n", r], false),
         (vec!["create", "leases", "-n", w], false),
         (vec!["delete", lease_ref.as_str(), "-n", r], false),
@@ -700,6 +711,7 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     options.kubeconfig = Some(&kubeconfig);
     options.lease_namespace = Some(r);
     options.pod_name = Some("rbac-operator-0");
+    options.extra_args = vec!["--lease-name".into(), lease_name.clone()];
     let operator = Operator::start(options);
     kubectl(&["apply", "-n", w, "-f", "-"], Some(&cluster_with_one_child_of_each_kind("orders-db"))).await.ok();
     kubectl(&[&["wait", "-n", w, "--for=condition=Ready", "--timeout=90s"][..], &EXAMPLE_WORLD[..]].concat(), None).await.ok();

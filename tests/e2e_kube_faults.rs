@@ -33,6 +33,13 @@ use tokio::task::AbortHandle;
 /// that failed meanwhile waits out its own per-object backoff.
 const TIMEOUT: Duration = Duration::from_secs(150);
 
+/// The operator's lease here outlasts every outage these tests make (up to 12 s). A leader that
+/// cannot renew for 2/3 of its lease steps down and exits, to be restarted as a candidate (that
+/// rule is tested in e2e_operations); these tests are about one process riding out the outage.
+fn outlasting_outages(options: &mut OperatorOptions<'_>) {
+    options.lease_seconds = Some(60);
+}
+
 /// Held for writing by the test that stops the apiserver, for reading by every other test.
 static OUTAGE: RwLock<()> = RwLock::const_new(());
 
@@ -86,7 +93,7 @@ async fn ready_world(env: &Env, cluster: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_survives_an_apiserver_restart_and_loses_no_work() {
     let _outage = OUTAGE.write().await;
-    let mut env = Env::start("kube-restart").await;
+    let mut env = Env::start_with("kube-restart", outlasting_outages).await;
     let id = ready_world(&env, "steady-db").await;
     let clusters: Api<CockroachCluster> = env.api();
 
@@ -143,7 +150,7 @@ const PROMPT_RECOVERY: Duration = Duration::from_secs(30);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_after_an_apiserver_outage_are_acted_on_promptly() {
     let _outage = OUTAGE.write().await;
-    let mut env = Env::start("kube-prompt").await;
+    let mut env = Env::start_with("kube-prompt", outlasting_outages).await;
     let id = ready_world(&env, "prompt-db").await;
     let cp = shared();
     cp.stop_apiserver();
@@ -261,7 +268,11 @@ async fn cut_watch_streams_and_a_partition_lose_no_work() {
     let proxy = Proxy::start(upstream).await;
     // The operator outlives this borrow only in the type system: the test holds it to the end.
     let kubeconfig: &'static std::path::Path = Box::leak(proxy.kubeconfig(cp.dir()).into_boxed_path());
-    let mut env = Env::start_with("kube-cuts", |options| options.kubeconfig = Some(kubeconfig)).await;
+    let mut env = Env::start_with("kube-cuts", |options| {
+        outlasting_outages(options);
+        options.kubeconfig = Some(kubeconfig);
+    })
+    .await;
     let id = ready_world(&env, "cut-db").await;
     let clusters: Api<CockroachCluster> = env.api();
 
@@ -475,7 +486,7 @@ fn audit_message(obj: &impl serde::Serialize) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_writers_between_reads_and_writes_cause_no_lost_update_and_no_write_loop() {
     let _shared = OUTAGE.read().await;
-    let mut env = Env::start("kube-conflicts").await;
+    let mut env = Env::start_with("kube-conflicts", outlasting_outages).await;
     let stop = Arc::new(AtomicBool::new(false));
     let meddler = tokio::spawn(meddle(env.ns.client(), env.ns().to_string(), stop.clone()));
 

@@ -28,13 +28,38 @@ async fn apply(namespace: &str, manifest: &str) {
 // ---------------------------------------------------------------------------------------------
 // Operator processes with leader election
 
-/// An operator taking part in leader election, as a pod named `pod_name` would.
-fn elector(namespace: &str, api_url: &str, pod_name: &str) -> Operator {
+/// An operator taking part in leader election on `lease`, as a pod named `pod_name` would.
+fn elector(namespace: &str, api_url: &str, pod_name: &str, lease: &str) -> Operator {
+    elector_with(namespace, api_url, pod_name, lease, |_| {})
+}
+
+/// As [`elector`], with the options adjusted by `configure`.
+fn elector_with<'a>(namespace: &'a str, api_url: &'a str, pod_name: &'a str, lease: &str, configure: impl FnOnce(&mut OperatorOptions<'a>)) -> Operator {
     let mut options = OperatorOptions::new(namespace, api_url);
     options.lease_namespace = Some(namespace);
     options.pod_name = Some(pod_name);
     options.lease_seconds = Some(LEASE_SECONDS);
+    options.extra_args = vec!["--lease-name".into(), lease.into()];
+    configure(&mut options);
     Operator::start(options)
+}
+
+/// The chart's Lease for a release watching `watched`, applied in `namespace` as `helm install`
+/// would create it; returns its name (the one the chart gives the operator in CRDB_LEASE_NAME).
+async fn chart_lease(release: &str, namespace: &str, watched: &str) -> String {
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/crdb-cloud-operator");
+    let watch = format!("watchNamespace={watched}");
+    let args = ["template", release, chart, "-n", namespace, "--set", &watch, "--show-only", "templates/lease.yaml"];
+    let manifest = kubectl::helm(&args, None).await.ok().stdout;
+    kubectl::kubectl(&["apply", "-n", namespace, "-f", "-"], Some(&manifest)).await.ok();
+    let args = ["template", release, chart, "-n", namespace, "--set", &watch, "--show-only", "templates/deployment.yaml"];
+    let deployment = kubectl::helm(&args, None).await.ok().stdout;
+    let name = deployment
+        .split("- name: CRDB_LEASE_NAME")
+        .nth(1)
+        .and_then(|rest| rest.lines().find_map(|l| l.trim().strip_prefix("value: ")))
+        .unwrap_or_else(|| panic!("the chart's Deployment sets no CRDB_LEASE_NAME:\n{deployment}"));
+    name.trim_matches('"').to_string()
 }
 
 /// Scrapes an operator's /metrics.
@@ -135,24 +160,19 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     let admin = SimAdmin::new(&sim);
     let url = sim.base_url();
     let leases: Api<Lease> = ns.api();
-    let lease = format!("crdb-cloud-operator-{}", ns.name());
     let clusters: Api<CockroachCluster> = ns.api();
     let lease_period = Duration::from_secs(LEASE_SECONDS);
 
     // The Lease as the chart creates it, empty and owned by the release (so that an uninstall
-    // removes it): the operator must find it under the name it uses and take it over.
-    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/crdb-cloud-operator");
-    let watch = format!("watchNamespace={}", ns.name());
-    let args = ["template", "leader", chart, "-n", ns.name(), "--set", &watch, "--show-only", "templates/lease.yaml"];
-    let chart_lease = kubectl::helm(&args, None).await.ok().stdout;
-    kubectl::kubectl(&["apply", "-n", ns.name(), "-f", "-"], Some(&chart_lease)).await.ok();
+    // removes it): the operator must find it under the name the chart gives it and take it over.
+    let lease = chart_lease("leader", ns.name(), ns.name()).await;
     let created = leases.get(&lease).await.expect("the chart names the Lease as the operator does");
     assert!(created.spec.and_then(|s| s.holder_identity).is_none(), "the chart's Lease has no holder");
 
     // a leads; b stands by: alive and ready, but it neither reconciles nor calls the Cloud API.
-    let mut a = elector(ns.name(), &url, "op-a");
+    let mut a = elector(ns.name(), &url, "op-a", &lease);
     wait_for_holder(&leases, &lease, "op-a", TIMEOUT).await;
-    let b = elector(ns.name(), &url, "op-b");
+    let b = elector(ns.name(), &url, "op-b", &lease);
     b.wait_for_log("waiting to become the leader").await;
     let b_addr = b.health_addr().await;
     assert_eq!(get(&b_addr, "/healthz").await.0, 200);
@@ -201,7 +221,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
 
     // SIGKILL: b dies holding the Lease; c takes over once it expires.
     let mut b = b;
-    let c = elector(ns.name(), &url, "op-c");
+    let c = elector(ns.name(), &url, "op-c", &lease);
     c.wait_for_log("waiting to become the leader").await;
     b.kill().await;
     let takeover = wait_for_holder(&leases, &lease, "op-c", lease_period * 4).await;
@@ -305,6 +325,8 @@ subjects:
         "crdb_operator_cloud_api_budget_wait_seconds",
         "crdb_operator_cloud_api_rate_limited",
         "crdb_operator_resources",
+        "crdb_operator_leader",
+        "crdb_operator_ready",
     ] {
         assert!(m.text.contains(&format!("# TYPE {metric} ")), "{metric} is not exposed:\n{}", m.text);
     }
@@ -340,6 +362,7 @@ subjects:
     }
     // No label carries a secret.
     assert!(!m.text.contains(TEST_API_KEY));
+    assert_eq!((m.value("crdb_operator_leader"), m.value("crdb_operator_ready")), (1.0, 1.0), "a ready leader");
 
     // Deleted resources leave the gauge.
     kubectl(
@@ -396,4 +419,259 @@ async fn consistent_counts(admin: &SimAdmin, b: &Operator) -> (f64, f64) {
             return (served, after);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leadership: a deposed leader, a prompt hand-over
+
+/// A TCP proxy that counts the bytes its clients send upstream: attributes Cloud API traffic to
+/// one operator process when several share a simulator.
+struct CountingProxy {
+    addr: std::net::SocketAddr,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    accept: tokio::task::AbortHandle,
+}
+
+impl CountingProxy {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = sent.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else { return };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let up = async {
+                        let mut buffer = vec![0u8; 16 * 1024];
+                        while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
+                            counter.fetch_add(n as u64, Ordering::SeqCst);
+                            if server_write.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = server_write.shutdown().await;
+                    };
+                    let down = async {
+                        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                        let _ = client_write.shutdown().await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        })
+        .abort_handle();
+        Self { addr, sent, accept }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn bytes_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// When `who` took the Lease (its acquireTime), as the apiserver's audit timestamps are written.
+async fn acquired_at(leases: &Api<Lease>, name: &str, who: &str) -> k8s_openapi::jiff::Timestamp {
+    let spec = leases.get(name).await.unwrap().spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some(who));
+    spec.acquire_time.expect("a taken Lease has an acquireTime").0
+}
+
+#[tokio::test]
+async fn a_frozen_leader_writes_nothing_once_a_standby_has_taken_over() {
+    install_crds().await;
+    let ns = test_namespace("frozen").await;
+    let sim = start_simulator(&[]).await;
+    let url = sim.base_url();
+    let leases: Api<Lease> = ns.api();
+    let lease = "frozen-lease";
+    let lease_seconds = 3;
+    // a's Cloud API traffic goes through a counting proxy, and a talks to Kubernetes as its own
+    // user, so the apiserver's audit log attributes its writes.
+    let upstream = url.trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
+    let proxy = CountingProxy::start(upstream).await;
+    let a_user = format!("{}-op-a", ns.name());
+    let a_kubeconfig = shared().kubeconfig_for_user(&a_user, &["system:masters"]);
+    let mut a = elector_with(ns.name(), &proxy.url(), "op-a", lease, |options| {
+        options.lease_seconds = Some(lease_seconds);
+        options.kubeconfig = Some(&a_kubeconfig);
+        options.extra_args.extend(["--log-format".to_string(), "json".to_string()]);
+    });
+    wait_for_holder(&leases, lease, "op-a", TIMEOUT).await;
+    let b = elector_with(ns.name(), &url, "op-b", lease, |options| options.lease_seconds = Some(lease_seconds));
+    b.wait_for_log("waiting to become the leader").await;
+    apply(ns.name(), &serverless_cluster("frozen-db")).await;
+    wait_for(&ns.api::<CockroachCluster>(), "frozen-db", TIMEOUT, "Ready", is_ready).await;
+    assert!(proxy.bytes_sent() > 0, "a's requests go through the proxy");
+
+    // a freezes at rest (as a frozen node or a long pause would) for longer than the lease.
+    a.signal(libc::SIGSTOP);
+    let frozen_at = proxy.bytes_sent();
+    wait_for_holder(&leases, lease, "op-b", Duration::from_secs(30)).await;
+    let takeover = acquired_at(&leases, lease, "op-b").await;
+    b.wait_for_log("became the leader").await;
+    // Work arrives while a is frozen: its watch streams queue it for when it wakes.
+    apply(ns.name(), &child("Database", "orders", "frozen-db", "")).await;
+    wait_for(&ns.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
+    kubectl::kubectl(&["label", "-n", ns.name(), "cockroachcluster/frozen-db", "touched=after-takeover"], None).await.ok();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // a wakes with that work queued: it must notice on its own clock that its mandate lapsed and
+    // send nothing, then exit for a fresh start.
+    a.signal(libc::SIGCONT);
+    let status = a.wait_exit(Duration::from_secs(30)).await;
+    assert!(!status.success(), "a deposed leader exits non-zero (to be restarted as a standby), got {status}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(proxy.bytes_sent(), frozen_at, "a sent Cloud API requests after it woke:\n{}", a.logs());
+    let late_writes: Vec<_> = shared()
+        .audited_writes()
+        .into_iter()
+        .filter(|w| w.user.username == a_user)
+        .filter(|w| w.request_received_timestamp.parse::<k8s_openapi::jiff::Timestamp>().unwrap() >= takeover)
+        .map(|w| format!("{} {}", w.verb, w.request_uri))
+        .collect();
+    assert!(late_writes.is_empty(), "a wrote to Kubernetes after b took over at {takeover}: {late_writes:#?}\n{}", a.logs());
+    let events = kubectl::kubectl(&["get", "events.events.k8s.io", "-n", ns.name(), "-o", "json"], None).await.ok().stdout;
+    let events: serde_json::Value = serde_json::from_str(&events).unwrap();
+    let by_a: Vec<_> = events["items"].as_array().unwrap().iter().filter(|e| e["reportingInstance"] == "op-a").map(|e| e["note"].clone()).collect();
+    let late_by_a: Vec<_> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reportingInstance"] == "op-a")
+        .filter(|e| e["eventTime"].as_str().and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok()).is_some_and(|t| t >= takeover))
+        .collect();
+    assert!(!by_a.is_empty(), "a reported events while it led");
+    assert!(late_by_a.is_empty(), "a reported events after the take-over: {late_by_a:#?}");
+    // b did the work, once.
+    let admin = SimAdmin::new(&sim);
+    assert_eq!(admin.count("CreateDatabase").await, 1);
+
+    // Every line a wrote follows its log format, the last words included.
+    let logs = a.logs();
+    for line in logs.lines() {
+        assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "not a JSON log line: {line:?}");
+    }
+    let last: serde_json::Value = serde_json::from_str(logs.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "ERROR", "{last}");
+    assert!(last["error"].as_str().unwrap_or_default().contains("lost leadership"), "{last}");
+}
+
+/// A 30 s lease in `lease_namespace`.
+fn long_lease<'a>(options: &mut OperatorOptions<'a>, lease_namespace: &'a str) {
+    options.lease_seconds = Some(30);
+    options.lease_namespace = Some(lease_namespace);
+}
+
+#[tokio::test]
+async fn a_standby_leads_at_once_when_the_leader_stops_even_across_a_change_of_watched_namespace() {
+    install_crds().await;
+    // An upgrade that changes watchNamespace: the old replica watches one namespace, the new one
+    // another, and both use the release's one Lease.
+    let old_scope = test_namespace("scope-old").await;
+    let new_scope = test_namespace("scope-new").await;
+    let sim = start_simulator(&[]).await;
+    let url = sim.base_url();
+    let release_ns = old_scope.name();
+    let lease = chart_lease("upgrade", release_ns, old_scope.name()).await;
+    let leases: Api<Lease> = old_scope.api();
+    let lease_after_upgrade = chart_lease("upgrade", release_ns, new_scope.name()).await;
+    assert_eq!(lease, lease_after_upgrade, "changing watchNamespace renames the Lease");
+    // A long lease: a standby that waited for it to expire would take 30 s.
+    let mut old = elector_with(old_scope.name(), &url, "old-0", &lease, |options| long_lease(options, release_ns));
+    wait_for_holder(&leases, &lease, "old-0", TIMEOUT).await;
+    let new = elector_with(new_scope.name(), &url, "new-0", &lease, |options| long_lease(options, release_ns));
+    new.wait_for_log("waiting to become the leader").await;
+
+    // Both expose what they have: leadership and readiness.
+    let old_metrics = metrics_of(&old).await;
+    let new_metrics = metrics_of(&new).await;
+    assert_eq!((old_metrics.value("crdb_operator_leader"), old_metrics.value("crdb_operator_ready")), (1.0, 1.0));
+    assert_eq!((new_metrics.value("crdb_operator_leader"), new_metrics.value("crdb_operator_ready")), (0.0, 1.0));
+
+    // The old replica works; the new one, in its other scope, does not touch its resources.
+    apply(new_scope.name(), &serverless_cluster("waiting-db")).await;
+    apply(old_scope.name(), &serverless_cluster("old-db")).await;
+    wait_for(&old_scope.api::<CockroachCluster>(), "old-db", TIMEOUT, "Ready", is_ready).await;
+    assert!(new_scope.api::<CockroachCluster>().get("waiting-db").await.unwrap().status.is_none(), "two leaders at once");
+    assert!(!new.logs().contains("became the leader"));
+
+    // The rollout stops the old replica: the new one leads within moments, not a lease period.
+    let stopped = Instant::now();
+    assert!(old.terminate().await.success(), "{}", old.logs());
+    let exited = stopped.elapsed();
+    let handover = wait_for_holder(&leases, &lease, "new-0", Duration::from_secs(30)).await;
+    assert!(handover <= Duration::from_secs(2), "the standby took {handover:?} after the leader exited");
+    wait_for(&new_scope.api::<CockroachCluster>(), "waiting-db", TIMEOUT, "Ready", is_ready).await;
+    assert_eq!(metrics_of(&new).await.value("crdb_operator_leader"), 1.0);
+    eprintln!("SIGTERM to exit: {exited:?}; exit to the standby holding the Lease: {handover:?} (lease 30 s)");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A Cloud API behind TLS whose certificate is not trusted
+
+/// A TLS server on 127.0.0.1 with a self-signed certificate nobody trusts; counts handshakes tried.
+fn untrusted_tls_server() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    crdb_cloud_operator::install_crypto_provider();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![certified.cert.der().clone()], key).unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handshakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = handshakes.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            if let Ok(mut connection) = rustls::ServerConnection::new(config.clone()) {
+                while connection.is_handshaking() && connection.complete_io(&mut stream).is_ok() {}
+            }
+        }
+    });
+    (addr, handshakes)
+}
+
+#[tokio::test]
+async fn a_refused_tls_certificate_is_logged_once_in_the_operators_words() {
+    install_crds().await;
+    let ns = test_namespace("tls").await;
+    let (addr, handshakes) = untrusted_tls_server();
+    let url = format!("https://{addr}");
+    let operator = Operator::start(OperatorOptions::new(ns.name(), &url));
+    apply(ns.name(), &serverless_cluster("tls-db")).await;
+    // Several retries, each a refused handshake.
+    let deadline = Instant::now() + TIMEOUT;
+    while handshakes.load(std::sync::atomic::Ordering::SeqCst) < 4 {
+        assert!(Instant::now() < deadline, "the operator stopped trying:\n{}", operator.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logs = operator.logs();
+    let reports: Vec<_> = logs.lines().filter(|l| l.contains("cannot establish a TLS connection to the Cloud API")).collect();
+    assert_eq!(reports.len(), 1, "one report for one condition, however many retries:\n{logs}");
+    assert!(reports[0].contains("UnknownIssuer") && reports[0].contains(&addr.to_string()), "{}", reports[0]);
+    for noise in ["rustls", "failed to verify TLS certificate", ".rs:", "/.cargo/", "ERROR"] {
+        assert!(!logs.contains(noise), "the log shows {noise:?}:\n{logs}");
+    }
+    // The cluster says what is wrong, too.
+    wait_for(&ns.api::<CockroachCluster>(), "tls-db", TIMEOUT, "the refused certificate in its condition", |c| {
+        condition(c, "Reconciling").is_some_and(|(_, _, message)| message.contains("certificate"))
+    })
+    .await;
 }

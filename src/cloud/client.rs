@@ -19,6 +19,7 @@ use super::budget::{Budget, BudgetRegistry, Priority};
 use super::error::CloudError;
 use super::models::*;
 use super::observer::{CloudObserver, NoopObserver};
+use super::tls::{self, TlsConditions};
 
 /// The API version this client speaks (`Cc-Version` header).
 pub const API_VERSION: &str = "2024-09-16";
@@ -98,6 +99,10 @@ impl Default for ClientConfig {
     }
 }
 
+/// Asked just before each request is sent (after any wait for the budget): `Err(reason)` stops
+/// the request unsent. The operator uses it to stop a replica whose leadership lapsed.
+pub type SendPermit = Arc<dyn Fn() -> Result<(), &'static str> + Send + Sync>;
+
 /// Builds clients that share one HTTP connection pool and one budget per API key.
 #[derive(Clone)]
 pub struct CloudClients {
@@ -105,6 +110,8 @@ pub struct CloudClients {
     config: Arc<ClientConfig>,
     budgets: Arc<BudgetRegistry>,
     observer: Arc<dyn CloudObserver>,
+    permit: Option<SendPermit>,
+    tls: Arc<TlsConditions>,
 }
 
 impl CloudClients {
@@ -116,7 +123,13 @@ impl CloudClients {
             .connect_timeout(config.connect_timeout)
             .build()
             .map_err(|e| CloudError::Transient(format!("cannot build HTTP client: {e}")))?;
-        Ok(Self { http, config: Arc::new(config), budgets: Arc::new(budgets), observer: Arc::new(NoopObserver) })
+        Ok(Self { http, config: Arc::new(config), budgets: Arc::new(budgets), observer: Arc::new(NoopObserver), permit: None, tls: Arc::default() })
+    }
+
+    /// Asks `permit` before every request.
+    pub fn with_send_permit(mut self, permit: SendPermit) -> Self {
+        self.permit = Some(permit);
+        self
     }
 
     /// Reports every request to `observer` (metrics).
@@ -132,6 +145,8 @@ impl CloudClients {
             config: self.config.clone(),
             budget: self.budgets.for_key(&key.fingerprint()),
             observer: self.observer.clone(),
+            permit: self.permit.clone(),
+            tls: self.tls.clone(),
             key,
             priority: Priority::Interactive,
         }
@@ -145,6 +160,8 @@ pub struct CloudClient {
     config: Arc<ClientConfig>,
     budget: Arc<Budget>,
     observer: Arc<dyn CloudObserver>,
+    permit: Option<SendPermit>,
+    tls: Arc<TlsConditions>,
     key: ApiKey,
     priority: Priority,
 }
@@ -209,6 +226,9 @@ impl CloudClient {
         loop {
             let waited = self.budget.acquire(self.priority).await;
             self.observer.budget_wait(call.operation, waited);
+            if let Some(permit) = &self.permit {
+                permit().map_err(|reason| CloudError::NotSent(reason.to_string()))?;
+            }
             let started = std::time::Instant::now();
             let result = self.attempt::<T>(&call, url.clone()).await;
             let status = match &result {
@@ -249,7 +269,18 @@ impl CloudClient {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| (None, CloudError::from_transport(&e)))?;
+        let response = match request.send().await {
+            Ok(response) => {
+                self.tls.succeeded(&self.config.base_url);
+                response
+            }
+            Err(err) => {
+                if let Some(condition) = tls::failure_in(&err) {
+                    self.tls.failed(&self.config.base_url, condition);
+                }
+                return Err((None, CloudError::from_transport(&err)));
+            }
+        };
         let status = response.status();
         let retry_after = retry_after(response.headers());
         let bytes = response.bytes().await.map_err(|e| (Some(status), CloudError::from_transport(&e)))?;

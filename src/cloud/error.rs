@@ -32,6 +32,9 @@ pub enum CloudError {
     Decode(String),
     #[error("Cloud API returned HTTP {status}: {message}")]
     Other { status: u16, message: String },
+    /// Stopped before it was sent (see `client::SendPermit`): the service saw nothing.
+    #[error("request not sent: {0}")]
+    NotSent(String),
 }
 
 impl CloudError {
@@ -105,6 +108,7 @@ impl CloudError {
             Self::Transient(_) => "CloudUnavailable",
             Self::Decode(_) => "UnexpectedResponse",
             Self::Other { .. } => "CloudError",
+            Self::NotSent(_) => "NotSent",
         }
     }
 }

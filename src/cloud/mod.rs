@@ -6,6 +6,7 @@ pub mod client;
 pub mod error;
 pub mod models;
 pub mod observer;
+pub mod tls;
 
 pub use budget::{BudgetConfig, BudgetRegistry, Priority};
 pub use client::{ApiKey, ClientConfig, CloudClient, CloudClients, Listing, RetryPolicy};

@@ -49,6 +49,31 @@ impl WatchScope {
     }
 }
 
+/// The CRDs of the kinds this operator serves that the apiserver does not serve, each with why
+/// (usually "not installed"). Empty when every controller can start.
+pub async fn missing_crds(client: &kube::Client, scope: &WatchScope) -> Vec<String> {
+    let (clusters, users, databases, allowlist) = tokio::join!(
+        crd_problem::<CockroachCluster>(client, scope),
+        crd_problem::<SQLUser>(client, scope),
+        crd_problem::<Database>(client, scope),
+        crd_problem::<AllowlistEntry>(client, scope),
+    );
+    [clusters, users, databases, allowlist].into_iter().flatten().collect()
+}
+
+/// Lists one object of `K`: a 404 means its CRD is not installed (or not yet established).
+async fn crd_problem<K>(client: &kube::Client, scope: &WatchScope) -> Option<String>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let crd = format!("{}.{}", K::plural(&()), K::group(&()));
+    match scope.api::<K>(client.clone()).list_metadata(&kube::api::ListParams::default().limit(1)).await {
+        Ok(_) => None,
+        Err(kube::Error::Api(status)) if status.code == 404 => Some(format!("{crd} (not installed)")),
+        Err(err) => Some(format!("{crd} ({err})")),
+    }
+}
+
 /// Runs every controller until `shutdown` resolves.
 /// `readiness` turns true once every controller's first watch sync is done.
 pub async fn run(

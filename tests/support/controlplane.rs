@@ -75,7 +75,48 @@ pub fn shared() -> &'static ControlPlane {
     }
 }
 
+/// The apiserver's audit log (JSON lines), in the control plane's directory.
+const AUDIT_LOG: &str = "audit.log";
+
+/// Audits every write (not reads) at the Metadata level: who wrote what, when. Tests read it to
+/// prove that a process made no write after some instant.
+fn write_audit_policy(dir: &Path) -> Result<PathBuf, String> {
+    let path = dir.join("audit-policy.yaml");
+    let policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n  - level: None\n    verbs: [get, list, watch]\n  - level: Metadata\n";
+    fs::write(&path, policy).map_err(|e| format!("write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// One write recorded by the apiserver's audit log.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditedWrite {
+    pub verb: String,
+    pub request_uri: String,
+    pub user: AuditUser,
+    pub request_received_timestamp: String,
+    #[serde(default)]
+    pub response_status: Option<AuditStatus>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AuditUser {
+    pub username: String,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct AuditStatus {
+    #[serde(default)]
+    pub code: u16,
+}
+
 impl ControlPlane {
+    /// Every write the apiserver has audited so far, oldest first.
+    pub fn audited_writes(&self) -> Vec<AuditedWrite> {
+        let text = fs::read_to_string(self.dir.join(AUDIT_LOG)).unwrap_or_default();
+        text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
+    }
+
     /// Admin kubeconfig (client certificate with `O=system:masters`), for kubectl, helm and the
     /// operator binary under test.
     pub fn kubeconfig_path(&self) -> &Path {
@@ -630,6 +671,8 @@ fn start(bin_dir: &Path) -> Result<ControlPlane, Failure> {
         "--disable-admission-plugins=ServiceAccount".to_string(),
         "--allow-privileged=true".to_string(),
         "--profiling=false".to_string(),
+        format!("--audit-policy-file={}", write_audit_policy(&dir)?.display()),
+        format!("--audit-log-path={}", dir.join(AUDIT_LOG).display()),
     ];
     apiserver.args(&apiserver_args);
     let apiserver_log = launch("kube-apiserver", apiserver, &logs_dir, &mut logs)?;

@@ -242,6 +242,21 @@ impl Operator {
             .expect("wait for the operator")
     }
 
+    /// Sends `signal` (e.g. SIGSTOP and SIGCONT, as a frozen node or a long pause would).
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.id().expect("the operator is running") as libc::pid_t;
+        // SAFETY: a plain kill(2) on our own child process.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
+    /// Waits until the process exits by itself; returns how.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not exit within {timeout:?}:\n{}", self.name, self.logs()))
+            .expect("wait for the operator")
+    }
+
     /// Stops the process at once (SIGKILL), as a crash would.
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;

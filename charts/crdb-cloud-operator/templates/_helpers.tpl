@@ -80,14 +80,12 @@ apiKey
 {{- end }}
 
 {{/*
-The leader-election Lease the operator uses (src/operator.rs lease_name): one per watch scope.
+The leader-election Lease: one per release, whatever namespace it watches, so that replicas of
+the release never reconcile at the same time, even while an upgrade changes watchNamespace. The
+default release (`crdb-cloud-operator`) keeps the name earlier versions used for all namespaces.
 */}}
 {{- define "crdb-cloud-operator.leaseName" -}}
-{{- if .Values.watchNamespace }}
-{{- printf "crdb-cloud-operator-%s" .Values.watchNamespace }}
-{{- else -}}
-crdb-cloud-operator
-{{- end }}
+{{- include "crdb-cloud-operator.fullname" . }}
 {{- end }}
 
 {{/*
