@@ -518,14 +518,23 @@ async fn a_frozen_leader_writes_nothing_once_a_standby_has_taken_over() {
     wait_for(&ns.api::<CockroachCluster>(), "frozen-db", TIMEOUT, "Ready", is_ready).await;
     assert!(proxy.bytes_sent() > 0, "a's requests go through the proxy");
 
-    // a freezes at rest (as a frozen node or a long pause would) for longer than the lease.
+    // a freezes (as a frozen node or a long pause would) for longer than the lease, in the middle
+    // of a reconcile: its CreateDatabase is on the wire and answered while it is frozen.
+    let admin = SimAdmin::new(&sim);
+    admin.post("faults", serde_json::json!({"operation": "CreateDatabase", "latency_ms": 4000, "count": 1})).await;
+    apply(ns.name(), &child("Database", "orders", "frozen-db", "")).await;
+    let deadline = Instant::now() + TIMEOUT;
+    // The simulator takes the one-shot fault (and starts delaying the answer) when the request arrives.
+    while admin.get("faults").await.as_array().is_some_and(|faults| !faults.is_empty()) {
+        assert!(Instant::now() < deadline, "a never sent its CreateDatabase:\n{}", a.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     a.signal(libc::SIGSTOP);
     let frozen_at = proxy.bytes_sent();
     wait_for_holder(&leases, lease, "op-b", Duration::from_secs(30)).await;
     let takeover = acquired_at(&leases, lease, "op-b").await;
     b.wait_for_log("became the leader").await;
-    // Work arrives while a is frozen: its watch streams queue it for when it wakes.
-    apply(ns.name(), &child("Database", "orders", "frozen-db", "")).await;
+    // b finishes that work, and more arrives while a is still frozen.
     wait_for(&ns.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
     kubectl::kubectl(&["label", "-n", ns.name(), "cockroachcluster/frozen-db", "touched=after-takeover"], None).await.ok();
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -537,10 +546,10 @@ async fn a_frozen_leader_writes_nothing_once_a_standby_has_taken_over() {
     assert!(!status.success(), "a deposed leader exits non-zero (to be restarted as a standby), got {status}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(proxy.bytes_sent(), frozen_at, "a sent Cloud API requests after it woke:\n{}", a.logs());
-    let late_writes: Vec<_> = shared()
-        .audited_writes()
+    let writes_by_a: Vec<_> = shared().audited_writes().into_iter().filter(|w| w.user.username == a_user).collect();
+    assert!(writes_by_a.iter().any(|w| w.request_uri.contains("/status")), "the audit log shows a's status writes while it led");
+    let late_writes: Vec<_> = writes_by_a
         .into_iter()
-        .filter(|w| w.user.username == a_user)
         .filter(|w| w.request_received_timestamp.parse::<k8s_openapi::jiff::Timestamp>().unwrap() >= takeover)
         .map(|w| format!("{} {}", w.verb, w.request_uri))
         .collect();
@@ -557,9 +566,10 @@ async fn a_frozen_leader_writes_nothing_once_a_standby_has_taken_over() {
         .collect();
     assert!(!by_a.is_empty(), "a reported events while it led");
     assert!(late_by_a.is_empty(), "a reported events after the take-over: {late_by_a:#?}");
-    // b did the work, once.
-    let admin = SimAdmin::new(&sim);
-    assert_eq!(admin.count("CreateDatabase").await, 1);
+    // One database in the cloud, created once (b adopted what a's request made, if it came first).
+    let cluster_id = ns.api::<CockroachCluster>().get("frozen-db").await.unwrap().status.unwrap().cluster_id.unwrap();
+    let record = admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == cluster_id.as_str()).unwrap();
+    assert_eq!(names(&record, "databases").iter().filter(|n| *n == "orders").count(), 1);
 
     // Every line a wrote follows its log format, the last words included.
     let logs = a.logs();

@@ -92,6 +92,7 @@ fn write_audit_policy(dir: &Path) -> Result<PathBuf, String> {
 #[serde(rename_all = "camelCase")]
 pub struct AuditedWrite {
     pub verb: String,
+    #[serde(rename = "requestURI")]
     pub request_uri: String,
     pub user: AuditUser,
     pub request_received_timestamp: String,
@@ -114,7 +115,9 @@ impl ControlPlane {
     /// Every write the apiserver has audited so far, oldest first.
     pub fn audited_writes(&self) -> Vec<AuditedWrite> {
         let text = fs::read_to_string(self.dir.join(AUDIT_LOG)).unwrap_or_default();
-        text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("an audit log line this harness cannot read ({e}): {line}")))
+            .collect()
     }
 
     /// Admin kubeconfig (client certificate with `O=system:masters`), for kubectl, helm and the
