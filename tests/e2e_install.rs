@@ -561,8 +561,9 @@ async fn helm_install_upgrade_and_uninstall_leave_only_the_crds() {
         release_objects(namespaced, Some(ns.name()), release).await,
         vec![
             format!("deployment.apps/{full}"),
-            // The leader-election Lease belongs to the release, so the uninstall removes it.
-            "lease.coordination.k8s.io/crdb-cloud-operator".to_string(),
+            // The leader-election Lease belongs to the release (and is named after it), so the
+            // uninstall removes it.
+            format!("lease.coordination.k8s.io/{full}"),
             format!("poddisruptionbudget.policy/{full}"),
             format!("role.rbac.authorization.k8s.io/{full}-leader-election"),
             format!("rolebinding.rbac.authorization.k8s.io/{full}-leader-election"),
