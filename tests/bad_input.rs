@@ -22,7 +22,6 @@
 //! does not exist (`pending-db`); children that must reach the cloud reference `base-db`, the valid
 //! cluster this test creates first.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,8 +30,8 @@ use std::time::{Duration, Instant};
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use kube::api::Api;
 use serde_json::Value;
-use support::operator::*;
-use support::{kubectl, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{kubectl, test_namespace};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Long enough for a retry after the operator's create-confirmation window (30 s).
@@ -127,7 +126,7 @@ fn split_update(case: &Case) -> (String, String) {
     (base, update)
 }
 
-async fn apply(ns: &str, manifest: &str) -> support::CmdOutput {
+async fn apply(ns: &str, manifest: &str) -> crdb_test_support::CmdOutput {
     kubectl(&["apply", "-n", ns, "-f", "-"], Some(manifest)).await
 }
 

@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::cloud::models::*;
-use crdb_cloud_operator::cloud::{
+use crdb_cloud::models::*;
+use crdb_cloud::{
     ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClient, CloudClients, CloudError, Priority, RetryPolicy,
 };
-use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
+use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
 use futures::StreamExt;
 use serde_json::{Value, json};
 

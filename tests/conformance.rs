@@ -15,9 +15,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crdb_cloud_operator::api::cluster::CockroachCluster;
-use crdb_cloud_operator::cloud::models::*;
+use crdb_cloud::models::*;
 use crdb_cloud_operator::controller::cluster_plan;
-use crdb_cloud_operator::simulator::{self, SimulatorConfig};
+use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 
 const KEY: &str = "conformance-key";
 

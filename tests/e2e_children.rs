@@ -2,7 +2,6 @@
 //! operator binary and the Cloud API simulator, with a CockroachCluster (as in deploy/examples)
 //! created in each test's namespace.
 
-mod support;
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +11,9 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::operator::*;
-use support::World as Env;
-use support::kubectl;
+use crdb_test_support::*;
+use crdb_test_support::World as Env;
+use crdb_test_support::kubectl;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
 /// A change made behind the operator's back is seen once the cluster's shared list is refreshed:
@@ -48,7 +47,13 @@ async fn env_with_key(prefix: &str, resync_seconds: u64, log_level: &'static str
     .await
 }
 
-impl Env {
+/// Secrets of the test namespace.
+trait SecretsOf {
+    async fn secret(&self, name: &str) -> Option<Secret>;
+    async fn wait_secret(&self, name: &str, what: &str, done: impl Fn(&Secret) -> bool) -> Secret;
+}
+
+impl SecretsOf for Env {
     async fn secret(&self, name: &str) -> Option<Secret> {
         self.api::<Secret>().get_opt(name).await.unwrap()
     }

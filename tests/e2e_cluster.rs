@@ -1,7 +1,6 @@
 //! CockroachCluster end to end: a real kube-apiserver, kubectl, the real operator binary and the
 //! Cloud API simulator.
 
-mod support;
 
 use std::time::Duration;
 
@@ -9,8 +8,8 @@ use crdb_cloud_operator::api::CockroachCluster;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use reqwest::Method;
 use serde_json::json;
-use support::operator::*;
-use support::{kubectl, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{kubectl, test_namespace};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -18,20 +18,19 @@
 //! Trials run in four lanes at once, each trial in its own namespace with its own simulator and
 //! operator, on the binary's one control plane.
 
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::simulator::{self, SimulatorConfig};
+use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use support::operator::*;
-use support::{World, kubectl};
+use crdb_test_support::*;
+use crdb_test_support::{World, kubectl};
 
 const LANES: u64 = 4;
 const TRIALS_PER_LANE: u64 = 6;

@@ -1,5 +1,5 @@
 //! Cloud faults end to end: the real operator binary against the simulator with injected trouble
-//! (src/simulator/faults.rs): lost create responses, a fifth of all requests failing with 5xx,
+//! (crates/simulator/src/faults.rs): lost create responses, a fifth of all requests failing with 5xx,
 //! latency spikes of seconds, a 429 storm with Retry-After, connection resets, a cluster LOCKED
 //! during an update and a cluster whose creation fails.
 //!
@@ -9,7 +9,6 @@
 //! hot loop would send (the operator's own budget allows 10 requests/second, so a loop retrying
 //! without backoff shows up as ~10/s). Every window's figures are printed.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,9 +17,9 @@ use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUs
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-use support::operator::*;
-use support::World as Env;
-use support::kubectl;
+use crdb_test_support::*;
+use crdb_test_support::World as Env;
+use crdb_test_support::kubectl;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Convergence under faults: includes the operator's 30 s wait to confirm a create whose answer
@@ -28,7 +27,17 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const FAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 
-impl Env {
+/// Faults and request windows of the test simulator, children of the test namespace.
+trait FaultsOf {
+    async fn fault(&self, spec: Value);
+    async fn clear_faults(&self);
+    fn admin_base(&self) -> String;
+    async fn seq(&self) -> u64;
+    async fn window(&self, name: &str, since: u64, started: Instant) -> Window;
+    async fn wait_children_ready(&self, users: &[&str], dbs: &[&str], entries: &[&str], timeout: Duration);
+}
+
+impl FaultsOf for Env {
     async fn fault(&self, spec: Value) {
         self.admin.post("faults", spec).await;
     }

@@ -8,7 +8,6 @@
 //! This binary has its own control plane. The apiserver restart takes it away from every test of
 //! the binary, so that test holds [`OUTAGE`] exclusively and the others share it.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,9 +21,9 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use kube::ResourceExt;
 use serde_json::{Value, json};
-use support::operator::*;
-use support::World as Env;
-use support::{kubectl, shared};
+use crdb_test_support::*;
+use crdb_test_support::World as Env;
+use crdb_test_support::{kubectl, shared};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::RwLock;
 use tokio::task::AbortHandle;
@@ -37,7 +36,16 @@ const TIMEOUT: Duration = Duration::from_secs(150);
 static OUTAGE: RwLock<()> = RwLock::const_new(());
 
 
-impl Env {
+/// Waiting for resources, checking the operator.
+trait Checks {
+    async fn ready<K>(&self, name: &str, generation: i64) -> K
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + serde::Serialize,
+        <K as kube::Resource>::DynamicType: Default;
+    fn assert_same_operator(&mut self);
+}
+
+impl Checks for Env {
     async fn ready<K>(&self, name: &str, generation: i64) -> K
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + serde::Serialize,

@@ -3,7 +3,6 @@
 //! `kubectl wait` on every kind. A real kube-apiserver, the real operator binary and the Cloud API
 //! simulator.
 
-mod support;
 
 use std::collections::BTreeMap;
 
@@ -13,8 +12,8 @@ use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUs
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use serde_json::json;
-use support::operator::*;
-use support::{kubectl, shared, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{kubectl, shared, test_namespace};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Lease duration of the leader-election test's operators.

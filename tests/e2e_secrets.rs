@@ -12,7 +12,6 @@
 //! connection URL), and every searched corpus must contain markers of the lifecycle it covers.
 //! Findings are reported masked: this test never prints a secret.
 
-mod support;
 
 use std::time::{Duration, Instant};
 
@@ -20,8 +19,8 @@ use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUs
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
-use support::operator::*;
-use support::{kubectl, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{kubectl, test_namespace};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
+use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 //! a page boundary stays put when items are added or removed elsewhere in the list (keyset, not
 //! offset).
 
-use crate::cloud::models::Pagination;
+use crdb_cloud::models::Pagination;
 
 use super::errors::{ApiError, ApiResult};
 

@@ -7,23 +7,26 @@
 //! is killed or aborts; on a normal exit an `atexit` hook also kills them and removes the temporary
 //! directory. Temporary directories left behind by killed runs are removed on the next start.
 
-use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+use rcgen::{Issuer, KeyPair};
+
+use crate::install_crypto_provider;
+use crate::pki::{Pki, UserAuth, kubeconfig_yaml, sanitize, write_file, write_user_certificate};
+use crate::processes::{
+    CLEANUP_DIR, Failure, RUNNING, die_with_parent, kill_all, launch, progress, spawn_from_long_lived_thread,
+    wait_until, wait_until_async,
 };
 
 /// Service ClusterIP range of the test cluster; the `kubernetes` Service gets its first address.
@@ -194,25 +197,7 @@ impl ControlPlane {
             .join("users")
             .join(format!("{n}-{}", sanitize(user)));
         fs::create_dir_all(&dir).expect("create the user directory");
-        let key = KeyPair::generate().expect("generate a user key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("certificate params");
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, user);
-        if let Some(g) = groups.first() {
-            dn.push(DnType::OrganizationName, *g);
-        }
-        if let Some(g) = groups.get(1) {
-            dn.push(DnType::CustomDnType(vec![2, 5, 4, 10]), *g);
-        }
-        params.distinguished_name = dn;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params
-            .signed_by(&key, &self.client_ca)
-            .expect("sign the user certificate");
-        let (cert_path, key_path) = (dir.join("client.crt"), dir.join("client.key"));
-        write_file(&cert_path, &cert.pem());
-        write_file(&key_path, &key.serialize_pem());
+        let (cert_path, key_path) = write_user_certificate(&dir, &self.client_ca, user, groups);
         let path = dir.join("kubeconfig");
         write_file(
             &path,
@@ -323,113 +308,6 @@ impl ControlPlane {
     }
 }
 
-/// Makes `cmd`'s process receive SIGKILL when the thread that spawns it exits (Linux
-/// `PR_SET_PDEATHSIG`). Spawned from a test's thread, the process dies at the end of the test
-/// at the latest, and always when the test binary dies.
-pub fn die_with_parent(cmd: &mut Command) {
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || pdeathsig(parent));
-    }
-}
-
-/// [`die_with_parent`] for a Tokio command (add `kill_on_drop(true)` as well).
-pub fn die_with_parent_tokio(cmd: &mut tokio::process::Command) {
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || pdeathsig(parent));
-    }
-}
-
-fn pdeathsig(parent: libc::pid_t) -> io::Result<()> {
-    // SAFETY: plain syscalls.
-    unsafe {
-        if libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        // The parent died between fork and prctl: the signal will never come.
-        if libc::getppid() != parent {
-            libc::_exit(1);
-        }
-    }
-    Ok(())
-}
-
-fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Process ownership and clean-up
-
-/// Children of the control plane, killed by the `atexit` hook.
-static RUNNING: Mutex<Vec<(String, Child)>> = Mutex::new(Vec::new());
-/// The temporary directory, removed by the `atexit` hook unless kept.
-static CLEANUP_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
-
-struct SpawnRequest {
-    cmd: Command,
-    reply: mpsc::Sender<io::Result<Child>>,
-}
-
-/// Spawns `cmd` from a thread that lives as long as the process, so that `PR_SET_PDEATHSIG`
-/// (which follows the spawning *thread*) fires only when the test binary exits.
-fn spawn_from_long_lived_thread(cmd: Command) -> io::Result<Child> {
-    static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("testenv-spawner".into())
-            .spawn(move || {
-                // The sender lives in a static, so this loop (and the thread) never ends.
-                for mut req in rx {
-                    let _ = req.reply.send(req.cmd.spawn());
-                }
-            })
-            .expect("spawn the process-spawner thread");
-        // SAFETY: registering a plain extern "C" function.
-        unsafe {
-            libc::atexit(cleanup_at_exit);
-        }
-        tx
-    });
-    let (reply, result) = mpsc::channel();
-    spawner
-        .send(SpawnRequest { cmd, reply })
-        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
-    result
-        .recv()
-        .map_err(|_| io::Error::other("the spawner thread dropped the request"))?
-}
-
-extern "C" fn cleanup_at_exit() {
-    // try_lock: never hang the exit path; PR_SET_PDEATHSIG kills the processes anyway.
-    if let Ok(mut running) = RUNNING.try_lock() {
-        kill_all(&mut running);
-    }
-    if let Ok(mut dir) = CLEANUP_DIR.try_lock()
-        && let Some(dir) = dir.take()
-    {
-        let _ = fs::remove_dir_all(dir);
-    }
-}
-
-fn kill_all(running: &mut Vec<(String, Child)>) {
-    while let Some((_, mut child)) = running.pop() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
 /// Removes temporary directories of earlier runs whose owner process is gone (killed runs).
 fn remove_stale_dirs() {
     let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
@@ -458,11 +336,6 @@ fn remove_stale_dirs() {
 
 // ---------------------------------------------------------------------------------------------
 // Start-up
-
-fn progress(msg: impl std::fmt::Display) {
-    // Straight to fd 2: libtest's output capture must not hide start-up progress.
-    let _ = writeln!(io::stderr(), "[testenv] {msg}");
-}
 
 fn start_with_retries() -> Result<ControlPlane, String> {
     let bin_dir = locate_binaries()?;
@@ -501,7 +374,7 @@ fn locate_binaries() -> Result<PathBuf, String> {
     let dir = match std::env::var_os("CRDB_TESTENV_BIN") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/controlplane/build.sh");
+            let script = crate::repo_root().join("tests/controlplane/build.sh");
             progress(format!(
                 "locating the control-plane binaries with {}",
                 script.display()
@@ -541,20 +414,6 @@ fn locate_binaries() -> Result<PathBuf, String> {
         }
     }
     Ok(dir)
-}
-
-struct Failure {
-    message: String,
-    port_clash: bool,
-}
-
-impl From<String> for Failure {
-    fn from(message: String) -> Self {
-        Failure {
-            message,
-            port_clash: false,
-        }
-    }
 }
 
 fn start(bin_dir: &Path) -> Result<ControlPlane, Failure> {
@@ -756,99 +615,6 @@ fn start(bin_dir: &Path) -> Result<ControlPlane, Failure> {
     })
 }
 
-/// Starts a component with stdout and stderr in `logs/<name>.log`, tied to this process.
-fn launch(
-    name: &str,
-    mut cmd: Command,
-    logs_dir: &Path,
-    logs: &mut Vec<(String, PathBuf)>,
-) -> Result<PathBuf, Failure> {
-    let log = logs_dir.join(format!("{name}.log"));
-    let out = File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| format!("clone {}: {e}", log.display()))?;
-    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-    die_with_parent(&mut cmd);
-    let child = spawn_from_long_lived_thread(cmd).map_err(|e| format!("start {name}: {e}"))?;
-    RUNNING.lock().unwrap().push((name.to_string(), child));
-    logs.push((name.to_string(), log.clone()));
-    Ok(log)
-}
-
-/// If the named component has exited, its exit status.
-fn exited(name: &str) -> Option<String> {
-    let mut running = RUNNING.lock().unwrap();
-    let (_, child) = running.iter_mut().find(|(n, _)| n == name)?;
-    match child.try_wait() {
-        Ok(Some(status)) => Some(status.to_string()),
-        _ => None,
-    }
-}
-
-fn failure(name: &str, what: &str, log: &Path) -> Failure {
-    let text = fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = lines[lines.len().saturating_sub(50)..].join("\n");
-    let port_clash = text.contains("address already in use");
-    let message = format!(
-        "{name} {what}\n--- last 50 lines of {} ---\n{tail}\n---",
-        log.display()
-    );
-    progress(&message);
-    Failure {
-        message,
-        port_clash,
-    }
-}
-
-fn wait_until(
-    name: &str,
-    timeout: Duration,
-    log: &Path,
-    mut ready: impl FnMut() -> Result<bool, Failure>,
-) -> Result<(), Failure> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if ready()? {
-            return Ok(());
-        }
-        gave_up(name, timeout, deadline, log)?;
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Why waiting for `name` must stop: it exited, or `deadline` passed. Shared by both wait loops.
-fn gave_up(name: &str, timeout: Duration, deadline: Instant, log: &Path) -> Result<(), Failure> {
-    if let Some(status) = exited(name) {
-        return Err(failure(name, &format!("exited ({status}) before it was ready"), log));
-    }
-    if Instant::now() > deadline {
-        return Err(failure(name, &format!("was not ready within {timeout:?}"), log));
-    }
-    Ok(())
-}
-
-async fn wait_until_async<F, Fut>(
-    name: &str,
-    timeout: Duration,
-    log: &Path,
-    mut ready: F,
-) -> Result<(), Failure>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<bool, Failure>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if ready().await? {
-            return Ok(());
-        }
-        gave_up(name, timeout, deadline, log)?;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn free_port() -> Result<u16, Failure> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| format!("find a free port: {e}"))?;
@@ -870,156 +636,6 @@ fn http_get(port: u16, path: &str) -> Option<String> {
         .next()?
         .contains(" 200 ")
         .then(|| body.to_string())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Certificates and kubeconfigs
-
-struct Pki {
-    ca_cert: PathBuf,
-    serving_cert: PathBuf,
-    serving_key: PathBuf,
-    client_ca_cert: PathBuf,
-    client_ca_key: PathBuf,
-    client_ca: Issuer<'static, KeyPair>,
-    admin_cert: PathBuf,
-    admin_key: PathBuf,
-    sa_key: PathBuf,
-    sa_pub: PathBuf,
-}
-
-impl Pki {
-    /// envtest's layout: a serving CA, a client CA (admin = `CN=admin,O=system:masters`) and a
-    /// ServiceAccount signing key pair; ECDSA P-256 throughout.
-    fn generate(dir: &Path) -> Result<Pki, String> {
-        let pki = dir.join("pki");
-        fs::create_dir_all(&pki).map_err(|e| format!("create {}: {e}", pki.display()))?;
-        let e = |e: rcgen::Error| format!("generate certificates: {e}");
-
-        let (ca_pem, ca_key_pem, ca) = new_ca("testenv-serving-ca").map_err(e)?;
-        let serving_key = KeyPair::generate().map_err(e)?;
-        let mut serving = CertificateParams::new(vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "10.0.0.1".to_string(),
-            "kubernetes".to_string(),
-            "kubernetes.default".to_string(),
-            "kubernetes.default.svc".to_string(),
-            "kubernetes.default.svc.cluster.local".to_string(),
-        ])
-        .map_err(e)?;
-        serving.distinguished_name = dn("localhost", &[]);
-        serving.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let serving_cert = serving.signed_by(&serving_key, &ca).map_err(e)?;
-
-        let (client_ca_pem, client_ca_key_pem, client_ca) =
-            new_ca("testenv-client-ca").map_err(e)?;
-        let admin_key = KeyPair::generate().map_err(e)?;
-        let mut admin = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
-        admin.distinguished_name = dn("admin", &["system:masters"]);
-        admin.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let admin_cert = admin.signed_by(&admin_key, &client_ca).map_err(e)?;
-
-        let sa = KeyPair::generate().map_err(e)?;
-
-        let out = Pki {
-            ca_cert: pki.join("ca.crt"),
-            serving_cert: pki.join("apiserver.crt"),
-            serving_key: pki.join("apiserver.key"),
-            client_ca_cert: pki.join("client-ca.crt"),
-            client_ca_key: pki.join("client-ca.key"),
-            client_ca,
-            admin_cert: pki.join("admin.crt"),
-            admin_key: pki.join("admin.key"),
-            sa_key: pki.join("sa.key"),
-            sa_pub: pki.join("sa.pub"),
-        };
-        write_file(&out.ca_cert, &ca_pem);
-        write_file(&pki.join("ca.key"), &ca_key_pem);
-        write_file(&out.serving_cert, &serving_cert.pem());
-        write_file(&out.serving_key, &serving_key.serialize_pem());
-        write_file(&out.client_ca_cert, &client_ca_pem);
-        write_file(&out.client_ca_key, &client_ca_key_pem);
-        write_file(&out.admin_cert, &admin_cert.pem());
-        write_file(&out.admin_key, &admin_key.serialize_pem());
-        write_file(&out.sa_key, &sa.serialize_pem());
-        write_file(&out.sa_pub, &sa.public_key_pem());
-        Ok(out)
-    }
-}
-
-/// A self-signed CA: its certificate PEM, key PEM and an issuer for signing.
-fn new_ca(cn: &str) -> Result<(String, String, Issuer<'static, KeyPair>), rcgen::Error> {
-    let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name = dn(cn, &["crdb-testenv"]);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let cert = params.self_signed(&key)?;
-    let key_pem = key.serialize_pem();
-    Ok((cert.pem(), key_pem, Issuer::new(params, key)))
-}
-
-fn dn(cn: &str, orgs: &[&str]) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    if let Some(o) = orgs.first() {
-        dn.push(DnType::OrganizationName, *o);
-    }
-    dn
-}
-
-enum UserAuth<'a> {
-    Cert(&'a Path, &'a Path),
-    Token(&'a str),
-}
-
-fn kubeconfig_yaml(server: &str, ca: &Path, user: &str, auth: UserAuth<'_>) -> String {
-    let auth = match auth {
-        UserAuth::Cert(cert, key) => format!(
-            "    client-certificate: {}\n    client-key: {}\n",
-            quote(&cert.display().to_string()),
-            quote(&key.display().to_string())
-        ),
-        UserAuth::Token(token) => format!("    token: {}\n", quote(token)),
-    };
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: testenv\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {}\n  user:\n{auth}contexts:\n- name: testenv\n  context:\n    cluster: testenv\n    user: {}\n    namespace: default\ncurrent-context: testenv\n",
-        quote(server),
-        quote(&ca.display().to_string()),
-        quote(user),
-        quote(user),
-    )
-}
-
-/// A YAML (JSON) double-quoted string.
-fn quote(s: &str) -> String {
-    serde_json::to_string(s).expect("serialize a string")
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn write_file(path: &Path, contents: &str) {
-    fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::cloud::models::{
+use crdb_cloud::models::{
     AllowlistEntry, BackupConfiguration, Cluster, ClusterState, Database, DeleteProtection, OperationStatus,
     Organization, UpgradeStatus,
 };
@@ -362,8 +362,8 @@ impl ClusterRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::models::{CloudProvider, CreateClusterRequest, CreateClusterSpec, ServerlessCreateSpec};
-    use crate::simulator::{provision, validation};
+    use crdb_cloud::models::{CloudProvider, CreateClusterRequest, CreateClusterSpec, ServerlessCreateSpec};
+    use crate::{provision, validation};
 
     fn t(secs: i64) -> Now {
         DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
@@ -414,7 +414,7 @@ mod tests {
         let c = &store.org(&org, t(2)).unwrap().cluster(&id).unwrap().cluster;
         assert_eq!(c.state, ClusterState::Creating);
         let err = store.org(&org, t(2)).unwrap().child_cluster(&id, Access::Read).unwrap_err();
-        assert_eq!(err.code, crate::cloud::models::grpc_code::FAILED_PRECONDITION);
+        assert_eq!(err.code, crdb_cloud::models::grpc_code::FAILED_PRECONDITION);
         let c = &store.org(&org, t(3)).unwrap().cluster(&id).unwrap().cluster;
         assert_eq!(c.state, ClusterState::Created);
         assert_eq!(c.updated_at.as_deref(), Some(rfc3339(t(3)).as_str()));
@@ -426,7 +426,7 @@ mod tests {
         let (mut store, org, id) = store_with_cluster();
         let record = store.org(&org, t(4)).unwrap().cluster(&id).unwrap();
         // Pretend it is dedicated so the lock applies.
-        record.cluster.config.dedicated = Some(crate::cloud::models::DedicatedHardwareConfig {
+        record.cluster.config.dedicated = Some(crdb_cloud::models::DedicatedHardwareConfig {
             machine_type: "n2-standard-4".into(),
             num_virtual_cpus: 4,
             storage_gib: 15,
@@ -472,7 +472,7 @@ mod tests {
         record.cluster.delete_protection = Some(DeleteProtection::Enabled);
         let err = record.delete(t(4), timing().deleted_retention).unwrap_err();
         assert!(err.message.contains("delete protection"));
-        assert_eq!(err.code, crate::cloud::models::grpc_code::FAILED_PRECONDITION);
+        assert_eq!(err.code, crdb_cloud::models::grpc_code::FAILED_PRECONDITION);
         record.cluster.delete_protection = Some(DeleteProtection::Disabled);
         record.delete(t(4), timing().deleted_retention).unwrap();
         assert!(record.databases.is_empty() && record.allowlist.is_empty());

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::cloud::models::{ErrorStatus, grpc_code};
+use crdb_cloud::models::{ErrorStatus, grpc_code};
 
 /// An error answer: HTTP status, gRPC code, message and (for 429) the Retry-After seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,15 +5,16 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 
-use crdb_cloud_operator::api::CockroachCluster;
-use crdb_cloud_operator::simulator::RunningSimulator;
+use crdb_cloud_simulator::RunningSimulator;
 
-use super::kubectl::kubectl;
-use super::namespace::{TestNamespace, test_namespace};
-use super::operator::{Operator, OperatorOptions, SimAdmin, install_crds, is_ready, serverless_cluster, start_simulator, wait_for};
+use crate::kubectl::kubectl;
+use crate::namespace::{TestNamespace, test_namespace};
+use crate::operator::{Operator, OperatorOptions, install_crds};
+use crate::resources::{is_ready, serverless_cluster, wait_for};
+use crate::simulator::{SimAdmin, start_simulator};
 
 pub struct World {
     pub ns: TestNamespace,
@@ -86,8 +87,11 @@ impl World {
     /// Applies a CockroachCluster (as deploy/examples) and waits until it is Ready; returns its cloud ID.
     pub async fn ready_cluster(&self, name: &str) -> String {
         self.apply(&serverless_cluster(name)).await;
-        let cr = wait_for(&self.api::<CockroachCluster>(), name, Duration::from_secs(60), "Ready", is_ready).await;
-        cr.status.unwrap().cluster_id.unwrap()
+        // Read as JSON: this crate does not depend on the operator's types.
+        let kind = ApiResource::from_gvk(&GroupVersionKind::gvk("crdbcloud.io", "v1alpha1", "CockroachCluster"));
+        let api = Api::<DynamicObject>::namespaced_with(self.ns.client(), self.ns(), &kind);
+        let cr = wait_for(&api, name, Duration::from_secs(60), "Ready", is_ready).await;
+        cr.data["status"]["clusterId"].as_str().expect("a Ready cluster has status.clusterId").to_string()
     }
 
     /// One key of a Secret in the namespace, as text.

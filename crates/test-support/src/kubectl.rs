@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
-use super::controlplane::{die_with_parent_tokio, shared};
+use crate::controlplane::shared;
+use crate::processes::die_with_parent_tokio;
 
 /// How long one kubectl/helm invocation may take before the test fails.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cloud::models::{
+use crdb_cloud::models::{
     AllowlistEntry, BackupConfiguration, CloudProvider, Cluster, ClusterConfig, ClusterState, Database,
     DedicatedHardwareConfig, EgressTrafficPolicy, NetworkVisibility, OperationStatus, Plan, Region,
     ServerlessClusterConfig, UpdateClusterSpec, UpgradeStatus, UpgradeType,
@@ -323,7 +323,7 @@ fn settings_change(record: &mut ClusterRecord, spec: &UpdateClusterSpec) -> ApiR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::models::{
+    use crdb_cloud::models::{
         CreateClusterRequest, CreateClusterSpec, DedicatedCreateSpec, DedicatedUpdateSpec, HardwareSpec, MachineSpec,
         ServerlessCreateSpec, ServerlessUpdateSpec, UsageLimits,
     };
@@ -430,7 +430,7 @@ mod tests {
         assert_eq!(next.cluster.operation_status, OperationStatus::ScaleRunning);
         assert_eq!(next.cluster.regions[0].node_count, 5);
         let again = update_cluster(&next, &UpdateClusterSpec { labels: Some(BTreeMap::new()), ..Default::default() }, t(11), &timing());
-        assert_eq!(again.unwrap_err().code, crate::cloud::models::grpc_code::FAILED_PRECONDITION);
+        assert_eq!(again.unwrap_err().code, crdb_cloud::models::grpc_code::FAILED_PRECONDITION);
         next.advance(t(12));
         assert_eq!(next.cluster.state, ClusterState::Created);
         assert_eq!(next.cluster.operation_status, OperationStatus::Unspecified);

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use crate::cloud::models::{
+use crdb_cloud::models::{
     CloudProvider, ClusterState, CreateClusterRequest, DedicatedHardwareConfig, DeleteProtection, HardwareSpec,
     MachineSpec, NetworkVisibility, OperationStatus, Plan, ReleaseType, SupportStatus, UpdateClusterSpec, UpgradeStatus,
     UpgradeType, UsageLimits,
@@ -582,7 +582,7 @@ pub fn connection_os(os: Option<&str>) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::models::{CreateClusterSpec, DedicatedCreateSpec, ServerlessCreateSpec, ServerlessUpdateSpec};
+    use crdb_cloud::models::{CreateClusterSpec, DedicatedCreateSpec, ServerlessCreateSpec, ServerlessUpdateSpec};
 
     fn serverless(regions: &[&str]) -> CreateClusterRequest {
         CreateClusterRequest {
@@ -620,7 +620,7 @@ mod tests {
     fn message(result: ApiResult<impl std::fmt::Debug>) -> String {
         let err = result.unwrap_err();
         assert_eq!(err.status.as_u16(), 400);
-        assert_eq!(err.code, crate::cloud::models::grpc_code::INVALID_ARGUMENT);
+        assert_eq!(err.code, crdb_cloud::models::grpc_code::INVALID_ARGUMENT);
         err.message
     }
 

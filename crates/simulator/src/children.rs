@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 
-use crate::cloud::models::Pagination;
+use crdb_cloud::models::Pagination;
 
 use super::Sim;
 use super::errors::ApiResult;

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::Extension;
 use chrono::Utc;
 
-use crate::cloud::models::{
+use crdb_cloud::models::{
     Cluster, ConnectionString, ConnectionStringParameters, CreateClusterRequest, ListClustersResponse,
     UpdateClusterSpec,
 };

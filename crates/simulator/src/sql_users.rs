@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::Extension;
 
-use crate::cloud::models::{CreateSqlUserRequest, ListSqlUsersResponse, SqlUser, UpdateSqlUserPasswordRequest};
+use crdb_cloud::models::{CreateSqlUserRequest, ListSqlUsersResponse, SqlUser, UpdateSqlUserPasswordRequest};
 
 use super::SimState;
 use super::children::{page_of, with_cluster};

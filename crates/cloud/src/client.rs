@@ -108,8 +108,9 @@ pub struct CloudClients {
 }
 
 impl CloudClients {
+    /// Needs a process-wide rustls crypto provider: the program installs one (the operator's
+    /// `main` installs ring) before building clients.
     pub fn new(config: ClientConfig, budgets: BudgetRegistry) -> Result<Self, CloudError> {
-        crate::install_crypto_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!("crdb-cloud-operator/", env!("CARGO_PKG_VERSION")))
             .timeout(config.request_timeout)
@@ -483,6 +484,7 @@ mod tests {
 
     #[test]
     fn path_segments_are_escaped() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let clients = CloudClients::new(
             ClientConfig { base_url: Url::parse("http://127.0.0.1:1/").unwrap(), ..Default::default() },
             BudgetRegistry::default(),

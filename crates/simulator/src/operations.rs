@@ -85,7 +85,7 @@ mod tests {
     /// The description lives in ../shared/specs (present in CI); its absence is a failure, not a skip.
     #[test]
     fn operations_match_the_official_description() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/specs/cockroach-cloud-openapi.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/specs/cockroach-cloud-openapi.json");
         let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("the official API description is required: {path}: {e}"));
         let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
         for (method, template, op) in OPERATIONS {

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::Extension;
 
-use crate::cloud::models::{AllowlistEntry, AllowlistEntryUpdate, ListAllowlistResponse};
+use crdb_cloud::models::{AllowlistEntry, AllowlistEntryUpdate, ListAllowlistResponse};
 
 use super::SimState;
 use super::children::{page_of, with_cluster};

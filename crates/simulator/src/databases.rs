@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::Extension;
 use serde::Deserialize;
 
-use crate::cloud::models::{CreateDatabaseRequest, Database, ListDatabasesResponse, UpdateDatabaseRequest};
+use crdb_cloud::models::{CreateDatabaseRequest, Database, ListDatabasesResponse, UpdateDatabaseRequest};
 
 use super::SimState;
 use super::children::{page_of, with_cluster};

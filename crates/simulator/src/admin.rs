@@ -22,7 +22,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cloud::models::{
+use crdb_cloud::models::{
     AllowlistEntry, BackupConfiguration, Cluster, ClusterState, Database, OperationStatus, UpgradeStatus,
 };
 

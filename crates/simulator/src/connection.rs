@@ -121,13 +121,13 @@ mod tests {
 
     use serde_json::{Value, json};
 
-    use crate::cloud::{ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClients, CloudError, RetryPolicy};
-    use crate::simulator::{SimulatorConfig, start};
+    use crdb_cloud::{ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClients, CloudError, RetryPolicy};
+    use crate::{SimulatorConfig, start};
 
     const KEY: &str = "connection-test-key";
 
-    async fn simulator() -> (crate::simulator::RunningSimulator, reqwest::Client) {
-        crate::install_crypto_provider();
+    async fn simulator() -> (crate::RunningSimulator, reqwest::Client) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let config = SimulatorConfig { api_keys: vec![KEY.into()], rate_limit_per_second: 0, ..Default::default() };
         (start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap(), reqwest::Client::new())
     }

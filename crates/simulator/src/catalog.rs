@@ -1,7 +1,7 @@
 //! Static facts of the simulated cloud: major versions, regions, machine types. Values are
 //! plausible rather than current; what matters is that they are consistent with each other.
 
-use crate::cloud::models::{
+use crdb_cloud::models::{
     CloudProvider, CloudProviderRegion, ClusterMajorVersion, ReleaseType, SupportStatus,
 };
 

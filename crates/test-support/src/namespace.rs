@@ -10,7 +10,7 @@ use kube::core::ObjectMeta;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-use super::controlplane::shared;
+use crate::controlplane::shared;
 
 /// Label put on every test namespace; its value is the prefix given to [`test_namespace`].
 pub const TEST_NAMESPACE_LABEL: &str = "crdb-testenv/test";
