@@ -19,6 +19,7 @@ use super::budget::{Budget, BudgetRegistry, Priority};
 use super::error::CloudError;
 use super::models::*;
 use super::observer::{CloudObserver, NoopObserver};
+use super::operations::Operation;
 
 /// The API version this client speaks (`Cc-Version` header).
 pub const API_VERSION: &str = "2024-09-16";
@@ -156,18 +157,18 @@ impl std::fmt::Debug for CloudClient {
     }
 }
 
-/// One API request, described for the HTTP layer.
+/// One API request, described for the HTTP layer: the operation (its method and path template)
+/// and the values of the template's parameters, in order.
 struct Call<'a> {
-    operation: &'static str,
-    method: Method,
-    path: &'a [&'a str],
+    operation: Operation,
+    params: &'a [&'a str],
     query: Vec<(&'static str, String)>,
     body: Option<serde_json::Value>,
 }
 
 impl<'a> Call<'a> {
-    fn new(operation: &'static str, method: Method, path: &'a [&'a str]) -> Self {
-        Self { operation, method, path, query: Vec::new(), body: None }
+    fn new(operation: Operation, params: &'a [&'a str]) -> Self {
+        Self { operation, params, query: Vec::new(), body: None }
     }
     fn query(mut self, name: &'static str, value: impl ToString) -> Self {
         self.query.push((name, value.to_string()));
@@ -189,13 +190,12 @@ impl CloudClient {
         self.key.fingerprint()
     }
 
-    fn url(&self, path: &[&str], query: &[(&'static str, String)]) -> Url {
+    fn url(&self, operation: Operation, params: &[&str], query: &[(&'static str, String)]) -> Url {
         let mut url = self.config.base_url.clone();
         {
             let mut segments = url.path_segments_mut().expect("base URL is a valid base");
             segments.pop_if_empty();
-            segments.extend(["api", "v1"]);
-            segments.extend(path);
+            segments.extend(operation.segments(params));
         }
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
@@ -204,25 +204,25 @@ impl CloudClient {
     }
 
     async fn send<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, CloudError> {
-        let idempotent = call.method != Method::POST;
-        let url = self.url(call.path, &call.query);
+        let idempotent = call.operation.method() != Method::POST;
+        let url = self.url(call.operation, call.params, &call.query);
         let mut retry = 0;
         loop {
             let waited = self.budget.acquire(self.priority).await;
-            self.observer.budget_wait(call.operation, waited);
+            self.observer.budget_wait(call.operation.name(), waited);
             let started = std::time::Instant::now();
             let result = self.attempt::<T>(&call, url.clone()).await;
             let status = match &result {
                 Ok(_) => "200".to_string(),
                 Err((status, _)) => status.map(|s| s.as_u16().to_string()).unwrap_or_else(|| "error".into()),
             };
-            self.observer.request(call.operation, &status, started.elapsed());
+            self.observer.request(call.operation.name(), &status, started.elapsed());
             let err = match result {
                 Ok(value) => return Ok(value),
                 Err((_, err)) => err,
             };
             if let CloudError::RateLimited { retry_after, .. } = &err {
-                self.observer.rate_limited(call.operation);
+                self.observer.rate_limited(call.operation.name());
                 self.budget.pause_for(retry_after.unwrap_or(Duration::from_secs(1)));
             }
             // A 429 means the service did no work, so even a create may go again.
@@ -234,7 +234,7 @@ impl CloudClient {
                 CloudError::RateLimited { retry_after: Some(after), .. } => *after,
                 _ => self.config.retry.backoff(retry),
             };
-            tracing::debug!(operation = call.operation, retry = retry + 1, ?delay, error = %err, "retrying Cloud API request");
+            tracing::debug!(operation = call.operation.name(), retry = retry + 1, ?delay, error = %err, "retrying Cloud API request");
             tokio::time::sleep(delay).await;
             retry += 1;
         }
@@ -243,7 +243,7 @@ impl CloudClient {
     async fn attempt<T: DeserializeOwned>(&self, call: &Call<'_>, url: Url) -> Result<T, (Option<StatusCode>, CloudError)> {
         let mut request = self
             .http
-            .request(call.method.clone(), url)
+            .request(call.operation.method(), url)
             .bearer_auth(self.key.expose())
             .header("Cc-Version", API_VERSION)
             .header(header::ACCEPT, "application/json");
@@ -264,8 +264,8 @@ impl CloudClient {
     /// Follows every page of a keyset-paginated list; says how many pages (requests) it took.
     async fn list_all<R, T>(
         &self,
-        operation: &'static str,
-        path: &[&str],
+        operation: Operation,
+        params: &[&str],
         extra_query: &[(&'static str, String)],
         split: impl Fn(R) -> (Vec<T>, Option<Pagination>),
     ) -> Result<Listing<T>, CloudError>
@@ -275,7 +275,7 @@ impl CloudClient {
         let mut listing = Listing { items: Vec::new(), pages: 0 };
         let mut page: Option<String> = None;
         loop {
-            let mut call = Call::new(operation, Method::GET, path).query("pagination.limit", PAGE_LIMIT);
+            let mut call = Call::new(operation, params).query("pagination.limit", PAGE_LIMIT);
             call.query.extend(extra_query.iter().cloned());
             if let Some(token) = &page {
                 call = call.query("pagination.page", token);
@@ -294,15 +294,13 @@ impl CloudClient {
     // ---- organization, versions, regions ----
 
     pub async fn get_organization(&self) -> Result<Organization, CloudError> {
-        self.send(Call::new("GetOrganizationInfo", Method::GET, &["organization"])).await
+        self.send(Call::new(Operation::GetOrganizationInfo, &[])).await
     }
 
     pub async fn list_cluster_versions(&self) -> Result<Vec<ClusterMajorVersion>, CloudError> {
-        self.list_all("ListMajorClusterVersions", &["cluster-versions"], &[], |r: ListClusterVersionsResponse| {
-            (r.versions, r.pagination)
-        })
-        .await
-        .map(|listing| listing.items)
+        self.list_all(Operation::ListMajorClusterVersions, &[], &[], |r: ListClusterVersionsResponse| (r.versions, r.pagination))
+            .await
+            .map(|listing| listing.items)
     }
 
     pub async fn list_available_regions(
@@ -311,11 +309,9 @@ impl CloudClient {
         serverless: bool,
     ) -> Result<Vec<CloudProviderRegion>, CloudError> {
         let query = [("provider", provider.to_string()), ("serverless", serverless.to_string())];
-        self.list_all("ListAvailableRegions", &["clusters", "available-regions"], &query, |r: ListAvailableRegionsResponse| {
-            (r.regions, r.pagination)
-        })
-        .await
-        .map(|listing| listing.items)
+        self.list_all(Operation::ListAvailableRegions, &[], &query, |r: ListAvailableRegionsResponse| (r.regions, r.pagination))
+            .await
+            .map(|listing| listing.items)
     }
 
     // ---- clusters ----
@@ -323,26 +319,26 @@ impl CloudClient {
     /// Every cluster of the organisation; `show_inactive` includes DELETED ones.
     pub async fn list_clusters(&self, show_inactive: bool) -> Result<Vec<Cluster>, CloudError> {
         let query = [("show_inactive", show_inactive.to_string())];
-        self.list_all("ListClusters", &["clusters"], &query, |r: ListClustersResponse| (r.clusters, r.pagination))
+        self.list_all(Operation::ListClusters, &[], &query, |r: ListClustersResponse| (r.clusters, r.pagination))
             .await
             .map(|listing| listing.items)
     }
 
     /// Sent once; see the module documentation.
     pub async fn create_cluster(&self, request: &CreateClusterRequest) -> Result<Cluster, CloudError> {
-        self.send(Call::new("CreateCluster", Method::POST, &["clusters"]).body(request)?).await
+        self.send(Call::new(Operation::CreateCluster, &[]).body(request)?).await
     }
 
     pub async fn get_cluster(&self, id: &str) -> Result<Cluster, CloudError> {
-        self.send(Call::new("GetCluster", Method::GET, &["clusters", id])).await
+        self.send(Call::new(Operation::GetCluster, &[id])).await
     }
 
     pub async fn update_cluster(&self, id: &str, spec: &UpdateClusterSpec) -> Result<Cluster, CloudError> {
-        self.send(Call::new("UpdateCluster", Method::PATCH, &["clusters", id]).body(spec)?).await
+        self.send(Call::new(Operation::UpdateCluster, &[id]).body(spec)?).await
     }
 
     pub async fn delete_cluster(&self, id: &str) -> Result<Cluster, CloudError> {
-        self.send(Call::new("DeleteCluster", Method::DELETE, &["clusters", id])).await
+        self.send(Call::new(Operation::DeleteCluster, &[id])).await
     }
 
     pub async fn get_connection_string(
@@ -351,8 +347,8 @@ impl CloudClient {
         database: Option<&str>,
         sql_user: Option<&str>,
     ) -> Result<ConnectionString, CloudError> {
-        let path = ["clusters", id, "connection-string"];
-        let mut call = Call::new("GetConnectionString", Method::GET, &path);
+        let params = [id];
+        let mut call = Call::new(Operation::GetConnectionString, &params);
         if let Some(db) = database {
             call = call.query("database", db);
         }
@@ -363,7 +359,7 @@ impl CloudClient {
     }
 
     pub async fn get_backup_configuration(&self, id: &str) -> Result<BackupConfiguration, CloudError> {
-        self.send(Call::new("GetBackupConfiguration", Method::GET, &["clusters", id, "backups-config"])).await
+        self.send(Call::new(Operation::GetBackupConfiguration, &[id])).await
     }
 
     pub async fn update_backup_configuration(
@@ -371,70 +367,61 @@ impl CloudClient {
         id: &str,
         spec: &UpdateBackupConfiguration,
     ) -> Result<BackupConfiguration, CloudError> {
-        self.send(Call::new("UpdateBackupConfiguration", Method::PATCH, &["clusters", id, "backups-config"]).body(spec)?)
-            .await
+        self.send(Call::new(Operation::UpdateBackupConfiguration, &[id]).body(spec)?).await
     }
 
     // ---- SQL users ----
 
     pub async fn list_sql_users(&self, cluster_id: &str) -> Result<Listing<SqlUser>, CloudError> {
-        self.list_all("ListSQLUsers", &["clusters", cluster_id, "sql-users"], &[], |r: ListSqlUsersResponse| {
-            (r.users, r.pagination)
-        })
-        .await
+        self.list_all(Operation::ListSQLUsers, &[cluster_id], &[], |r: ListSqlUsersResponse| (r.users, r.pagination)).await
     }
 
     pub async fn create_sql_user(&self, cluster_id: &str, name: &str, password: &str) -> Result<SqlUser, CloudError> {
         let body = CreateSqlUserRequest { name: name.to_string(), password: password.to_string() };
-        self.send(Call::new("CreateSQLUser", Method::POST, &["clusters", cluster_id, "sql-users"]).body(&body)?).await
+        self.send(Call::new(Operation::CreateSQLUser, &[cluster_id]).body(&body)?).await
     }
 
     pub async fn delete_sql_user(&self, cluster_id: &str, name: &str) -> Result<SqlUser, CloudError> {
-        self.send(Call::new("DeleteSQLUser", Method::DELETE, &["clusters", cluster_id, "sql-users", name])).await
+        self.send(Call::new(Operation::DeleteSQLUser, &[cluster_id, name])).await
     }
 
     pub async fn update_sql_user_password(&self, cluster_id: &str, name: &str, password: &str) -> Result<SqlUser, CloudError> {
         let body = UpdateSqlUserPasswordRequest { password: password.to_string() };
-        let path = ["clusters", cluster_id, "sql-users", name, "password"];
-        self.send(Call::new("UpdateSQLUserPassword", Method::PUT, &path).body(&body)?).await
+        self.send(Call::new(Operation::UpdateSQLUserPassword, &[cluster_id, name]).body(&body)?).await
     }
 
     // ---- databases ----
 
     pub async fn list_databases(&self, cluster_id: &str) -> Result<Listing<Database>, CloudError> {
-        self.list_all("ListDatabases", &["clusters", cluster_id, "databases"], &[], |r: ListDatabasesResponse| {
-            (r.databases, r.pagination)
-        })
-        .await
+        self.list_all(Operation::ListDatabases, &[cluster_id], &[], |r: ListDatabasesResponse| (r.databases, r.pagination)).await
     }
 
     pub async fn create_database(&self, cluster_id: &str, name: &str) -> Result<Database, CloudError> {
         let body = CreateDatabaseRequest { name: name.to_string() };
-        self.send(Call::new("CreateDatabase", Method::POST, &["clusters", cluster_id, "databases"]).body(&body)?).await
+        self.send(Call::new(Operation::CreateDatabase, &[cluster_id]).body(&body)?).await
     }
 
     pub async fn rename_database(&self, cluster_id: &str, name: &str, new_name: &str) -> Result<Database, CloudError> {
         let body = UpdateDatabaseRequest { new_name: new_name.to_string() };
-        let path = ["clusters", cluster_id, "databases", name];
-        self.send(Call::new("EditDatabase", Method::PATCH, &path).body(&body)?).await
+        self.send(Call::new(Operation::EditDatabase, &[cluster_id, name]).body(&body)?).await
     }
 
     pub async fn delete_database(&self, cluster_id: &str, name: &str) -> Result<Database, CloudError> {
-        self.send(Call::new("DeleteDatabase", Method::DELETE, &["clusters", cluster_id, "databases", name])).await
+        self.send(Call::new(Operation::DeleteDatabase, &[cluster_id, name])).await
     }
 
     // ---- IP allowlist ----
 
     pub async fn list_allowlist(&self, cluster_id: &str) -> Result<Listing<AllowlistEntry>, CloudError> {
-        let path = ["clusters", cluster_id, "networking", "allowlist"];
-        self.list_all("ListAllowlistEntries", &path, &[], |r: ListAllowlistResponse| (r.allowlist, r.pagination)).await
+        self.list_all(Operation::ListAllowlistEntries, &[cluster_id], &[], |r: ListAllowlistResponse| (r.allowlist, r.pagination))
+            .await
     }
 
     pub async fn add_allowlist_entry(&self, cluster_id: &str, entry: &AllowlistEntry) -> Result<AllowlistEntry, CloudError> {
-        let path = ["clusters", cluster_id, "networking", "allowlist"];
-        self.send(Call::new("AddAllowlistEntry", Method::POST, &path).body(entry)?).await
+        self.send(Call::new(Operation::AddAllowlistEntry, &[cluster_id]).body(entry)?).await
     }
 
+    /// The CIDR travels in two path segments.
     pub async fn update_allowlist_entry(
         &self,
         cluster_id: &str,
@@ -443,14 +430,12 @@ impl CloudClient {
         update: &AllowlistEntryUpdate,
     ) -> Result<AllowlistEntry, CloudError> {
         let mask = cidr_mask.to_string();
-        let path = ["clusters", cluster_id, "networking", "allowlist", cidr_ip, mask.as_str()];
-        self.send(Call::new("UpdateAllowlistEntry", Method::PATCH, &path).body(update)?).await
+        self.send(Call::new(Operation::UpdateAllowlistEntry, &[cluster_id, cidr_ip, mask.as_str()]).body(update)?).await
     }
 
     pub async fn delete_allowlist_entry(&self, cluster_id: &str, cidr_ip: &str, cidr_mask: i32) -> Result<AllowlistEntry, CloudError> {
         let mask = cidr_mask.to_string();
-        let path = ["clusters", cluster_id, "networking", "allowlist", cidr_ip, mask.as_str()];
-        self.send(Call::new("DeleteAllowlistEntry", Method::DELETE, &path)).await
+        self.send(Call::new(Operation::DeleteAllowlistEntry, &[cluster_id, cidr_ip, mask.as_str()])).await
     }
 }
 
@@ -493,7 +478,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let client = clients.unwrap().client(ApiKey::new("k"));
-            let url = client.url(&["clusters", "c1", "sql-users", "a/b c"], &[]);
+            let url = client.url(Operation::DeleteSQLUser, &["c1", "a/b c"], &[]);
             assert_eq!(url.as_str(), "http://127.0.0.1:1/api/v1/clusters/c1/sql-users/a%2Fb%20c");
         });
     }

@@ -1,4 +1,5 @@
-//! The CockroachDB Cloud client: typed models, HTTP, errors and the shared request budget.
+//! The CockroachDB Cloud client: typed models, the table of operations, HTTP, errors and the
+//! shared request budget. Nothing of Kubernetes.
 
 pub mod budget;
 pub mod cache;
@@ -6,7 +7,9 @@ pub mod client;
 pub mod error;
 pub mod models;
 pub mod observer;
+pub mod operations;
 
 pub use budget::{BudgetConfig, BudgetRegistry, Priority};
 pub use client::{ApiKey, ClientConfig, CloudClient, CloudClients, Listing, RetryPolicy};
 pub use error::CloudError;
+pub use operations::Operation;

@@ -1,17 +1,6 @@
 //! The admin surface under `/_simulator/` (not part of the Cloud API; no authentication, no rate
-//! limit). Tests use it to read what the simulator served and stored, and to inject trouble.
-//!
-//! - `GET stats`, `GET requests?since=SEQ&operation=Name`: counts and the request log (method,
-//!   path, operation, status, organisation, duration, injected fault; never bodies or keys).
-//! - `POST reset`, `GET state`, `POST clusters/{id}/state` (force `state`, `operation_status`,
-//!   `upgrade_status`), `GET clusters/{id}/sql-users/{name}/password`.
-//! - `GET|POST|DELETE faults`: the body of a POST (see [`FaultSpec`]) names an `operation` (or `*`)
-//!   and one or more of `status` (with `retry_after_secs` for 429), `latency_ms`, `drop_response`
-//!   (the operation runs, the answer is a 503) and `reset_connection` (the connection is reset
-//!   without an answer; with `drop_response`, after the operation ran). `count` bounds the uses;
-//!   `probability` (with an optional `seed`) applies the fault to a seeded pseudo-random share of
-//!   the matching calls instead of to every one, e.g.
-//!   `{"operation": "*", "status": 503, "probability": 0.2, "seed": 7, "count": 100000}`.
+//! limit). Tests use it, through [`AdminClient`](crate::admin_client::AdminClient), to read what
+//! the simulator served and stored, and to inject trouble; its bodies are in [`admin_api`](crate::admin_api).
 
 use std::sync::Arc;
 
@@ -19,30 +8,27 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-
-use crdb_cloud::models::{
-    AllowlistEntry, BackupConfiguration, Cluster, ClusterState, Database, OperationStatus, UpgradeStatus,
-};
+use crdb_cloud::models::Cluster;
 
 use super::Sim;
+use super::admin_api::{
+    Cleared, ClusterDump, Fault, FaultSpec, ForceState, Health, OrgDump, RequestRecord, Reset, SqlUserPassword, StateDump,
+    Stats, UserDump, paths,
+};
 use super::errors::{ApiError, ApiResult};
 use super::extract::{ApiPath, JsonBody, QueryParams};
-use super::faults::{Fault, FaultSpec};
-use super::journal::{RequestRecord, Stats};
 use super::validation;
 
 pub(super) fn router() -> Router<Arc<Sim>> {
     Router::new()
-        .route("/_simulator/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/_simulator/stats", get(stats))
-        .route("/_simulator/requests", get(requests))
-        .route("/_simulator/reset", post(reset))
-        .route("/_simulator/faults", get(list_faults).post(add_fault).delete(clear_faults))
-        .route("/_simulator/state", get(state))
-        .route("/_simulator/clusters/{cluster_id}/state", post(force_state))
-        .route("/_simulator/clusters/{cluster_id}/sql-users/{name}/password", get(sql_user_password))
+        .route(paths::HEALTH, get(|| async { Json(Health { status: "ok".into() }) }))
+        .route(paths::STATS, get(stats))
+        .route(paths::REQUESTS, get(requests))
+        .route(paths::RESET, post(reset))
+        .route(paths::FAULTS, get(list_faults).post(add_fault).delete(clear_faults))
+        .route(paths::STATE, get(state))
+        .route(paths::CLUSTER_STATE, post(force_state))
+        .route(paths::SQL_USER_PASSWORD, get(sql_user_password))
 }
 
 async fn stats(State(sim): State<Arc<Sim>>) -> Json<Stats> {
@@ -59,12 +45,12 @@ async fn requests(State(sim): State<Arc<Sim>>, query: QueryParams) -> ApiResult<
 }
 
 /// Clears clusters, stats, the request log, faults and rate-limit buckets; keys stay.
-async fn reset(State(sim): State<Arc<Sim>>) -> Json<Value> {
+async fn reset(State(sim): State<Arc<Sim>>) -> Json<Reset> {
     sim.store().reset();
     sim.journal().clear();
     sim.faults().clear();
     sim.limiter().clear();
-    Json(json!({"reset": true}))
+    Json(Reset { reset: true })
 }
 
 async fn list_faults(State(sim): State<Arc<Sim>>) -> Json<Vec<Fault>> {
@@ -75,35 +61,8 @@ async fn add_fault(State(sim): State<Arc<Sim>>, JsonBody(spec): JsonBody<FaultSp
     sim.faults().add(spec).map(Json)
 }
 
-async fn clear_faults(State(sim): State<Arc<Sim>>) -> Json<Value> {
-    Json(json!({"cleared": sim.faults().clear()}))
-}
-
-#[derive(Serialize)]
-struct StateDump {
-    orgs: Vec<OrgDump>,
-}
-
-#[derive(Serialize)]
-struct OrgDump {
-    id: String,
-    name: String,
-    clusters: Vec<ClusterDump>,
-}
-
-#[derive(Serialize)]
-struct ClusterDump {
-    cluster: Cluster,
-    sql_users: Vec<UserDump>,
-    databases: Vec<Database>,
-    allowlist: Vec<AllowlistEntry>,
-    backup_configuration: BackupConfiguration,
-}
-
-#[derive(Serialize)]
-struct UserDump {
-    name: String,
-    password: String,
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> Json<Cleared> {
+    Json(Cleared { cleared: sim.faults().clear() })
 }
 
 /// Everything stored, per organisation (never the API keys).
@@ -134,18 +93,6 @@ async fn state(State(sim): State<Arc<Sim>>) -> Json<StateDump> {
     Json(StateDump { orgs })
 }
 
-/// Body of `POST /_simulator/clusters/{id}/state`; at least one field.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ForceState {
-    #[serde(default)]
-    state: Option<ClusterState>,
-    #[serde(default)]
-    operation_status: Option<OperationStatus>,
-    #[serde(default)]
-    upgrade_status: Option<UpgradeStatus>,
-}
-
 async fn force_state(
     State(sim): State<Arc<Sim>>,
     ApiPath(cluster_id): ApiPath<String>,
@@ -168,12 +115,12 @@ async fn force_state(
 async fn sql_user_password(
     State(sim): State<Arc<Sim>>,
     ApiPath((cluster_id, name)): ApiPath<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SqlUserPassword>> {
     let mut store = sim.store();
     let record = store.find_cluster(&cluster_id, Utc::now())?;
     let password = record
         .sql_users
         .get(&name)
         .ok_or_else(|| ApiError::not_found(format!("SQL user {name:?} not found on cluster {cluster_id}")))?;
-    Ok(Json(json!({"password": password})))
+    Ok(Json(SqlUserPassword { password: password.clone() }))
 }

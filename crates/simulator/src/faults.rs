@@ -6,74 +6,10 @@
 //! generator, seeded by `seed`, so the sequence of hits and misses is the same on every run for
 //! the same sequence of calls). `count` then bounds the number of hits, not of calls.
 
-use serde::{Deserialize, Serialize};
+use crdb_cloud::Operation;
 
+use super::admin_api::{EVERY_OPERATION, Fault, FaultKind, FaultSpec};
 use super::errors::{ApiError, ApiResult};
-use super::operations;
-
-/// The body of `POST /_simulator/faults`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSpec {
-    /// An operation name (`CreateCluster`) or `*` for all.
-    pub operation: String,
-    /// Answer with this HTTP status (400-599) instead of running the operation.
-    #[serde(default)]
-    pub status: Option<u16>,
-    /// With `status: 429`: the `Retry-After` seconds to send (default 1).
-    #[serde(default)]
-    pub retry_after_secs: Option<u64>,
-    /// Delay the answer by this many milliseconds.
-    #[serde(default)]
-    pub latency_ms: Option<u64>,
-    /// Run the operation, then answer 503 as if the response was lost on the way back (or, with
-    /// `reset_connection`, close the connection instead of answering).
-    #[serde(default)]
-    pub drop_response: bool,
-    /// Close the connection (TCP reset) without any HTTP response. Alone, the operation does not
-    /// run (the request was lost); with `drop_response` it runs first.
-    #[serde(default)]
-    pub reset_connection: bool,
-    /// How many calls the fault applies to (with `probability`: how many hits).
-    #[serde(default = "one")]
-    pub count: u32,
-    /// Apply to this share (0 < p <= 1) of the matching calls instead of to every one.
-    #[serde(default)]
-    pub probability: Option<f64>,
-    /// Seed of the fault's generator when `probability` is given (default 0).
-    #[serde(default)]
-    pub seed: Option<u64>,
-}
-
-fn one() -> u32 {
-    1
-}
-
-/// An active fault, as listed by `GET /_simulator/faults`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Fault {
-    pub id: u64,
-    pub operation: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after_secs: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<u64>,
-    pub drop_response: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub reset_connection: bool,
-    pub remaining: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probability: Option<f64>,
-    /// Matching calls seen and calls hit, when `probability` is given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seen: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hits: Option<u64>,
-    #[serde(skip)]
-    rng: SplitMix64,
-}
 
 /// A tiny, fully deterministic generator (SplitMix64): the same seed gives the same sequence on
 /// every platform and run.
@@ -107,31 +43,38 @@ pub struct Injection {
 }
 
 impl Injection {
-    /// A short label for the request log.
-    pub fn label(&self) -> Option<&'static str> {
+    /// What the request log says of it.
+    pub fn label(&self) -> Option<FaultKind> {
         if self.status.is_some() {
-            Some("status")
+            Some(FaultKind::Status)
         } else if self.reset_connection {
-            Some("reset_connection")
+            Some(FaultKind::ResetConnection)
         } else if self.drop_response {
-            Some("drop_response")
+            Some(FaultKind::DropResponse)
         } else if self.latency_ms.is_some() {
-            Some("latency")
+            Some(FaultKind::Latency)
         } else {
             None
         }
     }
 }
 
+/// An active fault and its generator.
+#[derive(Debug)]
+struct Active {
+    fault: Fault,
+    rng: SplitMix64,
+}
+
 #[derive(Debug, Default)]
 pub struct FaultRegistry {
     next_id: u64,
-    faults: Vec<Fault>,
+    faults: Vec<Active>,
 }
 
 impl FaultRegistry {
     pub fn add(&mut self, spec: FaultSpec) -> ApiResult<Fault> {
-        if spec.operation != "*" && !operations::is_known(&spec.operation) {
+        if spec.operation != EVERY_OPERATION && spec.operation.parse::<Operation>().is_err() {
             return Err(ApiError::invalid(format!(
                 "unknown operation {:?}; use an operation name such as CreateCluster, or \"*\"",
                 spec.operation
@@ -174,24 +117,23 @@ impl FaultRegistry {
             probability: spec.probability,
             seen: sampled.then_some(0),
             hits: sampled.then_some(0),
-            rng: SplitMix64(spec.seed.unwrap_or(0)),
         };
-        self.faults.push(fault.clone());
+        self.faults.push(Active { fault: fault.clone(), rng: SplitMix64(spec.seed.unwrap_or(0)) });
         Ok(fault)
     }
 
     /// Consumes one use of the oldest fault matching `operation` that hits. Faults apply in the
     /// order they were added, at most one per request, so tests can queue "fail twice, then slow
     /// once"; a probabilistic fault that misses lets the next matching fault have its turn.
-    pub fn take(&mut self, operation: &str) -> Injection {
+    pub fn take(&mut self, operation: Operation) -> Injection {
         let mut hit = None;
-        for (index, fault) in self.faults.iter_mut().enumerate() {
-            if fault.operation != "*" && fault.operation != operation {
+        for (index, Active { fault, rng }) in self.faults.iter_mut().enumerate() {
+            if fault.operation != EVERY_OPERATION && fault.operation != operation.name() {
                 continue;
             }
             if let Some(p) = fault.probability {
                 *fault.seen.get_or_insert(0) += 1;
-                if fault.rng.next_f64() >= p {
+                if rng.next_f64() >= p {
                     continue;
                 }
                 *fault.hits.get_or_insert(0) += 1;
@@ -202,7 +144,7 @@ impl FaultRegistry {
         let Some(index) = hit else {
             return Injection::default();
         };
-        let fault = &mut self.faults[index];
+        let fault = &mut self.faults[index].fault;
         fault.remaining -= 1;
         let injection = Injection {
             fault_id: Some(fault.id),
@@ -219,7 +161,7 @@ impl FaultRegistry {
     }
 
     pub fn list(&self) -> Vec<Fault> {
-        self.faults.clone()
+        self.faults.iter().map(|active| active.fault.clone()).collect()
     }
 
     /// Removes every fault; returns how many there were.
@@ -232,46 +174,42 @@ impl FaultRegistry {
 mod tests {
     use super::*;
 
-    fn spec(op: &str) -> FaultSpec {
-        FaultSpec {
-            operation: op.into(),
-            status: None,
-            retry_after_secs: None,
-            latency_ms: None,
-            drop_response: false,
-            reset_connection: false,
-            count: 1,
-            probability: None,
-            seed: None,
-        }
+    use Operation::{CreateCluster, CreateSQLUser, GetCluster, ListClusters};
+
+    fn spec(op: Operation) -> FaultSpec {
+        FaultSpec::on(op)
+    }
+
+    fn every() -> FaultSpec {
+        FaultSpec::on_every_operation()
     }
 
     #[test]
     fn faults_apply_in_order_and_run_out() {
         let mut reg = FaultRegistry::default();
-        reg.add(FaultSpec { status: Some(503), count: 2, ..spec("CreateCluster") }).unwrap();
-        reg.add(FaultSpec { latency_ms: Some(10), ..spec("*") }).unwrap();
-        assert_eq!(reg.take("CreateCluster").status, Some(503));
-        assert_eq!(reg.take("GetCluster").latency_ms, Some(10));
-        assert_eq!(reg.take("CreateCluster").status, Some(503));
-        assert_eq!(reg.take("CreateCluster"), Injection::default());
+        reg.add(FaultSpec { status: Some(503), count: 2, ..spec(CreateCluster) }).unwrap();
+        reg.add(FaultSpec { latency_ms: Some(10), ..every() }).unwrap();
+        assert_eq!(reg.take(CreateCluster).status, Some(503));
+        assert_eq!(reg.take(GetCluster).latency_ms, Some(10));
+        assert_eq!(reg.take(CreateCluster).status, Some(503));
+        assert_eq!(reg.take(CreateCluster), Injection::default());
         assert!(reg.list().is_empty());
     }
 
     #[test]
     fn bad_specs_are_refused() {
         let mut reg = FaultRegistry::default();
-        assert!(reg.add(spec("CreateCluster")).unwrap_err().message.contains("needs one of"));
-        assert!(reg.add(FaultSpec { status: Some(503), ..spec("MakeCoffee") }).unwrap_err().message.contains("MakeCoffee"));
-        assert!(reg.add(FaultSpec { status: Some(200), ..spec("*") }).is_err());
-        assert!(reg.add(FaultSpec { status: Some(503), drop_response: true, ..spec("*") }).is_err());
-        assert!(reg.add(FaultSpec { status: Some(503), reset_connection: true, ..spec("*") }).is_err());
-        assert!(reg.add(FaultSpec { status: Some(503), count: 0, ..spec("*") }).is_err());
-        assert!(reg.add(FaultSpec { status: Some(503), retry_after_secs: Some(3), ..spec("*") }).is_err());
-        assert!(reg.add(FaultSpec { status: Some(503), probability: Some(0.0), ..spec("*") }).is_err());
-        assert!(reg.add(FaultSpec { status: Some(503), probability: Some(1.5), ..spec("*") }).is_err());
-        assert!(reg.add(FaultSpec { status: Some(503), seed: Some(1), ..spec("*") }).is_err());
-        reg.add(FaultSpec { drop_response: true, count: 3, ..spec("CreateSQLUser") }).unwrap();
+        assert!(reg.add(spec(CreateCluster)).unwrap_err().message.contains("needs one of"));
+        assert!(reg.add(FaultSpec { status: Some(503), operation: "MakeCoffee".into(), ..every() }).unwrap_err().message.contains("MakeCoffee"));
+        assert!(reg.add(FaultSpec { status: Some(200), ..every() }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), drop_response: true, ..every() }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), reset_connection: true, ..every() }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), count: 0, ..every() }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), retry_after_secs: Some(3), ..every() }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), probability: Some(0.0), ..every() }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), probability: Some(1.5), ..every() }).is_err());
+        assert!(reg.add(FaultSpec { status: Some(503), seed: Some(1), ..every() }).is_err());
+        reg.add(FaultSpec { drop_response: true, count: 3, ..spec(CreateSQLUser) }).unwrap();
         assert_eq!(reg.clear(), 1);
     }
 
@@ -279,9 +217,9 @@ mod tests {
     fn probabilistic_faults_are_seeded_and_hit_about_their_share() {
         let pattern = |seed| {
             let mut reg = FaultRegistry::default();
-            let fault = FaultSpec { status: Some(503), probability: Some(0.2), seed: Some(seed), count: u32::MAX, ..spec("*") };
+            let fault = FaultSpec { status: Some(503), probability: Some(0.2), seed: Some(seed), count: u32::MAX, ..every() };
             reg.add(fault).unwrap();
-            (0..10_000).map(|_| reg.take("GetCluster").status.is_some()).collect::<Vec<_>>()
+            (0..10_000).map(|_| reg.take(GetCluster).status.is_some()).collect::<Vec<_>>()
         };
         let a = pattern(7);
         assert_eq!(a, pattern(7), "the same seed gives the same hits");
@@ -293,12 +231,12 @@ mod tests {
     #[test]
     fn a_probabilistic_miss_lets_the_next_fault_apply_and_counts_hits() {
         let mut reg = FaultRegistry::default();
-        reg.add(FaultSpec { status: Some(500), probability: Some(0.5), seed: Some(1), count: 3, ..spec("*") }).unwrap();
-        reg.add(FaultSpec { latency_ms: Some(5), count: 1000, ..spec("*") }).unwrap();
+        reg.add(FaultSpec { status: Some(500), probability: Some(0.5), seed: Some(1), count: 3, ..every() }).unwrap();
+        reg.add(FaultSpec { latency_ms: Some(5), count: 1000, ..every() }).unwrap();
         let mut statuses = 0;
         let mut slowed = 0;
         for _ in 0..100 {
-            let injection = reg.take("ListClusters");
+            let injection = reg.take(ListClusters);
             statuses += usize::from(injection.status.is_some());
             slowed += usize::from(injection.latency_ms.is_some());
         }
@@ -310,12 +248,12 @@ mod tests {
     #[test]
     fn resets_and_retry_after_are_carried() {
         let mut reg = FaultRegistry::default();
-        reg.add(FaultSpec { status: Some(429), retry_after_secs: Some(3), ..spec("ListClusters") }).unwrap();
-        reg.add(FaultSpec { reset_connection: true, ..spec("GetCluster") }).unwrap();
-        let limited = reg.take("ListClusters");
+        reg.add(FaultSpec { status: Some(429), retry_after_secs: Some(3), ..spec(ListClusters) }).unwrap();
+        reg.add(FaultSpec { reset_connection: true, ..spec(GetCluster) }).unwrap();
+        let limited = reg.take(ListClusters);
         assert_eq!((limited.status, limited.retry_after_secs), (Some(429), Some(3)));
-        let reset = reg.take("GetCluster");
+        let reset = reg.take(GetCluster);
         assert!(reset.reset_connection && !reset.drop_response);
-        assert_eq!(reset.label(), Some("reset_connection"));
+        assert_eq!(reset.label(), Some(FaultKind::ResetConnection));
     }
 }

@@ -1,41 +1,12 @@
 //! What the simulator has served: counts by operation and status, and a bounded request log.
 //! Neither ever holds an API key; requests are attributed to organisation ids.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
-use serde::Serialize;
+pub use super::admin_api::{RequestRecord, Stats};
 
 /// The request log keeps this many most recent entries.
 pub const LOG_CAPACITY: usize = 100_000;
-
-/// One served request, as listed by `GET /_simulator/requests`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestRecord {
-    pub seq: u64,
-    pub at: String,
-    pub method: String,
-    /// The path only: query strings are not logged.
-    pub path: String,
-    pub operation: String,
-    pub status: u16,
-    /// The organisation of an authenticated request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub org: Option<String>,
-    pub duration_ms: u64,
-    /// The kind of injected fault that shaped the answer: status, latency or drop_response.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fault: Option<&'static str>,
-}
-
-/// The body of `GET /_simulator/stats`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Stats {
-    pub total: u64,
-    /// operation -> HTTP status (as a string) -> count.
-    pub by_operation: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Requests refused by the rate limiter (injected 429s are not counted here).
-    pub rate_limited: u64,
-}
 
 #[derive(Debug, Default)]
 pub struct Journal {

@@ -5,9 +5,12 @@
 //! service's behaviour: bearer API keys each owning one organisation, a per-key rate limit answered
 //! with 429 + `Retry-After`, keyset pagination, gRPC-coded error bodies, and clusters that take time
 //! to create, scale, upgrade and disappear. `/_simulator/` adds an unauthenticated admin surface for
-//! tests: stats, a request log, fault injection, a state dump and forced states.
+//! tests: stats, a request log, fault injection, a state dump and forced states, with its bodies in
+//! [`admin_api`] and a typed client in [`admin_client`].
 
 mod admin;
+pub mod admin_api;
+pub mod admin_client;
 mod allowlist;
 pub mod catalog;
 pub mod cli;
@@ -20,7 +23,6 @@ mod extract;
 pub mod faults;
 pub mod journal;
 mod misc;
-pub mod operations;
 pub mod pagination;
 mod pipeline;
 pub mod provision;
@@ -35,7 +37,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, patch, put};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use crdb_cloud::Operation;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -133,28 +136,46 @@ impl Sim {
 
 type SimState = axum::extract::State<Arc<Sim>>;
 
-const CLUSTER: &str = "/api/v1/clusters/{cluster_id}";
+/// The simulator's one route table: the handler of each operation. Paths and methods come from
+/// the cloud crate's operation table, so the client and the simulator cannot disagree on them,
+/// and the match makes a new operation without a handler a compile error.
+fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
+    use Operation::*;
+    let method = MethodFilter::try_from(operation.method()).expect("operations use standard methods");
+    match operation {
+        GetOrganizationInfo => on(method, misc::get_organization),
+        ListClusters => on(method, clusters::list),
+        CreateCluster => on(method, clusters::create),
+        ListMajorClusterVersions => on(method, misc::list_versions),
+        ListAvailableRegions => on(method, misc::list_regions),
+        GetCluster => on(method, clusters::get),
+        UpdateCluster => on(method, clusters::update),
+        DeleteCluster => on(method, clusters::delete),
+        GetConnectionString => on(method, clusters::connection_string),
+        ListSQLUsers => on(method, sql_users::list),
+        CreateSQLUser => on(method, sql_users::create),
+        DeleteSQLUser => on(method, sql_users::delete),
+        UpdateSQLUserPassword => on(method, sql_users::update_password),
+        ListDatabases => on(method, databases::list),
+        CreateDatabase => on(method, databases::create),
+        EditDatabase2 => on(method, databases::rename_by_body),
+        EditDatabase => on(method, databases::rename),
+        DeleteDatabase => on(method, databases::delete),
+        ListAllowlistEntries => on(method, allowlist::list),
+        AddAllowlistEntry => on(method, allowlist::add),
+        UpdateAllowlistEntry => on(method, allowlist::update),
+        AddAllowlistEntry2 => on(method, allowlist::put),
+        DeleteAllowlistEntry => on(method, allowlist::delete),
+        GetBackupConfiguration => on(method, misc::get_backups),
+        UpdateBackupConfiguration => on(method, misc::update_backups),
+    }
+}
 
 fn router(sim: Arc<Sim>) -> Router {
-    let c = |suffix: &str| format!("{CLUSTER}{suffix}");
-    let api = Router::new()
-        .route("/api/v1/organization", get(misc::get_organization))
-        .route("/api/v1/clusters", get(clusters::list).post(clusters::create))
-        .route("/api/v1/cluster-versions", get(misc::list_versions))
-        .route("/api/v1/clusters/available-regions", get(misc::list_regions))
-        .route(CLUSTER, get(clusters::get).patch(clusters::update).delete(clusters::delete))
-        .route(&c("/connection-string"), get(clusters::connection_string))
-        .route(&c("/sql-users"), get(sql_users::list).post(sql_users::create))
-        .route(&c("/sql-users/{name}"), delete(sql_users::delete))
-        .route(&c("/sql-users/{name}/password"), put(sql_users::update_password))
-        .route(&c("/databases"), get(databases::list).post(databases::create).patch(databases::rename_by_body))
-        .route(&c("/databases/{name}"), patch(databases::rename).delete(databases::delete))
-        .route(&c("/networking/allowlist"), get(allowlist::list).post(allowlist::add))
-        .route(
-            &c("/networking/allowlist/{cidr_ip}/{cidr_mask}"),
-            patch(allowlist::update).put(allowlist::put).delete(allowlist::delete),
-        )
-        .route(&c("/backups-config"), get(misc::get_backups).patch(misc::update_backups))
+    // Routes of one path merge into one method router.
+    let api = Operation::ALL
+        .iter()
+        .fold(Router::new(), |router, operation| router.route(operation.path(), handler(*operation)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(sim.clone(), pipeline::api_pipeline))

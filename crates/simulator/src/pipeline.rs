@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -13,8 +13,8 @@ use super::Sim;
 use super::connection::ConnectionHandle;
 use super::errors::ApiError;
 use super::extract::OrgCtx;
-use super::journal::RequestRecord;
-use super::operations::{self, UNKNOWN};
+use super::admin_api::{FaultKind, RequestRecord, UNKNOWN_OPERATION};
+use crdb_cloud::Operation;
 use super::state::rfc3339;
 
 /// The organisation of the request's bearer key. The key is neither logged nor echoed.
@@ -40,7 +40,12 @@ pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, 
     let at = rfc3339(chrono::Utc::now());
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let operation = operations::operation_for(&method, &path);
+    // The route the request matched names its operation; a path of no route, or a method the
+    // path does not serve, is of no operation.
+    let operation = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|route| Operation::for_route(req.method(), route.as_str()));
     let mut org = None;
     let mut rate_limited = false;
     let mut fault = None;
@@ -55,7 +60,7 @@ pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, 
             rate_limited = true;
             break 'serve ApiError::rate_limited(retry_after).into_response();
         }
-        let injection = if operation == UNKNOWN { Default::default() } else { sim.faults().take(operation) };
+        let injection = operation.map(|op| sim.faults().take(op)).unwrap_or_default();
         fault = injection.label();
         if let Some(ms) = injection.latency_ms {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -87,7 +92,8 @@ pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, 
     };
 
     let status = response.status().as_u16();
-    tracing::info!(%method, %path, operation, status, org = org.as_deref().unwrap_or("-"), fault, "request");
+    let operation = operation.map_or(UNKNOWN_OPERATION, Operation::name);
+    tracing::info!(%method, %path, operation, status, org = org.as_deref().unwrap_or("-"), fault = fault.map(FaultKind::as_str), "request");
     let record = RequestRecord {
         seq: 0,
         at,
