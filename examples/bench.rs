@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
-use crdb_test_support::{Operator, OperatorOptions, SimAdmin, TEST_API_KEY, install_crds, is_ready, serverless_cluster};
+use crdb_test_support::{Operation, Operator, OperatorOptions, SimAdmin, TEST_API_KEY, install_crds, is_ready, serverless_cluster};
 use crdb_test_support::shared;
 
 /// The service's limit, and the operator's default budget.
@@ -246,12 +246,11 @@ struct Requests {
 
 impl Requests {
     async fn read(admin: &SimAdmin) -> Self {
-        let stats = admin.get("stats").await;
+        let stats = admin.stats().await;
         let mut by_operation = BTreeMap::new();
         let mut throttled = 0;
-        for (operation, statuses) in stats["by_operation"].as_object().cloned().unwrap_or_default() {
-            for (status, count) in statuses.as_object().cloned().unwrap_or_default() {
-                let count = count.as_u64().unwrap_or(0);
+        for (operation, statuses) in stats.by_operation {
+            for (status, count) in statuses {
                 *by_operation.entry(operation.clone()).or_default() += count;
                 if status == "429" {
                     throttled += count;
@@ -384,13 +383,8 @@ struct Reaction {
 
 /// The simulator's records of CreateSQLUser after sequence number `since`: (sequence, arrival).
 async fn create_user_requests(admin: &SimAdmin, since: u64) -> Vec<(u64, chrono::DateTime<chrono::Utc>)> {
-    let log = admin.get(&format!("requests?operation=CreateSQLUser&since={since}")).await;
-    log.as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|r| Some((r["seq"].as_u64()?, r["at"].as_str()?.parse().ok()?)))
-        .collect()
+    let log = admin.requests(since, Some(Operation::CreateSQLUser)).await;
+    log.iter().filter_map(|r| Some((r.seq, r.at.parse().ok()?))).collect()
 }
 
 async fn reaction(run: &Run) -> Reaction {

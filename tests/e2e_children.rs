@@ -5,12 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use crdb_cloud::models::AllowlistEntry as CloudAllowlistEntry;
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use crdb_test_support::*;
 use crdb_test_support::World as Env;
 use crdb_test_support::kubectl;
@@ -75,8 +76,8 @@ fn text(secret: &Secret, key: &str) -> Option<String> {
     secret.data.as_ref()?.get(key).map(|b| String::from_utf8(b.0.clone()).unwrap())
 }
 
-fn entry<'a>(record: &'a Value, ip: &str, mask: i64) -> Option<&'a Value> {
-    record["allowlist"].as_array()?.iter().find(|e| e["cidr_ip"] == ip && e["cidr_mask"] == mask)
+fn entry<'a>(record: &'a ClusterDump, ip: &str, mask: i32) -> Option<&'a CloudAllowlistEntry> {
+    record.allowlist_entry(ip, mask)
 }
 
 fn is_waiting_for_cluster(obj: &impl serde::Serialize) -> bool {
@@ -84,8 +85,8 @@ fn is_waiting_for_cluster(obj: &impl serde::Serialize) -> bool {
 }
 
 /// Deleted in the simulator: gone, or in state DELETED.
-fn cluster_deleted(record: &Value) -> bool {
-    record.is_null() || record["cluster"]["state"] == "DELETED"
+fn cluster_deleted(record: &Option<ClusterDump>) -> bool {
+    record.as_ref().is_none_or(ClusterDump::is_deleted)
 }
 
 #[tokio::test]
@@ -102,10 +103,10 @@ async fn the_examples_become_ready() {
     .await
     .ok();
     let id = env.api::<CockroachCluster>().get("orders-db").await.unwrap().status.unwrap().cluster_id.unwrap();
-    let record = env.record(&id).await;
-    assert!(names(&record, "sql_users").contains(&"orders_app".to_string()), "{record:#}");
-    assert!(names(&record, "databases").contains(&"orders".to_string()), "{record:#}");
-    assert!(entry(&record, "203.0.113.0", 24).is_some(), "{record:#}");
+    let record = env.held(&id).await;
+    assert!(record.sql_user_names().contains(&"orders_app".to_string()), "{record:#?}");
+    assert!(record.database_names().contains(&"orders".to_string()), "{record:#?}");
+    assert!(entry(&record, "203.0.113.0", 24).is_some(), "{record:#?}");
     let connection = env.secret("orders-app-connection").await.expect("the example's connection Secret");
     assert_eq!(text(&connection, "database").as_deref(), Some("orders"));
     assert_eq!(text(&connection, "password"), env.cloud_password(&id, "orders_app").await);
@@ -222,8 +223,8 @@ async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
 
     // Adopted, not duplicated, and its password is now the resource's.
     wait_for(&users, "legacy", TIMEOUT, "Ready", is_ready).await;
-    let record = env.record(&id).await;
-    assert_eq!(names(&record, "sql_users").iter().filter(|n| *n == "legacy").count(), 1, "{record:#}");
+    let record = env.held(&id).await;
+    assert_eq!(record.sql_user_names().iter().filter(|n| *n == "legacy").count(), 1, "{record:#?}");
     let generated = text(&env.secret("legacy-password").await.unwrap(), "password").unwrap();
     assert_eq!(env.cloud_password(&id, "legacy").await.as_deref(), Some(generated.as_str()));
 
@@ -254,8 +255,8 @@ async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
     for name in ["gone", "kept", "clash"] {
         wait_gone(&users, name, TIMEOUT).await;
     }
-    let record = env.record(&id).await;
-    let left = names(&record, "sql_users");
+    let record = env.held(&id).await;
+    let left = record.sql_user_names();
     assert!(!left.contains(&"gone".to_string()), "Delete left the SQL user: {left:?}");
     assert!(left.contains(&"kept".to_string()), "Retain removed the SQL user: {left:?}");
     assert!(!left.contains(&"clash".to_string()), "the stalled SQLUser left its user behind: {left:?}");
@@ -295,25 +296,25 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     assert_eq!(orders.cloud_name.as_deref(), Some("orders"));
     assert_eq!(orders.table_count, Some(0));
     assert_eq!(orders.cluster_id.as_deref(), Some(id.as_str()));
-    let record = env.record(&id).await;
-    let mut held = names(&record, "databases");
+    let record = env.held(&id).await;
+    let mut held = record.database_names();
     held.sort();
     assert_eq!(held, ["defaultdb", "gone", "kept", "legacy_db", "orders"], "adoption must not duplicate");
     let table = kubectl(&["get", "crdbdb", "-n", env.ns()], None).await.ok().stdout;
     assert!(table.contains("TABLES") && table.contains("legacy_db"), "{table}");
 
     // Rename in place: no new database, nothing dropped.
-    let creates = env.admin.count("CreateDatabase").await;
+    let creates = env.admin.count(Operation::CreateDatabase).await;
     dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
     let renamed = wait_for(&dbs, "orders", TIMEOUT, "Ready as orders_v2", |d| {
         is_ready(d) && d.status.as_ref().and_then(|s| s.cloud_name.as_deref()) == Some("orders_v2")
     })
     .await;
     assert_eq!(renamed.metadata.generation, Some(2));
-    let held = names(&env.record(&id).await, "databases");
+    let held = env.held(&id).await.database_names();
     assert!(held.contains(&"orders_v2".to_string()) && !held.contains(&"orders".to_string()), "{held:?}");
-    assert_eq!(env.admin.count("CreateDatabase").await, creates, "a rename must not create a database");
-    assert_eq!(env.admin.count("DeleteDatabase").await, 0, "a rename must not drop a database");
+    assert_eq!(env.admin.count(Operation::CreateDatabase).await, creates, "a rename must not create a database");
+    assert_eq!(env.admin.count(Operation::DeleteDatabase).await, 0, "a rename must not drop a database");
     let events = events_for(env.ns(), "orders").await;
     assert!(events.iter().any(|e| e.starts_with("Normal Renamed")), "{events:?}");
 
@@ -324,9 +325,9 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     let (_, _, message) = condition(&refused, "Stalled").unwrap();
     assert!(message.contains("spec.name") && message.contains("legacy_db already exists"), "{message}");
     assert_eq!(refused.status.unwrap().cloud_name.as_deref(), Some("orders_v2"), "the resource must keep managing its database");
-    let held = names(&env.record(&id).await, "databases");
+    let held = env.held(&id).await.database_names();
     assert!(held.contains(&"orders_v2".to_string()) && held.contains(&"legacy_db".to_string()), "{held:?}");
-    assert_eq!(env.admin.count("EditDatabase").await, 1, "only the first rename may reach the cloud");
+    assert_eq!(env.admin.count(Operation::EditDatabase).await, 1, "only the first rename may reach the cloud");
     dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
     wait_for(&dbs, "orders", TIMEOUT, "Ready again", |d| is_ready(d) && d.metadata.generation == Some(4)).await;
 
@@ -337,10 +338,10 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     env.apply(&database("by-id", "unused", "").replace("  clusterRef:\n    name: unused\n", &format!("  clusterId: {unmanaged}\n"))).await;
     let by_id = wait_for(&dbs, "by-id", TIMEOUT, "Ready", is_ready).await;
     assert_eq!(by_id.status.unwrap().cluster_id.as_deref(), Some(unmanaged.as_str()));
-    assert!(names(&env.record(&unmanaged).await, "databases").contains(&"by-id".to_string()));
+    assert!(env.held(&unmanaged).await.database_names().contains(&"by-id".to_string()));
     dbs.delete("by-id", &DeleteParams::default()).await.unwrap();
     wait_gone(&dbs, "by-id", TIMEOUT).await;
-    assert!(!names(&env.record(&unmanaged).await, "databases").contains(&"by-id".to_string()));
+    assert!(!env.held(&unmanaged).await.database_names().contains(&"by-id".to_string()));
     assert!(!cluster_deleted(&env.record(&unmanaged).await), "the unmanaged cluster must stay");
 
     // Delete drops the database, Retain keeps it.
@@ -348,7 +349,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     dbs.delete("kept", &DeleteParams::default()).await.unwrap();
     wait_gone(&dbs, "gone", TIMEOUT).await;
     wait_gone(&dbs, "kept", TIMEOUT).await;
-    let held = names(&env.record(&id).await, "databases");
+    let held = env.held(&id).await.database_names();
     assert!(!held.contains(&"gone".to_string()), "Delete left the database: {held:?}");
     assert!(held.contains(&"kept".to_string()), "Retain dropped the database: {held:?}");
     assert!(held.contains(&"orders_v2".to_string()) && held.contains(&"legacy_db".to_string()));
@@ -362,7 +363,7 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     let console = json!({"cidr_ip": "192.0.2.0", "cidr_mask": 24, "name": "console", "sql": false, "ui": false});
     env.admin.cloud(Method::POST, &format!("clusters/{id}/networking/allowlist"), Some(console)).await;
     // A new serverless cluster starts with its own default entry (0.0.0.0/0).
-    let existing = env.record(&id).await["allowlist"].as_array().unwrap().len();
+    let existing = env.held(&id).await.allowlist.len();
 
     env.apply(&allowlist("office", "orders-db", "203.0.113.0/24", "  sql: true\n  ui: false\n  name: office\n")).await;
     env.apply(&allowlist("vpn", "orders-db", "198.51.100.7", "  deletionPolicy: Retain\n")).await;
@@ -372,35 +373,35 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     }
     let vpn = entries.get("vpn").await.unwrap();
     assert_eq!(vpn.status.unwrap().cloud_name.as_deref(), Some("198.51.100.7/32"), "a bare address means /32");
-    let record = env.record(&id).await;
-    assert_eq!(record["allowlist"].as_array().unwrap().len(), existing + 2, "adoption must not duplicate: {record:#}");
+    let record = env.held(&id).await;
+    assert_eq!(record.allowlist.len(), existing + 2, "adoption must not duplicate: {record:#?}");
     let office = entry(&record, "203.0.113.0", 24).unwrap();
-    assert_eq!((office["sql"].as_bool(), office["ui"].as_bool(), office["name"].as_str()), (Some(true), Some(false), Some("office")));
+    assert_eq!((office.sql, office.ui, office.name.as_deref()), (true, false, Some("office")));
     assert!(entry(&record, "198.51.100.7", 32).is_some());
     let legacy = entry(&record, "192.0.2.0", 24).unwrap();
-    assert_eq!((legacy["sql"].as_bool(), legacy["ui"].as_bool()), (Some(true), Some(true)), "the adopted entry follows the spec");
+    assert_eq!((legacy.sql, legacy.ui), (true, true), "the adopted entry follows the spec");
 
     // sql, ui and name change in place.
     let patch = json!({"spec": {"sql": false, "ui": true, "name": "office-hq"}});
     entries.patch("office", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     wait_for(&entries, "office", TIMEOUT, "Ready at generation 2", |e| is_ready(e) && e.metadata.generation == Some(2)).await;
-    let record = env.record(&id).await;
+    let record = env.held(&id).await;
     let office = entry(&record, "203.0.113.0", 24).unwrap();
-    assert_eq!((office["sql"].as_bool(), office["ui"].as_bool(), office["name"].as_str()), (Some(false), Some(true), Some("office-hq")));
-    assert_eq!(env.admin.count("DeleteAllowlistEntry").await, 0, "an update must not remove the entry");
+    assert_eq!((office.sql, office.ui, office.name.as_deref()), (false, true, Some("office-hq")));
+    assert_eq!(env.admin.count(Operation::DeleteAllowlistEntry).await, 0, "an update must not remove the entry");
     assert!(events_for(env.ns(), "office").await.iter().any(|e| e.starts_with("Normal Updated")));
 
     // A second resource for the same CIDR: it reports the conflict and the first one keeps the entry.
-    let updates = env.admin.count("UpdateAllowlistEntry").await;
+    let updates = env.admin.count(Operation::UpdateAllowlistEntry).await;
     env.apply(&allowlist("office-copy", "orders-db", "203.0.113.0/24", "  sql: true\n  ui: false\n  name: copy\n")).await;
     let copy = wait_for(&entries, "office-copy", TIMEOUT, "Stalled Conflict", |e| is_stalled_with(e, "Conflict")).await;
     let (_, _, message) = condition(&copy, "Stalled").unwrap();
     assert!(message.contains(&format!("{}/office already manages 203.0.113.0/24", env.ns())), "{message}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(is_ready(&entries.get("office").await.unwrap()), "the first resource must stay Ready");
-    assert_eq!(env.admin.count("UpdateAllowlistEntry").await, updates, "the conflicting resource changed the entry");
-    let record = env.record(&id).await;
-    assert_eq!(entry(&record, "203.0.113.0", 24).unwrap()["name"], "office-hq");
+    assert_eq!(env.admin.count(Operation::UpdateAllowlistEntry).await, updates, "the conflicting resource changed the entry");
+    let record = env.held(&id).await;
+    assert_eq!(entry(&record, "203.0.113.0", 24).unwrap().name.as_deref(), Some("office-hq"));
 
     // The same CIDR named through spec.clusterId instead of clusterRef is the same allowlist.
     env.apply(&allowlist("office-by-id", "orders-db", "203.0.113.0/24", "").replace("  clusterRef:\n    name: orders-db\n", &format!("  clusterId: {id}\n")))
@@ -409,10 +410,10 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     let (_, _, message) = condition(&by_id, "Stalled").unwrap();
     // Either older resource for the CIDR (office, or office-copy) is named.
     assert!(message.contains(&format!("{}/office", env.ns())) && message.contains("already manages 203.0.113.0/24"), "{message}");
-    assert_eq!(env.admin.count("UpdateAllowlistEntry").await, updates, "the resource naming the cluster by id changed the entry");
+    assert_eq!(env.admin.count(Operation::UpdateAllowlistEntry).await, updates, "the resource naming the cluster by id changed the entry");
     entries.delete("office-by-id", &DeleteParams::default()).await.unwrap();
     wait_gone(&entries, "office-by-id", TIMEOUT).await;
-    assert!(entry(&env.record(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
+    assert!(entry(&env.held(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
 
     // Two applied together (created in the same second): one manages the entry, the other says
     // why it does not, and they stay that way.
@@ -429,20 +430,20 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     let winner = if is_ready(&a) { "pair-a" } else { "pair-b" };
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(is_ready(&entries.get(winner).await.unwrap()), "the pair flapped");
-    assert_eq!(entry(&env.record(&id).await, "10.7.0.0", 16).unwrap()["name"], winner);
+    assert_eq!(entry(&env.held(&id).await, "10.7.0.0", 16).unwrap().name.as_deref(), Some(winner));
 
     // Deleting the conflicting one removes nothing; Delete removes the entry; Retain keeps it.
     entries.delete("office-copy", &DeleteParams::default()).await.unwrap();
     wait_gone(&entries, "office-copy", TIMEOUT).await;
-    assert!(entry(&env.record(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
+    assert!(entry(&env.held(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
     assert!(is_ready(&entries.get("office").await.unwrap()));
     entries.delete("office", &DeleteParams::default()).await.unwrap();
     entries.delete("vpn", &DeleteParams::default()).await.unwrap();
     wait_gone(&entries, "office", TIMEOUT).await;
     wait_gone(&entries, "vpn", TIMEOUT).await;
-    let record = env.record(&id).await;
-    assert!(entry(&record, "203.0.113.0", 24).is_none(), "Delete left the entry: {record:#}");
-    assert!(entry(&record, "198.51.100.7", 32).is_some(), "Retain removed the entry: {record:#}");
+    let record = env.held(&id).await;
+    assert!(entry(&record, "203.0.113.0", 24).is_none(), "Delete left the entry: {record:#?}");
+    assert!(entry(&record, "198.51.100.7", 32).is_some(), "Retain removed the entry: {record:#?}");
     assert!(entry(&record, "192.0.2.0", 24).is_some());
 }
 
@@ -471,10 +472,10 @@ async fn drift_in_the_cloud_is_corrected() {
 
     env.wait_cloud(&id, "the drift to be corrected", DRIFT_TIMEOUT, |r| {
         let changed = entry(r, "10.1.0.0", 16);
-        names(r, "databases").contains(&"drift-db".to_string())
-            && changed.is_some_and(|e| e["sql"] == true && e["ui"] == false && e["name"] == "changed")
-            && entry(r, "10.2.0.0", 16).is_some_and(|e| e["sql"] == true)
-            && names(r, "sql_users").contains(&"drift-user".to_string())
+        r.database_names().contains(&"drift-db".to_string())
+            && changed.is_some_and(|e| e.sql && !e.ui && e.name.as_deref() == Some("changed"))
+            && entry(r, "10.2.0.0", 16).is_some_and(|e| e.sql)
+            && r.sql_user_names().contains(&"drift-user".to_string())
     })
     .await;
     // The SQL user is back with the password its Secret holds.
@@ -491,10 +492,10 @@ async fn drift_in_the_cloud_is_corrected() {
 
     // Settled: resyncs (every 3 s here) neither rewrite the connection Secret nor ask the cloud
     // for the endpoint again.
-    let lookups = env.admin.count("GetConnectionString").await;
+    let lookups = env.admin.count(Operation::GetConnectionString).await;
     let version = env.secret("drift-user-connection").await.unwrap().metadata.resource_version;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(env.admin.count("GetConnectionString").await, lookups, "the endpoint is looked up on every resync");
+    assert_eq!(env.admin.count(Operation::GetConnectionString).await, lookups, "the endpoint is looked up on every resync");
     assert_eq!(env.secret("drift-user-connection").await.unwrap().metadata.resource_version, version, "the connection Secret was rewritten");
 }
 
@@ -521,16 +522,16 @@ async fn drift_checks_of_a_list_of_several_pages_cost_one_request_per_resync() {
     // At rest: over 8 resyncs, about 8 one-page user lists and 4 two-page database lists. Listing
     // the databases on every resync would cost about 16 requests.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let (users_before, dbs_before) = (env.admin.count("ListSQLUsers").await, env.admin.count("ListDatabases").await);
+    let (users_before, dbs_before) = (env.admin.count(Operation::ListSQLUsers).await, env.admin.count(Operation::ListDatabases).await);
     tokio::time::sleep(Duration::from_secs(24)).await;
-    let users = env.admin.count("ListSQLUsers").await - users_before;
-    let databases = env.admin.count("ListDatabases").await - dbs_before;
+    let users = env.admin.count(Operation::ListSQLUsers).await - users_before;
+    let databases = env.admin.count(Operation::ListDatabases).await - dbs_before;
     assert!((6..=10).contains(&users), "{users} SQL user lists in 8 resyncs");
     assert!(databases >= 4 && databases <= users + 3, "{databases} database list requests against {users} SQL user lists");
 
     // Drift in the two-page list is found within two resyncs.
     env.admin.cloud(Method::DELETE, &format!("clusters/{id}/databases/pages-b"), None).await;
-    env.wait_cloud(&id, "the dropped database to be back", DRIFT_TIMEOUT, |r| names(r, "databases").contains(&"pages-b".to_string())).await;
+    env.wait_cloud(&id, "the dropped database to be back", DRIFT_TIMEOUT, |r| r.database_names().contains(&"pages-b".to_string())).await;
     let events = events_for(env.ns(), "pages-b").await;
     assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected")), "{events:?}");
 }
@@ -579,9 +580,9 @@ async fn children_wait_for_their_cluster_and_then_become_ready() {
     wait_for(&dbs, "app-db", TIMEOUT, "Ready", is_ready).await;
     wait_for(&entries, "app-net", TIMEOUT, "Ready", is_ready).await;
     assert!(ready_at.elapsed() < Duration::from_secs(20), "children were slow to follow their cluster: {:?}", ready_at.elapsed());
-    let record = env.record(&id).await;
-    assert!(names(&record, "sql_users").contains(&"app".to_string()));
-    assert!(names(&record, "databases").contains(&"app-db".to_string()));
+    let record = env.held(&id).await;
+    assert!(record.sql_user_names().contains(&"app".to_string()));
+    assert!(record.database_names().contains(&"app-db".to_string()));
     assert!(entry(&record, "10.3.0.0", 16).is_some());
 }
 
@@ -702,7 +703,7 @@ async fn invalid_children_are_refused_or_stalled_and_nothing_is_deleted() {
     env.admin.cloud(Method::POST, &format!("clusters/{id}/databases"), Some(json!({"name": "keeper_db"}))).await;
     let keep_entry = json!({"cidr_ip": "10.9.0.0", "cidr_mask": 16, "name": "keep", "sql": true, "ui": false});
     env.admin.cloud(Method::POST, &format!("clusters/{id}/networking/allowlist"), Some(keep_entry)).await;
-    let before = env.record(&id).await;
+    let before = env.held(&id).await;
 
     env.apply(&sql_user("superuser", "orders-db", "  name: root\n")).await;
     env.apply(&database("system-db", "orders-db", "  name: system\n")).await;
@@ -721,11 +722,11 @@ async fn invalid_children_are_refused_or_stalled_and_nothing_is_deleted() {
     dbs.delete("system-db", &DeleteParams::default()).await.unwrap();
     wait_gone(&users, "superuser", TIMEOUT).await;
     wait_gone(&dbs, "system-db", TIMEOUT).await;
-    for op in ["DeleteSQLUser", "DeleteDatabase", "DeleteAllowlistEntry", "DeleteCluster"] {
+    for op in [Operation::DeleteSQLUser, Operation::DeleteDatabase, Operation::DeleteAllowlistEntry, Operation::DeleteCluster] {
         assert_eq!(env.admin.count(op).await, 0, "{op} was sent");
     }
-    let after = env.record(&id).await;
-    for collection in ["sql_users", "databases", "allowlist"] {
-        assert_eq!(after[collection], before[collection], "{collection} changed");
-    }
+    let after = env.held(&id).await;
+    assert_eq!(after.sql_users, before.sql_users, "the SQL users changed");
+    assert_eq!(after.databases, before.databases, "the databases changed");
+    assert_eq!(after.allowlist, before.allowlist, "the allowlist changed");
 }

@@ -55,12 +55,13 @@ async fn serverless_and_dedicated_clusters_become_ready_with_status() {
     for cr in [&orders, &ledger] {
         let live = admin.live_clusters_named(&cr.cloud_name()).await;
         assert_eq!(live.len(), 1, "{live:?}");
-        assert_eq!(live[0]["cluster"]["labels"]["crdb-operator-uid"], cr.metadata.uid.clone().unwrap());
-        assert_eq!(live[0]["cluster"]["id"], cr.status.as_ref().unwrap().cluster_id.clone().unwrap());
+        assert_eq!(live[0].label("crdb-operator-uid"), cr.metadata.uid.as_deref());
+        assert_eq!(Some(&live[0].cluster.id), cr.status.as_ref().unwrap().cluster_id.as_ref());
     }
-    let cloud = &admin.live_clusters_named("orders-db").await[0]["cluster"];
-    assert_eq!(cloud["labels"]["team"], "payments");
-    assert_eq!(cloud["config"]["serverless"]["usage_limits"]["provisioned_virtual_cpus"], "2");
+    let cloud = admin.live_clusters_named("orders-db").await.remove(0);
+    assert_eq!(cloud.label("team"), Some("payments"));
+    let limits = cloud.cluster.config.serverless.as_ref().and_then(|s| s.usage_limits.as_ref());
+    assert_eq!(limits.and_then(|l| l.provisioned_virtual_cpus), Some(2));
 
     // Printer columns show state, plan, version and readiness; the category lists everything.
     let table = kubectl(&["get", "crdbcloud", "-n", ns.name()], None).await.ok().stdout;
@@ -142,8 +143,8 @@ async fn deletion_honours_delete_retain_and_delete_protection() {
     }
     wait_gone(&api, "gone-db", READY_TIMEOUT).await;
     wait_gone(&api, "kept-db", READY_TIMEOUT).await;
-    let gone = admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == ids["gone-db"].as_str());
-    assert!(gone.as_ref().is_none_or(|c| c["cluster"]["state"] == "DELETED"), "Delete policy left the cluster: {gone:?}");
+    let gone = admin.cluster(&ids["gone-db"]).await;
+    assert!(gone.as_ref().is_none_or(ClusterDump::is_deleted), "Delete policy left the cluster: {gone:?}");
     let kept = admin.cloud(Method::GET, &format!("clusters/{}", ids["kept-db"]), None).await;
     assert_eq!(kept["state"], "CREATED", "Retain must leave the cloud cluster");
 
@@ -156,8 +157,8 @@ async fn deletion_honours_delete_retain_and_delete_protection() {
     assert_eq!(admin.cloud(Method::GET, &format!("clusters/{}", ids["guarded-db"]), None).await["state"], "CREATED");
     api.patch("guarded-db", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"deleteProtection": false}}))).await.unwrap();
     wait_gone(&api, "guarded-db", READY_TIMEOUT).await;
-    let guarded_cloud = admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == ids["guarded-db"].as_str());
-    assert!(guarded_cloud.is_none_or(|c| c["cluster"]["state"] == "DELETED"));
+    let guarded_cloud = admin.cluster(&ids["guarded-db"]).await;
+    assert!(guarded_cloud.as_ref().is_none_or(ClusterDump::is_deleted));
 }
 
 #[tokio::test]
@@ -207,14 +208,14 @@ async fn a_crash_after_the_create_request_does_not_create_a_second_cluster() {
     let sim = start_simulator(&[]).await;
     let admin = SimAdmin::new(&sim);
     // The cloud performs the create but the response never arrives.
-    admin.post("faults", json!({"operation": "CreateCluster", "drop_response": true, "count": 1})).await;
+    admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::CreateCluster) }).await;
     let mut operator = Operator::start(OperatorOptions::new(ns.name(), &sim.base_url()));
     let api: Api<CockroachCluster> = ns.api();
     apply(ns.name(), &serverless_cluster("once-db")).await;
 
     // Crash right after the lost response, then start again.
     let deadline = std::time::Instant::now() + READY_TIMEOUT;
-    while admin.count("CreateCluster").await == 0 {
+    while admin.count(Operation::CreateCluster).await == 0 {
         assert!(std::time::Instant::now() < deadline, "no create request was sent");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -226,8 +227,8 @@ async fn a_crash_after_the_create_request_does_not_create_a_second_cluster() {
     let cr = wait_for(&api, "once-db", READY_TIMEOUT, "Ready", is_ready).await;
     let live = admin.live_clusters_named("once-db").await;
     assert_eq!(live.len(), 1, "exactly one cloud cluster: {live:?}");
-    assert_eq!(live[0]["cluster"]["id"], cr.status.unwrap().cluster_id.unwrap());
-    assert_eq!(admin.count("CreateCluster").await, 1, "the create must not be sent twice");
+    assert_eq!(Some(&live[0].cluster.id), cr.status.unwrap().cluster_id.as_ref());
+    assert_eq!(admin.count(Operation::CreateCluster).await, 1, "the create must not be sent twice");
 }
 
 #[tokio::test]

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use serde_json::json;
 use crdb_test_support::*;
 use crdb_test_support::{kubectl, shared, test_namespace};
 
@@ -50,7 +49,7 @@ async fn lease_holder(leases: &Api<Lease>, name: &str) -> Option<String> {
 async fn requests_match(admin: &SimAdmin, operators: &[&Operator]) -> Metrics {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let served = admin.stats().await.total as f64;
         let mut scrapes = Vec::new();
         for operator in operators {
             scrapes.push(metrics_of(operator).await);
@@ -288,7 +287,7 @@ subjects:
     assert_eq!(get(&addr, "/healthz").await.0, 200);
 
     // A lifecycle of every kind, with one 429 from the Cloud API on the way.
-    admin.post("faults", json!({"operation": "CreateCluster", "status": 429, "count": 1})).await;
+    admin.add_fault(&FaultSpec { status: Some(429), ..FaultSpec::on(Operation::CreateCluster) }).await;
     apply(ns.name(), &cluster_with_one_child_of_each_kind("metrics-db")).await;
     wait_for(&ns.api::<CockroachCluster>(), "metrics-db", TIMEOUT, "Ready", is_ready).await;
     wait_for(&ns.api::<SQLUser>(), "app", TIMEOUT, "Ready", is_ready).await;
@@ -329,7 +328,7 @@ subjects:
     // Every request the simulator served is counted once (once in-flight ones have finished).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let served = admin.stats().await.total as f64;
         let counted = scrape(&addr).await.total("crdb_operator_cloud_api_requests_total");
         if served == counted {
             break;
@@ -387,10 +386,10 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
 async fn consistent_counts(admin: &SimAdmin, b: &Operator) -> (f64, f64) {
     loop {
         let before = metrics_of(b).await.total("crdb_operator_cloud_api_requests_total");
-        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let served = admin.stats().await.total as f64;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let after = metrics_of(b).await.total("crdb_operator_cloud_api_requests_total");
-        let served_after = admin.get("stats").await["total"].as_f64().unwrap();
+        let served_after = admin.stats().await.total as f64;
         if before == after && served == served_after {
             return (served, after);
         }

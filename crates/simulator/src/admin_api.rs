@@ -229,6 +229,11 @@ impl ClusterDump {
         self.databases.iter().map(|d| d.name.clone()).collect()
     }
 
+    /// The value of one of the cluster's labels.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.cluster.labels.get(key).map(String::as_str)
+    }
+
     /// The allowlist entry of `cidr_ip/cidr_mask`.
     pub fn allowlist_entry(&self, cidr_ip: &str, cidr_mask: i32) -> Option<&AllowlistEntry> {
         self.allowlist.iter().find(|e| e.cidr_ip == cidr_ip && e.cidr_mask == cidr_mask)

@@ -119,35 +119,28 @@ impl AsyncWrite for ResettableStream {
 mod tests {
     use std::time::Duration;
 
-    use serde_json::{Value, json};
+    use serde_json::json;
 
-    use crdb_cloud::{ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClients, CloudError, RetryPolicy};
+    use crate::admin_api::{FaultKind, FaultSpec};
+    use crate::admin_client::AdminClient;
     use crate::{SimulatorConfig, start};
+    use crdb_cloud::{ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClients, CloudError, Operation, RetryPolicy};
 
     const KEY: &str = "connection-test-key";
 
-    async fn simulator() -> (crate::RunningSimulator, reqwest::Client) {
+    async fn simulator() -> (crate::RunningSimulator, reqwest::Client, AdminClient) {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let config = SimulatorConfig { api_keys: vec![KEY.into()], rate_limit_per_second: 0, ..Default::default() };
-        (start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap(), reqwest::Client::new())
-    }
-
-    async fn admin(http: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = http.request(method, format!("{base}/_simulator/{path}"));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
-        response.json().await.unwrap()
+        let sim = start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let admin = AdminClient::new(sim.base_url());
+        (sim, reqwest::Client::new(), admin)
     }
 
     #[tokio::test]
     async fn a_reset_connection_gets_no_http_response_and_the_client_retries_it() {
-        let (sim, http) = simulator().await;
+        let (sim, http, admin) = simulator().await;
         let base = sim.base_url();
-        let fault = json!({"operation": "GetOrganizationInfo", "reset_connection": true, "count": 2});
-        admin(&http, &base, reqwest::Method::POST, "faults", Some(fault)).await;
+        admin.add_fault(&FaultSpec { reset_connection: true, count: 2, ..FaultSpec::on(Operation::GetOrganizationInfo) }).await;
 
         // A plain HTTP client sees a transport error, not a status.
         let url = format!("{base}/api/v1/organization");
@@ -163,12 +156,12 @@ mod tests {
         let clouds = CloudClients::new(config, BudgetRegistry::new(BudgetConfig { rate_per_second: 1000.0, burst: 20, ..Default::default() })).unwrap();
         let client = clouds.client(ApiKey::new(KEY));
         client.get_organization().await.expect("retried past the reset");
-        let log = admin(&http, &base, reqwest::Method::GET, "requests?operation=GetOrganizationInfo", None).await;
-        let faults: Vec<&Value> = log.as_array().unwrap().iter().map(|r| &r["fault"]).collect();
-        assert_eq!(faults, [&json!("reset_connection"), &json!("reset_connection"), &Value::Null]);
+        let log = admin.requests_of(Operation::GetOrganizationInfo).await;
+        let faults: Vec<Option<FaultKind>> = log.iter().map(|r| r.fault).collect();
+        assert_eq!(faults, [Some(FaultKind::ResetConnection), Some(FaultKind::ResetConnection), None]);
 
         // With no retries left, the failure is classified as transient.
-        admin(&http, &base, reqwest::Method::POST, "faults", Some(json!({"operation": "ListClusters", "reset_connection": true}))).await;
+        admin.add_fault(&FaultSpec { reset_connection: true, ..FaultSpec::on(Operation::ListClusters) }).await;
         let once = ClientConfig { base_url: base.parse().unwrap(), retry: RetryPolicy { max_retries: 0, ..RetryPolicy::default() }, ..Default::default() };
         let clouds = CloudClients::new(once, BudgetRegistry::new(BudgetConfig { rate_per_second: 1000.0, burst: 20, ..Default::default() })).unwrap();
         let err = clouds.client(ApiKey::new(KEY)).list_clusters(false).await.expect_err("the reset reaches the caller");
@@ -178,10 +171,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_injected_429_carries_the_retry_after_asked_for() {
-        let (sim, http) = simulator().await;
+        let (sim, http, admin) = simulator().await;
         let base = sim.base_url();
-        let fault = json!({"operation": "ListClusters", "status": 429, "retry_after_secs": 7});
-        admin(&http, &base, reqwest::Method::POST, "faults", Some(fault)).await;
+        admin.add_fault(&FaultSpec { status: Some(429), retry_after_secs: Some(7), ..FaultSpec::on(Operation::ListClusters) }).await;
         let response = http.get(format!("{base}/api/v1/clusters")).bearer_auth(KEY).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 429);
         assert_eq!(response.headers()["retry-after"], "7");
@@ -191,15 +183,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_reset_after_the_write_keeps_its_effect() {
-        let (sim, http) = simulator().await;
+        let (sim, http, admin) = simulator().await;
         let base = sim.base_url();
-        let fault = json!({"operation": "CreateCluster", "reset_connection": true, "drop_response": true});
-        admin(&http, &base, reqwest::Method::POST, "faults", Some(fault)).await;
+        admin.add_fault(&FaultSpec { reset_connection: true, drop_response: true, ..FaultSpec::on(Operation::CreateCluster) }).await;
         let body = json!({"name": "lost-answer", "provider": "GCP", "spec": {"serverless": {"regions": ["us-central1"]}}});
         let err = http.post(format!("{base}/api/v1/clusters")).bearer_auth(KEY).json(&body).send().await.expect_err("reset");
         assert!(err.status().is_none(), "{err:?}");
-        let state = admin(&http, &base, reqwest::Method::GET, "state", None).await;
-        let names: Vec<&Value> = state["orgs"][0]["clusters"].as_array().unwrap().iter().map(|c| &c["cluster"]["name"]).collect();
-        assert_eq!(names, [&json!("lost-answer")], "the create ran although its answer was lost");
+        let names: Vec<String> = admin.clusters().await.into_iter().map(|c| c.cluster.name).collect();
+        assert_eq!(names, ["lost-answer"], "the create ran although its answer was lost");
     }
 }

@@ -42,6 +42,11 @@ pub use resources::*;
 pub use simulator::*;
 pub use world::World;
 
+// What tests name of the simulator: operations, the admin bodies and the typed admin client.
+pub use crdb_cloud::Operation;
+pub use crdb_cloud_simulator::admin_api::{ClusterDump, Fault, FaultKind, FaultSpec, ForceState, RequestRecord, Stats};
+pub use crdb_cloud_simulator::admin_client::{AdminClient, AdminError};
+
 /// The repository's root directory (this crate lives in `crates/test-support`).
 pub fn repo_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crdb_cloud_simulator::admin_client::AdminClient;
 use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
 
 /// The API key tests use. Distinctive, so leak checks can search for it.
@@ -32,51 +33,17 @@ pub async fn start_simulator_with(extra_keys: &[&str], configure: impl FnOnce(&m
     simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts")
 }
 
-/// The names in one collection of the simulator's record of a cluster (`sql_users`, `databases`).
-pub fn names(record: &Value, collection: &str) -> Vec<String> {
-    record[collection].as_array().map(|items| items.iter().map(|i| i["name"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
-}
-
-/// Simulator admin helpers.
+/// A test simulator's admin client ([`AdminClient`], typed), plus raw Cloud API calls with the test
+/// key to change things behind the operator's back.
 pub struct SimAdmin {
+    client: AdminClient,
     base: String,
     http: reqwest::Client,
 }
 
 impl SimAdmin {
     pub fn new(sim: &RunningSimulator) -> Self {
-        Self { base: sim.base_url(), http: reqwest::Client::new() }
-    }
-
-    pub async fn get(&self, path: &str) -> Value {
-        self.http.get(format!("{}/_simulator/{path}", self.base)).send().await.unwrap().json().await.unwrap()
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> Value {
-        let response = self.http.post(format!("{}/_simulator/{path}", self.base)).json(&body).send().await.unwrap();
-        assert!(response.status().is_success(), "admin POST {path} failed: {}", response.status());
-        response.json().await.unwrap()
-    }
-
-    /// Every cluster (with its children) the simulator holds for all organisations.
-    pub async fn clusters(&self) -> Vec<Value> {
-        let state = self.get("state").await;
-        state["orgs"].as_array().unwrap().iter().flat_map(|o| o["clusters"].as_array().unwrap().clone()).collect()
-    }
-
-    /// Non-deleted clusters with this name.
-    pub async fn live_clusters_named(&self, name: &str) -> Vec<Value> {
-        self.clusters()
-            .await
-            .into_iter()
-            .filter(|c| c["cluster"]["name"] == name && c["cluster"]["state"] != "DELETED")
-            .collect()
-    }
-
-    /// Requests of one operation, from the request log.
-    pub async fn count(&self, operation: &str) -> usize {
-        let log = self.get(&format!("requests?operation={operation}")).await;
-        log.as_array().map(Vec::len).unwrap_or(0)
+        Self { client: AdminClient::new(sim.base_url()), base: sim.base_url(), http: reqwest::Client::new() }
     }
 
     /// A raw Cloud API call with the test key (to change things behind the operator's back).
@@ -93,3 +60,10 @@ impl SimAdmin {
     }
 }
 
+impl std::ops::Deref for SimAdmin {
+    type Target = AdminClient;
+
+    fn deref(&self) -> &AdminClient {
+        &self.client
+    }
+}

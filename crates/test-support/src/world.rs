@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
-use serde_json::Value;
 
 use crdb_cloud_simulator::RunningSimulator;
+use crdb_cloud_simulator::admin_api::ClusterDump;
 
 use crate::kubectl::kubectl;
 use crate::namespace::{TestNamespace, test_namespace};
@@ -100,26 +100,31 @@ impl World {
         String::from_utf8(secret.data.unwrap()[key].0.clone()).unwrap()
     }
 
-    /// What the simulator holds for one cluster: {"cluster", "sql_users", "databases", "allowlist"}.
-    pub async fn record(&self, cluster_id: &str) -> Value {
-        self.admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == cluster_id).unwrap_or(Value::Null)
+    /// What the simulator holds for one cluster (the cluster, its SQL users, databases and
+    /// allowlist), if it holds the cluster.
+    pub async fn record(&self, cluster_id: &str) -> Option<ClusterDump> {
+        self.admin.cluster(cluster_id).await
+    }
+
+    /// What the simulator holds for a cluster it must hold.
+    pub async fn held(&self, cluster_id: &str) -> ClusterDump {
+        self.record(cluster_id).await.unwrap_or_else(|| panic!("the simulator holds no cluster {cluster_id}"))
     }
 
     /// The password the simulator stored for a SQL user (admin endpoint).
     pub async fn cloud_password(&self, cluster_id: &str, user: &str) -> Option<String> {
-        let answer = self.admin.get(&format!("clusters/{cluster_id}/sql-users/{user}/password")).await;
-        answer["password"].as_str().map(str::to_string)
+        self.admin.sql_user_password(cluster_id, user).await
     }
 
-    /// Polls the cluster's record in the simulator until `done` holds.
-    pub async fn wait_cloud(&self, cluster_id: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    /// Polls the cluster's record in the simulator until it exists and `done` holds.
+    pub async fn wait_cloud(&self, cluster_id: &str, what: &str, timeout: Duration, done: impl Fn(&ClusterDump) -> bool) -> ClusterDump {
         let deadline = Instant::now() + timeout;
         loop {
             let record = self.record(cluster_id).await;
-            if done(&record) {
-                return record;
+            if let Some(record) = record.as_ref().filter(|r| done(r)) {
+                return record.clone();
             }
-            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for the cloud: {what}; cloud holds:\n{record:#}");
+            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for the cloud: {what}; cloud holds:\n{record:#?}");
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
