@@ -15,6 +15,16 @@ use crdb_test_support::*;
 use crdb_test_support::{kubectl, shared, test_namespace};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A Prometheus series selector of one Cloud API operation (and status), e.g.
+/// `crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}`.
+fn series(metric: &str, operation: Operation, status: Option<u16>) -> String {
+    match status {
+        Some(status) => format!("{metric}{{operation=\"{operation}\",status=\"{status}\"}}"),
+        None => format!("{metric}{{operation=\"{operation}\"}}"),
+    }
+}
+
 /// Lease duration of the leader-election test's operators.
 const LEASE_SECONDS: u64 = 5;
 
@@ -160,7 +170,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     wait_for(&clusters, "first-db", TIMEOUT, "Ready", is_ready).await;
     let a_metrics = metrics_of(&a).await;
     let b_metrics = metrics_of(&b).await;
-    assert_eq!(a_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert_eq!(a_metrics.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(200))), 1.0);
     assert!(a_metrics.total("crdb_operator_reconciles_total") >= 1.0);
     assert_eq!(b_metrics.total("crdb_operator_cloud_api_requests_total"), 0.0, "the standby called the Cloud API:\n{}", b_metrics.text);
     assert_eq!(b_metrics.total("crdb_operator_reconciles_total"), 0.0, "the standby reconciled:\n{}", b_metrics.text);
@@ -179,7 +189,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     apply(ns.name(), &serverless_cluster("second-db")).await;
     wait_for(&clusters, "second-db", TIMEOUT, "Ready", is_ready).await;
     let b_metrics = metrics_of(&b).await;
-    assert_eq!(b_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert_eq!(b_metrics.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(200))), 1.0);
     // a is gone, so from now on every request the simulator serves must be one of b's: the two
     // counters move together. (a's own total cannot be read after it exits, and it may have sent
     // a request after its metrics were last read.)
@@ -206,7 +216,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     assert!(takeover <= lease_period + Duration::from_secs(4), "take-over after a crash took {takeover:?}");
     apply(ns.name(), &serverless_cluster("third-db")).await;
     wait_for(&clusters, "third-db", TIMEOUT, "Ready", is_ready).await;
-    assert_eq!(metrics_of(&c).await.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert_eq!(metrics_of(&c).await.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(200))), 1.0);
 
     // Nothing was created twice across the three leaders, and the old resources stay Ready.
     for name in ["first-db", "second-db", "third-db"] {
@@ -317,12 +327,12 @@ subjects:
         assert!(count >= reconciles, "{kind}: every reconcile is timed ({count} timed, {reconciles} counted)");
     }
     // The cluster was created once, after one 429 that the budget absorbed.
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="429"}"#), 1.0);
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_rate_limited_total{operation="CreateCluster"}"#), 1.0);
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_request_duration_seconds_count{operation="CreateCluster"}"#), 2.0);
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_budget_wait_seconds_count{operation="CreateCluster"}"#), 2.0);
-    let waited = m.value(r#"crdb_operator_cloud_api_budget_wait_seconds_sum{operation="CreateCluster"}"#);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(200))), 1.0);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(429))), 1.0);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_rate_limited_total", Operation::CreateCluster, None)), 1.0);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_request_duration_seconds_count", Operation::CreateCluster, None)), 2.0);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_budget_wait_seconds_count", Operation::CreateCluster, None)), 2.0);
+    let waited = m.value(&series("crdb_operator_cloud_api_budget_wait_seconds_sum", Operation::CreateCluster, None));
     assert!((0.0..30.0).contains(&waited), "implausible budget wait {waited}");
     assert!(m.total("crdb_operator_cloud_api_budget_wait_seconds_count") >= m.total("crdb_operator_cloud_api_requests_total"));
     // Every request the simulator served is counted once (once in-flight ones have finished).
@@ -350,7 +360,7 @@ subjects:
     for kind in ["CockroachCluster", "SQLUser", "Database", "AllowlistEntry"] {
         assert_eq!(m.value(&format!(r#"crdb_operator_resources{{kind="{kind}",condition="Ready"}}"#)), 0.0, "{kind}");
     }
-    assert!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="DeleteCluster",status="200"}"#) >= 1.0);
+    assert!(m.value(&series("crdb_operator_cloud_api_requests_total", Operation::DeleteCluster, Some(200))) >= 1.0);
 }
 
 #[tokio::test]

@@ -305,13 +305,13 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
 
     // Each corpus holds what it should, so an empty or unrelated one cannot pass unnoticed.
     let markers: Vec<(&str, Vec<&str>)> = vec![
-        ("operator log", vec!["TRACE", "DEBUG", "alpha-db", "beta-db", "gamma-db", "genuser", "refuser", "short-pw", "UpdateSQLUserPassword"]),
+        ("operator log", vec!["TRACE", "DEBUG", "alpha-db", "beta-db", "gamma-db", "genuser", "refuser", "short-pw", Operation::UpdateSQLUserPassword.name()]),
         ("events", vec!["PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser"]),
         ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2"]),
         ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint"]),
-        ("metrics", vec!["crdb_operator_cloud_api_requests_total", "UpdateSQLUserPassword", "crdb_operator_reconciles_total"]),
-        ("simulator request log", vec!["UpdateSQLUserPassword", "drop_response", "reset_connection", &alpha, &beta]),
-        ("simulator stats", vec!["UpdateSQLUserPassword", "CreateSQLUser"]),
+        ("metrics", vec!["crdb_operator_cloud_api_requests_total", Operation::UpdateSQLUserPassword.name(), "crdb_operator_reconciles_total"]),
+        ("simulator request log", vec![Operation::UpdateSQLUserPassword.name(), FaultKind::DropResponse.as_str(), FaultKind::ResetConnection.as_str(), &alpha, &beta]),
+        ("simulator stats", vec![Operation::UpdateSQLUserPassword.name(), Operation::CreateSQLUser.name()]),
     ];
     for (name, wanted) in &markers {
         let text = corpora.iter().find(|(n, _)| n == name).unwrap().1;

@@ -58,14 +58,15 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crdb_cloud::Operation;
 
-    fn entry(op: &str, status: u16) -> RequestRecord {
+    fn entry(op: Operation, status: u16) -> RequestRecord {
         RequestRecord {
             seq: 0,
             at: String::new(),
             method: "GET".into(),
             path: "/x".into(),
-            operation: op.into(),
+            operation: op.name().into(),
             status,
             org: None,
             duration_ms: 0,
@@ -76,17 +77,17 @@ mod tests {
     #[test]
     fn counts_and_filters() {
         let mut j = Journal::default();
-        j.record(entry("CreateCluster", 200), false);
-        j.record(entry("CreateCluster", 429), true);
-        j.record(entry("GetCluster", 200), false);
+        j.record(entry(Operation::CreateCluster, 200), false);
+        j.record(entry(Operation::CreateCluster, 429), true);
+        j.record(entry(Operation::GetCluster, 200), false);
         let s = j.stats();
         assert_eq!((s.total, s.rate_limited), (3, 1));
-        assert_eq!(s.by_operation["CreateCluster"]["429"], 1);
+        assert_eq!(s.count(Operation::CreateCluster, 429), 1);
         assert_eq!(j.requests(1, None).iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3]);
-        assert_eq!(j.requests(0, Some("GetCluster")).len(), 1);
+        assert_eq!(j.requests(0, Some(Operation::GetCluster.name())).len(), 1);
         j.clear();
         assert_eq!(j.stats().total, 0);
-        j.record(entry("GetCluster", 200), false);
+        j.record(entry(Operation::GetCluster, 200), false);
         assert_eq!(j.requests(0, None)[0].seq, 1);
     }
 }
