@@ -170,7 +170,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         }
     };
     readiness.set(false);
-    controller::run(ctx, scope, stop, readiness.clone()).await;
+    controller::run(ctx, scope, stop, { let readiness = readiness.clone(); move || readiness.set(true) }).await;
     if let Some((channel, task)) = leadership.take() {
         drop(channel);
         // Closing the channel releases the Lease, so a standby takes over at once.
