@@ -185,7 +185,7 @@ async fn simulator_responses_conform_to_the_official_description() {
 
     // Each case: the operation, its path parameters and query, the body, the expected status.
     let c = id.as_str();
-    let cases: Vec<(Operation, Vec<&str>, &str, Option<Value>, u16)> = vec![
+    let cases: Vec<Case> = vec![
         (GetOrganizationInfo, vec![], "", None, 200),
         (ListClusters, vec![], "", None, 200),
         (GetCluster, vec![c], "", None, 200),
@@ -232,6 +232,10 @@ async fn simulator_responses_conform_to_the_official_description() {
         spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
     }
 }
+
+/// One request of the conformance run: the operation, its path parameters, its query (with the
+/// `?`), its body and the status expected.
+type Case<'a> = (Operation, Vec<&'a str>, &'a str, Option<Value>, u16);
 
 /// The path of a request for `operation` with these parameters.
 fn concrete(operation: Operation, params: &[&str]) -> String {
