@@ -5,12 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use crdb_cloud::models::AllowlistEntry as CloudAllowlistEntry;
+use crdb_cloud::models::{AllowlistEntry as CloudAllowlistEntry, AllowlistEntryUpdate};
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
-use reqwest::Method;
 use serde_json::json;
 use crdb_test_support::*;
 use crdb_test_support::World as Env;
@@ -211,7 +210,7 @@ async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
     let users: Api<SQLUser> = env.api();
 
     // Already in the cloud (made in the console); and a Secret that is not the operator's.
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/sql-users"), Some(json!({"name": "legacy", "password": "Set-in-console-1234"}))).await;
+    env.admin.cloud().create_sql_user(&id, "legacy", "Set-in-console-1234").await.unwrap();
     kubectl(&["create", "secret", "generic", "clash-connection", "-n", env.ns(), "--from-literal=owner=someone-else"], None).await.ok();
     let foreign = env.secret("clash-connection").await.unwrap();
 
@@ -283,7 +282,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     let env = env("database", 300, "info").await;
     let id = env.ready_cluster("orders-db").await;
     let dbs: Api<Database> = env.api();
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/databases"), Some(json!({"name": "legacy_db"}))).await;
+    env.admin.cloud().create_database(&id, "legacy_db").await.unwrap();
 
     env.apply(&database("orders", "orders-db", "")).await;
     env.apply(&database("legacy", "orders-db", "  name: legacy_db\n")).await;
@@ -333,8 +332,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
 
     // A cluster not managed by the operator, named by spec.clusterId: waited for while it is
     // CREATING, then used; Delete removes the database from it.
-    let body = json!({"name": "unmanaged-db", "provider": "GCP", "spec": {"serverless": {"regions": ["us-central1"]}}});
-    let unmanaged = env.admin.cloud(Method::POST, "clusters", Some(body)).await["id"].as_str().unwrap().to_string();
+    let unmanaged = env.admin.cloud().create_cluster(&console_cluster("unmanaged-db")).await.unwrap().id;
     env.apply(&database("by-id", "unused", "").replace("  clusterRef:\n    name: unused\n", &format!("  clusterId: {unmanaged}\n"))).await;
     let by_id = wait_for(&dbs, "by-id", TIMEOUT, "Ready", is_ready).await;
     assert_eq!(by_id.status.unwrap().cluster_id.as_deref(), Some(unmanaged.as_str()));
@@ -360,8 +358,8 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     let env = env("allowlist", 300, "info").await;
     let id = env.ready_cluster("orders-db").await;
     let entries: Api<AllowlistEntry> = env.api();
-    let console = json!({"cidr_ip": "192.0.2.0", "cidr_mask": 24, "name": "console", "sql": false, "ui": false});
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/networking/allowlist"), Some(console)).await;
+    let console = CloudAllowlistEntry { cidr_ip: "192.0.2.0".into(), cidr_mask: 24, name: Some("console".into()), sql: false, ui: false };
+    env.admin.cloud().add_allowlist_entry(&id, &console).await.unwrap();
     // A new serverless cluster starts with its own default entry (0.0.0.0/0).
     let existing = env.held(&id).await.allowlist.len();
 
@@ -464,11 +462,12 @@ async fn drift_in_the_cloud_is_corrected() {
     wait_for(&entries, "deleted-net", TIMEOUT, "Ready", is_ready).await;
 
     // Behind the operator's back: a database and a SQL user dropped, one entry changed and another removed.
-    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/sql-users/drift-user"), None).await;
-    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/databases/drift-db"), None).await;
-    let hijack = json!({"sql": false, "ui": true, "name": "hijacked"});
-    env.admin.cloud(Method::PATCH, &format!("clusters/{id}/networking/allowlist/10.1.0.0/16"), Some(hijack)).await;
-    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/networking/allowlist/10.2.0.0/16"), None).await;
+    let cloud = env.admin.cloud();
+    cloud.delete_sql_user(&id, "drift-user").await.unwrap();
+    cloud.delete_database(&id, "drift-db").await.unwrap();
+    let hijack = AllowlistEntryUpdate { name: Some("hijacked".into()), sql: false, ui: true };
+    cloud.update_allowlist_entry(&id, "10.1.0.0", 16, &hijack).await.unwrap();
+    cloud.delete_allowlist_entry(&id, "10.2.0.0", 16).await.unwrap();
 
     env.wait_cloud(&id, "the drift to be corrected", DRIFT_TIMEOUT, |r| {
         let changed = entry(r, "10.1.0.0", 16);
@@ -530,7 +529,7 @@ async fn drift_checks_of_a_list_of_several_pages_cost_one_request_per_resync() {
     assert!(databases >= 4 && databases <= users + 3, "{databases} database list requests against {users} SQL user lists");
 
     // Drift in the two-page list is found within two resyncs.
-    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/databases/pages-b"), None).await;
+    env.admin.cloud().delete_database(&id, "pages-b").await.unwrap();
     env.wait_cloud(&id, "the dropped database to be back", DRIFT_TIMEOUT, |r| r.database_names().contains(&"pages-b".to_string())).await;
     let events = events_for(env.ns(), "pages-b").await;
     assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected")), "{events:?}");
@@ -699,10 +698,11 @@ async fn invalid_children_are_refused_or_stalled_and_nothing_is_deleted() {
 
     // Accepted, but refused by the cloud: Stalled with the server's message.
     let id = env.ready_cluster("orders-db").await;
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/sql-users"), Some(json!({"name": "keeper", "password": "Keeper-pass-123"}))).await;
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/databases"), Some(json!({"name": "keeper_db"}))).await;
-    let keep_entry = json!({"cidr_ip": "10.9.0.0", "cidr_mask": 16, "name": "keep", "sql": true, "ui": false});
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/networking/allowlist"), Some(keep_entry)).await;
+    let cloud = env.admin.cloud();
+    cloud.create_sql_user(&id, "keeper", "Keeper-pass-123").await.unwrap();
+    cloud.create_database(&id, "keeper_db").await.unwrap();
+    let keep_entry = CloudAllowlistEntry { cidr_ip: "10.9.0.0".into(), cidr_mask: 16, name: Some("keep".into()), sql: true, ui: false };
+    cloud.add_allowlist_entry(&id, &keep_entry).await.unwrap();
     let before = env.held(&id).await;
 
     env.apply(&sql_user("superuser", "orders-db", "  name: root\n")).await;

@@ -552,13 +552,12 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
         && let Some(name) = trial.model.clusters.keys().next().cloned()
     {
         let id = trial.api::<CockroachCluster>().get(&name).await.unwrap().status.unwrap().cluster_id.unwrap();
-        let intruder = json!({"name": "intruder", "password": "Intruder-pass-123"});
-        trial.admin.cloud(reqwest::Method::POST, &format!("clusters/{id}/sql-users"), Some(intruder)).await;
+        trial.admin.cloud().create_sql_user(&id, "intruder", "Intruder-pass-123").await.unwrap();
         let control = trial.audit().await;
         if control.orphans != 1 || !control.problems.iter().any(|p| p.contains("intruder")) {
             outcome.problems.push(format!("the audit missed an orphan SQL user: {control:?}"));
         }
-        trial.admin.cloud(reqwest::Method::DELETE, &format!("clusters/{id}/sql-users/intruder"), None).await;
+        trial.admin.cloud().delete_sql_user(&id, "intruder").await.unwrap();
     }
 
     // Teardown, with one more crash for half of the seeds: everything goes, in the cloud too.

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
+use crdb_cloud::models::{CloudProvider, CreateClusterRequest, CreateClusterSpec, ServerlessCreateSpec};
+use crdb_cloud::{ApiKey, BudgetRegistry, ClientConfig, CloudClient, CloudClients};
 use crdb_cloud_simulator::admin_client::AdminClient;
 use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
 
@@ -33,30 +33,37 @@ pub async fn start_simulator_with(extra_keys: &[&str], configure: impl FnOnce(&m
     simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("simulator starts")
 }
 
-/// A test simulator's admin client ([`AdminClient`], typed), plus raw Cloud API calls with the test
-/// key to change things behind the operator's back.
+/// A serverless cluster on GCP us-central1 as a person would create it in the console (no
+/// operator labels): the request for [`CloudClient::create_cluster`].
+pub fn console_cluster(name: &str) -> CreateClusterRequest {
+    CreateClusterRequest {
+        name: name.to_string(),
+        provider: CloudProvider::Gcp,
+        spec: CreateClusterSpec {
+            serverless: Some(ServerlessCreateSpec { regions: vec!["us-central1".into()], ..Default::default() }),
+            ..Default::default()
+        },
+    }
+}
+
+/// A test simulator's admin client ([`AdminClient`], typed), and a Cloud API client with the test
+/// key to change things behind the operator's back (as a person in the console would).
 pub struct SimAdmin {
     client: AdminClient,
-    base: String,
-    http: reqwest::Client,
+    clouds: CloudClients,
 }
 
 impl SimAdmin {
     pub fn new(sim: &RunningSimulator) -> Self {
-        Self { client: AdminClient::new(sim.base_url()), base: sim.base_url(), http: reqwest::Client::new() }
+        crate::install_crypto_provider();
+        let config = ClientConfig { base_url: sim.base_url().parse().expect("the simulator's URL"), ..Default::default() };
+        let clouds = CloudClients::new(config, BudgetRegistry::default()).expect("a Cloud API client");
+        Self { client: AdminClient::new(sim.base_url()), clouds }
     }
 
-    /// A raw Cloud API call with the test key (to change things behind the operator's back).
-    pub async fn cloud(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(method, format!("{}/api/v1/{path}", self.base)).bearer_auth(TEST_API_KEY);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "cloud call {path} failed with {status}: {value}");
-        value
+    /// The Cloud API with the test key (needs a Tokio runtime).
+    pub fn cloud(&self) -> CloudClient {
+        self.clouds.client(ApiKey::new(TEST_API_KEY))
     }
 }
 
