@@ -8,6 +8,9 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# The workspace's other crates: the Cloud client and the simulator are built into the binary; the
+# test-support crate's manifest is read to resolve the workspace (it is not compiled).
+COPY crates ./crates
 RUN cargo build --release --locked --bin crdb-cloud-operator
 
 FROM gcr.io/distroless/cc-debian12:nonroot

@@ -24,7 +24,7 @@ bench: testenv
 		$(CARGO) run --quiet --example bench -- $(BENCH_ARGS)
 
 test:
-	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) test --all-targets -- --test-threads=4
+	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) test --workspace --all-targets -- --test-threads=4
 
 # Regenerates the committed CRD YAML from the Rust types, and its copies in the chart and deploy/
 # (Helm and kustomize only read files inside their own directories; tests keep the copies equal).
@@ -34,4 +34,4 @@ crds:
 	cp crds/crdbcloud.io.yaml deploy/crds.yaml
 
 lint:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -17,8 +17,6 @@
 //! raises the rate limit (simulator and operator alike) to 100/s: it measures memory, not the
 //! budget, and 5,000 creates at 10/s would take ten minutes.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -31,9 +29,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
-use support::operator::{Operator, OperatorOptions, SimAdmin, TEST_API_KEY, install_crds, is_ready, serverless_cluster};
-use support::shared;
+use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
+use crdb_test_support::{Operation, Operator, OperatorOptions, SimAdmin, TEST_API_KEY, install_crds, is_ready, serverless_cluster};
+use crdb_test_support::shared;
 
 /// The service's limit, and the operator's default budget.
 const RATE: f64 = 10.0;
@@ -56,7 +54,7 @@ async fn main() {
     crdb_cloud_operator::install_crypto_provider();
     let cp = shared();
     install_crds().await;
-    println!("control plane ready in {:.1}s; operator binary: {}", cp.startup_duration().as_secs_f64(), support::operator::operator_binary().display());
+    println!("control plane ready in {:.1}s; operator binary: {}", cp.startup_duration().as_secs_f64(), crdb_test_support::operator_binary().display());
     let mut report = Report::default();
 
     let mut fleet = None;
@@ -248,12 +246,11 @@ struct Requests {
 
 impl Requests {
     async fn read(admin: &SimAdmin) -> Self {
-        let stats = admin.get("stats").await;
+        let stats = admin.stats().await;
         let mut by_operation = BTreeMap::new();
         let mut throttled = 0;
-        for (operation, statuses) in stats["by_operation"].as_object().cloned().unwrap_or_default() {
-            for (status, count) in statuses.as_object().cloned().unwrap_or_default() {
-                let count = count.as_u64().unwrap_or(0);
+        for (operation, statuses) in stats.by_operation {
+            for (status, count) in statuses {
                 *by_operation.entry(operation.clone()).or_default() += count;
                 if status == "429" {
                     throttled += count;
@@ -342,7 +339,7 @@ async fn cold_convergence(label: &str, extra_args: &[&str]) -> Run {
 async fn cold_convergence_of(label: &str, extra_args: &[&str], fleet: Fleet, rate: f64) -> Run {
     println!("\n== cold convergence ({label}): {} clusters, {} children, {} requests/s ==", fleet.clusters, fleet.children(), rate);
     let ns = format!("bench-{label}-{}", rand::random::<u16>());
-    support::kubectl(&["create", "namespace", &ns], None).await.ok();
+    crdb_test_support::kubectl(&["create", "namespace", &ns], None).await.ok();
     let sim = start_simulator(rate as u32).await;
     let admin = SimAdmin::new(&sim);
     let mut run = Run {
@@ -386,13 +383,8 @@ struct Reaction {
 
 /// The simulator's records of CreateSQLUser after sequence number `since`: (sequence, arrival).
 async fn create_user_requests(admin: &SimAdmin, since: u64) -> Vec<(u64, chrono::DateTime<chrono::Utc>)> {
-    let log = admin.get(&format!("requests?operation=CreateSQLUser&since={since}")).await;
-    log.as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|r| Some((r["seq"].as_u64()?, r["at"].as_str()?.parse().ok()?)))
-        .collect()
+    let log = admin.requests(since, Some(Operation::CreateSQLUser)).await;
+    log.iter().filter_map(|r| Some((r.seq, r.at.parse().ok()?))).collect()
 }
 
 async fn reaction(run: &Run) -> Reaction {
@@ -419,13 +411,13 @@ async fn reaction(run: &Run) -> Reaction {
         let ms = (arrived - applied_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0;
         println!("    try {:>2}: {ms:>7.1} ms", i + 1);
         samples_ms.push(ms);
-        support::operator::wait_for(&api, &name, Duration::from_secs(60), "Ready", |u: &SQLUser| is_ready(u)).await;
+        crdb_test_support::wait_for(&api, &name, Duration::from_secs(60), "Ready", |u: &SQLUser| is_ready(u)).await;
     }
     // Back to the fleet as it was (the deletes are part of this scenario, not of the next).
     for i in 0..20 {
         let name = format!("{}-user-{:04}", cluster_name(0), 9000 + i);
         api.delete(&name, &Default::default()).await.expect("delete");
-        support::operator::wait_gone(&api, &name, Duration::from_secs(60)).await;
+        crdb_test_support::wait_gone(&api, &name, Duration::from_secs(60)).await;
     }
     Reaction { samples_ms }
 }

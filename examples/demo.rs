@@ -5,13 +5,11 @@
 //! Flags: `--exit` stops once everything is Ready (otherwise it keeps running until Ctrl-C so you
 //! can use kubectl against it); `--timeout SECONDS` (default 180).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::time::{Duration, Instant};
 
-use support::operator::{Operator, OperatorOptions, TEST_API_KEY, install_crds, start_simulator};
-use support::{kubectl, shared};
+use crdb_test_support::{Operator, OperatorOptions, TEST_API_KEY, install_crds, start_simulator};
+use crdb_test_support::{kubectl, shared};
 
 const NAMESPACE: &str = "crdb-demo";
 

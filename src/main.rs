@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use crdb_cloud_operator::{api, operator, simulator};
+use crdb_cloud_operator::{api, operator};
+use crdb_cloud_simulator as simulator;
 
 #[derive(Parser)]
 #[command(name = "crdb-cloud-operator", version, about = "Makes CockroachDB Cloud declarative from Kubernetes")]

@@ -191,7 +191,11 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         }
     };
     readiness.set_waiting("the first watch sync");
-    controller::run(ctx, scope, stop, readiness.clone()).await;
+    controller::run(ctx, scope, stop, {
+        let readiness = readiness.clone();
+        move || readiness.set_ready()
+    })
+    .await;
     metrics.set_leader(false);
     if let Some(election) = election {
         // Releases the Lease if it is still ours, so a standby takes over at once.

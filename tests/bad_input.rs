@@ -22,7 +22,6 @@
 //! does not exist (`pending-db`); children that must reach the cloud reference `base-db`, the valid
 //! cluster this test creates first.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,8 +30,8 @@ use std::time::{Duration, Instant};
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use kube::api::Api;
 use serde_json::Value;
-use support::operator::*;
-use support::{kubectl, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{kubectl, test_namespace};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Long enough for a retry after the operator's create-confirmation window (30 s).
@@ -127,13 +126,13 @@ fn split_update(case: &Case) -> (String, String) {
     (base, update)
 }
 
-async fn apply(ns: &str, manifest: &str) -> support::CmdOutput {
+async fn apply(ns: &str, manifest: &str) -> crdb_test_support::CmdOutput {
     kubectl(&["apply", "-n", ns, "-f", "-"], Some(manifest)).await
 }
 
 /// Everything the simulator holds for the cluster with this ID.
-async fn record(admin: &SimAdmin, cluster_id: &str) -> Value {
-    admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == cluster_id).unwrap_or(Value::Null)
+async fn record(admin: &SimAdmin, cluster_id: &str) -> Option<ClusterDump> {
+    admin.cluster(cluster_id).await
 }
 
 #[tokio::test]
@@ -168,10 +167,11 @@ async fn the_bad_input_corpus_is_refused_or_stalled_and_harms_nothing() {
     wait_for(&allowlist, "base-allow", READY_TIMEOUT, "Ready", is_ready).await;
     let base_id = base.status.unwrap().cluster_id.unwrap();
     let before = record(&admin, &base_id).await;
-    assert!(before["sql_users"].as_array().unwrap().iter().any(|u| u["name"] == "base-user"), "{before:#}");
-    assert!(before["databases"].as_array().unwrap().iter().any(|d| d["name"] == "orders"), "{before:#}");
-    assert!(before["allowlist"].as_array().unwrap().iter().any(|e| e["cidr_ip"] == "203.0.113.0"), "{before:#}");
-    let other_clusters_before: Vec<String> = admin.clusters().await.iter().map(|c| c["cluster"]["id"].as_str().unwrap().to_string()).collect();
+    let held = before.as_ref().expect("the simulator holds the baseline cluster");
+    assert!(held.sql_user_names().contains(&"base-user".to_string()), "{held:#?}");
+    assert!(held.database_names().contains(&"orders".to_string()), "{held:#?}");
+    assert!(held.allowlist.iter().any(|e| e.cidr_ip == "203.0.113.0"), "{held:#?}");
+    let other_clusters_before: Vec<String> = admin.clusters().await.into_iter().map(|c| c.cluster.id).collect();
 
     // Apply the whole corpus: refusals are checked at once, stalled resources afterwards.
     let mut failures: Vec<String> = Vec::new();
@@ -304,14 +304,14 @@ async fn the_bad_input_corpus_is_refused_or_stalled_and_harms_nothing() {
     // Nothing that existed was deleted or changed.
     let after = record(&admin, &base_id).await;
     if after != before {
-        failures.push(format!("the baseline cluster's cloud record changed:\nbefore: {before:#}\nafter: {after:#}"));
+        failures.push(format!("the baseline cluster's cloud record changed:\nbefore: {before:#?}\nafter: {after:#?}"));
     }
-    let ids_after: Vec<String> = admin.clusters().await.iter().map(|c| c["cluster"]["id"].as_str().unwrap().to_string()).collect();
+    let ids_after: Vec<String> = admin.clusters().await.into_iter().map(|c| c.cluster.id).collect();
     for id in &other_clusters_before {
         assert!(ids_after.contains(id), "cloud cluster {id} disappeared");
     }
     let mut deletes = BTreeMap::new();
-    for op in ["DeleteCluster", "DeleteSQLUser", "DeleteDatabase", "DeleteAllowlistEntry"] {
+    for op in [Operation::DeleteCluster, Operation::DeleteSQLUser, Operation::DeleteDatabase, Operation::DeleteAllowlistEntry] {
         let count = admin.count(op).await;
         if count > 0 {
             deletes.insert(op, count);
@@ -345,7 +345,7 @@ async fn the_bad_input_corpus_is_refused_or_stalled_and_harms_nothing() {
 
     // For the report: how often the cloud was asked to create a cluster (the baseline, the four
     // reject-update bases and the three creates the cloud refuses would be 8 without retries).
-    println!("CreateCluster requests: {}", admin.count("CreateCluster").await);
+    println!("CreateCluster requests: {}", admin.count(Operation::CreateCluster).await);
     println!(
         "bad_input corpus: {} files, {} rejected at apply, {} changes rejected at update, {} stalled, in {:?}",
         corpus.len(),

@@ -8,48 +8,27 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::cloud::models::*;
-use crdb_cloud_operator::cloud::{
-    ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClient, CloudClients, CloudError, Priority, RetryPolicy,
+use crdb_cloud::models::*;
+use crdb_cloud::{
+    ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClient, CloudClients, CloudError, Operation, Priority, RetryPolicy,
 };
-use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
+use crdb_cloud_simulator::admin_api::{FaultKind, FaultSpec, RequestRecord, Stats};
+use crdb_cloud_simulator::admin_client::AdminClient;
+use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
 use futures::StreamExt;
-use serde_json::{Value, json};
 
 const KEY: &str = "client-test-key-a-5ecret";
 const KEY_B: &str = "client-test-key-b-5ecret";
 
-/// Every operation the client offers, by the simulator's operation names.
-const CLIENT_OPERATIONS: &[&str] = &[
-    "GetOrganizationInfo",
-    "ListMajorClusterVersions",
-    "ListAvailableRegions",
-    "ListClusters",
-    "CreateCluster",
-    "GetCluster",
-    "UpdateCluster",
-    "DeleteCluster",
-    "GetConnectionString",
-    "GetBackupConfiguration",
-    "UpdateBackupConfiguration",
-    "ListSQLUsers",
-    "CreateSQLUser",
-    "DeleteSQLUser",
-    "UpdateSQLUserPassword",
-    "ListDatabases",
-    "CreateDatabase",
-    "EditDatabase",
-    "DeleteDatabase",
-    "ListAllowlistEntries",
-    "AddAllowlistEntry",
-    "UpdateAllowlistEntry",
-    "DeleteAllowlistEntry",
-];
+/// Every operation the client offers: all of the table but the simulator's alternative routes.
+fn client_operations() -> Vec<Operation> {
+    Operation::ALL.iter().copied().filter(|op| !matches!(op, Operation::EditDatabase2 | Operation::AddAllowlistEntry2)).collect()
+}
 
-/// A simulator plus a plain HTTP client for its admin surface.
+/// A simulator and the typed client of its admin surface.
 struct Harness {
     sim: RunningSimulator,
-    admin: reqwest::Client,
+    admin: AdminClient,
 }
 
 impl Harness {
@@ -66,7 +45,8 @@ impl Harness {
             ..Default::default()
         };
         let sim = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        Self { sim, admin: reqwest::Client::new() }
+        let admin = AdminClient::new(sim.base_url());
+        Self { sim, admin }
     }
 
     fn clients(&self, budget: BudgetConfig, retry: RetryPolicy) -> CloudClients {
@@ -79,39 +59,17 @@ impl Harness {
         CloudClients::new(config, BudgetRegistry::new(budget)).unwrap()
     }
 
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.admin.request(method, format!("{}/_simulator/{path}", self.sim.base_url()));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
-    }
-
-    async fn admin_get(&self, path: &str) -> Value {
-        let (status, body) = self.admin(reqwest::Method::GET, path, None).await;
-        assert_eq!(status, 200, "GET /_simulator/{path}: {body}");
-        body
-    }
-
-    async fn fault(&self, spec: Value) {
-        let (status, body) = self.admin(reqwest::Method::POST, "faults", Some(spec)).await;
-        assert_eq!(status, 200, "POST /_simulator/faults: {body}");
-    }
-
     /// The request log entries of one operation, oldest first.
-    async fn requests(&self, operation: &str) -> Vec<Value> {
-        self.admin_get(&format!("requests?operation={operation}")).await.as_array().unwrap().clone()
+    async fn requests(&self, operation: Operation) -> Vec<RequestRecord> {
+        self.admin.requests_of(operation).await
     }
 
-    async fn stats(&self) -> Value {
-        self.admin_get("stats").await
+    async fn stats(&self) -> Stats {
+        self.admin.stats().await
     }
 
     async fn sql_user_password(&self, cluster_id: &str, name: &str) -> String {
-        let body = self.admin_get(&format!("clusters/{cluster_id}/sql-users/{name}/password")).await;
-        body["password"].as_str().unwrap().to_string()
+        self.admin.sql_user_password(cluster_id, name).await.expect("the user exists")
     }
 }
 
@@ -164,8 +122,8 @@ async fn ready_cluster(client: &CloudClient, name: &str) -> String {
     id
 }
 
-fn at(entry: &Value) -> chrono::DateTime<chrono::Utc> {
-    entry["at"].as_str().unwrap().parse().unwrap()
+fn at(entry: &RequestRecord) -> chrono::DateTime<chrono::Utc> {
+    entry.at.parse().unwrap()
 }
 
 #[track_caller]
@@ -185,8 +143,8 @@ async fn every_operation_round_trips_through_the_simulator() {
 
     // Organisation, versions, regions.
     let org = client.get_organization().await.unwrap();
-    let state = h.admin_get("state").await;
-    let org_ids: Vec<&str> = state["orgs"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let state = h.admin.state().await;
+    let org_ids: Vec<&str> = state.orgs.iter().map(|o| o.id.as_str()).collect();
     assert!(org_ids.contains(&org.id.as_str()), "{org:?} not in {org_ids:?}");
     assert!(!org.name.is_empty() && !org.label.is_empty() && !org.created_at.is_empty(), "{org:?}");
 
@@ -279,10 +237,10 @@ async fn every_operation_round_trips_through_the_simulator() {
     assert_eq!(client.delete_allowlist_entry(&id, "10.1.0.0", 16).await.unwrap(), expected_vpn);
     assert_eq!(client.list_allowlist(&id).await.unwrap().items, [allow_all]);
     let cidr_path = format!("/api/v1/clusters/{id}/networking/allowlist/10.1.0.0/16");
-    for (operation, method) in [("UpdateAllowlistEntry", "PATCH"), ("DeleteAllowlistEntry", "DELETE")] {
+    for operation in [Operation::UpdateAllowlistEntry, Operation::DeleteAllowlistEntry] {
         let log = h.requests(operation).await;
         assert_eq!(log.len(), 1, "{operation}: {log:?}");
-        assert_eq!((log[0]["method"].as_str(), log[0]["path"].as_str()), (Some(method), Some(cidr_path.as_str())));
+        assert_eq!((log[0].method.as_str(), log[0].path.as_str()), (operation.method().as_str(), cidr_path.as_str()));
     }
 
     // Delete: protection first has to come off.
@@ -297,15 +255,14 @@ async fn every_operation_round_trips_through_the_simulator() {
 
     // Every client operation reached the simulator, and nothing failed along the way.
     let stats = h.stats().await;
-    let by_operation = stats["by_operation"].as_object().unwrap();
-    for operation in CLIENT_OPERATIONS {
-        assert!(by_operation.get(*operation).is_some_and(|s| s["200"].as_u64() >= Some(1)), "{operation} never succeeded: {stats}");
+    for operation in client_operations() {
+        assert!(stats.count(operation, 200) >= 1, "{operation} never succeeded: {stats:?}");
     }
-    for (operation, statuses) in by_operation {
-        let statuses: Vec<&String> = statuses.as_object().unwrap().keys().collect();
-        assert_eq!(statuses, ["200"], "{operation} had failures: {stats}");
+    for (operation, statuses) in &stats.by_operation {
+        let statuses: Vec<&String> = statuses.keys().collect();
+        assert_eq!(statuses, ["200"], "{operation} had failures: {stats:?}");
     }
-    assert!(!h.admin_get("requests").await.to_string().contains(KEY));
+    assert!(!serde_json::to_string(&h.admin.requests(0, None).await).unwrap().contains(KEY));
 }
 
 // ---- 2. pagination ----
@@ -326,7 +283,7 @@ async fn list_sql_users_follows_every_page() {
     for result in &created {
         assert!(result.is_ok(), "{result:?}");
     }
-    assert_eq!(h.stats().await["by_operation"]["CreateSQLUser"]["200"], 1200);
+    assert_eq!(h.stats().await.count(Operation::CreateSQLUser, 200), 1200);
 
     let listing = client.list_sql_users(&id).await.unwrap();
     assert_eq!(listing.pages, 3, "the listing says what it cost");
@@ -336,9 +293,9 @@ async fn list_sql_users_follows_every_page() {
     assert_eq!(listed, expected, "in name order");
 
     // 500 per page: 500 + 500 + 200.
-    let pages = h.requests("ListSQLUsers").await;
+    let pages = h.requests(Operation::ListSQLUsers).await;
     assert_eq!(pages.len(), 3, "{pages:?}");
-    assert!(pages.iter().all(|p| p["status"] == 200 && p["path"] == format!("/api/v1/clusters/{id}/sql-users")));
+    assert!(pages.iter().all(|p| p.status == 200 && p.path == format!("/api/v1/clusters/{id}/sql-users")));
 }
 
 // ---- 3. errors ----
@@ -414,13 +371,13 @@ async fn errors_are_classified_from_real_answers() {
     seen.push(err);
 
     // Transient: an injected 503, not retried with max_retries 0.
-    h.fault(json!({"operation": "GetOrganizationInfo", "status": 503, "count": 1})).await;
+    h.admin.add_fault(&FaultSpec { status: Some(503), ..FaultSpec::on(Operation::GetOrganizationInfo) }).await;
     let err = client.get_organization().await.unwrap_err();
     assert!(matches!(&err, CloudError::Transient(m) if m.contains("503")), "{err:?}");
     assert!(err.is_retryable());
     seen.push(err);
-    let org_log = h.requests("GetOrganizationInfo").await;
-    let statuses: Vec<u64> = org_log.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    let org_log = h.requests(Operation::GetOrganizationInfo).await;
+    let statuses: Vec<u64> = org_log.iter().map(|r| u64::from(r.status)).collect();
     assert_eq!(statuses, [401, 503], "no retry with max_retries 0");
     client.get_organization().await.unwrap();
 
@@ -458,13 +415,14 @@ async fn rate_limited_answer_is_classified_and_pauses_the_key() {
     assert!(err.is_retryable());
     assert_no_secret(&err, &[KEY]);
     let stats = h.stats().await;
-    assert_eq!(stats["rate_limited"], 1, "{stats}");
-    assert_eq!(stats["by_operation"]["GetOrganizationInfo"], json!({"200": 2, "429": 1}), "not retried");
+    assert_eq!(stats.rate_limited, 1, "{stats:?}");
+    let org = Operation::GetOrganizationInfo;
+    assert_eq!((stats.count(org, 200), stats.count(org, 429), stats.by_operation[org.name()].len()), (2, 1, 2), "not retried");
 
     // Retry-After holds back the key's next request even without a retry.
     client.get_organization().await.unwrap();
     assert!(limited_at.elapsed() >= Duration::from_secs(1), "{:?}", limited_at.elapsed());
-    assert_eq!(h.stats().await["rate_limited"], 1);
+    assert_eq!(h.stats().await.rate_limited, 1);
 }
 
 // ---- 4. the budget ----
@@ -487,8 +445,9 @@ async fn concurrent_burst_is_spaced_to_the_budget_without_429s() {
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_secs(9), "100 requests at 10/s took only {elapsed:?}");
     let stats = h.stats().await;
-    assert_eq!(stats["rate_limited"], 0, "{stats}");
-    assert_eq!(stats["by_operation"]["GetOrganizationInfo"], json!({"200": 100}), "{stats}");
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    let org = Operation::GetOrganizationInfo;
+    assert_eq!((stats.count(org, 200), stats.by_operation[org.name()].len()), (100, 1), "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -525,11 +484,11 @@ async fn clients_of_one_key_share_a_budget_and_other_keys_do_not() {
     assert!(b < shared);
 
     let stats = h.stats().await;
-    assert_eq!(stats["rate_limited"], 0, "{stats}");
-    let log = h.requests("GetOrganizationInfo").await;
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    let log = h.requests(Operation::GetOrganizationInfo).await;
     let mut per_org: BTreeMap<String, usize> = BTreeMap::new();
     for entry in &log {
-        *per_org.entry(entry["org"].as_str().unwrap().to_string()).or_default() += 1;
+        *per_org.entry(entry.org.clone().unwrap()).or_default() += 1;
     }
     let mut counts: Vec<usize> = per_org.into_values().collect();
     counts.sort();
@@ -543,7 +502,7 @@ async fn retry_after_is_honoured_by_every_caller_of_the_key() {
     let h = Harness::start(0).await;
     let clients = h.clients(BudgetConfig::default(), RetryPolicy::default());
     let client = clients.client(ApiKey::new(KEY));
-    h.fault(json!({"operation": "GetOrganizationInfo", "status": 429, "count": 1})).await;
+    h.admin.add_fault(&FaultSpec { status: Some(429), ..FaultSpec::on(Operation::GetOrganizationInfo) }).await;
 
     let start = Instant::now();
     let calls: Vec<_> = (0..4)
@@ -557,15 +516,15 @@ async fn retry_after_is_honoured_by_every_caller_of_the_key() {
     }
     assert!(start.elapsed() >= Duration::from_secs(1), "{:?}", start.elapsed());
 
-    let log = h.requests("GetOrganizationInfo").await;
-    let statuses: Vec<u64> = log.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    let log = h.requests(Operation::GetOrganizationInfo).await;
+    let statuses: Vec<u64> = log.iter().map(|r| u64::from(r.status)).collect();
     assert_eq!(statuses, [429, 200, 200, 200, 200]);
     // The 429 said Retry-After: 1, so nothing went out for the key within the next second: not the
     // retry, and not the calls that were already waiting for the budget.
     let limited_at = at(&log[0]);
     for entry in &log[1..] {
         let gap = at(entry) - limited_at;
-        assert!(gap >= chrono::Duration::milliseconds(1000), "request {} sent {gap} after the 429", entry["seq"]);
+        assert!(gap >= chrono::Duration::milliseconds(1000), "request {} sent {gap} after the 429", entry.seq);
     }
 }
 
@@ -577,18 +536,18 @@ async fn idempotent_requests_are_retried_on_5xx() {
     let client = h.clients(fast_budget(), RetryPolicy { max_retries: 3, ..fast_retry() }).client(ApiKey::new(KEY));
     let id = client.create_cluster(&serverless("retried")).await.unwrap().id;
 
-    h.fault(json!({"operation": "GetCluster", "status": 503, "count": 2})).await;
+    h.admin.add_fault(&FaultSpec { status: Some(503), count: 2, ..FaultSpec::on(Operation::GetCluster) }).await;
     assert_eq!(client.get_cluster(&id).await.unwrap().id, id);
-    let log = h.requests("GetCluster").await;
-    let statuses: Vec<u64> = log.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    let log = h.requests(Operation::GetCluster).await;
+    let statuses: Vec<u64> = log.iter().map(|r| u64::from(r.status)).collect();
     assert_eq!(statuses, [503, 503, 200]);
-    assert_eq!(log.iter().map(|r| r["fault"].clone()).collect::<Vec<_>>(), [json!("status"), json!("status"), Value::Null]);
+    assert_eq!(log.iter().map(|r| r.fault).collect::<Vec<_>>(), [Some(FaultKind::Status), Some(FaultKind::Status), None]);
 
     // Retries stop after max_retries (3): four attempts, then the error.
-    h.fault(json!({"operation": "GetCluster", "status": 502, "count": 10})).await;
+    h.admin.add_fault(&FaultSpec { status: Some(502), count: 10, ..FaultSpec::on(Operation::GetCluster) }).await;
     let err = client.get_cluster(&id).await.unwrap_err();
     assert!(matches!(&err, CloudError::Transient(m) if m.contains("502")), "{err:?}");
-    assert_eq!(h.requests("GetCluster").await.len(), 3 + 4);
+    assert_eq!(h.requests(Operation::GetCluster).await.len(), 3 + 4);
 }
 
 // ---- 7. creates are sent once ----
@@ -599,22 +558,22 @@ async fn creates_are_not_retried_after_a_failure() {
     let client = h.clients(fast_budget(), fast_retry()).client(ApiKey::new(KEY));
 
     // A 503 before any work was done: the error comes back, one request was sent, nothing exists.
-    h.fault(json!({"operation": "CreateCluster", "status": 503, "count": 1})).await;
+    h.admin.add_fault(&FaultSpec { status: Some(503), ..FaultSpec::on(Operation::CreateCluster) }).await;
     let err = client.create_cluster(&serverless("refused-once")).await.unwrap_err();
     assert!(matches!(&err, CloudError::Transient(m) if m.contains("503")), "{err:?}");
-    let log = h.requests("CreateCluster").await;
+    let log = h.requests(Operation::CreateCluster).await;
     assert_eq!(log.len(), 1, "{log:?}");
-    assert_eq!(log[0]["status"], 503);
+    assert_eq!(log[0].status, 503);
     assert_eq!(client.list_clusters(true).await.unwrap(), []);
 
     // The response is lost after the cluster was created: still one request, and the cluster
     // exists, so the caller must look for it before trying again.
-    h.fault(json!({"operation": "CreateCluster", "drop_response": true})).await;
+    h.admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::CreateCluster) }).await;
     let err = client.create_cluster(&serverless("lost-reply")).await.unwrap_err();
     assert!(matches!(&err, CloudError::Transient(_)), "{err:?}");
-    let log = h.requests("CreateCluster").await;
+    let log = h.requests(Operation::CreateCluster).await;
     assert_eq!(log.len(), 2, "{log:?}");
-    assert_eq!((log[1]["status"].as_u64(), log[1]["fault"].as_str()), (Some(503), Some("drop_response")));
+    assert_eq!((log[1].status, log[1].fault), (503, Some(FaultKind::DropResponse)));
     let clusters = client.list_clusters(false).await.unwrap();
     assert_eq!(clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["lost-reply"]);
     // A blind retry would be refused: the name is taken.
@@ -622,10 +581,10 @@ async fn creates_are_not_retried_after_a_failure() {
     assert!(matches!(&err, CloudError::InvalidArgument(m) if m.contains("already exists")), "{err:?}");
 
     // A 429 is the one exception: the service did no work, so the create goes again after Retry-After.
-    h.fault(json!({"operation": "CreateCluster", "status": 429, "count": 1})).await;
+    h.admin.add_fault(&FaultSpec { status: Some(429), ..FaultSpec::on(Operation::CreateCluster) }).await;
     let created = client.create_cluster(&serverless("after-429")).await.unwrap();
     assert_eq!(created.name, "after-429");
-    let statuses: Vec<u64> = h.requests("CreateCluster").await.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    let statuses: Vec<u64> = h.requests(Operation::CreateCluster).await.iter().map(|r| u64::from(r.status)).collect();
     assert_eq!(statuses, [503, 503, 400, 429, 200]);
 }
 
@@ -653,7 +612,7 @@ async fn interactive_requests_overtake_queued_background_ones() {
         .collect();
     // Once two background requests went out, the other 18 are queued in the budget.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while h.requests("GetOrganizationInfo").await.len() < 2 {
+    while h.requests(Operation::GetOrganizationInfo).await.len() < 2 {
         assert!(Instant::now() < deadline, "background requests never started");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -675,10 +634,10 @@ async fn interactive_requests_overtake_queued_background_ones() {
     assert!(last_interactive < tenth_background, "completion order: {done:?}");
 
     // The same order as the simulator saw it.
-    let log = h.admin_get("requests").await;
-    let sent: Vec<&str> = log.as_array().unwrap().iter().map(|r| r["operation"].as_str().unwrap()).collect();
+    let log = h.admin.requests(0, None).await;
+    let sent: Vec<&str> = log.iter().map(|r| r.operation.as_str()).collect();
     assert_eq!(sent.len(), 23);
-    let tenth_background = sent.iter().enumerate().filter(|(_, op)| **op == "GetOrganizationInfo").nth(9).unwrap().0;
-    let last_interactive = sent.iter().rposition(|op| *op == "ListMajorClusterVersions").unwrap();
+    let tenth_background = sent.iter().enumerate().filter(|(_, op)| **op == Operation::GetOrganizationInfo.name()).nth(9).unwrap().0;
+    let last_interactive = sent.iter().rposition(|op| *op == Operation::ListMajorClusterVersions.name()).unwrap();
     assert!(last_interactive < tenth_background, "request order: {sent:?}");
 }

@@ -3,8 +3,8 @@
 //! enum values are kept as `Unknown(..)` and serialise back unchanged; a very large page parses.
 //! No control plane and no simulator are needed.
 
-use crdb_cloud_operator::cloud::CloudError;
-use crdb_cloud_operator::cloud::models::{
+use crdb_cloud::CloudError;
+use crdb_cloud::models::{
     Cluster, ClusterState, ConnectionString, ErrorStatus, ListAllowlistResponse, ListAvailableRegionsResponse,
     ListClusterVersionsResponse, ListClustersResponse, ListDatabasesResponse, ListSqlUsersResponse, OperationStatus, Plan,
     UpgradeStatus,

@@ -15,9 +15,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crdb_cloud_operator::api::cluster::CockroachCluster;
-use crdb_cloud_operator::cloud::models::*;
+use crdb_cloud::Operation::{self, *};
+use crdb_cloud::models::*;
 use crdb_cloud_operator::controller::cluster_plan;
-use crdb_cloud_operator::simulator::{self, SimulatorConfig};
+use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 
 const KEY: &str = "conformance-key";
 
@@ -64,15 +65,15 @@ impl Spec {
             .expect("schema compiles")
     }
 
-    fn response_schema(&self, method: &str, path: &str, status: u16) -> Value {
-        let op = self.operation(method, path);
+    fn response_schema(&self, operation: Operation, status: u16) -> Value {
+        let op = self.operation(&operation.method().as_str().to_lowercase(), operation.path());
         let response = &op["responses"][status.to_string()];
         let response = if response.is_object() { response } else { &op["responses"]["default"] };
         response["content"]["application/json"]["schema"].clone()
     }
 
-    fn request_schema(&self, method: &str, path: &str) -> Value {
-        self.operation(method, path)["requestBody"]["content"]["application/json"]["schema"].clone()
+    fn request_schema(&self, operation: Operation) -> Value {
+        self.operation(&operation.method().as_str().to_lowercase(), operation.path())["requestBody"]["content"]["application/json"]["schema"].clone()
     }
 
     fn check(&self, what: &str, schema: &Value, instance: &Value) {
@@ -165,69 +166,80 @@ async fn simulator_responses_conform_to_the_official_description() {
     ))
     .unwrap();
 
-    let (status, created) = sim.call(Method::POST, "/api/v1/clusters", Some(&serverless)).await;
+    let (status, created) = sim.call(Method::POST, &concrete(CreateCluster, &[]), Some(&serverless)).await;
     assert_eq!(status, 200, "{created}");
-    spec.check("CreateCluster response", &spec.response_schema("post", "/api/v1/clusters", 200), &created);
+    spec.check("CreateCluster response", &spec.response_schema(CreateCluster, 200), &created);
     let id = created["id"].as_str().unwrap().to_string();
-    let (status, adv) = sim.call(Method::POST, "/api/v1/clusters", Some(&dedicated)).await;
+    let (status, adv) = sim.call(Method::POST, &concrete(CreateCluster, &[]), Some(&dedicated)).await;
     assert_eq!(status, 200, "{adv}");
-    spec.check("CreateCluster (dedicated) response", &spec.response_schema("post", "/api/v1/clusters", 200), &adv);
+    spec.check("CreateCluster (dedicated) response", &spec.response_schema(CreateCluster, 200), &adv);
 
     // Wait for CREATED so child operations are allowed.
     for _ in 0..50 {
-        let (_, c) = sim.call(Method::GET, &format!("/api/v1/clusters/{id}"), None).await;
+        let (_, c) = sim.call(Method::GET, &concrete(GetCluster, &[&id]), None).await;
         if c["state"] == "CREATED" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let c = format!("/api/v1/clusters/{id}");
-    let cases: Vec<(Method, &str, String, Option<Value>, u16)> = vec![
-        (Method::GET, "/api/v1/organization", "/api/v1/organization".into(), None, 200),
-        (Method::GET, "/api/v1/clusters", "/api/v1/clusters".into(), None, 200),
-        (Method::GET, "/api/v1/clusters/{cluster_id}", c.clone(), None, 200),
-        (Method::GET, "/api/v1/cluster-versions", "/api/v1/cluster-versions".into(), None, 200),
-        (Method::GET, "/api/v1/clusters/available-regions", "/api/v1/clusters/available-regions?provider=GCP&serverless=true".into(), None, 200),
-        (Method::GET, "/api/v1/clusters/{cluster_id}/connection-string", format!("{c}/connection-string?sql_user=app"), None, 200),
-        (Method::POST, "/api/v1/clusters/{cluster_id}/sql-users", format!("{c}/sql-users"), Some(json!({"name": "app", "password": "correct-horse-battery"})), 200),
-        (Method::GET, "/api/v1/clusters/{cluster_id}/sql-users", format!("{c}/sql-users"), None, 200),
-        (Method::PUT, "/api/v1/clusters/{cluster_id}/sql-users/{name}/password", format!("{c}/sql-users/app/password"), Some(json!({"password": "another-long-password"})), 200),
-        (Method::POST, "/api/v1/clusters/{cluster_id}/databases", format!("{c}/databases"), Some(json!({"name": "orders"})), 200),
-        (Method::GET, "/api/v1/clusters/{cluster_id}/databases", format!("{c}/databases"), None, 200),
-        (Method::PATCH, "/api/v1/clusters/{cluster_id}/databases/{name}", format!("{c}/databases/orders"), Some(json!({"new_name": "orders2"})), 200),
-        (Method::POST, "/api/v1/clusters/{cluster_id}/networking/allowlist", format!("{c}/networking/allowlist"), Some(json!({"cidr_ip": "10.0.0.0", "cidr_mask": 8, "name": "office", "sql": true, "ui": false})), 200),
-        (Method::GET, "/api/v1/clusters/{cluster_id}/networking/allowlist", format!("{c}/networking/allowlist"), None, 200),
-        (Method::PATCH, "/api/v1/clusters/{cluster_id}/networking/allowlist/{cidr_ip}/{cidr_mask}", format!("{c}/networking/allowlist/10.0.0.0/8"), Some(json!({"name": "office", "sql": true, "ui": true})), 200),
-        (Method::GET, "/api/v1/clusters/{cluster_id}/backups-config", format!("{c}/backups-config"), None, 200),
-        (Method::PATCH, "/api/v1/clusters/{cluster_id}/backups-config", format!("{c}/backups-config"), Some(json!({"frequency_minutes": 60})), 200),
-        (Method::PATCH, "/api/v1/clusters/{cluster_id}", c.clone(), Some(json!({"labels": {"env": "prod"}})), 200),
-        (Method::DELETE, "/api/v1/clusters/{cluster_id}/networking/allowlist/{cidr_ip}/{cidr_mask}", format!("{c}/networking/allowlist/10.0.0.0/8"), None, 200),
-        (Method::DELETE, "/api/v1/clusters/{cluster_id}/databases/{name}", format!("{c}/databases/orders2"), None, 200),
-        (Method::DELETE, "/api/v1/clusters/{cluster_id}/sql-users/{name}", format!("{c}/sql-users/app"), None, 200),
+    // Each case: the operation, its path parameters and query, the body, the expected status.
+    let c = id.as_str();
+    let cases: Vec<Case> = vec![
+        (GetOrganizationInfo, vec![], "", None, 200),
+        (ListClusters, vec![], "", None, 200),
+        (GetCluster, vec![c], "", None, 200),
+        (ListMajorClusterVersions, vec![], "", None, 200),
+        (ListAvailableRegions, vec![], "?provider=GCP&serverless=true", None, 200),
+        (GetConnectionString, vec![c], "?sql_user=app", None, 200),
+        (CreateSQLUser, vec![c], "", Some(json!({"name": "app", "password": "correct-horse-battery"})), 200),
+        (ListSQLUsers, vec![c], "", None, 200),
+        (UpdateSQLUserPassword, vec![c, "app"], "", Some(json!({"password": "another-long-password"})), 200),
+        (CreateDatabase, vec![c], "", Some(json!({"name": "orders"})), 200),
+        (ListDatabases, vec![c], "", None, 200),
+        (EditDatabase, vec![c, "orders"], "", Some(json!({"new_name": "orders2"})), 200),
+        (AddAllowlistEntry, vec![c], "", Some(json!({"cidr_ip": "10.0.0.0", "cidr_mask": 8, "name": "office", "sql": true, "ui": false})), 200),
+        (ListAllowlistEntries, vec![c], "", None, 200),
+        (UpdateAllowlistEntry, vec![c, "10.0.0.0", "8"], "", Some(json!({"name": "office", "sql": true, "ui": true})), 200),
+        (GetBackupConfiguration, vec![c], "", None, 200),
+        (UpdateBackupConfiguration, vec![c], "", Some(json!({"frequency_minutes": 60})), 200),
+        (UpdateCluster, vec![c], "", Some(json!({"labels": {"env": "prod"}})), 200),
+        (DeleteAllowlistEntry, vec![c, "10.0.0.0", "8"], "", None, 200),
+        (DeleteDatabase, vec![c, "orders2"], "", None, 200),
+        (DeleteSQLUser, vec![c, "app"], "", None, 200),
         // Errors carry the `Status` body.
-        (Method::GET, "/api/v1/clusters/{cluster_id}", "/api/v1/clusters/00000000-0000-4000-8000-000000000000".into(), None, 404),
-        (Method::POST, "/api/v1/clusters/{cluster_id}/sql-users", format!("{c}/sql-users"), Some(json!({"name": "x"})), 400),
-        (Method::DELETE, "/api/v1/clusters/{cluster_id}", c.clone(), None, 200),
+        (GetCluster, vec!["00000000-0000-4000-8000-000000000000"], "", None, 404),
+        (CreateSQLUser, vec![c], "", Some(json!({"name": "x"})), 400),
+        (DeleteCluster, vec![c], "", None, 200),
     ];
 
-    for (method, template, path, body, expected) in cases {
-        let lower = method.as_str().to_lowercase();
+    for (operation, params, query, body, expected) in cases {
+        let (method, template) = (operation.method(), operation.path());
         if let Some(body) = &body
             && expected == 200
         {
-            spec.check(&format!("{method} {template} request"), &spec.request_schema(&lower, template), body);
+            spec.check(&format!("{method} {template} request"), &spec.request_schema(operation), body);
         }
+        let path = format!("{}{query}", concrete(operation, &params));
         let (status, response) = sim.call(method.clone(), &path, body.as_ref()).await;
         assert_eq!(status, expected, "{method} {path}: {response}");
         let schema = if expected == 200 {
-            spec.response_schema(&lower, template, 200)
+            spec.response_schema(operation, 200)
         } else {
             // 4xx responses are described only by `default` (Status).
-            spec.doc["paths"][template][&lower]["responses"]["default"]["content"]["application/json"]["schema"].clone()
+            spec.doc["paths"][template][method.as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
         };
         spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
     }
+}
+
+/// One request of the conformance run: the operation, its path parameters, its query (with the
+/// `?`), its body and the status expected.
+type Case<'a> = (Operation, Vec<&'a str>, &'a str, Option<Value>, u16);
+
+/// The path of a request for `operation` with these parameters.
+fn concrete(operation: Operation, params: &[&str]) -> String {
+    format!("/{}", operation.segments(params).join("/"))
 }
 
 #[test]
@@ -242,7 +254,7 @@ fn operator_request_bodies_conform_to_the_official_description() {
     for cluster in clusters {
         let cr = sample_cluster(cluster);
         let body = serde_json::to_value(cluster_plan::create_request(&cr, uid)).unwrap();
-        spec.check("create cluster request", &spec.request_schema("post", "/api/v1/clusters"), &body);
+        spec.check("create cluster request", &spec.request_schema(CreateCluster), &body);
     }
     let update = UpdateClusterSpec {
         plan: Some(Plan::Standard),
@@ -257,7 +269,7 @@ fn operator_request_bodies_conform_to_the_official_description() {
         parent_id: Some("root".into()),
         ..Default::default()
     };
-    spec.check("update cluster request", &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}"), &serde_json::to_value(&update).unwrap());
+    spec.check("update cluster request", &spec.request_schema(UpdateCluster), &serde_json::to_value(&update).unwrap());
     let dedicated_update = UpdateClusterSpec {
         dedicated: Some(DedicatedUpdateSpec {
             region_nodes: Some([("us-east-1".to_string(), 5)].into()),
@@ -269,30 +281,30 @@ fn operator_request_bodies_conform_to_the_official_description() {
         }),
         ..Default::default()
     };
-    spec.check("update cluster request (dedicated)", &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}"), &serde_json::to_value(&dedicated_update).unwrap());
+    spec.check("update cluster request (dedicated)", &spec.request_schema(UpdateCluster), &serde_json::to_value(&dedicated_update).unwrap());
     let version = UpdateClusterSpec { cockroach_version: Some("v25.3".into()), ..Default::default() };
-    spec.check("version upgrade request", &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}"), &serde_json::to_value(&version).unwrap());
+    spec.check("version upgrade request", &spec.request_schema(UpdateCluster), &serde_json::to_value(&version).unwrap());
     let entry = AllowlistEntry { cidr_ip: "10.1.0.0".into(), cidr_mask: 16, name: Some("vpn".into()), sql: true, ui: false };
-    spec.check("allowlist entry", &spec.request_schema("post", "/api/v1/clusters/{cluster_id}/networking/allowlist"), &serde_json::to_value(&entry).unwrap());
+    spec.check("allowlist entry", &spec.request_schema(AddAllowlistEntry), &serde_json::to_value(&entry).unwrap());
     let patch = AllowlistEntryUpdate { name: None, sql: false, ui: true };
     spec.check(
         "allowlist update",
-        &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}/networking/allowlist/{cidr_ip}/{cidr_mask}"),
+        &spec.request_schema(UpdateAllowlistEntry),
         &serde_json::to_value(&patch).unwrap(),
     );
     let user = CreateSqlUserRequest { name: "app".into(), password: "not-a-real-password".into() };
-    spec.check("create SQL user", &spec.request_schema("post", "/api/v1/clusters/{cluster_id}/sql-users"), &serde_json::to_value(&user).unwrap());
+    spec.check("create SQL user", &spec.request_schema(CreateSQLUser), &serde_json::to_value(&user).unwrap());
     let db = CreateDatabaseRequest { name: "orders".into() };
-    spec.check("create database", &spec.request_schema("post", "/api/v1/clusters/{cluster_id}/databases"), &serde_json::to_value(&db).unwrap());
+    spec.check("create database", &spec.request_schema(CreateDatabase), &serde_json::to_value(&db).unwrap());
     let rename = UpdateDatabaseRequest { new_name: "orders2".into() };
-    spec.check("rename database", &spec.request_schema("patch", "/api/v1/clusters/{cluster_id}/databases/{name}"), &serde_json::to_value(&rename).unwrap());
+    spec.check("rename database", &spec.request_schema(EditDatabase), &serde_json::to_value(&rename).unwrap());
 }
 
 #[test]
 fn the_strict_schema_catches_wrong_shapes() {
     // Guards the guard: a check that cannot fail proves nothing.
     let spec = Spec::load();
-    let schema = spec.request_schema("post", "/api/v1/clusters");
+    let schema = spec.request_schema(CreateCluster);
     let validator = spec.validator_for(&schema);
     let good = json!({"name": "abcdef", "provider": "GCP", "spec": {"serverless": {"regions": ["r"]}}});
     assert!(validator.is_valid(&good));

@@ -2,19 +2,18 @@
 //! operator binary and the Cloud API simulator, with a CockroachCluster (as in deploy/examples)
 //! created in each test's namespace.
 
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crdb_cloud::models::{AllowlistEntry as CloudAllowlistEntry, AllowlistEntryUpdate};
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
-use reqwest::Method;
-use serde_json::{Value, json};
-use support::operator::*;
-use support::World as Env;
-use support::kubectl;
+use serde_json::json;
+use crdb_test_support::*;
+use crdb_test_support::World as Env;
+use crdb_test_support::kubectl;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
 /// A change made behind the operator's back is seen once the cluster's shared list is refreshed:
@@ -48,7 +47,13 @@ async fn env_with_key(prefix: &str, resync_seconds: u64, log_level: &'static str
     .await
 }
 
-impl Env {
+/// Secrets of the test namespace.
+trait SecretsOf {
+    async fn secret(&self, name: &str) -> Option<Secret>;
+    async fn wait_secret(&self, name: &str, what: &str, done: impl Fn(&Secret) -> bool) -> Secret;
+}
+
+impl SecretsOf for Env {
     async fn secret(&self, name: &str) -> Option<Secret> {
         self.api::<Secret>().get_opt(name).await.unwrap()
     }
@@ -70,8 +75,8 @@ fn text(secret: &Secret, key: &str) -> Option<String> {
     secret.data.as_ref()?.get(key).map(|b| String::from_utf8(b.0.clone()).unwrap())
 }
 
-fn entry<'a>(record: &'a Value, ip: &str, mask: i64) -> Option<&'a Value> {
-    record["allowlist"].as_array()?.iter().find(|e| e["cidr_ip"] == ip && e["cidr_mask"] == mask)
+fn entry<'a>(record: &'a ClusterDump, ip: &str, mask: i32) -> Option<&'a CloudAllowlistEntry> {
+    record.allowlist_entry(ip, mask)
 }
 
 fn is_waiting_for_cluster(obj: &impl serde::Serialize) -> bool {
@@ -79,8 +84,8 @@ fn is_waiting_for_cluster(obj: &impl serde::Serialize) -> bool {
 }
 
 /// Deleted in the simulator: gone, or in state DELETED.
-fn cluster_deleted(record: &Value) -> bool {
-    record.is_null() || record["cluster"]["state"] == "DELETED"
+fn cluster_deleted(record: &Option<ClusterDump>) -> bool {
+    record.as_ref().is_none_or(ClusterDump::is_deleted)
 }
 
 #[tokio::test]
@@ -97,10 +102,10 @@ async fn the_examples_become_ready() {
     .await
     .ok();
     let id = env.api::<CockroachCluster>().get("orders-db").await.unwrap().status.unwrap().cluster_id.unwrap();
-    let record = env.record(&id).await;
-    assert!(names(&record, "sql_users").contains(&"orders_app".to_string()), "{record:#}");
-    assert!(names(&record, "databases").contains(&"orders".to_string()), "{record:#}");
-    assert!(entry(&record, "203.0.113.0", 24).is_some(), "{record:#}");
+    let record = env.held(&id).await;
+    assert!(record.sql_user_names().contains(&"orders_app".to_string()), "{record:#?}");
+    assert!(record.database_names().contains(&"orders".to_string()), "{record:#?}");
+    assert!(entry(&record, "203.0.113.0", 24).is_some(), "{record:#?}");
     let connection = env.secret("orders-app-connection").await.expect("the example's connection Secret");
     assert_eq!(text(&connection, "database").as_deref(), Some("orders"));
     assert_eq!(text(&connection, "password"), env.cloud_password(&id, "orders_app").await);
@@ -205,7 +210,7 @@ async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
     let users: Api<SQLUser> = env.api();
 
     // Already in the cloud (made in the console); and a Secret that is not the operator's.
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/sql-users"), Some(json!({"name": "legacy", "password": "Set-in-console-1234"}))).await;
+    env.admin.cloud().create_sql_user(&id, "legacy", "Set-in-console-1234").await.unwrap();
     kubectl(&["create", "secret", "generic", "clash-connection", "-n", env.ns(), "--from-literal=owner=someone-else"], None).await.ok();
     let foreign = env.secret("clash-connection").await.unwrap();
 
@@ -217,8 +222,8 @@ async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
 
     // Adopted, not duplicated, and its password is now the resource's.
     wait_for(&users, "legacy", TIMEOUT, "Ready", is_ready).await;
-    let record = env.record(&id).await;
-    assert_eq!(names(&record, "sql_users").iter().filter(|n| *n == "legacy").count(), 1, "{record:#}");
+    let record = env.held(&id).await;
+    assert_eq!(record.sql_user_names().iter().filter(|n| *n == "legacy").count(), 1, "{record:#?}");
     let generated = text(&env.secret("legacy-password").await.unwrap(), "password").unwrap();
     assert_eq!(env.cloud_password(&id, "legacy").await.as_deref(), Some(generated.as_str()));
 
@@ -249,8 +254,8 @@ async fn sql_users_adopt_delete_retain_and_report_secret_problems() {
     for name in ["gone", "kept", "clash"] {
         wait_gone(&users, name, TIMEOUT).await;
     }
-    let record = env.record(&id).await;
-    let left = names(&record, "sql_users");
+    let record = env.held(&id).await;
+    let left = record.sql_user_names();
     assert!(!left.contains(&"gone".to_string()), "Delete left the SQL user: {left:?}");
     assert!(left.contains(&"kept".to_string()), "Retain removed the SQL user: {left:?}");
     assert!(!left.contains(&"clash".to_string()), "the stalled SQLUser left its user behind: {left:?}");
@@ -277,7 +282,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     let env = env("database", 300, "info").await;
     let id = env.ready_cluster("orders-db").await;
     let dbs: Api<Database> = env.api();
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/databases"), Some(json!({"name": "legacy_db"}))).await;
+    env.admin.cloud().create_database(&id, "legacy_db").await.unwrap();
 
     env.apply(&database("orders", "orders-db", "")).await;
     env.apply(&database("legacy", "orders-db", "  name: legacy_db\n")).await;
@@ -290,25 +295,25 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     assert_eq!(orders.cloud_name.as_deref(), Some("orders"));
     assert_eq!(orders.table_count, Some(0));
     assert_eq!(orders.cluster_id.as_deref(), Some(id.as_str()));
-    let record = env.record(&id).await;
-    let mut held = names(&record, "databases");
+    let record = env.held(&id).await;
+    let mut held = record.database_names();
     held.sort();
     assert_eq!(held, ["defaultdb", "gone", "kept", "legacy_db", "orders"], "adoption must not duplicate");
     let table = kubectl(&["get", "crdbdb", "-n", env.ns()], None).await.ok().stdout;
     assert!(table.contains("TABLES") && table.contains("legacy_db"), "{table}");
 
     // Rename in place: no new database, nothing dropped.
-    let creates = env.admin.count("CreateDatabase").await;
+    let creates = env.admin.count(Operation::CreateDatabase).await;
     dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
     let renamed = wait_for(&dbs, "orders", TIMEOUT, "Ready as orders_v2", |d| {
         is_ready(d) && d.status.as_ref().and_then(|s| s.cloud_name.as_deref()) == Some("orders_v2")
     })
     .await;
     assert_eq!(renamed.metadata.generation, Some(2));
-    let held = names(&env.record(&id).await, "databases");
+    let held = env.held(&id).await.database_names();
     assert!(held.contains(&"orders_v2".to_string()) && !held.contains(&"orders".to_string()), "{held:?}");
-    assert_eq!(env.admin.count("CreateDatabase").await, creates, "a rename must not create a database");
-    assert_eq!(env.admin.count("DeleteDatabase").await, 0, "a rename must not drop a database");
+    assert_eq!(env.admin.count(Operation::CreateDatabase).await, creates, "a rename must not create a database");
+    assert_eq!(env.admin.count(Operation::DeleteDatabase).await, 0, "a rename must not drop a database");
     let events = events_for(env.ns(), "orders").await;
     assert!(events.iter().any(|e| e.starts_with("Normal Renamed")), "{events:?}");
 
@@ -319,23 +324,22 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     let (_, _, message) = condition(&refused, "Stalled").unwrap();
     assert!(message.contains("spec.name") && message.contains("legacy_db already exists"), "{message}");
     assert_eq!(refused.status.unwrap().cloud_name.as_deref(), Some("orders_v2"), "the resource must keep managing its database");
-    let held = names(&env.record(&id).await, "databases");
+    let held = env.held(&id).await.database_names();
     assert!(held.contains(&"orders_v2".to_string()) && held.contains(&"legacy_db".to_string()), "{held:?}");
-    assert_eq!(env.admin.count("EditDatabase").await, 1, "only the first rename may reach the cloud");
+    assert_eq!(env.admin.count(Operation::EditDatabase).await, 1, "only the first rename may reach the cloud");
     dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
     wait_for(&dbs, "orders", TIMEOUT, "Ready again", |d| is_ready(d) && d.metadata.generation == Some(4)).await;
 
     // A cluster not managed by the operator, named by spec.clusterId: waited for while it is
     // CREATING, then used; Delete removes the database from it.
-    let body = json!({"name": "unmanaged-db", "provider": "GCP", "spec": {"serverless": {"regions": ["us-central1"]}}});
-    let unmanaged = env.admin.cloud(Method::POST, "clusters", Some(body)).await["id"].as_str().unwrap().to_string();
+    let unmanaged = env.admin.cloud().create_cluster(&console_cluster("unmanaged-db")).await.unwrap().id;
     env.apply(&database("by-id", "unused", "").replace("  clusterRef:\n    name: unused\n", &format!("  clusterId: {unmanaged}\n"))).await;
     let by_id = wait_for(&dbs, "by-id", TIMEOUT, "Ready", is_ready).await;
     assert_eq!(by_id.status.unwrap().cluster_id.as_deref(), Some(unmanaged.as_str()));
-    assert!(names(&env.record(&unmanaged).await, "databases").contains(&"by-id".to_string()));
+    assert!(env.held(&unmanaged).await.database_names().contains(&"by-id".to_string()));
     dbs.delete("by-id", &DeleteParams::default()).await.unwrap();
     wait_gone(&dbs, "by-id", TIMEOUT).await;
-    assert!(!names(&env.record(&unmanaged).await, "databases").contains(&"by-id".to_string()));
+    assert!(!env.held(&unmanaged).await.database_names().contains(&"by-id".to_string()));
     assert!(!cluster_deleted(&env.record(&unmanaged).await), "the unmanaged cluster must stay");
 
     // Delete drops the database, Retain keeps it.
@@ -343,7 +347,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     dbs.delete("kept", &DeleteParams::default()).await.unwrap();
     wait_gone(&dbs, "gone", TIMEOUT).await;
     wait_gone(&dbs, "kept", TIMEOUT).await;
-    let held = names(&env.record(&id).await, "databases");
+    let held = env.held(&id).await.database_names();
     assert!(!held.contains(&"gone".to_string()), "Delete left the database: {held:?}");
     assert!(held.contains(&"kept".to_string()), "Retain dropped the database: {held:?}");
     assert!(held.contains(&"orders_v2".to_string()) && held.contains(&"legacy_db".to_string()));
@@ -354,10 +358,10 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     let env = env("allowlist", 300, "info").await;
     let id = env.ready_cluster("orders-db").await;
     let entries: Api<AllowlistEntry> = env.api();
-    let console = json!({"cidr_ip": "192.0.2.0", "cidr_mask": 24, "name": "console", "sql": false, "ui": false});
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/networking/allowlist"), Some(console)).await;
+    let console = CloudAllowlistEntry { cidr_ip: "192.0.2.0".into(), cidr_mask: 24, name: Some("console".into()), sql: false, ui: false };
+    env.admin.cloud().add_allowlist_entry(&id, &console).await.unwrap();
     // A new serverless cluster starts with its own default entry (0.0.0.0/0).
-    let existing = env.record(&id).await["allowlist"].as_array().unwrap().len();
+    let existing = env.held(&id).await.allowlist.len();
 
     env.apply(&allowlist("office", "orders-db", "203.0.113.0/24", "  sql: true\n  ui: false\n  name: office\n")).await;
     env.apply(&allowlist("vpn", "orders-db", "198.51.100.7", "  deletionPolicy: Retain\n")).await;
@@ -367,35 +371,35 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     }
     let vpn = entries.get("vpn").await.unwrap();
     assert_eq!(vpn.status.unwrap().cloud_name.as_deref(), Some("198.51.100.7/32"), "a bare address means /32");
-    let record = env.record(&id).await;
-    assert_eq!(record["allowlist"].as_array().unwrap().len(), existing + 2, "adoption must not duplicate: {record:#}");
+    let record = env.held(&id).await;
+    assert_eq!(record.allowlist.len(), existing + 2, "adoption must not duplicate: {record:#?}");
     let office = entry(&record, "203.0.113.0", 24).unwrap();
-    assert_eq!((office["sql"].as_bool(), office["ui"].as_bool(), office["name"].as_str()), (Some(true), Some(false), Some("office")));
+    assert_eq!((office.sql, office.ui, office.name.as_deref()), (true, false, Some("office")));
     assert!(entry(&record, "198.51.100.7", 32).is_some());
     let legacy = entry(&record, "192.0.2.0", 24).unwrap();
-    assert_eq!((legacy["sql"].as_bool(), legacy["ui"].as_bool()), (Some(true), Some(true)), "the adopted entry follows the spec");
+    assert_eq!((legacy.sql, legacy.ui), (true, true), "the adopted entry follows the spec");
 
     // sql, ui and name change in place.
     let patch = json!({"spec": {"sql": false, "ui": true, "name": "office-hq"}});
     entries.patch("office", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     wait_for(&entries, "office", TIMEOUT, "Ready at generation 2", |e| is_ready(e) && e.metadata.generation == Some(2)).await;
-    let record = env.record(&id).await;
+    let record = env.held(&id).await;
     let office = entry(&record, "203.0.113.0", 24).unwrap();
-    assert_eq!((office["sql"].as_bool(), office["ui"].as_bool(), office["name"].as_str()), (Some(false), Some(true), Some("office-hq")));
-    assert_eq!(env.admin.count("DeleteAllowlistEntry").await, 0, "an update must not remove the entry");
+    assert_eq!((office.sql, office.ui, office.name.as_deref()), (false, true, Some("office-hq")));
+    assert_eq!(env.admin.count(Operation::DeleteAllowlistEntry).await, 0, "an update must not remove the entry");
     assert!(events_for(env.ns(), "office").await.iter().any(|e| e.starts_with("Normal Updated")));
 
     // A second resource for the same CIDR: it reports the conflict and the first one keeps the entry.
-    let updates = env.admin.count("UpdateAllowlistEntry").await;
+    let updates = env.admin.count(Operation::UpdateAllowlistEntry).await;
     env.apply(&allowlist("office-copy", "orders-db", "203.0.113.0/24", "  sql: true\n  ui: false\n  name: copy\n")).await;
     let copy = wait_for(&entries, "office-copy", TIMEOUT, "Stalled Conflict", |e| is_stalled_with(e, "Conflict")).await;
     let (_, _, message) = condition(&copy, "Stalled").unwrap();
     assert!(message.contains(&format!("{}/office already manages 203.0.113.0/24", env.ns())), "{message}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(is_ready(&entries.get("office").await.unwrap()), "the first resource must stay Ready");
-    assert_eq!(env.admin.count("UpdateAllowlistEntry").await, updates, "the conflicting resource changed the entry");
-    let record = env.record(&id).await;
-    assert_eq!(entry(&record, "203.0.113.0", 24).unwrap()["name"], "office-hq");
+    assert_eq!(env.admin.count(Operation::UpdateAllowlistEntry).await, updates, "the conflicting resource changed the entry");
+    let record = env.held(&id).await;
+    assert_eq!(entry(&record, "203.0.113.0", 24).unwrap().name.as_deref(), Some("office-hq"));
 
     // The same CIDR named through spec.clusterId instead of clusterRef is the same allowlist.
     env.apply(&allowlist("office-by-id", "orders-db", "203.0.113.0/24", "").replace("  clusterRef:\n    name: orders-db\n", &format!("  clusterId: {id}\n")))
@@ -404,10 +408,10 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     let (_, _, message) = condition(&by_id, "Stalled").unwrap();
     // Either older resource for the CIDR (office, or office-copy) is named.
     assert!(message.contains(&format!("{}/office", env.ns())) && message.contains("already manages 203.0.113.0/24"), "{message}");
-    assert_eq!(env.admin.count("UpdateAllowlistEntry").await, updates, "the resource naming the cluster by id changed the entry");
+    assert_eq!(env.admin.count(Operation::UpdateAllowlistEntry).await, updates, "the resource naming the cluster by id changed the entry");
     entries.delete("office-by-id", &DeleteParams::default()).await.unwrap();
     wait_gone(&entries, "office-by-id", TIMEOUT).await;
-    assert!(entry(&env.record(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
+    assert!(entry(&env.held(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
 
     // Two applied together (created in the same second): one manages the entry, the other says
     // why it does not, and they stay that way.
@@ -424,20 +428,20 @@ async fn allowlist_entries_update_in_place_conflict_adopt_and_delete() {
     let winner = if is_ready(&a) { "pair-a" } else { "pair-b" };
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(is_ready(&entries.get(winner).await.unwrap()), "the pair flapped");
-    assert_eq!(entry(&env.record(&id).await, "10.7.0.0", 16).unwrap()["name"], winner);
+    assert_eq!(entry(&env.held(&id).await, "10.7.0.0", 16).unwrap().name.as_deref(), Some(winner));
 
     // Deleting the conflicting one removes nothing; Delete removes the entry; Retain keeps it.
     entries.delete("office-copy", &DeleteParams::default()).await.unwrap();
     wait_gone(&entries, "office-copy", TIMEOUT).await;
-    assert!(entry(&env.record(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
+    assert!(entry(&env.held(&id).await, "203.0.113.0", 24).is_some(), "deleting the conflicting resource removed the entry");
     assert!(is_ready(&entries.get("office").await.unwrap()));
     entries.delete("office", &DeleteParams::default()).await.unwrap();
     entries.delete("vpn", &DeleteParams::default()).await.unwrap();
     wait_gone(&entries, "office", TIMEOUT).await;
     wait_gone(&entries, "vpn", TIMEOUT).await;
-    let record = env.record(&id).await;
-    assert!(entry(&record, "203.0.113.0", 24).is_none(), "Delete left the entry: {record:#}");
-    assert!(entry(&record, "198.51.100.7", 32).is_some(), "Retain removed the entry: {record:#}");
+    let record = env.held(&id).await;
+    assert!(entry(&record, "203.0.113.0", 24).is_none(), "Delete left the entry: {record:#?}");
+    assert!(entry(&record, "198.51.100.7", 32).is_some(), "Retain removed the entry: {record:#?}");
     assert!(entry(&record, "192.0.2.0", 24).is_some());
 }
 
@@ -458,18 +462,19 @@ async fn drift_in_the_cloud_is_corrected() {
     wait_for(&entries, "deleted-net", TIMEOUT, "Ready", is_ready).await;
 
     // Behind the operator's back: a database and a SQL user dropped, one entry changed and another removed.
-    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/sql-users/drift-user"), None).await;
-    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/databases/drift-db"), None).await;
-    let hijack = json!({"sql": false, "ui": true, "name": "hijacked"});
-    env.admin.cloud(Method::PATCH, &format!("clusters/{id}/networking/allowlist/10.1.0.0/16"), Some(hijack)).await;
-    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/networking/allowlist/10.2.0.0/16"), None).await;
+    let cloud = env.admin.cloud();
+    cloud.delete_sql_user(&id, "drift-user").await.unwrap();
+    cloud.delete_database(&id, "drift-db").await.unwrap();
+    let hijack = AllowlistEntryUpdate { name: Some("hijacked".into()), sql: false, ui: true };
+    cloud.update_allowlist_entry(&id, "10.1.0.0", 16, &hijack).await.unwrap();
+    cloud.delete_allowlist_entry(&id, "10.2.0.0", 16).await.unwrap();
 
     env.wait_cloud(&id, "the drift to be corrected", DRIFT_TIMEOUT, |r| {
         let changed = entry(r, "10.1.0.0", 16);
-        names(r, "databases").contains(&"drift-db".to_string())
-            && changed.is_some_and(|e| e["sql"] == true && e["ui"] == false && e["name"] == "changed")
-            && entry(r, "10.2.0.0", 16).is_some_and(|e| e["sql"] == true)
-            && names(r, "sql_users").contains(&"drift-user".to_string())
+        r.database_names().contains(&"drift-db".to_string())
+            && changed.is_some_and(|e| e.sql && !e.ui && e.name.as_deref() == Some("changed"))
+            && entry(r, "10.2.0.0", 16).is_some_and(|e| e.sql)
+            && r.sql_user_names().contains(&"drift-user".to_string())
     })
     .await;
     // The SQL user is back with the password its Secret holds.
@@ -486,10 +491,10 @@ async fn drift_in_the_cloud_is_corrected() {
 
     // Settled: resyncs (every 3 s here) neither rewrite the connection Secret nor ask the cloud
     // for the endpoint again.
-    let lookups = env.admin.count("GetConnectionString").await;
+    let lookups = env.admin.count(Operation::GetConnectionString).await;
     let version = env.secret("drift-user-connection").await.unwrap().metadata.resource_version;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(env.admin.count("GetConnectionString").await, lookups, "the endpoint is looked up on every resync");
+    assert_eq!(env.admin.count(Operation::GetConnectionString).await, lookups, "the endpoint is looked up on every resync");
     assert_eq!(env.secret("drift-user-connection").await.unwrap().metadata.resource_version, version, "the connection Secret was rewritten");
 }
 
@@ -516,16 +521,16 @@ async fn drift_checks_of_a_list_of_several_pages_cost_one_request_per_resync() {
     // At rest: over 8 resyncs, about 8 one-page user lists and 4 two-page database lists. Listing
     // the databases on every resync would cost about 16 requests.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let (users_before, dbs_before) = (env.admin.count("ListSQLUsers").await, env.admin.count("ListDatabases").await);
+    let (users_before, dbs_before) = (env.admin.count(Operation::ListSQLUsers).await, env.admin.count(Operation::ListDatabases).await);
     tokio::time::sleep(Duration::from_secs(24)).await;
-    let users = env.admin.count("ListSQLUsers").await - users_before;
-    let databases = env.admin.count("ListDatabases").await - dbs_before;
+    let users = env.admin.count(Operation::ListSQLUsers).await - users_before;
+    let databases = env.admin.count(Operation::ListDatabases).await - dbs_before;
     assert!((6..=10).contains(&users), "{users} SQL user lists in 8 resyncs");
     assert!(databases >= 4 && databases <= users + 3, "{databases} database list requests against {users} SQL user lists");
 
     // Drift in the two-page list is found within two resyncs.
-    env.admin.cloud(Method::DELETE, &format!("clusters/{id}/databases/pages-b"), None).await;
-    env.wait_cloud(&id, "the dropped database to be back", DRIFT_TIMEOUT, |r| names(r, "databases").contains(&"pages-b".to_string())).await;
+    env.admin.cloud().delete_database(&id, "pages-b").await.unwrap();
+    env.wait_cloud(&id, "the dropped database to be back", DRIFT_TIMEOUT, |r| r.database_names().contains(&"pages-b".to_string())).await;
     let events = events_for(env.ns(), "pages-b").await;
     assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected")), "{events:?}");
 }
@@ -574,9 +579,9 @@ async fn children_wait_for_their_cluster_and_then_become_ready() {
     wait_for(&dbs, "app-db", TIMEOUT, "Ready", is_ready).await;
     wait_for(&entries, "app-net", TIMEOUT, "Ready", is_ready).await;
     assert!(ready_at.elapsed() < Duration::from_secs(20), "children were slow to follow their cluster: {:?}", ready_at.elapsed());
-    let record = env.record(&id).await;
-    assert!(names(&record, "sql_users").contains(&"app".to_string()));
-    assert!(names(&record, "databases").contains(&"app-db".to_string()));
+    let record = env.held(&id).await;
+    assert!(record.sql_user_names().contains(&"app".to_string()));
+    assert!(record.database_names().contains(&"app-db".to_string()));
     assert!(entry(&record, "10.3.0.0", 16).is_some());
 }
 
@@ -693,11 +698,12 @@ async fn invalid_children_are_refused_or_stalled_and_nothing_is_deleted() {
 
     // Accepted, but refused by the cloud: Stalled with the server's message.
     let id = env.ready_cluster("orders-db").await;
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/sql-users"), Some(json!({"name": "keeper", "password": "Keeper-pass-123"}))).await;
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/databases"), Some(json!({"name": "keeper_db"}))).await;
-    let keep_entry = json!({"cidr_ip": "10.9.0.0", "cidr_mask": 16, "name": "keep", "sql": true, "ui": false});
-    env.admin.cloud(Method::POST, &format!("clusters/{id}/networking/allowlist"), Some(keep_entry)).await;
-    let before = env.record(&id).await;
+    let cloud = env.admin.cloud();
+    cloud.create_sql_user(&id, "keeper", "Keeper-pass-123").await.unwrap();
+    cloud.create_database(&id, "keeper_db").await.unwrap();
+    let keep_entry = CloudAllowlistEntry { cidr_ip: "10.9.0.0".into(), cidr_mask: 16, name: Some("keep".into()), sql: true, ui: false };
+    cloud.add_allowlist_entry(&id, &keep_entry).await.unwrap();
+    let before = env.held(&id).await;
 
     env.apply(&sql_user("superuser", "orders-db", "  name: root\n")).await;
     env.apply(&database("system-db", "orders-db", "  name: system\n")).await;
@@ -716,11 +722,11 @@ async fn invalid_children_are_refused_or_stalled_and_nothing_is_deleted() {
     dbs.delete("system-db", &DeleteParams::default()).await.unwrap();
     wait_gone(&users, "superuser", TIMEOUT).await;
     wait_gone(&dbs, "system-db", TIMEOUT).await;
-    for op in ["DeleteSQLUser", "DeleteDatabase", "DeleteAllowlistEntry", "DeleteCluster"] {
+    for op in [Operation::DeleteSQLUser, Operation::DeleteDatabase, Operation::DeleteAllowlistEntry, Operation::DeleteCluster] {
         assert_eq!(env.admin.count(op).await, 0, "{op} was sent");
     }
-    let after = env.record(&id).await;
-    for collection in ["sql_users", "databases", "allowlist"] {
-        assert_eq!(after[collection], before[collection], "{collection} changed");
-    }
+    let after = env.held(&id).await;
+    assert_eq!(after.sql_users, before.sql_users, "the SQL users changed");
+    assert_eq!(after.databases, before.databases, "the databases changed");
+    assert_eq!(after.allowlist, before.allowlist, "the allowlist changed");
 }

@@ -1,16 +1,15 @@
 //! CockroachCluster end to end: a real kube-apiserver, kubectl, the real operator binary and the
 //! Cloud API simulator.
 
-mod support;
 
 use std::time::Duration;
 
 use crdb_cloud_operator::api::CockroachCluster;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use reqwest::Method;
+use crdb_cloud::models::{ClusterState, UpdateClusterSpec};
 use serde_json::json;
-use support::operator::*;
-use support::{kubectl, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{kubectl, test_namespace};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -56,12 +55,13 @@ async fn serverless_and_dedicated_clusters_become_ready_with_status() {
     for cr in [&orders, &ledger] {
         let live = admin.live_clusters_named(&cr.cloud_name()).await;
         assert_eq!(live.len(), 1, "{live:?}");
-        assert_eq!(live[0]["cluster"]["labels"]["crdb-operator-uid"], cr.metadata.uid.clone().unwrap());
-        assert_eq!(live[0]["cluster"]["id"], cr.status.as_ref().unwrap().cluster_id.clone().unwrap());
+        assert_eq!(live[0].label("crdb-operator-uid"), cr.metadata.uid.as_deref());
+        assert_eq!(Some(&live[0].cluster.id), cr.status.as_ref().unwrap().cluster_id.as_ref());
     }
-    let cloud = &admin.live_clusters_named("orders-db").await[0]["cluster"];
-    assert_eq!(cloud["labels"]["team"], "payments");
-    assert_eq!(cloud["config"]["serverless"]["usage_limits"]["provisioned_virtual_cpus"], "2");
+    let cloud = admin.live_clusters_named("orders-db").await.remove(0);
+    assert_eq!(cloud.label("team"), Some("payments"));
+    let limits = cloud.cluster.config.serverless.as_ref().and_then(|s| s.usage_limits.as_ref());
+    assert_eq!(limits.and_then(|l| l.provisioned_virtual_cpus), Some(2));
 
     // Printer columns show state, plan, version and readiness; the category lists everything.
     let table = kubectl(&["get", "crdbcloud", "-n", ns.name()], None).await.ok().stdout;
@@ -99,20 +99,23 @@ async fn spec_changes_reach_the_cloud_and_drift_is_reverted() {
     })
     .await;
     assert_eq!(updated.status.unwrap().cluster_id.unwrap(), id);
-    let cloud = admin.cloud(Method::GET, &format!("clusters/{id}"), None).await;
-    assert_eq!(cloud["config"]["serverless"]["usage_limits"]["provisioned_virtual_cpus"], "4");
-    assert_eq!(cloud["labels"]["tier"], "gold");
+    let cloud = admin.cloud().get_cluster(&id).await.unwrap();
+    let limits = cloud.config.serverless.as_ref().and_then(|s| s.usage_limits.as_ref());
+    assert_eq!(limits.and_then(|l| l.provisioned_virtual_cpus), Some(4));
+    assert_eq!(cloud.labels.get("tier").map(String::as_str), Some("gold"));
     assert!(events_for(ns.name(), "scale-db").await.iter().any(|e| e.starts_with("Normal Updating")));
 
     // Someone changes the cluster in the cloud console: the operator puts it back.
-    admin.cloud(Method::PATCH, &format!("clusters/{id}"), Some(json!({"labels": {"team": "hijacked"}}))).await;
+    let hijack = UpdateClusterSpec { labels: Some([("team".to_string(), "hijacked".to_string())].into()), ..Default::default() };
+    admin.cloud().update_cluster(&id, &hijack).await.unwrap();
     let deadline = std::time::Instant::now() + READY_TIMEOUT;
     loop {
-        let cloud = admin.cloud(Method::GET, &format!("clusters/{id}"), None).await;
-        if cloud["labels"]["team"] == "payments" && cloud["labels"]["tier"] == "gold" {
+        let cloud = admin.cloud().get_cluster(&id).await.unwrap();
+        let label = |key: &str| cloud.labels.get(key).map(String::as_str);
+        if label("team") == Some("payments") && label("tier") == Some("gold") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "drift was not reverted: {}", cloud["labels"]);
+        assert!(std::time::Instant::now() < deadline, "drift was not reverted: {:?}", cloud.labels);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let events = events_for(ns.name(), "scale-db").await;
@@ -136,17 +139,17 @@ async fn deletion_honours_delete_retain_and_delete_protection() {
         let cr = wait_for(&api, name, READY_TIMEOUT, "Ready", is_ready).await;
         ids.insert(name, cr.status.unwrap().cluster_id.unwrap());
     }
-    assert_eq!(admin.cloud(Method::GET, &format!("clusters/{}", ids["guarded-db"]), None).await["delete_protection"], "ENABLED");
+    assert!(admin.cloud().get_cluster(&ids["guarded-db"]).await.unwrap().delete_protection_enabled());
 
     for name in ["gone-db", "kept-db", "guarded-db"] {
         api.delete(name, &DeleteParams::default()).await.unwrap();
     }
     wait_gone(&api, "gone-db", READY_TIMEOUT).await;
     wait_gone(&api, "kept-db", READY_TIMEOUT).await;
-    let gone = admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == ids["gone-db"].as_str());
-    assert!(gone.as_ref().is_none_or(|c| c["cluster"]["state"] == "DELETED"), "Delete policy left the cluster: {gone:?}");
-    let kept = admin.cloud(Method::GET, &format!("clusters/{}", ids["kept-db"]), None).await;
-    assert_eq!(kept["state"], "CREATED", "Retain must leave the cloud cluster");
+    let gone = admin.cluster(&ids["gone-db"]).await;
+    assert!(gone.as_ref().is_none_or(ClusterDump::is_deleted), "Delete policy left the cluster: {gone:?}");
+    let kept = admin.cloud().get_cluster(&ids["kept-db"]).await.unwrap();
+    assert_eq!(kept.state, ClusterState::Created, "Retain must leave the cloud cluster");
 
     // Delete protection: the resource stays, says why, and proceeds once protection is lifted.
     let guarded = wait_for(&api, "guarded-db", READY_TIMEOUT, "Stalled by delete protection", |c| is_stalled_with(c, "DeleteProtected")).await;
@@ -154,11 +157,11 @@ async fn deletion_honours_delete_retain_and_delete_protection() {
     assert!(message.contains("spec.deleteProtection"), "{message}");
     let events = events_for(ns.name(), "guarded-db").await;
     assert!(events.iter().any(|e| e.starts_with("Warning DeleteProtected")), "{events:?}");
-    assert_eq!(admin.cloud(Method::GET, &format!("clusters/{}", ids["guarded-db"]), None).await["state"], "CREATED");
+    assert_eq!(admin.cloud().get_cluster(&ids["guarded-db"]).await.unwrap().state, ClusterState::Created);
     api.patch("guarded-db", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"deleteProtection": false}}))).await.unwrap();
     wait_gone(&api, "guarded-db", READY_TIMEOUT).await;
-    let guarded_cloud = admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == ids["guarded-db"].as_str());
-    assert!(guarded_cloud.is_none_or(|c| c["cluster"]["state"] == "DELETED"));
+    let guarded_cloud = admin.cluster(&ids["guarded-db"]).await;
+    assert!(guarded_cloud.as_ref().is_none_or(ClusterDump::is_deleted));
 }
 
 #[tokio::test]
@@ -208,14 +211,14 @@ async fn a_crash_after_the_create_request_does_not_create_a_second_cluster() {
     let sim = start_simulator(&[]).await;
     let admin = SimAdmin::new(&sim);
     // The cloud performs the create but the response never arrives.
-    admin.post("faults", json!({"operation": "CreateCluster", "drop_response": true, "count": 1})).await;
+    admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::CreateCluster) }).await;
     let mut operator = Operator::start(OperatorOptions::new(ns.name(), &sim.base_url()));
     let api: Api<CockroachCluster> = ns.api();
     apply(ns.name(), &serverless_cluster("once-db")).await;
 
     // Crash right after the lost response, then start again.
     let deadline = std::time::Instant::now() + READY_TIMEOUT;
-    while admin.count("CreateCluster").await == 0 {
+    while admin.count(Operation::CreateCluster).await == 0 {
         assert!(std::time::Instant::now() < deadline, "no create request was sent");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -227,8 +230,8 @@ async fn a_crash_after_the_create_request_does_not_create_a_second_cluster() {
     let cr = wait_for(&api, "once-db", READY_TIMEOUT, "Ready", is_ready).await;
     let live = admin.live_clusters_named("once-db").await;
     assert_eq!(live.len(), 1, "exactly one cloud cluster: {live:?}");
-    assert_eq!(live[0]["cluster"]["id"], cr.status.unwrap().cluster_id.unwrap());
-    assert_eq!(admin.count("CreateCluster").await, 1, "the create must not be sent twice");
+    assert_eq!(Some(&live[0].cluster.id), cr.status.unwrap().cluster_id.as_ref());
+    assert_eq!(admin.count(Operation::CreateCluster).await, 1, "the create must not be sent twice");
 }
 
 #[tokio::test]
@@ -237,9 +240,7 @@ async fn adoption_and_name_collisions() {
     let ns = test_namespace("cluster-adopt").await;
     let sim = start_simulator(&[]).await;
     let admin = SimAdmin::new(&sim);
-    let body = json!({"name": "legacy-db", "provider": "GCP", "spec": {"serverless": {"regions": ["us-central1"]}}});
-    let existing = admin.cloud(Method::POST, "clusters", Some(body)).await;
-    let id = existing["id"].as_str().unwrap().to_string();
+    let id = admin.cloud().create_cluster(&console_cluster("legacy-db")).await.unwrap().id;
     let _operator = Operator::start(OperatorOptions::new(ns.name(), &sim.base_url()));
     let api: Api<CockroachCluster> = ns.api();
 
@@ -258,8 +259,8 @@ async fn adoption_and_name_collisions() {
     let adopted = wait_for(&api, "adopted", READY_TIMEOUT, "Ready", is_ready).await;
     assert_eq!(adopted.status.unwrap().cluster_id.unwrap(), id);
     assert_eq!(admin.live_clusters_named("legacy-db").await.len(), 1);
-    let cloud = admin.cloud(Method::GET, &format!("clusters/{id}"), None).await;
-    assert_eq!(cloud["labels"]["team"], "payments", "the adopted cluster is managed from the spec");
+    let cloud = admin.cloud().get_cluster(&id).await.unwrap();
+    assert_eq!(cloud.labels.get("team").map(String::as_str), Some("payments"), "the adopted cluster is managed from the spec");
 }
 
 #[tokio::test]

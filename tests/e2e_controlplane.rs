@@ -1,7 +1,6 @@
 //! Smoke test of the end-to-end harness: a real etcd + kube-apiserver + kube-controller-manager
 //! built from Go modules, the built kubectl and helm, per-test namespaces and restricted users.
 
-mod support;
 
 use std::time::{Duration, Instant};
 
@@ -10,8 +9,8 @@ use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::core::ObjectMeta;
-use support::controlplane::client_for_kubeconfig;
-use support::{helm, kubectl, kubectl_as, shared, test_namespace};
+use crdb_test_support::client_for_kubeconfig;
+use crdb_test_support::{helm, kubectl, kubectl_as, shared, test_namespace};
 
 #[tokio::test]
 async fn server_is_kubernetes_1_34() {

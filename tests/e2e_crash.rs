@@ -18,20 +18,19 @@
 //! Trials run in four lanes at once, each trial in its own namespace with its own simulator and
 //! operator, on the binary's one control plane.
 
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::simulator::{self, SimulatorConfig};
+use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use support::operator::*;
-use support::{World, kubectl};
+use crdb_test_support::*;
+use crdb_test_support::{World, kubectl};
 
 const LANES: u64 = 4;
 const TRIALS_PER_LANE: u64 = 6;
@@ -412,10 +411,10 @@ impl Trial {
     /// Duplicates, orphans and mismatches between the cloud and the model (counts, and messages).
     async fn audit(&self) -> Audit {
         let mut audit = Audit::default();
-        let live: Vec<Value> = self.admin.clusters().await.into_iter().filter(|c| c["cluster"]["state"] != "DELETED").collect();
-        let mut by_name: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+        let live: Vec<ClusterDump> = self.admin.clusters().await.into_iter().filter(|c| !c.is_deleted()).collect();
+        let mut by_name: BTreeMap<String, Vec<&ClusterDump>> = BTreeMap::new();
         for record in &live {
-            by_name.entry(record["cluster"]["name"].as_str().unwrap_or("").to_string()).or_default().push(record);
+            by_name.entry(record.cluster.name.clone()).or_default().push(record);
         }
         for (name, records) in &by_name {
             if records.len() > 1 {
@@ -424,7 +423,7 @@ impl Trial {
             }
             if !self.model.clusters.contains_key(name) {
                 audit.orphans += records.len();
-                audit.problems.push(format!("orphan cloud cluster {name} ({})", records[0]["cluster"]["id"]));
+                audit.problems.push(format!("orphan cloud cluster {name} ({})", records[0].cluster.id));
             }
         }
         let clusters = self.api::<CockroachCluster>();
@@ -436,33 +435,29 @@ impl Trial {
             let record = records[0];
             let cr = clusters.get(name).await.unwrap();
             let status_id = cr.status.as_ref().and_then(|s| s.cluster_id.clone());
-            if status_id.as_deref() != record["cluster"]["id"].as_str() {
-                audit.problems.push(format!("cluster {name}: status names {status_id:?}, the cloud holds {}", record["cluster"]["id"]));
+            if status_id.as_deref() != Some(record.cluster.id.as_str()) {
+                audit.problems.push(format!("cluster {name}: status names {status_id:?}, the cloud holds {}", record.cluster.id));
             }
-            if record["cluster"]["labels"]["crdb-operator-uid"].as_str() != cr.metadata.uid.as_deref() {
+            if record.label("crdb-operator-uid") != cr.metadata.uid.as_deref() {
                 audit.problems.push(format!("cluster {name} is not tagged with its resource's UID"));
             }
-            let tier = record["cluster"]["labels"]["tier"].as_str().map(str::to_string);
+            let tier = record.label("tier").map(str::to_string);
             if tier != expected.tier {
                 audit.problems.push(format!("cluster {name}: tier {tier:?}, spec {:?}", expected.tier));
             }
-            let vcpus = record["cluster"]["config"]["serverless"]["usage_limits"]["provisioned_virtual_cpus"].as_str().unwrap_or("");
+            let limits = record.cluster.config.serverless.as_ref().and_then(|s| s.usage_limits.as_ref());
+            let vcpus = limits.and_then(|l| l.provisioned_virtual_cpus).map(|v| v.to_string()).unwrap_or_default();
             if vcpus != expected.vcpus.to_string() {
                 audit.problems.push(format!("cluster {name}: {vcpus} vCPUs, spec {}", expected.vcpus));
             }
 
             // Children: exactly the model's, nothing else (but the cloud's own defaults).
-            let cloud_users: BTreeSet<String> = names(record, "sql_users").into_iter().collect();
+            let cloud_users: BTreeSet<String> = record.sql_user_names().into_iter().collect();
             let want_users: BTreeSet<String> = self.model.users.iter().filter(|(_, u)| &u.cluster == name).map(|(n, _)| n.clone()).collect();
-            let cloud_dbs: BTreeSet<String> = names(record, "databases").into_iter().filter(|d| d != "defaultdb").collect();
+            let cloud_dbs: BTreeSet<String> = record.database_names().into_iter().filter(|d| d != "defaultdb").collect();
             let want_dbs: BTreeSet<String> = self.model.databases.values().filter(|d| &d.cluster == name).map(|d| d.sql_name.clone()).collect();
-            let cloud_entries: BTreeMap<String, bool> = record["allowlist"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|e| e["cidr_ip"] != "0.0.0.0")
-                .map(|e| (e["cidr_ip"].as_str().unwrap().to_string(), e["ui"].as_bool().unwrap_or(false)))
-                .collect();
+            let cloud_entries: BTreeMap<String, bool> =
+                record.allowlist.iter().filter(|e| e.cidr_ip != "0.0.0.0").map(|e| (e.cidr_ip.clone(), e.ui)).collect();
             let want_entries: BTreeMap<String, bool> = self.model.entries.values().filter(|e| &e.cluster == name).map(|e| (e.ip.clone(), e.ui)).collect();
             for (what, cloud, want) in [
                 ("SQL user", cloud_users.clone(), want_users.clone()),
@@ -486,8 +481,8 @@ impl Trial {
                 let model = &self.model.users[user];
                 let secret = model.password_secret.clone().unwrap_or_else(|| format!("{user}-password"));
                 let expected = self.secret_password(&secret).await;
-                let cloud = record["sql_users"].as_array().unwrap().iter().find(|u| u["name"] == user.as_str()).map(|u| u["password"].as_str().map(str::to_string));
-                if cloud.flatten() != expected || expected.is_none() {
+                let cloud = record.sql_users.iter().find(|u| &u.name == user).map(|u| u.password.clone());
+                if cloud != expected || expected.is_none() {
                     audit.problems.push(format!("SQL user {user}: the cloud password is not the one in Secret {secret}"));
                 }
             }
@@ -557,13 +552,12 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
         && let Some(name) = trial.model.clusters.keys().next().cloned()
     {
         let id = trial.api::<CockroachCluster>().get(&name).await.unwrap().status.unwrap().cluster_id.unwrap();
-        let intruder = json!({"name": "intruder", "password": "Intruder-pass-123"});
-        trial.admin.cloud(reqwest::Method::POST, &format!("clusters/{id}/sql-users"), Some(intruder)).await;
+        trial.admin.cloud().create_sql_user(&id, "intruder", "Intruder-pass-123").await.unwrap();
         let control = trial.audit().await;
         if control.orphans != 1 || !control.problems.iter().any(|p| p.contains("intruder")) {
             outcome.problems.push(format!("the audit missed an orphan SQL user: {control:?}"));
         }
-        trial.admin.cloud(reqwest::Method::DELETE, &format!("clusters/{id}/sql-users/intruder"), None).await;
+        trial.admin.cloud().delete_sql_user(&id, "intruder").await.unwrap();
     }
 
     // Teardown, with one more crash for half of the seeds: everything goes, in the cloud too.
@@ -588,21 +582,21 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     }
     let teardown = teardown_started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut left: Vec<Value>;
+    let mut left: Vec<ClusterDump>;
     loop {
-        left = trial.admin.clusters().await.into_iter().filter(|c| c["cluster"]["state"] != "DELETED").collect();
+        left = trial.admin.clusters().await.into_iter().filter(|c| !c.is_deleted()).collect();
         if left.is_empty() || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     outcome.orphans += left.len();
-    outcome.problems.extend(left.iter().map(|c| format!("orphan after deletion: cluster {}", c["cluster"]["name"])));
+    outcome.problems.extend(left.iter().map(|c| format!("orphan after deletion: cluster {}", c.cluster.name)));
     let operator_panicked = trial.operator.as_ref().is_some_and(|o| o.logs().contains("panicked"));
     if operator_panicked {
         outcome.problems.push("the operator panicked".into());
     }
-    let creates = trial.admin.count("CreateCluster").await;
+    let creates = trial.admin.count(Operation::CreateCluster).await;
 
     outcome.kills = trial.kills;
     outcome.actions = trial.actions.len();

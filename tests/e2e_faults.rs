@@ -1,5 +1,5 @@
 //! Cloud faults end to end: the real operator binary against the simulator with injected trouble
-//! (src/simulator/faults.rs): lost create responses, a fifth of all requests failing with 5xx,
+//! (crates/simulator/src/faults.rs): lost create responses, a fifth of all requests failing with 5xx,
 //! latency spikes of seconds, a 429 storm with Retry-After, connection resets, a cluster LOCKED
 //! during an update and a cluster whose creation fails.
 //!
@@ -9,7 +9,6 @@
 //! hot loop would send (the operator's own budget allows 10 requests/second, so a loop retrying
 //! without backoff shows up as ~10/s). Every window's figures are printed.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -17,10 +16,11 @@ use std::time::{Duration, Instant};
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
-use serde_json::{Value, json};
-use support::operator::*;
-use support::World as Env;
-use support::kubectl;
+use serde_json::json;
+use crdb_cloud::models::{ClusterState, OperationStatus};
+use crdb_test_support::*;
+use crdb_test_support::World as Env;
+use crdb_test_support::kubectl;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Convergence under faults: includes the operator's 30 s wait to confirm a create whose answer
@@ -28,28 +28,22 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const FAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 
-impl Env {
-    async fn fault(&self, spec: Value) {
-        self.admin.post("faults", spec).await;
-    }
+/// Faults and request windows of the test simulator, children of the test namespace.
+trait FaultsOf {
+    async fn seq(&self) -> u64;
+    async fn window(&self, name: &str, since: u64, started: Instant) -> Window;
+    async fn wait_children_ready(&self, users: &[&str], dbs: &[&str], entries: &[&str], timeout: Duration);
+}
 
-    async fn clear_faults(&self) {
-        let response = reqwest::Client::new().delete(format!("{}/_simulator/faults", self.admin_base())).send().await.unwrap();
-        assert!(response.status().is_success());
-    }
-
-    fn admin_base(&self) -> String {
-        self.sim.base_url()
-    }
-
+impl FaultsOf for Env {
     /// The sequence number of the last request served (the start of a window).
     async fn seq(&self) -> u64 {
-        self.admin.get("stats").await["total"].as_u64().unwrap()
+        self.admin.stats().await.total
     }
 
     /// The requests served after `since`.
     async fn window(&self, name: &str, since: u64, started: Instant) -> Window {
-        let requests = self.admin.get(&format!("requests?since={since}")).await.as_array().unwrap().clone();
+        let requests = self.admin.requests(since, None).await;
         Window { name: name.to_string(), requests, seconds: started.elapsed().as_secs_f64() }
     }
 
@@ -69,7 +63,7 @@ impl Env {
 /// What the simulator served during a fault window.
 struct Window {
     name: String,
-    requests: Vec<Value>,
+    requests: Vec<RequestRecord>,
     seconds: f64,
 }
 
@@ -80,11 +74,11 @@ impl Window {
 
     /// Requests an injected fault answered (or slowed down).
     fn injected(&self) -> usize {
-        self.requests.iter().filter(|r| !r["fault"].is_null()).count()
+        self.requests.iter().filter(|r| r.fault.is_some()).count()
     }
 
-    fn of(&self, operation: &str) -> usize {
-        self.requests.iter().filter(|r| r["operation"] == operation).count()
+    fn of(&self, operation: Operation) -> usize {
+        self.requests.iter().filter(|r| r.operation == operation.name()).count()
     }
 
     fn rate(&self) -> f64 {
@@ -94,7 +88,7 @@ impl Window {
     fn by_operation(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
         for r in &self.requests {
-            *counts.entry(r["operation"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+            *counts.entry(r.operation.clone()).or_default() += 1;
         }
         counts
     }
@@ -133,8 +127,8 @@ async fn until(started: Instant, length: Duration) {
     tokio::time::sleep(left).await;
 }
 
-fn vcpus(record: &Value) -> &Value {
-    &record["cluster"]["config"]["serverless"]["usage_limits"]["provisioned_virtual_cpus"]
+fn vcpus(record: &ClusterDump) -> Option<i64> {
+    record.cluster.config.serverless.as_ref()?.usage_limits.as_ref()?.provisioned_virtual_cpus
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,8 +138,8 @@ fn vcpus(record: &Value) -> &Value {
 async fn lost_create_responses_are_adopted_and_nothing_is_created_twice() {
     let env = Env::start("fault-lost-create").await;
     // Every create runs in the cloud, but its answer is lost (503 after the write).
-    for operation in ["CreateCluster", "CreateSQLUser", "CreateDatabase", "AddAllowlistEntry"] {
-        env.fault(json!({"operation": operation, "drop_response": true})).await;
+    for operation in [Operation::CreateCluster, Operation::CreateSQLUser, Operation::CreateDatabase, Operation::AddAllowlistEntry] {
+        env.admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(operation) }).await;
     }
     let since = env.seq().await;
     let started = Instant::now();
@@ -154,9 +148,9 @@ async fn lost_create_responses_are_adopted_and_nothing_is_created_twice() {
     let id = cr.status.clone().unwrap().cluster_id.unwrap();
     let live = env.admin.live_clusters_named("lost-db").await;
     assert_eq!(live.len(), 1, "one cloud cluster after a lost create answer: {live:#?}");
-    assert_eq!(live[0]["cluster"]["id"], id.as_str());
-    assert_eq!(live[0]["cluster"]["labels"]["crdb-operator-uid"], cr.metadata.uid.clone().unwrap());
-    assert_eq!(env.admin.count("CreateCluster").await, 1, "the create was sent again although the cluster existed");
+    assert_eq!(live[0].cluster.id, id);
+    assert_eq!(live[0].label("crdb-operator-uid"), cr.metadata.uid.as_deref());
+    assert_eq!(env.admin.count(Operation::CreateCluster).await, 1, "the create was sent again although the cluster existed");
 
     kubectl(&["create", "secret", "generic", "reporting-pw", "-n", env.ns(), "--from-literal=password=Reporting-pass-1a2b3c"], None).await.ok();
     let mut manifest = child("SQLUser", "app", "lost-db", "");
@@ -170,12 +164,12 @@ async fn lost_create_responses_are_adopted_and_nothing_is_created_twice() {
     assert_eq!(window.injected(), 4, "every lost-response fault was hit");
 
     // Exactly one of each in the cloud, with the passwords the Secrets hold.
-    let record = env.record(&id).await;
-    let mut users = names(&record, "sql_users");
+    let record = env.held(&id).await;
+    let mut users = record.sql_user_names();
     users.sort();
     assert_eq!(users, ["app", "reporting"]);
-    assert_eq!(names(&record, "databases").iter().filter(|n| *n == "orders").count(), 1);
-    let entries = record["allowlist"].as_array().unwrap().iter().filter(|e| e["cidr_ip"] == "203.0.113.0").count();
+    assert_eq!(record.database_names().iter().filter(|n| *n == "orders").count(), 1);
+    let entries = record.allowlist.iter().filter(|e| e.cidr_ip == "203.0.113.0").count();
     assert_eq!(entries, 1);
     let app_password = env.secret_text("app-password", "password").await;
     assert_eq!(env.cloud_password(&id, "app").await.as_deref(), Some(app_password.as_str()), "app's cloud password is not its Secret's");
@@ -185,13 +179,13 @@ async fn lost_create_responses_are_adopted_and_nothing_is_created_twice() {
     // A create whose answer was lost is not blindly repeated: either the next list finds the object
     // (no second create) or a second create is answered "already exists" and the object adopted.
     let creates = [
-        ("CreateSQLUser", window.of("CreateSQLUser")),
-        ("CreateDatabase", window.of("CreateDatabase")),
-        ("AddAllowlistEntry", window.of("AddAllowlistEntry")),
+        (Operation::CreateSQLUser, window.of(Operation::CreateSQLUser)),
+        (Operation::CreateDatabase, window.of(Operation::CreateDatabase)),
+        (Operation::AddAllowlistEntry, window.of(Operation::AddAllowlistEntry)),
     ];
     println!("lost responses: creates sent per kind {creates:?} (cluster: 1)");
-    assert!(window.of("CreateSQLUser") <= 3, "two users, at most one repeat: {creates:?}");
-    assert!(window.of("CreateDatabase") <= 2 && window.of("AddAllowlistEntry") <= 2, "{creates:?}");
+    assert!(window.of(Operation::CreateSQLUser) <= 3, "two users, at most one repeat: {creates:?}");
+    assert!(window.of(Operation::CreateDatabase) <= 2 && window.of(Operation::AddAllowlistEntry) <= 2, "{creates:?}");
 }
 
 #[tokio::test]
@@ -203,8 +197,8 @@ async fn a_lost_sql_user_create_with_a_rotated_password_ends_with_the_secrets_pa
     kubectl(&["create", "secret", "generic", "svc-pw", "-n", env.ns(), "--from-literal=password=First-pass-77aa01"], None).await.ok();
     // The create runs but its answer is lost; the listing that would reveal the user fails for a
     // while, so the rotation below lands while the operator has not seen the user yet.
-    env.fault(json!({"operation": "CreateSQLUser", "drop_response": true})).await;
-    env.fault(json!({"operation": "ListSQLUsers", "status": 503, "count": 6})).await;
+    env.admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::CreateSQLUser) }).await;
+    env.admin.add_fault(&FaultSpec { status: Some(503), count: 6, ..FaultSpec::on(Operation::ListSQLUsers) }).await;
     env.apply(&child("SQLUser", "svc", "users-db", "  passwordSecretRef:\n    name: svc-pw\n    key: password\n")).await;
     let deadline = Instant::now() + TIMEOUT;
     while env.cloud_password(&id, "svc").await.is_none() {
@@ -220,8 +214,8 @@ async fn a_lost_sql_user_create_with_a_rotated_password_ends_with_the_secrets_pa
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(env.secret_text("svc-connection", "password").await, "Second-pass-88bb02");
-    let creates = env.admin.count("CreateSQLUser").await;
-    let updates = env.admin.count("UpdateSQLUserPassword").await;
+    let creates = env.admin.count(Operation::CreateSQLUser).await;
+    let updates = env.admin.count(Operation::UpdateSQLUserPassword).await;
     println!("lost SQL user create: {creates} creates, {updates} password updates");
     assert!(creates <= 2, "{creates} creates");
     assert!(updates >= 1, "the password was never set after the lost create");
@@ -235,8 +229,8 @@ async fn a_fifth_of_all_requests_failing_slows_the_operator_but_it_converges() {
     let env = Env::start("fault-5xx").await;
     // 20% of every Cloud request (seeded, so the hit pattern is the same on every run for the
     // same sequence of calls) answers 503 or 500 without doing anything.
-    env.fault(json!({"operation": "*", "status": 503, "probability": 0.1, "seed": 20, "count": 100000})).await;
-    env.fault(json!({"operation": "*", "status": 500, "probability": 0.1111, "seed": 21, "count": 100000})).await;
+    env.admin.add_fault(&FaultSpec { status: Some(503), probability: Some(0.1), seed: Some(20), count: 100000, ..FaultSpec::on_every_operation() }).await;
+    env.admin.add_fault(&FaultSpec { status: Some(500), probability: Some(0.1111), seed: Some(21), count: 100000, ..FaultSpec::on_every_operation() }).await;
     let since = env.seq().await;
     let started = Instant::now();
     let mut manifest = serverless_cluster("flaky-db");
@@ -258,13 +252,13 @@ async fn a_fifth_of_all_requests_failing_slows_the_operator_but_it_converges() {
     wait_for(&env.api::<Database>(), "orders", FAULT_TIMEOUT, "renamed", |d| is_ready(d) && d.metadata.generation == Some(2)).await;
     wait_gone(&env.api::<AllowlistEntry>(), "vpn", FAULT_TIMEOUT).await;
     let window = env.window("20% 5xx", since, started).await;
-    env.clear_faults().await;
+    env.admin.clear_faults().await;
 
-    let record = env.record(&id).await;
-    assert_eq!(record["cluster"]["labels"]["tier"], "gold");
-    assert_eq!(vcpus(&record), "4");
-    assert!(names(&record, "databases").contains(&"orders_v2".to_string()) && !names(&record, "databases").contains(&"orders".to_string()));
-    assert!(record["allowlist"].as_array().unwrap().iter().all(|e| e["cidr_ip"] != "198.51.100.0"), "the deleted entry is still there");
+    let record = env.held(&id).await;
+    assert_eq!(record.label("tier"), Some("gold"));
+    assert_eq!(vcpus(&record), Some(4));
+    assert!(record.database_names().contains(&"orders_v2".to_string()) && !record.database_names().contains(&"orders".to_string()));
+    assert!(record.allowlist.iter().all(|e| e.cidr_ip != "198.51.100.0"), "the deleted entry is still there");
     assert_eq!(env.admin.live_clusters_named("flaky-db").await.len(), 1, "a failed create was repeated into a duplicate");
     let password = env.secret_text("app-password", "password").await;
     assert_eq!(env.cloud_password(&id, "app").await, Some(password));
@@ -280,7 +274,7 @@ async fn a_fifth_of_all_requests_failing_slows_the_operator_but_it_converges() {
 async fn latency_spikes_of_seconds_cause_no_duplicate_and_no_retry_storm() {
     let env = Env::start("fault-latency").await;
     // Half of all requests take 2.5 s (well within the client's 30 s timeout).
-    env.fault(json!({"operation": "*", "latency_ms": 2500, "probability": 0.5, "seed": 3, "count": 100000})).await;
+    env.admin.add_fault(&FaultSpec { latency_ms: Some(2500), probability: Some(0.5), seed: Some(3), count: 100000, ..FaultSpec::on_every_operation() }).await;
     let since = env.seq().await;
     let started = Instant::now();
     let mut manifest = serverless_cluster("slow-db");
@@ -292,15 +286,15 @@ async fn latency_spikes_of_seconds_cause_no_duplicate_and_no_retry_storm() {
     let id = wait_for(&clusters, "slow-db", FAULT_TIMEOUT, "Ready", is_ready).await.status.unwrap().cluster_id.unwrap();
     env.wait_children_ready(&["app"], &["orders"], &["office"], FAULT_TIMEOUT).await;
     let window = env.window("latency 2.5 s on 50%", since, started).await;
-    env.clear_faults().await;
+    env.admin.clear_faults().await;
     assert!(window.injected() >= 3, "too few slow requests to mean anything: {}", window.injected());
     // Slow answers are answers: nothing is sent twice.
-    for operation in ["CreateCluster", "CreateSQLUser", "CreateDatabase", "AddAllowlistEntry"] {
+    for operation in [Operation::CreateCluster, Operation::CreateSQLUser, Operation::CreateDatabase, Operation::AddAllowlistEntry] {
         assert_eq!(window.of(operation), 1, "{operation} sent {} times under latency", window.of(operation));
     }
     assert_eq!(env.admin.live_clusters_named("slow-db").await.len(), 1);
-    let record = env.record(&id).await;
-    assert!(names(&record, "sql_users").contains(&"app".to_string()));
+    let record = env.held(&id).await;
+    assert!(record.sql_user_names().contains(&"app".to_string()));
     window.report((window.seconds * 2.0) as usize + 40);
 }
 
@@ -309,7 +303,7 @@ async fn a_429_storm_pauses_the_operator_and_it_converges_after() {
     let env = Env::start("fault-429").await;
     let id = env.ready_cluster("busy-db").await;
     // Every request answers 429 with Retry-After: 3 for 12 s.
-    env.fault(json!({"operation": "*", "status": 429, "retry_after_secs": 3, "count": 100000})).await;
+    env.admin.add_fault(&FaultSpec { status: Some(429), retry_after_secs: Some(3), count: 100000, ..FaultSpec::on_every_operation() }).await;
     let since = env.seq().await;
     let started = Instant::now();
     let clusters: Api<CockroachCluster> = env.api();
@@ -324,7 +318,7 @@ async fn a_429_storm_pauses_the_operator_and_it_converges_after() {
     assert!(message.contains("rate limit"), "the condition does not say what is happening: {message}");
     until(started, Duration::from_secs(12)).await;
     let window = env.window("429 storm (Retry-After 3 s)", since, started).await;
-    env.clear_faults().await;
+    env.admin.clear_faults().await;
     // Retry-After is honoured by the whole operator: at most one request per busy object (the
     // cluster and the database) per 3 s pause.
     assert_eq!(window.injected(), window.total(), "a request got through during the storm");
@@ -334,7 +328,7 @@ async fn a_429_storm_pauses_the_operator_and_it_converges_after() {
 
     wait_for(&clusters, "busy-db", TIMEOUT, "Ready after the storm", |c| is_ready(c) && c.metadata.generation == Some(2)).await;
     wait_for(&env.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
-    assert_eq!(env.record(&id).await["cluster"]["labels"]["storm"], "yes");
+    assert_eq!(env.held(&id).await.label("storm"), Some("yes"));
 }
 
 #[tokio::test]
@@ -345,7 +339,7 @@ async fn connection_resets_are_transient_and_retried_with_backoff() {
 
     // A third of the requests lose their connection (creates only before they run), while
     // children are created and the cluster is updated.
-    env.fault(json!({"operation": "*", "reset_connection": true, "probability": 0.33, "seed": 11, "count": 100000})).await;
+    env.admin.add_fault(&FaultSpec { reset_connection: true, probability: Some(0.33), seed: Some(11), count: 100000, ..FaultSpec::on_every_operation() }).await;
     let since = env.seq().await;
     let started = Instant::now();
     let mut manifest = child("SQLUser", "app", "reset-db", "");
@@ -357,7 +351,7 @@ async fn connection_resets_are_transient_and_retried_with_backoff() {
     env.wait_children_ready(&["app"], &["orders"], &["office"], FAULT_TIMEOUT).await;
     wait_for(&clusters, "reset-db", FAULT_TIMEOUT, "Ready at generation 2", |c| is_ready(c) && c.metadata.generation == Some(2)).await;
     let window = env.window("33% connection resets", since, started).await;
-    env.clear_faults().await;
+    env.admin.clear_faults().await;
     assert!(window.injected() >= 2, "too few resets to mean anything: {}", window.injected());
     window.report((window.seconds * 3.0) as usize + 40);
     let password = env.secret_text("app-password", "password").await;
@@ -365,7 +359,7 @@ async fn connection_resets_are_transient_and_retried_with_backoff() {
 
     // Every connection reset for 15 s while the cluster has work to do: the condition says the
     // cloud is unavailable, and the retries back off.
-    env.fault(json!({"operation": "*", "reset_connection": true, "count": 100000})).await;
+    env.admin.add_fault(&FaultSpec { reset_connection: true, count: 100000, ..FaultSpec::on_every_operation() }).await;
     let since = env.seq().await;
     let started = Instant::now();
     let patch = json!({"spec": {"labels": {"team": "payments", "net": "down"}}});
@@ -375,12 +369,12 @@ async fn connection_resets_are_transient_and_retried_with_backoff() {
     assert!(message.contains("retrying"), "{message}");
     until(started, Duration::from_secs(15)).await;
     let window = env.window("100% connection resets", since, started).await;
-    env.clear_faults().await;
+    env.admin.clear_faults().await;
     assert_eq!(window.injected(), window.total());
     // One object failing: at most 5 attempts per reconcile, reconciles 2 s, 4 s, 8 s apart.
     window.report(30);
     wait_for(&clusters, "reset-db", TIMEOUT, "Ready after the resets", |c| is_ready(c) && c.metadata.generation == Some(3)).await;
-    assert_eq!(env.record(&id).await["cluster"]["labels"]["net"], "down");
+    assert_eq!(env.held(&id).await.label("net"), Some("down"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,7 +385,8 @@ async fn a_cluster_locked_during_an_update_is_waited_for_then_updated() {
     let env = Env::start("fault-locked").await;
     let id = env.ready_cluster("locked-db").await;
     let clusters: Api<CockroachCluster> = env.api();
-    env.admin.post(&format!("clusters/{id}/state"), json!({"state": "LOCKED", "operation_status": "CRDB_EDIT_CLUSTER_RUNNING"})).await;
+    let locked = ForceState { state: Some(ClusterState::Locked), operation_status: Some(OperationStatus::EditClusterRunning), ..Default::default() };
+    env.admin.force_state(&id, &locked).await;
     let since = env.seq().await;
     let started = Instant::now();
     let patch = json!({"spec": {"serverless": {"usageLimits": {"provisionedVirtualCpus": 4}}}});
@@ -404,16 +399,17 @@ async fn a_cluster_locked_during_an_update_is_waited_for_then_updated() {
     wait_for(&env.api::<Database>(), "orders", TIMEOUT, "waiting for its cluster", |d| reconciling_with(d, "WaitingForCluster")).await;
     until(started, Duration::from_secs(10)).await;
     let window = env.window("LOCKED for 10 s", since, started).await;
-    assert_eq!(window.of("UpdateCluster"), 0, "an update was sent to a LOCKED cluster");
-    assert_eq!(window.of("CreateDatabase"), 0, "a database was created on a LOCKED cluster");
+    assert_eq!(window.of(Operation::UpdateCluster), 0, "an update was sent to a LOCKED cluster");
+    assert_eq!(window.of(Operation::CreateDatabase), 0, "a database was created on a LOCKED cluster");
     // Polled at the operator's poll interval (1 s here), not in a loop.
     window.report(25);
 
-    env.admin.post(&format!("clusters/{id}/state"), json!({"state": "CREATED", "operation_status": "UNSPECIFIED"})).await;
+    let settled = ForceState { state: Some(ClusterState::Created), operation_status: Some(OperationStatus::Unspecified), ..Default::default() };
+    env.admin.force_state(&id, &settled).await;
     wait_for(&clusters, "locked-db", TIMEOUT, "Ready after the lock", |c| is_ready(c) && c.metadata.generation == Some(2)).await;
     wait_for(&env.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
-    let record = env.wait_cloud(&id, "4 vCPUs", TIMEOUT, |r| vcpus(r) == "4").await;
-    assert!(names(&record, "databases").contains(&"orders".to_string()));
+    let record = env.wait_cloud(&id, "4 vCPUs", TIMEOUT, |r| vcpus(r) == Some(4)).await;
+    assert!(record.database_names().contains(&"orders".to_string()));
 }
 
 #[tokio::test]
@@ -426,7 +422,7 @@ async fn a_failed_creation_stalls_without_polling_and_a_new_resource_recovers() 
     })
     .await;
     let id = creating.status.unwrap().cluster_id.unwrap();
-    env.admin.post(&format!("clusters/{id}/state"), json!({"state": "CREATION_FAILED"})).await;
+    env.admin.force_state(&id, &ForceState { state: Some(ClusterState::CreationFailed), ..Default::default() }).await;
     let since = env.seq().await;
     let started = Instant::now();
     let failed = wait_for(&clusters, "doomed-db", TIMEOUT, "Stalled (CreationFailed)", |c| is_stalled_with(c, "CreationFailed")).await;
@@ -437,12 +433,12 @@ async fn a_failed_creation_stalls_without_polling_and_a_new_resource_recovers() 
     let window = env.window("CREATION_FAILED for 10 s", since, started).await;
     // Stalled means "needs a person": looked at again only rarely.
     window.report(6);
-    assert_eq!(window.of("CreateCluster"), 0, "a failed cluster was replaced behind the user's back");
+    assert_eq!(window.of(Operation::CreateCluster), 0, "a failed cluster was replaced behind the user's back");
 
     // The fix a person applies: delete the resource (the failed cluster goes) and create it again.
     kubectl(&["delete", "crdbcluster/doomed-db", "-n", env.ns(), "--timeout=60s"], None).await.ok();
     let record = env.record(&id).await;
-    assert!(record.is_null() || record["cluster"]["state"] == "DELETED", "the failed cluster was left behind: {record:#}");
+    assert!(record.as_ref().is_none_or(ClusterDump::is_deleted), "the failed cluster was left behind: {record:#?}");
     env.apply(&serverless_cluster("doomed-db")).await;
     let ready = wait_for(&clusters, "doomed-db", TIMEOUT, "Ready", is_ready).await;
     assert_ne!(ready.status.unwrap().cluster_id.unwrap(), id);

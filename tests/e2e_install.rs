@@ -6,7 +6,6 @@
 //! rewrites the generated files from `helm template`; without the variable the test fails when they
 //! differ from the chart.
 
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -17,8 +16,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::operator::*;
-use support::{helm, kubectl, kubectl_as, shared, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{helm, kubectl, kubectl_as, shared, test_namespace};
 
 /// Default release name and namespace: what deploy/ is rendered with.
 const DEFAULT_RELEASE: &str = "crdb-cloud-operator";

@@ -8,7 +8,6 @@
 //! This binary has its own control plane. The apiserver restart takes it away from every test of
 //! the binary, so that test holds [`OUTAGE`] exclusively and the others share it.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,9 +21,9 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use kube::ResourceExt;
 use serde_json::{Value, json};
-use support::operator::*;
-use support::World as Env;
-use support::{kubectl, shared};
+use crdb_test_support::*;
+use crdb_test_support::World as Env;
+use crdb_test_support::{kubectl, shared};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::RwLock;
 use tokio::task::AbortHandle;
@@ -44,7 +43,16 @@ fn outlasting_outages(options: &mut OperatorOptions<'_>) {
 static OUTAGE: RwLock<()> = RwLock::const_new(());
 
 
-impl Env {
+/// Waiting for resources, checking the operator.
+trait Checks {
+    async fn ready<K>(&self, name: &str, generation: i64) -> K
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + serde::Serialize,
+        <K as kube::Resource>::DynamicType: Default;
+    fn assert_same_operator(&mut self);
+}
+
+impl Checks for Env {
     async fn ready<K>(&self, name: &str, generation: i64) -> K
     where
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + serde::Serialize,
@@ -66,8 +74,8 @@ impl Env {
     }
 }
 
-fn has_entry(record: &Value, ip: &str) -> bool {
-    record["allowlist"].as_array().is_some_and(|entries| entries.iter().any(|e| e["cidr_ip"] == ip))
+fn has_entry(record: &ClusterDump, ip: &str) -> bool {
+    record.allowlist.iter().any(|e| e.cidr_ip == ip)
 }
 
 async fn merge<K>(api: &Api<K>, name: &str, patch: Value)
@@ -121,10 +129,10 @@ async fn the_operator_survives_an_apiserver_restart_and_loses_no_work() {
     env.ready::<Database>("after-outage", 1).await;
     wait_gone(&env.api::<AllowlistEntry>(), "office", TIMEOUT).await;
     let record = env.wait_cloud(&id, "the changes made after the outage", TIMEOUT, |r| {
-        r["cluster"]["labels"]["phase"] == "after-outage" && names(r, "databases").contains(&"after-outage".to_string()) && !has_entry(r, "203.0.113.0")
+        r.label("phase") == Some("after-outage") && r.database_names().contains(&"after-outage".to_string()) && !has_entry(r, "203.0.113.0")
     })
     .await;
-    assert_eq!(record["cluster"]["labels"]["team"], "payments");
+    assert_eq!(record.label("team"), Some("payments"));
     let deadline = Instant::now() + TIMEOUT;
     while env.cloud_password(&id, "app").await.as_deref() != Some(rotated) {
         assert!(Instant::now() < deadline, "the password rotated after the outage never reached the cloud");
@@ -132,7 +140,7 @@ async fn the_operator_survives_an_apiserver_restart_and_loses_no_work() {
     }
     assert_eq!(env.admin.live_clusters_named("inflight-db").await.len(), 1, "the in-flight create was duplicated");
     assert_eq!(env.admin.live_clusters_named("steady-db").await.len(), 1);
-    assert_eq!(env.admin.count("CreateCluster").await, 2);
+    assert_eq!(env.admin.count(Operation::CreateCluster).await, 2);
     assert!(!inflight.is_empty());
     env.assert_same_operator();
     println!(
@@ -160,8 +168,8 @@ async fn changes_after_an_apiserver_outage_are_acted_on_promptly() {
     env.apply(&child("Database", "after-outage", "prompt-db", "")).await;
     merge(&env.api::<CockroachCluster>(), "prompt-db", json!({"spec": {"labels": {"team": "payments", "phase": "after"}}})).await;
     loop {
-        let record = env.record(&id).await;
-        if record["cluster"]["labels"]["phase"] == "after" && names(&record, "databases").contains(&"after-outage".to_string()) {
+        let record = env.held(&id).await;
+        if record.label("phase") == Some("after") && record.database_names().contains(&"after-outage".to_string()) {
             break;
         }
         assert!(
@@ -308,13 +316,12 @@ async fn cut_watch_streams_and_a_partition_lose_no_work() {
     env.ready::<CockroachCluster>("cut-db", 3).await;
     env.ready::<Database>("between-cuts", 1).await;
     env.ready::<AllowlistEntry>("office", 2).await;
-    let record = env.wait_cloud(&id, "the changes made between cuts", TIMEOUT, |r| {
-        r["cluster"]["labels"]["cuts"] == "two"
-            && names(r, "databases").contains(&"between-cuts".to_string())
-            && r["allowlist"].as_array().unwrap().iter().any(|e| e["cidr_ip"] == "203.0.113.0" && e["ui"] == true)
+    env.wait_cloud(&id, "the changes made between cuts", TIMEOUT, |r| {
+        r.label("cuts") == Some("two")
+            && r.database_names().contains(&"between-cuts".to_string())
+            && r.allowlist.iter().any(|e| e.cidr_ip == "203.0.113.0" && e.ui)
     })
     .await;
-    assert!(record.is_object());
     let deadline = Instant::now() + TIMEOUT;
     while env.cloud_password(&id, "app").await.as_deref() != Some(rotated) {
         assert!(Instant::now() < deadline, "the password rotated between cuts never reached the cloud");
@@ -347,16 +354,15 @@ async fn cut_watch_streams_and_a_partition_lose_no_work() {
     env.ready::<Database>("orders", 2).await;
     wait_gone(&env.api::<Database>(), "between-cuts", TIMEOUT).await;
     env.ready::<CockroachCluster>("cut-db", 4).await;
-    let record = env.wait_cloud(&id, "the changes made during the partition", TIMEOUT, |r| {
-        let dbs = names(r, "databases");
-        r["cluster"]["labels"]["cuts"] == "partition"
-            && names(r, "sql_users").contains(&"partitioned".to_string())
+    env.wait_cloud(&id, "the changes made during the partition", TIMEOUT, |r| {
+        let dbs = r.database_names();
+        r.label("cuts") == Some("partition")
+            && r.sql_user_names().contains(&"partitioned".to_string())
             && dbs.contains(&"orders_v2".to_string())
             && !dbs.contains(&"orders".to_string())
             && !dbs.contains(&"between-cuts".to_string())
     })
     .await;
-    assert!(record.is_object());
     let password = env.secret_text("partitioned-password", "password").await;
     assert_eq!(env.cloud_password(&id, "partitioned").await, Some(password));
     assert_eq!(env.admin.live_clusters_named("cut-db").await.len(), 1);
@@ -503,10 +509,10 @@ async fn other_writers_between_reads_and_writes_cause_no_lost_update_and_no_writ
     env.ready::<CockroachCluster>("busy-db", 4).await;
     env.ready::<Database>("orders", 2).await;
     let record = env.wait_cloud(&id, "the last spec", TIMEOUT, |r| {
-        r["cluster"]["labels"]["tier"] == "platinum" && names(r, "databases").contains(&"orders_v2".to_string())
+        r.label("tier") == Some("platinum") && r.database_names().contains(&"orders_v2".to_string())
     })
     .await;
-    assert!(!names(&record, "databases").contains(&"orders".to_string()));
+    assert!(!record.database_names().contains(&"orders".to_string()));
     let deadline = Instant::now() + TIMEOUT;
     while env.cloud_password(&id, "app").await.as_deref() != Some("Rotated-under-meddling-9") {
         assert!(Instant::now() < deadline, "the rotation made under meddling never reached the cloud");

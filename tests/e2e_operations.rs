@@ -3,7 +3,6 @@
 //! `kubectl wait` on every kind. A real kube-apiserver, the real operator binary and the Cloud API
 //! simulator.
 
-mod support;
 
 use std::collections::BTreeMap;
 
@@ -12,11 +11,20 @@ use std::time::{Duration, Instant};
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use serde_json::json;
-use support::operator::*;
-use support::{kubectl, shared, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{kubectl, shared, test_namespace};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A Prometheus series selector of one Cloud API operation (and status), e.g.
+/// `crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}`.
+fn series(metric: &str, operation: Operation, status: Option<u16>) -> String {
+    match status {
+        Some(status) => format!("{metric}{{operation=\"{operation}\",status=\"{status}\"}}"),
+        None => format!("{metric}{{operation=\"{operation}\"}}"),
+    }
+}
+
 /// Lease duration of the leader-election test's operators.
 const LEASE_SECONDS: u64 = 5;
 
@@ -76,7 +84,7 @@ async fn lease_holder(leases: &Api<Lease>, name: &str) -> Option<String> {
 async fn requests_match(admin: &SimAdmin, operators: &[&Operator]) -> Metrics {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let served = admin.stats().await.total as f64;
         let mut scrapes = Vec::new();
         for operator in operators {
             scrapes.push(metrics_of(operator).await);
@@ -182,7 +190,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     wait_for(&clusters, "first-db", TIMEOUT, "Ready", is_ready).await;
     let a_metrics = metrics_of(&a).await;
     let b_metrics = metrics_of(&b).await;
-    assert_eq!(a_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert_eq!(a_metrics.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(200))), 1.0);
     assert!(a_metrics.total("crdb_operator_reconciles_total") >= 1.0);
     assert_eq!(b_metrics.total("crdb_operator_cloud_api_requests_total"), 0.0, "the standby called the Cloud API:\n{}", b_metrics.text);
     assert_eq!(b_metrics.total("crdb_operator_reconciles_total"), 0.0, "the standby reconciled:\n{}", b_metrics.text);
@@ -201,7 +209,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     apply(ns.name(), &serverless_cluster("second-db")).await;
     wait_for(&clusters, "second-db", TIMEOUT, "Ready", is_ready).await;
     let b_metrics = metrics_of(&b).await;
-    assert_eq!(b_metrics.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert_eq!(b_metrics.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(200))), 1.0);
     // a is gone, so from now on every request the simulator serves must be one of b's: the two
     // counters move together. (a's own total cannot be read after it exits, and it may have sent
     // a request after its metrics were last read.)
@@ -228,7 +236,7 @@ async fn one_leader_reconciles_and_a_standby_takes_over_on_sigterm_and_on_a_cras
     assert!(takeover <= lease_period + Duration::from_secs(4), "take-over after a crash took {takeover:?}");
     apply(ns.name(), &serverless_cluster("third-db")).await;
     wait_for(&clusters, "third-db", TIMEOUT, "Ready", is_ready).await;
-    assert_eq!(metrics_of(&c).await.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
+    assert_eq!(metrics_of(&c).await.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(200))), 1.0);
 
     // Nothing was created twice across the three leaders, and the old resources stay Ready.
     for name in ["first-db", "second-db", "third-db"] {
@@ -309,7 +317,7 @@ subjects:
     assert_eq!(get(&addr, "/healthz").await.0, 200);
 
     // A lifecycle of every kind, with one 429 from the Cloud API on the way.
-    admin.post("faults", json!({"operation": "CreateCluster", "status": 429, "count": 1})).await;
+    admin.add_fault(&FaultSpec { status: Some(429), ..FaultSpec::on(Operation::CreateCluster) }).await;
     apply(ns.name(), &cluster_with_one_child_of_each_kind("metrics-db")).await;
     wait_for(&ns.api::<CockroachCluster>(), "metrics-db", TIMEOUT, "Ready", is_ready).await;
     wait_for(&ns.api::<SQLUser>(), "app", TIMEOUT, "Ready", is_ready).await;
@@ -341,18 +349,18 @@ subjects:
         assert!(count >= reconciles, "{kind}: every reconcile is timed ({count} timed, {reconciles} counted)");
     }
     // The cluster was created once, after one 429 that the budget absorbed.
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="200"}"#), 1.0);
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="CreateCluster",status="429"}"#), 1.0);
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_rate_limited_total{operation="CreateCluster"}"#), 1.0);
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_request_duration_seconds_count{operation="CreateCluster"}"#), 2.0);
-    assert_eq!(m.value(r#"crdb_operator_cloud_api_budget_wait_seconds_count{operation="CreateCluster"}"#), 2.0);
-    let waited = m.value(r#"crdb_operator_cloud_api_budget_wait_seconds_sum{operation="CreateCluster"}"#);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(200))), 1.0);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_requests_total", Operation::CreateCluster, Some(429))), 1.0);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_rate_limited_total", Operation::CreateCluster, None)), 1.0);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_request_duration_seconds_count", Operation::CreateCluster, None)), 2.0);
+    assert_eq!(m.value(&series("crdb_operator_cloud_api_budget_wait_seconds_count", Operation::CreateCluster, None)), 2.0);
+    let waited = m.value(&series("crdb_operator_cloud_api_budget_wait_seconds_sum", Operation::CreateCluster, None));
     assert!((0.0..30.0).contains(&waited), "implausible budget wait {waited}");
     assert!(m.total("crdb_operator_cloud_api_budget_wait_seconds_count") >= m.total("crdb_operator_cloud_api_requests_total"));
     // Every request the simulator served is counted once (once in-flight ones have finished).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let served = admin.stats().await.total as f64;
         let counted = scrape(&addr).await.total("crdb_operator_cloud_api_requests_total");
         if served == counted {
             break;
@@ -375,7 +383,7 @@ subjects:
     for kind in ["CockroachCluster", "SQLUser", "Database", "AllowlistEntry"] {
         assert_eq!(m.value(&format!(r#"crdb_operator_resources{{kind="{kind}",condition="Ready"}}"#)), 0.0, "{kind}");
     }
-    assert!(m.value(r#"crdb_operator_cloud_api_requests_total{operation="DeleteCluster",status="200"}"#) >= 1.0);
+    assert!(m.value(&series("crdb_operator_cloud_api_requests_total", Operation::DeleteCluster, Some(200))) >= 1.0);
 }
 
 #[tokio::test]
@@ -411,10 +419,10 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
 async fn consistent_counts(admin: &SimAdmin, b: &Operator) -> (f64, f64) {
     loop {
         let before = metrics_of(b).await.total("crdb_operator_cloud_api_requests_total");
-        let served = admin.get("stats").await["total"].as_f64().unwrap();
+        let served = admin.stats().await.total as f64;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let after = metrics_of(b).await.total("crdb_operator_cloud_api_requests_total");
-        let served_after = admin.get("stats").await["total"].as_f64().unwrap();
+        let served_after = admin.stats().await.total as f64;
         if before == after && served == served_after {
             return (served, after);
         }
@@ -521,11 +529,11 @@ async fn a_frozen_leader_writes_nothing_once_a_standby_has_taken_over() {
     // a freezes (as a frozen node or a long pause would) for longer than the lease, in the middle
     // of a reconcile: its CreateDatabase is on the wire and answered while it is frozen.
     let admin = SimAdmin::new(&sim);
-    admin.post("faults", serde_json::json!({"operation": "CreateDatabase", "latency_ms": 4000, "count": 1})).await;
+    admin.add_fault(&FaultSpec { latency_ms: Some(4000), ..FaultSpec::on(Operation::CreateDatabase) }).await;
     apply(ns.name(), &child("Database", "orders", "frozen-db", "")).await;
     let deadline = Instant::now() + TIMEOUT;
     // The simulator takes the one-shot fault (and starts delaying the answer) when the request arrives.
-    while admin.get("faults").await.as_array().is_some_and(|faults| !faults.is_empty()) {
+    while !admin.faults().await.is_empty() {
         assert!(Instant::now() < deadline, "a never sent its CreateDatabase:\n{}", a.logs());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -568,8 +576,8 @@ async fn a_frozen_leader_writes_nothing_once_a_standby_has_taken_over() {
     assert!(late_by_a.is_empty(), "a reported events after the take-over: {late_by_a:#?}");
     // One database in the cloud, created once (b adopted what a's request made, if it came first).
     let cluster_id = ns.api::<CockroachCluster>().get("frozen-db").await.unwrap().status.unwrap().cluster_id.unwrap();
-    let record = admin.clusters().await.into_iter().find(|c| c["cluster"]["id"] == cluster_id.as_str()).unwrap();
-    assert_eq!(names(&record, "databases").iter().filter(|n| *n == "orders").count(), 1);
+    let record = admin.cluster(&cluster_id).await.unwrap();
+    assert_eq!(record.database_names().iter().filter(|n| *n == "orders").count(), 1);
 
     // Every line a wrote follows its log format, the last words included.
     let logs = a.logs();

@@ -12,16 +12,15 @@
 //! connection URL), and every searched corpus must contain markers of the lifecycle it covers.
 //! Findings are reported masked: this test never prints a secret.
 
-mod support;
 
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
-use serde_json::{Value, json};
-use support::operator::*;
-use support::{kubectl, test_namespace};
+use serde_json::json;
+use crdb_test_support::*;
+use crdb_test_support::{kubectl, test_namespace};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -140,8 +139,7 @@ async fn scrape(addr: &str) -> String {
 async fn wait_cloud_password(admin: &SimAdmin, cluster_id: &str, user: &str, expected: &str, what: &str) {
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let answer = admin.get(&format!("clusters/{cluster_id}/sql-users/{user}/password")).await;
-        if answer["password"].as_str() == Some(expected) {
+        if admin.sql_user_password(cluster_id, user).await.as_deref() == Some(expected) {
             return;
         }
         assert!(Instant::now() < deadline, "the cloud password of {user} never became {what}");
@@ -192,7 +190,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     }
 
     // Create: the lost answer of one SQL user create makes the operator adopt it and set its password.
-    admin.post("faults", json!({"operation": "CreateSQLUser", "drop_response": true})).await;
+    admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::CreateSQLUser) }).await;
     let mut manifest = cluster("alpha-db", None);
     manifest.push_str(&format!("---\n{}", cluster("beta-db", Some("team-cloud-key"))));
     manifest.push_str(&format!("---\n{}", cluster("gamma-db", Some("wrong-cloud-key"))));
@@ -217,7 +215,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     for name in ["office", "vpn"] {
         wait_for(&entries, name, TIMEOUT, "Ready", is_ready).await;
     }
-    assert_eq!(admin.count("CreateSQLUser").await, 2, "one create per user (the lost one adopted, not re-sent)");
+    assert_eq!(admin.count(Operation::CreateSQLUser).await, 2, "one create per user (the lost one adopted, not re-sent)");
     let generated = secret_text(&secrets.get("genuser-password").await.unwrap(), "password");
     wait_cloud_password(&admin, &alpha, "genuser", &generated, "the generated password").await;
     wait_cloud_password(&admin, &beta, "refuser", REF_FIRST, "the first referenced password").await;
@@ -226,10 +224,10 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
 
     // Update: rotate both passwords (through failing Cloud calls and reset connections), fix
     // the short one, relabel a cluster, rename a database, change an allowlist entry.
-    admin.post("faults", json!({"operation": "UpdateSQLUserPassword", "status": 500, "count": 2})).await;
-    let lost = json!({"operation": "UpdateSQLUserPassword", "drop_response": true, "reset_connection": true});
-    admin.post("faults", lost).await;
-    admin.post("faults", json!({"operation": "GetCluster", "reset_connection": true})).await;
+    admin.add_fault(&FaultSpec { status: Some(500), count: 2, ..FaultSpec::on(Operation::UpdateSQLUserPassword) }).await;
+    let lost = FaultSpec { drop_response: true, reset_connection: true, ..FaultSpec::on(Operation::UpdateSQLUserPassword) };
+    admin.add_fault(&lost).await;
+    admin.add_fault(&FaultSpec { reset_connection: true, ..FaultSpec::on(Operation::GetCluster) }).await;
     patch_secret(&secrets, "ref-pw", "password", REF_SECOND).await;
     patch_secret(&secrets, "genuser-password", "password", GEN_ROTATED).await;
     patch_secret(&secrets, "short-pw", "password", SHORT_FIXED).await;
@@ -247,9 +245,9 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     wait_for(&clusters, "alpha-db", TIMEOUT, "Ready relabelled", |c| is_ready(c) && c.metadata.generation == Some(2)).await;
     wait_for(&dbs, "orders", TIMEOUT, "Ready renamed", |d| is_ready(d) && d.metadata.generation == Some(2)).await;
     wait_for(&entries, "office", TIMEOUT, "Ready updated", |e| is_ready(e) && e.metadata.generation == Some(2)).await;
-    let faults_left = admin.get("faults").await;
-    assert_eq!(faults_left.as_array().map(Vec::len), Some(0), "an injected fault was never hit: {faults_left}");
-    assert!(admin.count("UpdateSQLUserPassword").await >= 5, "the failing password updates were retried");
+    let faults_left = admin.faults().await;
+    assert!(faults_left.is_empty(), "an injected fault was never hit: {faults_left:?}");
+    assert!(admin.count(Operation::UpdateSQLUserPassword).await >= 5, "the failing password updates were retried");
     snapshots.push_str(&snapshot(&ns_name, "updated").await);
     let metrics_updated = scrape(&metrics_addr).await;
     let metadata_updated = secret_metadata(&secrets).await;
@@ -257,7 +255,8 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     // Positive controls, taken while the passwords legitimately exist: the search finds them in
     // clear in the simulator's state, base64-encoded in the connection Secrets' data, URL-encoded
     // in the connection URL.
-    let state = admin.get("state").await.to_string();
+    // The admin bodies are the simulator's own types, so their JSON is what it served.
+    let state = serde_json::to_string(&admin.state().await).unwrap();
     let connection = serde_json::to_string(&secrets.get("refuser-connection").await.unwrap()).unwrap();
     let connection_url = secret_text(&secrets.get("refuser-connection").await.unwrap(), "url");
     let control = |label: &str, value: &str| vec![Needle { label: label.into(), value: value.into() }];
@@ -282,14 +281,14 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     for name in ["alpha-db", "beta-db", "gamma-db"] {
         wait_gone(&clusters, name, TIMEOUT).await;
     }
-    let live: Vec<Value> = admin.clusters().await.into_iter().filter(|c| c["cluster"]["state"] != "DELETED").collect();
-    assert!(live.is_empty(), "clusters left in the cloud: {:?}", live.iter().map(|c| &c["cluster"]["name"]).collect::<Vec<_>>());
+    let live: Vec<ClusterDump> = admin.clusters().await.into_iter().filter(|c| !c.is_deleted()).collect();
+    assert!(live.is_empty(), "clusters left in the cloud: {:?}", live.iter().map(|c| &c.cluster.name).collect::<Vec<_>>());
 
     // The corpora.
     let metrics_deleted = scrape(&metrics_addr).await;
     let events = kubectl(&["get", "events", "-n", &ns_name, "-o", "yaml"], None).await.ok().stdout;
-    let request_log = admin.get("requests").await.to_string();
-    let stats = admin.get("stats").await.to_string();
+    let request_log = serde_json::to_string(&admin.requests(0, None).await).unwrap();
+    let stats = serde_json::to_string(&admin.stats().await).unwrap();
     let metadata_deleted = secret_metadata(&secrets).await;
     let logs = operator.logs();
     let metrics = format!("{metrics_created}\n{metrics_updated}\n{metrics_deleted}");
@@ -306,13 +305,13 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
 
     // Each corpus holds what it should, so an empty or unrelated one cannot pass unnoticed.
     let markers: Vec<(&str, Vec<&str>)> = vec![
-        ("operator log", vec!["TRACE", "DEBUG", "alpha-db", "beta-db", "gamma-db", "genuser", "refuser", "short-pw", "UpdateSQLUserPassword"]),
+        ("operator log", vec!["TRACE", "DEBUG", "alpha-db", "beta-db", "gamma-db", "genuser", "refuser", "short-pw", Operation::UpdateSQLUserPassword.name()]),
         ("events", vec!["PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser"]),
         ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2"]),
         ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint"]),
-        ("metrics", vec!["crdb_operator_cloud_api_requests_total", "UpdateSQLUserPassword", "crdb_operator_reconciles_total"]),
-        ("simulator request log", vec!["UpdateSQLUserPassword", "drop_response", "reset_connection", &alpha, &beta]),
-        ("simulator stats", vec!["UpdateSQLUserPassword", "CreateSQLUser"]),
+        ("metrics", vec!["crdb_operator_cloud_api_requests_total", Operation::UpdateSQLUserPassword.name(), "crdb_operator_reconciles_total"]),
+        ("simulator request log", vec![Operation::UpdateSQLUserPassword.name(), FaultKind::DropResponse.as_str(), FaultKind::ResetConnection.as_str(), &alpha, &beta]),
+        ("simulator stats", vec![Operation::UpdateSQLUserPassword.name(), Operation::CreateSQLUser.name()]),
     ];
     for (name, wanted) in &markers {
         let text = corpora.iter().find(|(n, _)| n == name).unwrap().1;

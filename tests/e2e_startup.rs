@@ -3,16 +3,14 @@
 //! order the chart README documents, run exactly as written. Both change cluster-wide CRDs, so
 //! they have this test binary's control plane to themselves and take turns.
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{CockroachCluster, Database};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::Api;
-use support::operator::*;
-use support::{helm, kubectl, shared, test_namespace};
+use crdb_test_support::*;
+use crdb_test_support::{helm, kubectl, shared, test_namespace};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 

@@ -4,7 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::simulator::{self, RunningSimulator, SimulatorConfig};
+use crdb_cloud::Operation;
+use crdb_cloud::models::{BackupConfiguration, ClusterState, OperationStatus};
+use crdb_cloud_simulator::admin_api::{FaultKind, FaultSpec, ForceState, UserDump};
+use crdb_cloud_simulator::admin_client::{AdminClient, AdminError};
+use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -15,6 +19,7 @@ const KEY_B: &str = "key-org-b-secret";
 struct Sim {
     sim: RunningSimulator,
     http: reqwest::Client,
+    admin: AdminClient,
 }
 
 struct Reply {
@@ -42,6 +47,13 @@ impl Reply {
     }
 }
 
+/// An admin refusal with the Cloud API's error body.
+#[track_caller]
+fn admin_error(error: &AdminError, status: u16, code: i64) {
+    let body: Value = serde_json::from_str(&error.body).unwrap_or(Value::Null);
+    assert_eq!((error.status, body["code"].as_i64()), (status, Some(code)), "{error}");
+}
+
 fn config() -> SimulatorConfig {
     SimulatorConfig {
         api_keys: vec![KEY.into(), KEY_B.into()],
@@ -57,7 +69,8 @@ impl Sim {
     async fn start(config: SimulatorConfig) -> Self {
         crdb_cloud_operator::install_crypto_provider();
         let sim = simulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        Self { sim, http: reqwest::Client::new() }
+        let admin = AdminClient::new(sim.base_url());
+        Self { sim, http: reqwest::Client::new(), admin }
     }
 
     async fn call(&self, key: Option<&str>, method: Method, path: &str, body: Option<Value>) -> Reply {
@@ -90,9 +103,6 @@ impl Sim {
     }
     async fn delete(&self, path: &str) -> Reply {
         self.call(Some(KEY), Method::DELETE, path, None).await
-    }
-    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.call(None, method, path, body).await
     }
 
     async fn create_serverless(&self, name: &str) -> Value {
@@ -343,11 +353,9 @@ async fn sql_users_paginate_over_many_pages() {
     assert_eq!(seen, expected, "every user exactly once, sorted by name");
 
     // The stored password is what the client sent; updates replace it.
-    let pw = s.admin(Method::GET, &format!("/_simulator/clusters/{id}/sql-users/user007/password"), None).await.ok();
-    assert_eq!(pw["password"], "pw-user007-long");
+    assert_eq!(s.admin.sql_user_password(&id, "user007").await.as_deref(), Some("pw-user007-long"));
     s.put(&format!("{users}/user007/password"), json!({"password": "rotated-password"})).await.ok();
-    let pw = s.admin(Method::GET, &format!("/_simulator/clusters/{id}/sql-users/user007/password"), None).await.ok();
-    assert_eq!(pw["password"], "rotated-password");
+    assert_eq!(s.admin.sql_user_password(&id, "user007").await.as_deref(), Some("rotated-password"));
     s.put(&format!("{users}/nobody/password"), json!({"password": "rotated-password"})).await.error(404, 5);
     s.put(&format!("{users}/user007/password"), json!({"password": "x"})).await.error(400, 3);
 
@@ -523,11 +531,11 @@ async fn rate_limit_answers_429_with_retry_after() {
     // Another key has its own budget, and the admin surface is never limited.
     s.call(Some(KEY_B), Method::GET, "/api/v1/clusters", None).await.ok();
     for _ in 0..10 {
-        s.admin(Method::GET, "/_simulator/stats", None).await.ok();
+        s.admin.stats().await;
     }
-    let stats = s.admin(Method::GET, "/_simulator/stats", None).await.ok();
-    assert!(stats["rate_limited"].as_u64().unwrap() >= 1);
-    assert_eq!(stats["by_operation"]["ListClusters"]["429"].as_u64(), Some(statuses.iter().filter(|s| **s == 429).count() as u64));
+    let stats = s.admin.stats().await;
+    assert!(stats.rate_limited >= 1);
+    assert_eq!(stats.count(Operation::ListClusters, 429), statuses.iter().filter(|s| **s == 429).count() as u64);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     s.get("/api/v1/clusters").await.ok();
 }
@@ -535,22 +543,21 @@ async fn rate_limit_answers_429_with_retry_after() {
 #[tokio::test]
 async fn injected_faults() {
     let s = Sim::start(config()).await;
-    let faults = "/_simulator/faults";
     // Status: the next two creates fail without creating anything.
-    s.admin(Method::POST, faults, Some(json!({"operation": "CreateCluster", "status": 503, "count": 2}))).await.ok();
+    s.admin.add_fault(&FaultSpec { status: Some(503), count: 2, ..FaultSpec::on(Operation::CreateCluster) }).await;
     s.post("/api/v1/clusters", serverless_body("fault-one")).await.error(503, 14);
     s.post("/api/v1/clusters", serverless_body("fault-one")).await.error(503, 14);
     s.create_serverless("fault-one").await;
     assert_eq!(s.get("/api/v1/clusters").await.ok()["clusters"].as_array().unwrap().len(), 1);
 
     // An injected 429 carries Retry-After.
-    s.admin(Method::POST, faults, Some(json!({"operation": "ListClusters", "status": 429}))).await.ok();
+    s.admin.add_fault(&FaultSpec { status: Some(429), ..FaultSpec::on(Operation::ListClusters) }).await;
     let r = s.get("/api/v1/clusters").await;
     r.error(429, 8);
     assert!(r.headers.contains_key("retry-after"));
 
     // Latency.
-    s.admin(Method::POST, faults, Some(json!({"operation": "GetOrganizationInfo", "latency_ms": 300}))).await.ok();
+    s.admin.add_fault(&FaultSpec { latency_ms: Some(300), ..FaultSpec::on(Operation::GetOrganizationInfo) }).await;
     let t = Instant::now();
     s.get("/api/v1/organization").await.ok();
     assert!(t.elapsed() >= Duration::from_millis(300));
@@ -560,24 +567,24 @@ async fn injected_faults() {
 
     // A lost response: the write happened, the client saw 503.
     let id = s.ready_cluster("fault-two").await;
-    s.admin(Method::POST, faults, Some(json!({"operation": "CreateSQLUser", "drop_response": true}))).await.ok();
+    s.admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::CreateSQLUser) }).await;
     s.post(&format!("/api/v1/clusters/{id}/sql-users"), json!({"name": "lost", "password": "password-1"})).await.error(503, 14);
-    let pw = s.admin(Method::GET, &format!("/_simulator/clusters/{id}/sql-users/lost/password"), None).await.ok();
-    assert_eq!(pw["password"], "password-1");
+    assert_eq!(s.admin.sql_user_password(&id, "lost").await.as_deref(), Some("password-1"));
     s.post(&format!("/api/v1/clusters/{id}/sql-users"), json!({"name": "lost", "password": "password-1"})).await.error(409, 6);
 
     // Wildcards, listing and clearing.
-    s.admin(Method::POST, faults, Some(json!({"operation": "*", "status": 500, "count": 5}))).await.ok();
+    s.admin.add_fault(&FaultSpec { status: Some(500), count: 5, ..FaultSpec::on_every_operation() }).await;
     s.get("/api/v1/organization").await.error(500, 13);
-    let listed = s.admin(Method::GET, faults, None).await.ok();
-    assert_eq!(listed[0]["remaining"], 4);
-    assert_eq!(s.admin(Method::DELETE, faults, None).await.ok()["cleared"], 1);
+    let listed = s.admin.faults().await;
+    assert_eq!(listed[0].remaining, 4);
+    assert_eq!(s.admin.clear_faults().await, 1);
     s.get("/api/v1/organization").await.ok();
-    s.admin(Method::POST, faults, Some(json!({"operation": "MakeCoffee", "status": 500}))).await.error(400, 3);
+    let refused = s.admin.try_add_fault(&json!({"operation": "MakeCoffee", "status": 500})).await.unwrap_err();
+    admin_error(&refused, 400, 3);
 
-    let log = s.admin(Method::GET, "/_simulator/requests?operation=CreateCluster", None).await.ok();
-    let kinds: Vec<Value> = log.as_array().unwrap().iter().map(|r| r["fault"].clone()).collect();
-    assert_eq!(kinds[..2], [json!("status"), json!("status")]);
+    let log = s.admin.requests_of(Operation::CreateCluster).await;
+    let kinds: Vec<Option<FaultKind>> = log.iter().map(|r| r.fault).collect();
+    assert_eq!(kinds[..2], [Some(FaultKind::Status), Some(FaultKind::Status)]);
 }
 
 #[tokio::test]
@@ -588,52 +595,56 @@ async fn request_log_stats_state_and_reset() {
     s.get(&format!("/api/v1/clusters/{id}/sql-users?pagination.limit=5")).await.ok();
     s.call(None, Method::GET, "/api/v1/clusters", None).await.error(401, 16);
 
-    let log = s.admin(Method::GET, "/_simulator/requests", None).await.ok();
-    let entries = log.as_array().unwrap();
-    let text = log.to_string();
+    // The raw JSON first: the wire format the typed client reads.
+    let raw = s.call(None, Method::GET, "/_simulator/requests", None).await.ok();
+    let text = raw.to_string();
     assert!(!text.contains(KEY) && !text.contains("password-1"), "no secrets in the log");
+    assert!(raw[0]["org"].is_string() && raw[0]["at"].is_string());
+    let unauth = raw.as_array().unwrap().last().unwrap();
+    assert!(unauth.get("org").is_none() && unauth.get("fault").is_none(), "absent fields are left out: {unauth}");
+    let entries = s.admin.requests(0, None).await;
     let first = &entries[0];
-    assert_eq!((first["seq"].as_u64(), first["method"].as_str(), first["operation"].as_str()), (Some(1), Some("POST"), Some("CreateCluster")));
-    assert_eq!(first["status"], 200);
-    assert_eq!(first["path"], "/api/v1/clusters");
-    assert!(first["org"].is_string() && first["at"].is_string());
-    let list = entries.iter().find(|e| e["operation"] == "ListSQLUsers").unwrap();
-    assert_eq!(list["path"], format!("/api/v1/clusters/{id}/sql-users"), "no query string");
+    assert_eq!((first.seq, first.method.as_str(), first.operation.as_str()), (1, "POST", Operation::CreateCluster.name()));
+    assert_eq!(first.status, 200);
+    assert_eq!(first.path, "/api/v1/clusters");
+    let list = entries.iter().find(|e| e.operation == Operation::ListSQLUsers.name()).unwrap();
+    assert_eq!(list.path, format!("/api/v1/clusters/{id}/sql-users"), "no query string");
     let unauth = entries.last().unwrap();
-    assert_eq!((unauth["status"].as_u64(), unauth.get("org")), (Some(401), None));
-    let since = entries[1]["seq"].as_u64().unwrap();
-    let later = s.admin(Method::GET, &format!("/_simulator/requests?since={since}"), None).await.ok();
-    assert_eq!(later.as_array().unwrap().len(), entries.len() - 2);
+    assert_eq!((unauth.status, unauth.org.as_deref()), (401, None));
+    let since = entries[1].seq;
+    assert_eq!(s.admin.requests(since, None).await.len(), entries.len() - 2);
 
-    let stats = s.admin(Method::GET, "/_simulator/stats", None).await.ok();
-    assert_eq!(stats["total"].as_u64(), Some(entries.len() as u64));
-    assert_eq!(stats["by_operation"]["CreateCluster"]["200"], 1);
-    assert_eq!(stats["by_operation"]["CreateSQLUser"]["200"], 1);
-    assert_eq!(stats["by_operation"]["ListClusters"]["401"], 1);
-    assert_eq!(stats["rate_limited"], 0);
+    let stats = s.admin.stats().await;
+    assert_eq!(stats.total, entries.len() as u64);
+    assert_eq!(stats.count(Operation::CreateCluster, 200), 1);
+    assert_eq!(stats.count(Operation::CreateSQLUser, 200), 1);
+    assert_eq!(stats.count(Operation::ListClusters, 401), 1);
+    assert_eq!(stats.rate_limited, 0);
 
-    let state = s.admin(Method::GET, "/_simulator/state", None).await.ok();
-    assert!(!state.to_string().contains(KEY));
-    let org = state["orgs"].as_array().unwrap().iter().find(|o| !o["clusters"].as_array().unwrap().is_empty()).unwrap();
-    let dump = &org["clusters"][0];
-    assert_eq!(dump["cluster"]["id"], id.as_str());
-    assert_eq!(dump["sql_users"], json!([{"name": "app", "password": "password-1"}]));
-    assert_eq!(dump["databases"][0]["name"], "defaultdb");
-    assert_eq!(dump["allowlist"][0]["cidr_ip"], "0.0.0.0");
-    assert_eq!(dump["backup_configuration"], json!({"enabled": true, "retention_days": 30, "frequency_minutes": 60}));
+    let state = s.admin.state().await;
+    assert!(!serde_json::to_string(&state).unwrap().contains(KEY));
+    let org = state.orgs.iter().find(|o| !o.clusters.is_empty()).unwrap();
+    let dump = &org.clusters[0];
+    assert_eq!(dump.cluster.id, id);
+    assert_eq!(dump.sql_users, [UserDump { name: "app".into(), password: "password-1".into() }]);
+    assert_eq!(dump.databases[0].name, "defaultdb");
+    assert_eq!(dump.allowlist[0].cidr_ip, "0.0.0.0");
+    assert_eq!(dump.backup_configuration, BackupConfiguration { enabled: true, retention_days: 30, frequency_minutes: 60 });
 
     // Forced states.
-    let c = s.admin(Method::POST, &format!("/_simulator/clusters/{id}/state"), Some(json!({"state": "LOCKED", "operation_status": "CRDB_REPAVE_RUNNING"}))).await.ok();
-    assert_eq!(c["state"], "LOCKED");
+    let locked = ForceState { state: Some(ClusterState::Locked), operation_status: Some(OperationStatus::from("CRDB_REPAVE_RUNNING")), ..Default::default() };
+    let c = s.admin.force_state(&id, &locked).await;
+    assert_eq!(c.state, ClusterState::Locked);
     s.patch(&format!("/api/v1/clusters/{id}"), json!({"labels": {}})).await.error(400, 9);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(s.get(&format!("/api/v1/clusters/{id}")).await.ok()["state"], "LOCKED", "forced states stick");
-    s.admin(Method::POST, &format!("/_simulator/clusters/{id}/state"), Some(json!({"state": "CREATED", "operation_status": "UNSPECIFIED"}))).await.ok();
+    let settled = ForceState { state: Some(ClusterState::Created), operation_status: Some(OperationStatus::Unspecified), ..Default::default() };
+    s.admin.force_state(&id, &settled).await;
     s.patch(&format!("/api/v1/clusters/{id}"), json!({"labels": {}})).await.ok();
-    s.admin(Method::POST, &format!("/_simulator/clusters/{id}/state"), Some(json!({"state": "MELTED"}))).await.error(400, 3);
+    admin_error(&s.admin.try_force_state(&id, &json!({"state": "MELTED"})).await.unwrap_err(), 400, 3);
 
-    s.admin(Method::POST, "/_simulator/reset", None).await.ok();
-    assert_eq!(s.admin(Method::GET, "/_simulator/stats", None).await.ok()["total"], 0);
+    s.admin.reset().await;
+    assert_eq!(s.admin.stats().await.total, 0);
     assert_eq!(s.get("/api/v1/clusters").await.ok()["clusters"], json!([]));
     s.get(&format!("/api/v1/clusters/{id}")).await.error(404, 5);
 }

@@ -1,6 +1,7 @@
 //! What every reconciler shares: Kubernetes and Cloud clients, credentials, events and timing.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -17,7 +18,6 @@ use crate::cloud::models;
 use crate::cloud::{ApiKey, CloudClient, CloudClients, Priority};
 
 use super::error::ReconcileError;
-use super::reconciler::FailureCounts;
 
 /// Timing of requeues.
 #[derive(Debug, Clone)]
@@ -124,6 +124,22 @@ pub struct DefaultCredentials(Option<ApiKey>);
 impl DefaultCredentials {
     pub fn new(key: Option<ApiKey>) -> Self {
         Self(key)
+    }
+}
+
+/// Consecutive transient failures per object, for per-object exponential backoff.
+#[derive(Default)]
+pub struct FailureCounts(Mutex<HashMap<String, u32>>);
+
+impl FailureCounts {
+    pub fn record(&self, key: &str) -> u32 {
+        let mut counts = self.0.lock().expect("failure counts lock");
+        let count = counts.entry(key.to_string()).or_default();
+        *count = count.saturating_add(1);
+        *count
+    }
+    pub fn clear(&self, key: &str) {
+        self.0.lock().expect("failure counts lock").remove(key);
     }
 }
 

@@ -74,13 +74,13 @@ where
     }
 }
 
-/// Runs every controller until `shutdown` resolves.
-/// `readiness` turns true once every controller's first watch sync is done.
+/// Runs every controller until `shutdown` resolves. `on_synced` is called once, when every
+/// controller's first watch sync is done (the operator then reports itself ready).
 pub async fn run(
     ctx: Arc<Context>,
     scope: WatchScope,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    readiness: crate::health::Readiness,
+    on_synced: impl Fn() + Send + Sync + 'static,
 ) {
     // One shutdown signal, fanned out to every controller.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -100,7 +100,7 @@ pub async fn run(
     let client = ctx.client.clone();
 
     // Ready once every controller's watch has delivered its first complete list.
-    let synced = SyncTracker::new(4, readiness);
+    let synced = SyncTracker::new(4, Arc::new(on_synced));
     let clusters = controller_for(scope.api::<CockroachCluster>(client.clone()), wc(), synced.clone());
     let users = controller_for(scope.api::<SQLUser>(client.clone()), wc(), synced.clone());
     let databases = controller_for(scope.api::<Database>(client.clone()), wc(), synced.clone());
@@ -190,24 +190,24 @@ fn prune<K: kube::Resource>(obj: &mut K) {
     }
 }
 
-/// Flips readiness once every controller has synced.
+/// Calls `on_synced` once every controller has synced.
 #[derive(Clone)]
 struct SyncTracker {
     expected: usize,
     done: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
-    readiness: crate::health::Readiness,
+    on_synced: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl SyncTracker {
-    fn new(expected: usize, readiness: crate::health::Readiness) -> Self {
-        Self { expected, done: Arc::default(), readiness }
+    fn new(expected: usize, on_synced: Arc<dyn Fn() + Send + Sync>) -> Self {
+        Self { expected, done: Arc::default(), on_synced }
     }
 
     fn done(&self, kind: &str) {
         let mut done = self.done.lock().expect("sync tracker lock");
         if done.insert(kind.to_string()) && done.len() == self.expected {
             tracing::info!("first watch sync done; ready");
-            self.readiness.set(true);
+            (self.on_synced)();
         }
     }
 }

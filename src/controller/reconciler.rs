@@ -1,9 +1,7 @@
 //! The part of every reconcile that is the same for all kinds: turning the pipeline's result into
 //! conditions, a status write (skipped when nothing changed), events and the next requeue.
 
-use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -65,22 +63,6 @@ pub struct Step {
 impl Step {
     pub fn new(outcome: Outcome, requeue: Duration) -> Self {
         Self { outcome, requeue }
-    }
-}
-
-/// Consecutive transient failures per object, for per-object exponential backoff.
-#[derive(Default)]
-pub struct FailureCounts(Mutex<HashMap<String, u32>>);
-
-impl FailureCounts {
-    fn record(&self, key: &str) -> u32 {
-        let mut counts = self.0.lock().expect("failure counts lock");
-        let count = counts.entry(key.to_string()).or_default();
-        *count = count.saturating_add(1);
-        *count
-    }
-    fn clear(&self, key: &str) {
-        self.0.lock().expect("failure counts lock").remove(key);
     }
 }
 

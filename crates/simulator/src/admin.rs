@@ -1,0 +1,126 @@
+//! The admin surface under `/_simulator/` (not part of the Cloud API; no authentication, no rate
+//! limit). Tests use it, through [`AdminClient`](crate::admin_client::AdminClient), to read what
+//! the simulator served and stored, and to inject trouble; its bodies are in [`admin_api`](crate::admin_api).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use crdb_cloud::models::Cluster;
+
+use super::Sim;
+use super::admin_api::{
+    Cleared, ClusterDump, Fault, FaultSpec, ForceState, Health, OrgDump, RequestRecord, Reset, SqlUserPassword, StateDump,
+    Stats, UserDump, paths,
+};
+use super::errors::{ApiError, ApiResult};
+use super::extract::{ApiPath, JsonBody, QueryParams};
+use super::validation;
+
+pub(super) fn router() -> Router<Arc<Sim>> {
+    Router::new()
+        .route(paths::HEALTH, get(|| async { Json(Health { status: "ok".into() }) }))
+        .route(paths::STATS, get(stats))
+        .route(paths::REQUESTS, get(requests))
+        .route(paths::RESET, post(reset))
+        .route(paths::FAULTS, get(list_faults).post(add_fault).delete(clear_faults))
+        .route(paths::STATE, get(state))
+        .route(paths::CLUSTER_STATE, post(force_state))
+        .route(paths::SQL_USER_PASSWORD, get(sql_user_password))
+}
+
+async fn stats(State(sim): State<Arc<Sim>>) -> Json<Stats> {
+    Json(sim.journal().stats())
+}
+
+/// `?since=SEQ` returns entries after that sequence number; `?operation=Name` filters.
+async fn requests(State(sim): State<Arc<Sim>>, query: QueryParams) -> ApiResult<Json<Vec<RequestRecord>>> {
+    let since = match query.get("since") {
+        None => 0,
+        Some(s) => s.parse().map_err(|_| ApiError::invalid(format!("invalid value {s:?} for `since`")))?,
+    };
+    Ok(Json(sim.journal().requests(since, query.get("operation"))))
+}
+
+/// Clears clusters, stats, the request log, faults and rate-limit buckets; keys stay.
+async fn reset(State(sim): State<Arc<Sim>>) -> Json<Reset> {
+    sim.store().reset();
+    sim.journal().clear();
+    sim.faults().clear();
+    sim.limiter().clear();
+    Json(Reset { reset: true })
+}
+
+async fn list_faults(State(sim): State<Arc<Sim>>) -> Json<Vec<Fault>> {
+    Json(sim.faults().list())
+}
+
+async fn add_fault(State(sim): State<Arc<Sim>>, JsonBody(spec): JsonBody<FaultSpec>) -> ApiResult<Json<Fault>> {
+    sim.faults().add(spec).map(Json)
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> Json<Cleared> {
+    Json(Cleared { cleared: sim.faults().clear() })
+}
+
+/// Everything stored, per organisation (never the API keys).
+async fn state(State(sim): State<Arc<Sim>>) -> Json<StateDump> {
+    let mut store = sim.store();
+    let orgs = store
+        .orgs(Utc::now())
+        .map(|org| OrgDump {
+            id: org.info.id.clone(),
+            name: org.info.name.clone(),
+            clusters: org
+                .clusters
+                .values()
+                .map(|r| ClusterDump {
+                    cluster: r.cluster.clone(),
+                    sql_users: r
+                        .sql_users
+                        .iter()
+                        .map(|(name, password)| UserDump { name: name.clone(), password: password.clone() })
+                        .collect(),
+                    databases: r.databases.values().cloned().collect(),
+                    allowlist: r.allowlist.values().cloned().collect(),
+                    backup_configuration: r.backup.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Json(StateDump { orgs })
+}
+
+async fn force_state(
+    State(sim): State<Arc<Sim>>,
+    ApiPath(cluster_id): ApiPath<String>,
+    JsonBody(body): JsonBody<ForceState>,
+) -> ApiResult<Json<Cluster>> {
+    if body.state.is_none() && body.operation_status.is_none() && body.upgrade_status.is_none() {
+        return Err(ApiError::invalid("give at least one of `state`, `operation_status`, `upgrade_status`"));
+    }
+    validation::known_opt("state", body.state.as_ref())?;
+    validation::known_opt("operation_status", body.operation_status.as_ref())?;
+    validation::known_opt("upgrade_status", body.upgrade_status.as_ref())?;
+    let now = Utc::now();
+    let retention = sim.timing.deleted_retention;
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, now)?;
+    record.force(body.state, body.operation_status, body.upgrade_status, now, retention);
+    Ok(Json(record.cluster.clone()))
+}
+
+async fn sql_user_password(
+    State(sim): State<Arc<Sim>>,
+    ApiPath((cluster_id, name)): ApiPath<(String, String)>,
+) -> ApiResult<Json<SqlUserPassword>> {
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, Utc::now())?;
+    let password = record
+        .sql_users
+        .get(&name)
+        .ok_or_else(|| ApiError::not_found(format!("SQL user {name:?} not found on cluster {cluster_id}")))?;
+    Ok(Json(SqlUserPassword { password: password.clone() }))
+}

@@ -1,0 +1,123 @@
+//! What every `/api/v1` request goes through before and after its handler: authentication,
+//! the rate limit, injected faults, then the request log and stats.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::Sim;
+use super::connection::ConnectionHandle;
+use super::errors::ApiError;
+use super::extract::OrgCtx;
+use super::admin_api::{FaultKind, RequestRecord, UNKNOWN_OPERATION};
+use crdb_cloud::Operation;
+use super::state::rfc3339;
+
+/// The organisation of the request's bearer key. The key is neither logged nor echoed.
+fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthenticated("missing API key: send the header `Authorization: Bearer <API key>`"))?;
+    let key = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be `Bearer <API key>`"))?;
+    sim.store()
+        .org_id_for_key(key)
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::unauthenticated("the API key is not valid"))
+}
+
+pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at = rfc3339(chrono::Utc::now());
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    // The route the request matched names its operation; a path of no route, or a method the
+    // path does not serve, is of no operation.
+    let operation = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|route| Operation::for_route(req.method(), route.as_str()));
+    let mut org = None;
+    let mut rate_limited = false;
+    let mut fault = None;
+
+    let response = 'serve: {
+        let org_id = match authenticate(&sim, req.headers()) {
+            Ok(id) => id,
+            Err(e) => break 'serve e.into_response(),
+        };
+        org = Some(org_id.clone());
+        if let Err(retry_after) = sim.limiter().check(&org_id, Instant::now()) {
+            rate_limited = true;
+            break 'serve ApiError::rate_limited(retry_after).into_response();
+        }
+        let injection = operation.map(|op| sim.faults().take(op)).unwrap_or_default();
+        fault = injection.label();
+        if let Some(ms) = injection.latency_ms {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if let Some(status) = injection.status {
+            let error = match injection.retry_after_secs {
+                Some(secs) if status == 429 => ApiError::rate_limited(secs),
+                _ => ApiError::from_http_status(status, format!("injected fault: HTTP {status}")),
+            };
+            break 'serve error.into_response();
+        }
+        let connection = req.extensions().get::<ConnectInfo<ConnectionHandle>>().map(|c| c.0.clone());
+        if injection.reset_connection && !injection.drop_response {
+            // The request is lost on the way in: nothing runs, the connection dies unanswered.
+            break 'serve reset(connection);
+        }
+        req.extensions_mut().insert(OrgCtx { org_id });
+        let response = next.run(req).await;
+        if injection.reset_connection {
+            // The operation ran and its effects stay; the connection dies before the answer.
+            break 'serve reset(connection);
+        }
+        if injection.drop_response {
+            // The operation ran and its effects stay; only the answer is lost.
+            break 'serve ApiError::from_http_status(503, "upstream connection reset before the response was sent")
+                .into_response();
+        }
+        response
+    };
+
+    let status = response.status().as_u16();
+    let operation = operation.map_or(UNKNOWN_OPERATION, Operation::name);
+    tracing::info!(%method, %path, operation, status, org = org.as_deref().unwrap_or("-"), fault = fault.map(FaultKind::as_str), "request");
+    let record = RequestRecord {
+        seq: 0,
+        at,
+        method,
+        path,
+        operation: operation.to_string(),
+        status,
+        org,
+        duration_ms: started.elapsed().as_millis() as u64,
+        fault,
+    };
+    sim.journal().record(record, rate_limited);
+    response
+}
+
+/// Resets the request's connection, so the response built here is never delivered. Served without
+/// the simulator's listener (no connection handle), a 503 stands in for the reset.
+fn reset(connection: Option<ConnectionHandle>) -> Response {
+    match connection {
+        Some(handle) => {
+            handle.reset();
+            // Never delivered; the log records it with the status a client would have waited for.
+            ApiError::from_http_status(503, "connection reset").into_response()
+        }
+        None => ApiError::from_http_status(503, "connection reset (no connection to reset)").into_response(),
+    }
+}
