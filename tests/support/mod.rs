@@ -7,7 +7,7 @@
 //!
 //! Environment variables:
 //! - `CRDB_TESTENV_BIN`: directory holding `etcd`, `kube-apiserver`, `kube-controller-manager`,
-//!   `kubectl` and `helm`; when unset, `tests/controlplane/build.sh` builds (or finds) them.
+//!   `kubectl`, `helm` and `promtool`; when unset, `tests/controlplane/build.sh` builds (or finds) them.
 //! - `CRDB_TESTENV_CACHE`: cache root used by `build.sh` (see the script).
 //! - `CRDB_TESTENV_KEEP=1`: keep the control plane's temporary directory (certificates, logs, etcd
 //!   data) after the test binary exits; its path is printed at start-up.
@@ -15,6 +15,7 @@
 //!   collection, namespaces stay Terminating, no default ServiceAccounts).
 #![allow(dead_code, unused_imports)]
 
+pub mod chart;
 pub mod controlplane;
 pub mod kubectl;
 pub mod namespace;
@@ -22,6 +23,6 @@ pub mod operator;
 pub mod world;
 
 pub use controlplane::{ControlPlane, shared};
-pub use kubectl::{CmdOutput, helm, kubectl, kubectl_as, kubectl_blocking};
+pub use kubectl::{CmdOutput, helm, kubectl, kubectl_as, kubectl_blocking, promtool};
 pub use namespace::{TestNamespace, test_namespace};
 pub use world::World;
