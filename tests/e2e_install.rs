@@ -707,3 +707,18 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     // The Lease the operator held belonged to the release: nothing is left behind.
     assert!(Api::<Lease>::namespaced(release_ns.client(), r).get_opt(&lease_name).await.unwrap().is_none(), "the Lease outlived the release");
 }
+
+#[tokio::test]
+async fn kubectl_explain_prints_the_field_docs_as_paragraphs() {
+    // The CRDs' descriptions are reflowed (src/api/prose.rs), so kubectl wraps whole paragraphs at
+    // its own width; the source's hard line breaks used to leave ragged lines (a lone "and").
+    install_crds().await;
+    let out = kubectl(&["explain", "cockroachcluster.spec.adoptClusterId"], None).await.ok();
+    let description: Vec<&str> = out.stdout.lines().skip_while(|l| !l.starts_with("DESCRIPTION")).skip(1).map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let text = description.join(" ");
+    assert!(text.contains("Its provider and serverless/dedicated shape must match this spec; the operator then manages it like any other. Immutable."), "{out}");
+    // Every line but the last fills kubectl's width: nothing broke a sentence early.
+    for line in &description[..description.len() - 1] {
+        assert!(line.len() >= 60, "a ragged line {line:?} in:\n{}", out.stdout);
+    }
+}
