@@ -40,26 +40,11 @@ pub fn crds_yaml() -> String {
 mod tests {
     use super::*;
 
-    fn descriptions(value: &serde_json::Value, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                for (key, child) in map {
-                    match child {
-                        serde_json::Value::String(text) if key == "description" => out.push(text.clone()),
-                        _ => descriptions(child, out),
-                    }
-                }
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|item| descriptions(item, out)),
-            _ => {}
-        }
-    }
-
     #[test]
     fn every_crd_description_reads_as_prose() {
         let mut all = Vec::new();
         for crd in crds() {
-            descriptions(&serde_json::to_value(&crd).unwrap(), &mut all);
+            prose::for_each_description(&mut serde_json::to_value(&crd).unwrap(), &mut |text| all.push(text.clone()));
         }
         assert!(all.len() > 50, "the schemas are documented: {} descriptions", all.len());
         for text in &all {

@@ -57,19 +57,24 @@ fn is_list_item(line: &str) -> bool {
     digits > 0 && line[digits..].starts_with(". ")
 }
 
-/// Reflows every `description` string in a JSON document (a CRD's OpenAPI schema). A property that
-/// is itself named `description` holds a schema object, not a string, and is walked like any other.
+/// Reflows every `description` string in a JSON document (a CRD's OpenAPI schema).
 pub fn reflow_descriptions(value: &mut Value) {
+    for_each_description(value, &mut |text| *text = reflow(text));
+}
+
+/// Calls `f` on every `description` string in a JSON document. A property that is itself named
+/// `description` holds a schema object, not a string, and is walked like any other.
+pub fn for_each_description(value: &mut Value, f: &mut impl FnMut(&mut String)) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
                 match child {
-                    Value::String(text) if key == "description" => *text = reflow(text),
-                    _ => reflow_descriptions(child),
+                    Value::String(text) if key == "description" => f(text),
+                    _ => for_each_description(child, f),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(reflow_descriptions),
+        Value::Array(items) => items.iter_mut().for_each(|item| for_each_description(item, f)),
         _ => {}
     }
 }
