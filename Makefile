@@ -7,7 +7,8 @@ CARGO ?= cargo
 
 .PHONY: demo test testenv crds lint bench
 
-# Builds (once, cached outside the repo) kube-apiserver, etcd, kubectl, helm and exports their directory.
+# Builds (once, cached outside the repo) kube-apiserver, etcd, kubectl, helm and promtool and exports
+# their directory.
 testenv:
 	@bash tests/controlplane/build.sh >/dev/null
 

@@ -1,8 +1,9 @@
 //! Prometheus metrics: reconciles, Cloud API requests, the request budget and resources by
 //! condition. Served as text on `/metrics` by [`crate::health`].
 //!
-//! No label ever carries a credential or a resource's data: kinds, operation names, statuses and
-//! condition types only.
+//! No label ever carries a credential or a resource's data: kinds, operation names, statuses,
+//! condition types and condition reasons only. Reasons are `&'static str` constants of the code
+//! (a fixed CamelCase set), never messages, so every label's cardinality stays bounded.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -45,6 +46,20 @@ struct ConditionLabels {
     condition: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StalledLabels {
+    kind: String,
+    reason: String,
+}
+
+/// Where one resource is counted: its condition and, when Stalled, why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Counted {
+    kind: String,
+    condition: String,
+    stalled_reason: Option<&'static str>,
+}
+
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ReconcileLabels, Counter>,
@@ -56,8 +71,9 @@ pub struct Metrics {
     resources: Family<ConditionLabels, Gauge>,
     leader: Gauge,
     ready: Gauge,
-    /// The last condition of every resource, so the gauge counts each resource once.
-    states: Mutex<HashMap<String, (String, String)>>,
+    stalled: Family<StalledLabels, Gauge>,
+    /// The last condition of every resource, so the gauges count each resource once.
+    states: Mutex<HashMap<String, Counted>>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -96,6 +112,10 @@ impl Metrics {
         );
         let ready = Gauge::default();
         registry.register("ready", "1 when this replica answers /readyz with 200", ready.clone());
+        // A separate gauge rather than a reason label on `resources`: the reasons of Ready and
+        // Reconciling resources are noise for alerting, and the existing series keep their labels.
+        let stalled = Family::<StalledLabels, Gauge>::default();
+        registry.register("stalled_resources", "Stalled resources by kind and reason (the Stalled condition's reason)", stalled.clone());
         Self {
             registry,
             leader,
@@ -107,6 +127,7 @@ impl Metrics {
             budget_wait_seconds,
             rate_limited,
             resources,
+            stalled,
             states: Mutex::default(),
         }
     }
@@ -129,16 +150,23 @@ impl Metrics {
         self.reconcile_seconds.get_or_create(&KindLabels { kind: kind.into() }).observe(elapsed.as_secs_f64());
     }
 
-    /// Records the condition a resource is in now (`None` when it is gone).
-    pub fn resource_state(&self, kind: &str, object: &str, condition: Option<&str>) {
+    /// Records the condition a resource is in now (`None` when it is gone) and, when it is
+    /// Stalled, the reason.
+    pub fn resource_state(&self, kind: &str, object: &str, condition: Option<&str>, stalled_reason: Option<&'static str>) {
         let mut states = self.states.lock().expect("metrics lock");
         let key = format!("{kind}/{object}");
-        if let Some((old_kind, old_condition)) = states.remove(&key) {
-            self.resources.get_or_create(&ConditionLabels { kind: old_kind, condition: old_condition }).dec();
+        if let Some(old) = states.remove(&key) {
+            self.resources.get_or_create(&ConditionLabels { kind: old.kind.clone(), condition: old.condition }).dec();
+            if let Some(reason) = old.stalled_reason {
+                self.stalled.get_or_create(&StalledLabels { kind: old.kind, reason: reason.into() }).dec();
+            }
         }
         if let Some(condition) = condition {
             self.resources.get_or_create(&ConditionLabels { kind: kind.into(), condition: condition.into() }).inc();
-            states.insert(key, (kind.into(), condition.into()));
+            if let Some(reason) = stalled_reason {
+                self.stalled.get_or_create(&StalledLabels { kind: kind.into(), reason: reason.into() }).inc();
+            }
+            states.insert(key, Counted { kind: kind.into(), condition: condition.into(), stalled_reason });
         }
     }
 
@@ -177,10 +205,10 @@ mod tests {
         metrics.request("ListSQLUsers", "200", Duration::from_millis(5));
         metrics.budget_wait("ListSQLUsers", Duration::from_millis(100));
         metrics.rate_limited("ListSQLUsers");
-        metrics.resource_state("SQLUser", "ns/a", Some("Ready"));
-        metrics.resource_state("SQLUser", "ns/b", Some("Ready"));
-        metrics.resource_state("SQLUser", "ns/b", Some("Stalled"));
-        metrics.resource_state("SQLUser", "ns/a", None);
+        metrics.resource_state("SQLUser", "ns/a", Some("Ready"), None);
+        metrics.resource_state("SQLUser", "ns/b", Some("Ready"), None);
+        metrics.resource_state("SQLUser", "ns/b", Some("Stalled"), Some("SecretConflict"));
+        metrics.resource_state("SQLUser", "ns/a", None, None);
         let text = metrics.encode();
         assert!(text.contains(r#"crdb_operator_reconciles_total{kind="SQLUser",result="ready"} 1"#), "{text}");
         assert!(text.contains(r#"crdb_operator_cloud_api_requests_total{operation="ListSQLUsers",status="200"} 1"#), "{text}");
@@ -188,5 +216,24 @@ mod tests {
         assert!(text.contains("crdb_operator_cloud_api_budget_wait_seconds_count"), "{text}");
         assert!(text.contains(r#"crdb_operator_resources{kind="SQLUser",condition="Stalled"} 1"#), "{text}");
         assert!(text.contains(r#"crdb_operator_resources{kind="SQLUser",condition="Ready"} 0"#), "{text}");
+        assert!(text.contains(r#"crdb_operator_stalled_resources{kind="SQLUser",reason="SecretConflict"} 1"#), "{text}");
+    }
+
+    #[test]
+    fn a_stalled_resource_is_counted_under_its_latest_reason_only() {
+        let metrics = Metrics::new();
+        metrics.resource_state("AllowlistEntry", "ns/a", Some("Stalled"), Some("Conflict"));
+        metrics.resource_state("AllowlistEntry", "ns/a", Some("Stalled"), Some("InvalidSpec"));
+        metrics.resource_state("AllowlistEntry", "ns/b", Some("Stalled"), Some("InvalidSpec"));
+        let text = metrics.encode();
+        assert!(text.contains(r#"crdb_operator_stalled_resources{kind="AllowlistEntry",reason="Conflict"} 0"#), "{text}");
+        assert!(text.contains(r#"crdb_operator_stalled_resources{kind="AllowlistEntry",reason="InvalidSpec"} 2"#), "{text}");
+        // Recovering, then deletion, leave nothing counted as Stalled.
+        metrics.resource_state("AllowlistEntry", "ns/a", Some("Ready"), None);
+        metrics.resource_state("AllowlistEntry", "ns/b", None, None);
+        let text = metrics.encode();
+        assert!(text.contains(r#"crdb_operator_stalled_resources{kind="AllowlistEntry",reason="InvalidSpec"} 0"#), "{text}");
+        assert!(text.contains(r#"crdb_operator_resources{kind="AllowlistEntry",condition="Stalled"} 0"#), "{text}");
+        assert!(text.contains(r#"crdb_operator_resources{kind="AllowlistEntry",condition="Ready"} 1"#), "{text}");
     }
 }

@@ -165,6 +165,33 @@ async fn deletion_honours_delete_retain_and_delete_protection() {
 }
 
 #[tokio::test]
+async fn delete_protection_asked_for_while_the_operator_was_away_is_honoured() {
+    install_crds().await;
+    let ns = test_namespace("cluster-protect-late").await;
+    let sim = start_simulator(&[]).await;
+    let admin = SimAdmin::new(&sim);
+    let url = sim.base_url();
+    let mut operator = Operator::start(OperatorOptions::new(ns.name(), &url));
+    let api: Api<CockroachCluster> = ns.api();
+    apply(ns.name(), &serverless_cluster("late-guard-db")).await;
+    let id = wait_for(&api, "late-guard-db", READY_TIMEOUT, "Ready", is_ready).await.status.unwrap().cluster_id.unwrap();
+
+    // Protection is asked for and the resource deleted while no operator runs: the cloud never
+    // heard of the protection, and the spec is all there is to go by.
+    operator.kill().await;
+    api.patch("late-guard-db", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"deleteProtection": true}}))).await.unwrap();
+    api.delete("late-guard-db", &DeleteParams::default()).await.unwrap();
+    let _operator = Operator::start(OperatorOptions::new(ns.name(), &url));
+    wait_for(&api, "late-guard-db", READY_TIMEOUT, "Stalled by delete protection", |c| is_stalled_with(c, "DeleteProtected")).await;
+    assert_eq!(admin.count(Operation::DeleteCluster).await, 0, "a cluster whose spec asks for protection was deleted");
+    assert_eq!(admin.cloud().get_cluster(&id).await.unwrap().state, ClusterState::Created);
+
+    api.patch("late-guard-db", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"deleteProtection": false}}))).await.unwrap();
+    wait_gone(&api, "late-guard-db", READY_TIMEOUT).await;
+    assert!(admin.cluster(&id).await.as_ref().is_none_or(ClusterDump::is_deleted));
+}
+
+#[tokio::test]
 async fn invalid_manifests_are_rejected_at_apply_naming_the_field() {
     install_crds().await;
     let ns = test_namespace("cluster-invalid").await;

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use crdb_test_support::*;
 use crdb_test_support::{helm, kubectl, kubectl_as, shared, test_namespace};
+use crdb_test_support::chart::{chart, find, key, one, render, repo, yaml_docs};
 
 /// Default release name and namespace: what deploy/ is rendered with.
 const DEFAULT_RELEASE: &str = "crdb-cloud-operator";
@@ -30,51 +30,8 @@ const HELM_ONLY_LABELS: [&str; 2] = ["helm.sh/chart", "app.kubernetes.io/managed
 const HAND_WRITTEN: [&str; 3] = ["kustomization.yaml", "namespace.yaml", "crds.yaml"];
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn chart() -> String {
-    repo().join("charts/crdb-cloud-operator").display().to_string()
-}
-
 fn maximal_values() -> String {
     repo().join("charts/crdb-cloud-operator/ci/maximal-values.yaml").display().to_string()
-}
-
-/// Every non-empty document of a multi-document YAML stream.
-fn yaml_docs(text: &str) -> Vec<Value> {
-    serde_norway::Deserializer::from_str(text)
-        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("invalid YAML ({e}):\n{text}")))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-/// `helm template <release> <chart> -n <namespace> <args>`, which must succeed; the parsed objects.
-async fn render(release: &str, namespace: &str, args: &[&str]) -> Vec<Value> {
-    let chart = chart();
-    let mut all = vec!["template", release, chart.as_str(), "--namespace", namespace];
-    all.extend_from_slice(args);
-    yaml_docs(&helm(&all, None).await.ok().stdout)
-}
-
-fn key(obj: &Value) -> String {
-    format!(
-        "{}/{}/{}",
-        obj["kind"].as_str().unwrap_or_default(),
-        obj["metadata"]["namespace"].as_str().unwrap_or_default(),
-        obj["metadata"]["name"].as_str().unwrap_or_default()
-    )
-}
-
-fn find<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["kind"] == kind).collect()
-}
-
-fn one<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
-    let found = find(objects, kind);
-    assert_eq!(found.len(), 1, "expected exactly one {kind}, got {}: {:#?}", found.len(), objects.iter().map(key).collect::<Vec<_>>());
-    found[0]
 }
 
 fn kinds(objects: &[Value]) -> BTreeSet<String> {
@@ -265,7 +222,9 @@ async fn helm_template_renders_every_option() {
     let objects = render("max", "ops", &["-f", maximal.as_str()]).await;
     assert_eq!(
         kinds(&objects),
-        ["Deployment", "Lease", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ServiceMonitor"].map(String::from).into(),
+        ["ConfigMap", "Deployment", "Lease", "PodDisruptionBudget", "PrometheusRule", "Role", "RoleBinding", "Service", "ServiceAccount", "ServiceMonitor"]
+            .map(String::from)
+            .into(),
         "watchNamespace: Roles instead of ClusterRoles; existingSecret: no Secret"
     );
     let roles = find(&objects, "Role");
@@ -327,6 +286,22 @@ async fn helm_template_renders_every_option() {
     assert_eq!(monitor["spec"]["endpoints"], json!([{"port": "metrics", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}]));
     assert_eq!(monitor["spec"]["selector"]["matchLabels"], deployment["spec"]["selector"]["matchLabels"]);
     assert_eq!(one(&objects, "PodDisruptionBudget")["spec"]["minAvailable"], 2);
+    // Alerts and dashboard (their content is tested in tests/e2e_monitoring.rs).
+    let rule = one(&objects, "PrometheusRule");
+    assert_eq!(rule["metadata"]["labels"]["release"], "kube-prometheus-stack");
+    let alerts: Vec<&Value> = rule["spec"]["groups"].as_array().unwrap().iter().flat_map(|g| g["rules"].as_array().unwrap()).collect();
+    assert_eq!(alerts.len(), 8);
+    let stalled = alerts.iter().find(|r| r["alert"] == "CrdbResourcesStalled").unwrap();
+    assert_eq!(stalled["for"], "30m");
+    assert_eq!(stalled["labels"], json!({"severity": "critical", "team": "platform"}));
+    assert_eq!(stalled["annotations"]["runbook_url"], "https://wiki.example.com/runbooks/crdb-cloud-operator#crdbresourcesstalled");
+    assert!(stalled["expr"].as_str().unwrap().contains(r#"crdb_operator_stalled_resources{job="crdb-operator-max-metrics"}"#), "{stalled}");
+    let not_ready = alerts.iter().find(|r| r["alert"] == "CrdbOperatorNotReady").unwrap();
+    assert!(not_ready["expr"].as_str().unwrap().contains(r#"{namespace="ops",deployment="crdb-operator-max"}"#), "{not_ready}");
+    let dashboard = one(&objects, "ConfigMap");
+    assert_eq!(dashboard["metadata"]["namespace"], "monitoring");
+    assert_eq!(dashboard["metadata"]["annotations"]["grafana_folder"], "Databases");
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
 
     // apiKey.value: a chart-managed Secret, referenced (not optional), and a checksum that rolls
     // the pods when it changes.
@@ -367,6 +342,12 @@ async fn bad_values_are_rejected_before_anything_is_applied() {
         (&["--set", "leaderElection.enabled=yes please"], "/leaderElection/enabled"),
         (&["--set", "extraEnv[0].value=8"], "/extraEnv/0"),
         (&["--set", "serviceMonitor.interval=often"], "/serviceMonitor/interval"),
+        (&["--set", "alerts.resourcesStalled.for=15 minutes"], "/alerts/resourcesStalled/for"),
+        (&["--set", "alerts.budgetSaturated.quantile=1.5"], "/alerts/budgetSaturated/quantile"),
+        (&["--set", "alerts.runbookBaseUrl=docs/runbooks.md"], "/alerts/runbookBaseUrl"),
+        (&["--set", "alerts.operatorSelector=job=\"x\"}"], "/alerts/operatorSelector"),
+        (&["--set", "alerts.noLeader.after=5m"], "additional properties 'after' not allowed"),
+        (&["--set", "dashboard.labels.grafana_dashboard=1"], "/dashboard/labels/grafana_dashboard"),
         (&["--set", "replicas=3"], "additional properties 'replicas' not allowed"),
         (&["--set", "apiKey.value=k", "--set", "apiKey.existingSecret=s"], "mutually exclusive"),
         (&["--set", "leaderElection.enabled=false"], "replicaCount > 1 needs leaderElection.enabled=true"),
@@ -614,19 +595,20 @@ async fn helm_install_upgrade_and_uninstall_leave_only_the_crds() {
 
 #[tokio::test]
 async fn maximal_values_are_accepted_by_the_apiserver() {
-    // Server-side dry run of everything the maximal values render (but the ServiceMonitor, whose CRD
-    // this cluster lacks): the apiserver's own validation of every field the chart writes.
+    // Server-side dry run of everything the maximal values render (but the ServiceMonitor and the
+    // PrometheusRule, whose CRDs this cluster lacks; tests/e2e_monitoring.rs dry-runs the rule with
+    // its CRD): the apiserver's own validation of every field the chart writes.
     let release_ns = test_namespace("helm-max").await;
     let watched = test_namespace("helm-max-watched").await;
     let chart = chart();
     let maximal = maximal_values();
-    let set = format!("watchNamespace={}", watched.name());
+    let set = format!("watchNamespace={},dashboard.namespace={}", watched.name(), release_ns.name());
     let rendered = helm(&["template", "max", chart.as_str(), "-n", release_ns.name(), "-f", maximal.as_str(), "--set", set.as_str()], None).await.ok();
-    let items: Vec<Value> = yaml_docs(&rendered.stdout).into_iter().filter(|o| o["kind"] != "ServiceMonitor").collect();
-    assert_eq!(items.len(), 9);
+    let items: Vec<Value> = yaml_docs(&rendered.stdout).into_iter().filter(|o| o["kind"] != "ServiceMonitor" && o["kind"] != "PrometheusRule").collect();
+    assert_eq!(items.len(), 10);
     let list = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
     let out = kubectl(&["apply", "--dry-run=server", "-f", "-"], Some(&list)).await.ok();
-    assert_eq!(out.stdout.lines().count(), 9, "{out}");
+    assert_eq!(out.stdout.lines().count(), 10, "{out}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -736,4 +718,19 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     helm(&["uninstall", "rbac", "-n", r], None).await.ok();
     // The Lease the operator held belonged to the release: nothing is left behind.
     assert!(Api::<Lease>::namespaced(release_ns.client(), r).get_opt(&lease_name).await.unwrap().is_none(), "the Lease outlived the release");
+}
+
+#[tokio::test]
+async fn kubectl_explain_prints_the_field_docs_as_paragraphs() {
+    // The CRDs' descriptions are reflowed (src/api/prose.rs), so kubectl wraps whole paragraphs at
+    // its own width; the source's hard line breaks used to leave ragged lines (a lone "and").
+    install_crds().await;
+    let out = kubectl(&["explain", "cockroachcluster.spec.adoptClusterId"], None).await.ok();
+    let description: Vec<&str> = out.stdout.lines().skip_while(|l| !l.starts_with("DESCRIPTION")).skip(1).map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let text = description.join(" ");
+    assert!(text.contains("Its provider and serverless/dedicated shape must match this spec; the operator then manages it like any other. Immutable."), "{out}");
+    // Every line but the last fills kubectl's width: nothing broke a sentence early.
+    for line in &description[..description.len() - 1] {
+        assert!(line.len() >= 60, "a ragged line {line:?} in:\n{}", out.stdout);
+    }
 }

@@ -3,6 +3,7 @@
 pub mod children;
 pub mod cluster;
 pub mod common;
+pub mod prose;
 
 pub use children::{AllowlistEntry, ChildStatus, Database, SQLUser};
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
@@ -11,14 +12,19 @@ pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterR
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// Every CRD this operator serves, in a stable order.
+/// Every CRD this operator serves, in a stable order, with its descriptions reflowed into prose
+/// (see [`prose`]) so `kubectl explain` does not print the source's line breaks.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    let mut crds = vec![CockroachCluster::crd(), SQLUser::crd(), Database::crd(), AllowlistEntry::crd()];
-    for crd in &mut crds {
-        // Lets tooling (and the tests) select this operator's CRDs.
-        crd.metadata.labels = Some([("app.kubernetes.io/part-of".to_string(), "crdb-cloud-operator".to_string())].into());
-    }
-    crds
+    let crds = vec![CockroachCluster::crd(), SQLUser::crd(), Database::crd(), AllowlistEntry::crd()];
+    crds.into_iter()
+        .map(|mut crd| {
+            // Lets tooling (and the tests) select this operator's CRDs.
+            crd.metadata.labels = Some([("app.kubernetes.io/part-of".to_string(), "crdb-cloud-operator".to_string())].into());
+            let mut value = serde_json::to_value(&crd).expect("a CRD serialises to JSON");
+            prose::reflow_descriptions(&mut value);
+            serde_json::from_value(value).expect("reflowing descriptions keeps a valid CRD")
+        })
+        .collect()
 }
 
 /// Every CRD as one multi-document YAML stream, as committed under crds/.
@@ -28,4 +34,25 @@ pub fn crds_yaml() -> String {
         .map(|crd| serde_norway::to_string(crd).expect("CRDs serialise to YAML"))
         .map(|doc| format!("---\n{doc}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_crd_description_reads_as_prose() {
+        let mut all = Vec::new();
+        for crd in crds() {
+            prose::for_each_description(&mut serde_json::to_value(&crd).unwrap(), &mut |text| all.push(text.clone()));
+        }
+        assert!(all.len() > 50, "the schemas are documented: {} descriptions", all.len());
+        for text in &all {
+            assert_eq!(&prose::reflow(text), text, "not reflowed");
+            // The doc comments have no lists or code today, so no line break is left at all.
+            assert!(!text.contains('\n'), "a hard line break is left in {text:?}");
+        }
+        // The source's wrapped comment is one line in the CRD.
+        assert!(all.iter().any(|d| d.contains("Its provider and serverless/dedicated shape must match this spec")));
+    }
 }

@@ -312,16 +312,18 @@ async fn cleanup(cr: &CockroachCluster, ctx: &Context, draft: &mut CockroachClus
     };
     merge_observed(draft, &cluster);
 
+    // The spec asks for protection: never delete, whether or not the cloud has caught up with it
+    // (it may have been set while the operator was away, just before the resource was deleted).
+    if cr.spec.delete_protection == Some(true) {
+        return Err(ReconcileError::stalled(
+            "DeleteProtected",
+            format!(
+                "spec.deleteProtection is true, so cloud cluster {} is not deleted; set spec.deleteProtection: false to let it be deleted, or set spec.deletionPolicy: Retain to keep it and release this resource",
+                cluster.id
+            ),
+        ));
+    }
     if cluster.delete_protection_enabled() {
-        if cr.spec.delete_protection == Some(true) {
-            return Err(ReconcileError::stalled(
-                "DeleteProtected",
-                format!(
-                    "cloud cluster {} has delete protection enabled; set spec.deleteProtection: false to let it be deleted, or set spec.deletionPolicy: Retain to keep it and release this resource",
-                    cluster.id
-                ),
-            ));
-        }
         // The spec no longer asks for protection: lift it, then delete.
         let lift = UpdateClusterSpec { delete_protection: Some(false.into()), ..Default::default() };
         cloud.update_cluster(&cluster.id, &lift).await.map_err(|e| ReconcileError::cloud("disabling delete protection", e))?;

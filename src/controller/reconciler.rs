@@ -88,31 +88,34 @@ pub async fn finish<K: Managed>(
 ) -> Result<Action, ReconcileError> {
     let key = object_key(obj);
     let previous = obj.status().cloned().unwrap_or_default();
-    let (outcome, requeue) = match result {
+    // `failed`: a transient failure that will be retried. Its condition is Reconciling, but the
+    // reconcile counts as an error, so a rise in failures shows in the metrics (and alerts).
+    let (outcome, requeue, failed) = match result {
         Ok(step) => {
             ctx.failures.clear(&key);
-            (step.outcome, step.requeue)
+            (step.outcome, step.requeue, false)
         }
         Err(err) if err.is_stalled() => {
             ctx.failures.clear(&key);
             // No hot loop: a stalled resource is looked at again when it changes, or rarely.
-            (Outcome::stalled(err.reason, err.message), jitter(ctx.timing.resync.min(ctx.timing.stalled_retry), 0.2))
+            (Outcome::stalled(err.reason, err.message), jitter(ctx.timing.resync.min(ctx.timing.stalled_retry), 0.2), false)
         }
         Err(err) => {
             let failures = ctx.failures.record(&key);
             let backoff = ctx.timing.retry_base.saturating_mul(1 << failures.min(10).saturating_sub(1)).min(ctx.timing.retry_max);
             tracing::info!(reason = err.reason, error = %err.message, ?backoff, "reconcile will retry");
-            (Outcome::progressing(err.reason, format!("{} (retrying)", err.message)), jitter(backoff, 0.2))
+            (Outcome::progressing(err.reason, format!("{} (retrying)", err.message)), jitter(backoff, 0.2), true)
         }
     };
     let kind = K::kind(&());
-    let (result_label, condition) = match &outcome {
-        Outcome::Ready { .. } => ("ready", conditions::READY),
-        Outcome::Progressing { .. } => ("progressing", conditions::RECONCILING),
-        Outcome::Stalled { .. } => ("stalled", conditions::STALLED),
+    let (result_label, condition, stalled_reason) = match &outcome {
+        Outcome::Ready { .. } => ("ready", conditions::READY, None),
+        Outcome::Progressing { .. } if failed => ("error", conditions::RECONCILING, None),
+        Outcome::Progressing { .. } => ("progressing", conditions::RECONCILING, None),
+        Outcome::Stalled { reason, .. } => ("stalled", conditions::STALLED, Some(*reason)),
     };
     ctx.metrics.reconciled(&kind, result_label);
-    ctx.metrics.resource_state(&kind, &object_key(obj), Some(condition));
+    ctx.metrics.resource_state(&kind, &object_key(obj), Some(condition), stalled_reason);
     let generation = obj.meta().generation;
     draft.set_observed_generation(generation);
     draft.set_conditions(conditions::conditions_for(&outcome, generation, previous.conditions(), Timestamp::now()));
@@ -159,7 +162,7 @@ async fn announce_transition<K: Managed>(ctx: &Context, obj: &K, previous: &K::S
 /// Removes the finalizer once cleanup is done; the resource no longer counts in the metrics.
 pub async fn release<K: Managed>(ctx: &Context, api: &Api<K>, obj: &K) -> Result<Action, ReconcileError> {
     super::finalizer::remove(api, obj).await?;
-    ctx.metrics.resource_state(&K::kind(&()), &object_key(obj), None);
+    ctx.metrics.resource_state(&K::kind(&()), &object_key(obj), None, None);
     Ok(Action::await_change())
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real control-plane programs the end-to-end tests and the demo run: kube-apiserver,
-# kube-controller-manager and kubectl (Kubernetes), etcd and helm, from their published Go modules.
+# kube-controller-manager and kubectl (Kubernetes), etcd and helm, and promtool (Prometheus) for the
+# alerting-rule tests, from their published Go modules.
 #
 # Each program is built once into a cache outside the repository, keyed by the wrapper module's
 # go.mod/go.sum (which pin the versions), so a warm machine pays nothing and a version bump rebuilds.
@@ -28,7 +29,7 @@ cache_dir_for() {
   printf '%s/%s-%s-%s' "$cache_root" "$wrapper" "$version" "$hash"
 }
 
-# build WRAPPER OUTPUT_DIR LDFLAGS PACKAGE:BINARY...
+# build WRAPPER OUTPUT_DIR LDFLAGS PACKAGE:BINARY...   (extra build tags in $extra_tags)
 build() {
   local wrapper=$1 out=$2 ldflags=$3; shift 3
   local tmp="$out.partial.$$"
@@ -37,7 +38,7 @@ build() {
     local pkg=${spec%%:*} bin=${spec##*:}
     log "building $bin ($pkg) - a cold build takes minutes"
     (cd "$here/$wrapper" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
-        -tags selinux,notest,grpcnotrace -ldflags "-s -w $ldflags" -o "$tmp/$bin" "$pkg")
+        -tags "selinux,notest,grpcnotrace${extra_tags:+,$extra_tags}" -ldflags "-s -w $ldflags" -o "$tmp/$bin" "$pkg")
   done
   # Publish atomically so an interrupted build is never mistaken for a finished one.
   rm -rf "$out"; mv "$tmp" "$out"
@@ -46,11 +47,13 @@ build() {
 k8s_version=$(required_version kube k8s.io/kubernetes)
 etcd_version=$(required_version etcd go.etcd.io/etcd/server/v3)
 helm_version=$(required_version helm helm.sh/helm/v3)
+prom_version=$(required_version prometheus github.com/prometheus/prometheus)
 k8s_minor=$(echo "$k8s_version" | cut -d. -f2)
 
 kube_dir=$(cache_dir_for kube "$k8s_version")
 etcd_dir=$(cache_dir_for etcd "$etcd_version")
 helm_dir=$(cache_dir_for helm "$helm_version")
+prom_dir=$(cache_dir_for prometheus "$prom_version")
 
 if [ ! -x "$kube_dir/kube-apiserver" ]; then
   # Without these the binaries report v0.0.0 and helm's kubeVersion checks fail.
@@ -77,9 +80,23 @@ if [ ! -x "$helm_dir/helm" ]; then
   build helm "$helm_dir" "$helm_ld" helm.sh/helm/v3/cmd/helm:helm
 fi
 
+if [ ! -x "$prom_dir/promtool" ]; then
+  # remove_all_sd (Prometheus' own build tag) leaves out the service-discovery plugins and with them
+  # the cloud SDKs (AWS, Azure, GCE, ...): promtool needs them only for `check service-discovery`,
+  # which the tests do not use. Kubernetes discovery stays (promtool imports it directly).
+  # Prometheus 3.x publishes its Go module as v0.3MM.P for release 3.MM.P.
+  prom_release=${prom_version#v}
+  if [[ $prom_version =~ ^v0\.3([0-9]{2})\.([0-9]+)$ ]]; then
+    prom_release="3.$((10#${BASH_REMATCH[1]})).${BASH_REMATCH[2]}"
+  fi
+  prom_ld="-X github.com/prometheus/common/version.Version=$prom_release"
+  extra_tags=remove_all_sd build prometheus "$prom_dir" "$prom_ld" \
+    github.com/prometheus/prometheus/cmd/promtool:promtool
+fi
+
 # One directory with every binary, so callers put a single entry on PATH.
-bin="$cache_root/bin-k8s$k8s_version-etcd$etcd_version-helm$helm_version"
+bin="$cache_root/bin-k8s$k8s_version-etcd$etcd_version-helm$helm_version-prom$prom_version"
 mkdir -p "$bin"
-for f in "$kube_dir"/* "$etcd_dir"/* "$helm_dir"/*; do ln -sf "$f" "$bin/$(basename "$f")"; done
-log "control plane ready: $("$bin/kube-apiserver" --version 2>&1), etcd $etcd_version, helm $helm_version"
+for f in "$kube_dir"/* "$etcd_dir"/* "$helm_dir"/* "$prom_dir"/*; do ln -sf "$f" "$bin/$(basename "$f")"; done
+log "control plane ready: $("$bin/kube-apiserver" --version 2>&1), etcd $etcd_version, helm $helm_version, promtool $prom_version"
 echo "$bin"

@@ -139,3 +139,17 @@ RBAC rules of the operator for the namespaces it watches. Least privilege: no de
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/*
+PromQL label matchers of this installation's operator series (alerts.operatorSelector).
+*/}}
+{{- define "crdb-cloud-operator.alertSelector" -}}
+{{- .Values.alerts.operatorSelector | default (printf "namespace=%q" .Release.Namespace) }}
+{{- end }}
+
+{{/*
+PromQL label matchers of kube-state-metrics' series of the operator Deployment.
+*/}}
+{{- define "crdb-cloud-operator.deploymentSelector" -}}
+{{- .Values.alerts.operatorNotReady.selector | default (printf "namespace=%q,deployment=%q" .Release.Namespace (include "crdb-cloud-operator.fullname" .)) }}
+{{- end }}

@@ -1,4 +1,4 @@
-//! Run the built `kubectl` and `helm` against the shared control plane.
+//! Run the built `kubectl` and `helm` against the shared control plane, and `promtool`.
 
 use std::fmt;
 use std::io::Write;
@@ -84,6 +84,32 @@ pub async fn helm(args: &[&str], stdin: Option<&str>) -> CmdOutput {
     let cp = shared();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     run(cp.command("helm"), "helm", &args, stdin).await
+}
+
+/// `promtool <args>`, built by `tests/controlplane/build.sh` into the same directory as the
+/// control plane (it needs no cluster; the directory is the shared control plane's).
+pub async fn promtool(args: &[&str]) -> CmdOutput {
+    let cp = shared();
+    assert!(
+        cp.bin("promtool").is_file(),
+        "{} has no promtool: run `bash tests/controlplane/build.sh` (or `make testenv`) and use the directory it prints",
+        cp.bin_dir().display()
+    );
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    run(cp.command("promtool"), "promtool", &args, None).await
+}
+
+/// `promtool <args>`, built by `tests/controlplane/build.sh` into the same directory as the
+/// control plane (it needs no cluster; the directory is the shared control plane's).
+pub async fn promtool(args: &[&str]) -> CmdOutput {
+    let cp = shared();
+    assert!(
+        cp.bin("promtool").is_file(),
+        "{} has no promtool: run `bash tests/controlplane/build.sh` (or `make testenv`) and use the directory it prints",
+        cp.bin_dir().display()
+    );
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    run(cp.command("promtool"), "promtool", &args, None).await
 }
 
 /// Blocking [`kubectl`], for synchronous tests and `Drop` impls. Do not use it while the same

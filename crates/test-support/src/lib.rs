@@ -6,7 +6,8 @@
 //! - [`processes`]: child processes that die with the test binary, and waiting for them.
 //! - [`pki`]: certificates and kubeconfigs.
 //! - [`controlplane`]: the shared control plane.
-//! - [`kubectl`], [`namespace`]: running kubectl/helm; a namespace per test.
+//! - [`kubectl`], [`namespace`]: running kubectl, helm and promtool; a namespace per test.
+//! - [`chart`]: the Helm chart under test and what `helm template` renders from it.
 //! - [`operator`]: the operator binary as a child process, the CRDs it needs.
 //! - [`simulator`]: the in-process simulator of a test and its admin client.
 //! - [`resources`]: manifests, waiting for resources and reading their conditions and events.
@@ -24,6 +25,7 @@
 
 use std::path::Path;
 
+pub mod chart;
 pub mod controlplane;
 pub mod kubectl;
 pub mod namespace;
@@ -35,7 +37,7 @@ pub mod simulator;
 pub mod world;
 
 pub use controlplane::{ControlPlane, client_for_kubeconfig, shared};
-pub use kubectl::{CmdOutput, helm, kubectl, kubectl_as, kubectl_blocking};
+pub use kubectl::{CmdOutput, helm, kubectl, kubectl_as, kubectl_blocking, promtool};
 pub use namespace::{TestNamespace, test_namespace};
 pub use operator::{Operator, OperatorOptions, install_crds, operator_binary};
 pub use resources::*;
