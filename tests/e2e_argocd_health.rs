@@ -237,8 +237,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
 
     // Being deleted, seen: the cloud answers every delete with 503, so each object reports that it
     // is retrying (Reconciling, the Ready condition saying why).
-    for operation in ["DeleteCluster", "DeleteSQLUser", "DeleteDatabase", "DeleteAllowlistEntry"] {
-        world.admin.post("faults", json!({"operation": operation, "status": 503, "count": 1000})).await;
+    for operation in [Operation::DeleteCluster, Operation::DeleteSQLUser, Operation::DeleteDatabase, Operation::DeleteAllowlistEntry] {
+        world.admin.add_fault(&FaultSpec { status: Some(503), count: 1000, ..FaultSpec::on(operation) }).await;
     }
     world.start_operator(|_| {});
     let failing = |o: &Value| condition(o, "Ready").is_some_and(|c| c.2.ends_with("(retrying)")) && generation_observed(o);

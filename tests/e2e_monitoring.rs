@@ -371,14 +371,14 @@ async fn alerts_fire_on_what_the_operator_really_exports() {
 
     // A 429 storm: the next twelve requests answered 429 (Retry-After: 1 s), while new SQL users
     // are created.
-    world.admin.post("faults", json!({"operation": "*", "status": 429, "retry_after_secs": 1, "count": 12})).await;
+    world.admin.add_fault(&FaultSpec { status: Some(429), retry_after_secs: Some(1), count: 12, ..FaultSpec::on_every_operation() }).await;
     world.apply(&[child("SQLUser", "storm-1", "shop-db", ""), child("SQLUser", "storm-2", "shop-db", "")].concat()).await;
     wait_for(&world.api::<SQLUser>(), "storm-1", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<SQLUser>(), "storm-2", TIMEOUT, "Ready", is_ready).await;
 
     // The Cloud API failing: database creates answered 503 six times (a create is not retried
     // blindly, so each fails its reconcile, which backs off and tries again).
-    world.admin.post("faults", json!({"operation": "CreateDatabase", "status": 503, "count": 6})).await;
+    world.admin.add_fault(&FaultSpec { status: Some(503), count: 6, ..FaultSpec::on(Operation::CreateDatabase) }).await;
     world.apply(&[child("Database", "flaky-1", "shop-db", ""), child("Database", "flaky-2", "shop-db", "")].concat()).await;
     wait_for(&world.api::<Database>(), "flaky-1", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<Database>(), "flaky-2", TIMEOUT, "Ready", is_ready).await;
@@ -427,7 +427,7 @@ async fn alerts_fire_on_what_the_operator_really_exports() {
     let ever = |selector: &str, by: &str| format!("group by ({by}) (max_over_time(ALERTS{{alertstate=\"firing\"{selector}}}[{minutes}m]))");
     assert!(last.keys().any(|(n, _)| n == "crdb_operator_leader"), "the leader exposes crdb_operator_leader");
     // The operator leads throughout, so CrdbOperatorNoLeader stays silent.
-    let fired = vec![
+    let fired = [
         "CrdbCloudBudgetSaturated",
         "CrdbCloudRateLimited",
         "CrdbCloudRequestErrors",

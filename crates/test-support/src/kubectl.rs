@@ -99,19 +99,6 @@ pub async fn promtool(args: &[&str]) -> CmdOutput {
     run(cp.command("promtool"), "promtool", &args, None).await
 }
 
-/// `promtool <args>`, built by `tests/controlplane/build.sh` into the same directory as the
-/// control plane (it needs no cluster; the directory is the shared control plane's).
-pub async fn promtool(args: &[&str]) -> CmdOutput {
-    let cp = shared();
-    assert!(
-        cp.bin("promtool").is_file(),
-        "{} has no promtool: run `bash tests/controlplane/build.sh` (or `make testenv`) and use the directory it prints",
-        cp.bin_dir().display()
-    );
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    run(cp.command("promtool"), "promtool", &args, None).await
-}
-
 /// Blocking [`kubectl`], for synchronous tests and `Drop` impls. Do not use it while the same
 /// runtime must make progress (e.g. `kubectl wait` for something an in-process controller does).
 pub fn kubectl_blocking(args: &[&str], stdin: Option<&str>) -> CmdOutput {
