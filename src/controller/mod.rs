@@ -11,6 +11,7 @@ pub mod context;
 pub mod database;
 pub mod error;
 pub mod finalizer;
+pub mod reason;
 pub mod reconciler;
 pub mod sql_user;
 pub mod status;
