@@ -54,6 +54,7 @@ pub struct Metrics {
     budget_wait_seconds: Family<OperationLabels, Histogram>,
     rate_limited: Family<OperationLabels, Counter>,
     resources: Family<ConditionLabels, Gauge>,
+    invalid_objects: Family<KindLabels, Gauge>,
     leader: Gauge,
     ready: Gauge,
     /// The last condition of every resource, so the gauge counts each resource once.
@@ -88,6 +89,12 @@ impl Metrics {
         registry.register("cloud_api_rate_limited", "429 answers received from the Cloud API", rate_limited.clone());
         let resources = Family::<ConditionLabels, Gauge>::default();
         registry.register("resources", "Managed resources by kind and condition (Ready, Reconciling, Stalled)", resources.clone());
+        let invalid_objects = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "invalid_objects",
+            "Stored objects by kind that cannot be read (an older or hand-edited schema) and are skipped",
+            invalid_objects.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -107,6 +114,7 @@ impl Metrics {
             budget_wait_seconds,
             rate_limited,
             resources,
+            invalid_objects,
             states: Mutex::default(),
         }
     }
@@ -140,6 +148,11 @@ impl Metrics {
             self.resources.get_or_create(&ConditionLabels { kind: kind.into(), condition: condition.into() }).inc();
             states.insert(key, (kind.into(), condition.into()));
         }
+    }
+
+    /// How many stored objects of `kind` cannot be read now.
+    pub fn invalid_objects(&self, kind: &str, count: usize) {
+        self.invalid_objects.get_or_create(&KindLabels { kind: kind.into() }).set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition.
