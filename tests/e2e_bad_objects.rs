@@ -17,14 +17,14 @@ use kube::api::Api;
 const TIMEOUT: Duration = Duration::from_secs(60);
 const LOG_LINE: &str = "skipping an object that cannot be read";
 
-/// Replaces the Database schema's `spec.deletionPolicy` (a string enum) with an integer, and
-/// waits until the apiserver accepts a Database written that way.
-async fn loosen_database_schema(ns: &str) {
+/// Replaces the schema of `spec.deletionPolicy` (a string enum) of one CRD with an integer, and
+/// waits until the apiserver accepts `manifest`, an object written that way.
+async fn loosen_schema(crd: &str, ns: &str, manifest: &str) {
     let patch = r#"[{"op": "replace", "path": "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/deletionPolicy", "value": {"type": "integer"}}]"#;
-    kubectl(&["patch", "crd", "databases.crdbcloud.io", "--type=json", "-p", patch], None).await.ok();
+    kubectl(&["patch", "crd", crd, "--type=json", "-p", patch], None).await.ok();
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let out = kubectl(&["apply", "-n", ns, "-f", "-"], Some(&child("Database", "broken", "orders-db", "  deletionPolicy: 7\n"))).await;
+        let out = kubectl(&["apply", "-n", ns, "-f", "-"], Some(manifest)).await;
         if out.success() {
             return;
         }
@@ -77,7 +77,7 @@ async fn an_unreadable_object_is_reported_once_and_skipped_while_the_others_conv
 
     // On a running watch: the unreadable Database arrives, and new objects of its kind and of the
     // others still converge.
-    loosen_database_schema(&ns).await;
+    loosen_schema("databases.crdbcloud.io", &ns, &child("Database", "broken", "orders-db", "  deletionPolicy: 7\n")).await;
     world
         .apply(
             &[
@@ -110,6 +110,20 @@ async fn an_unreadable_object_is_reported_once_and_skipped_while_the_others_conv
     let broken: serde_json::Value = serde_json::from_str(&broken).unwrap();
     assert!(broken["metadata"]["finalizers"].is_null() && broken["status"].is_null(), "{broken:#}");
 
+    // An unreadable CockroachCluster: reported on its own kind; its child waits and says why,
+    // while the readable cluster's children are untouched.
+    let bad_cluster = serverless_cluster("broken-cluster").replace("spec:\n", "spec:\n  deletionPolicy: 7\n");
+    loosen_schema("cockroachclusters.crdbcloud.io", &ns, &bad_cluster).await;
+    world.apply(&child("SQLUser", "orphan", "broken-cluster", "")).await;
+    let users: Api<SQLUser> = world.api();
+    wait_for(&users, "orphan", TIMEOUT, "waiting for its unreadable cluster", |u| {
+        condition(u, "Reconciling").is_some_and(|(s, r, m)| s == "True" && r == "WaitingForCluster" && m.contains("cannot be read"))
+    })
+    .await;
+    wait_metric(world.operator(), r#"crdb_operator_invalid_objects{kind="CockroachCluster"}"#, 1.0).await;
+    assert_eq!(invalid_object_events(&events_for(&ns, "broken-cluster").await), 1);
+    wait_ready::<SQLUser>(&world, "app").await;
+
     // After a restart the first list holds the unreadable object: the operator still becomes
     // ready, reports it once, and reconciles the rest.
     world.start_operator(|_| {});
@@ -117,7 +131,8 @@ async fn an_unreadable_object_is_reported_once_and_skipped_while_the_others_conv
     world.apply(&child("Database", "restarted", "orders-db", "")).await;
     wait_ready::<Database>(&world, "restarted").await;
     wait_metric(world.operator(), series, 1.0).await;
-    assert_eq!(world.operator().logs().matches(LOG_LINE).count(), 1, "{}", world.operator().logs());
+    // One report of each unreadable object (the Database and the CockroachCluster).
+    assert_eq!(world.operator().logs().matches(LOG_LINE).count(), 2, "{}", world.operator().logs());
 
     // Fixed, it is reconciled like any other and no longer counted.
     kubectl(&["patch", "database", "broken", "-n", &ns, "--type=merge", "-p", r#"{"spec":{"deletionPolicy":null}}"#], None).await.ok();

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -125,12 +126,25 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
     let (cluster_id, inherited_credentials) = match (spec.cluster_ref(), spec.cluster_id()) {
         (_, Some(id)) => (id.to_string(), None),
         (Some(reference), None) => {
-            let Some(cluster) = find_cluster(ctx, &namespace, &reference.name).await? else {
-                return Ok(Err(Waiting {
-                    reason: Reason::WaitingForCluster,
-                    message: format!("spec.clusterRef: CockroachCluster {namespace}/{} does not exist yet", reference.name),
-                    cluster_credentials: None,
-                }));
+            let cluster = match find_cluster(ctx, &namespace, &reference.name).await? {
+                Some(Ok(cluster)) => cluster,
+                Some(Err(error)) => {
+                    return Ok(Err(Waiting {
+                        reason: Reason::WaitingForCluster,
+                        message: format!(
+                            "spec.clusterRef: CockroachCluster {namespace}/{} cannot be read by the operator ({error}); it waits until that is fixed",
+                            reference.name
+                        ),
+                        cluster_credentials: None,
+                    }));
+                }
+                None => {
+                    return Ok(Err(Waiting {
+                        reason: Reason::WaitingForCluster,
+                        message: format!("spec.clusterRef: CockroachCluster {namespace}/{} does not exist yet", reference.name),
+                        cluster_credentials: None,
+                    }));
+                }
             };
             let status = cluster.status.clone().unwrap_or_default();
             match status.cluster_id {
@@ -156,16 +170,17 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
 
 /// The CockroachCluster a child refers to. The watch cache answers when it already shows the
 /// cluster Ready (the common case, and the one a thousand children ask at once); otherwise the
-/// apiserver does, because the cache may lag the event that woke this child.
-async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Arc<CockroachCluster>>, ReconcileError> {
+/// apiserver does, because the cache may lag the event that woke this child. `Some(Err(why))`: the
+/// stored cluster cannot be read (its own controller reports it).
+async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Result<Arc<CockroachCluster>, String>>, ReconcileError> {
     if let Some(store) = ctx.stores.clusters.get() {
         let cached = store.get(&ObjectRef::new(name).within(namespace));
         if let Some(cluster) = cached.filter(|c| c.status.as_ref().is_some_and(|s| s.cluster_id.is_some() && conditions::is_ready(&s.conditions))) {
-            return Ok(Some(cluster));
+            return Ok(Some(Ok(cluster)));
         }
     }
-    let clusters: Api<CockroachCluster> = Api::namespaced(ctx.client.clone(), namespace);
-    Ok(clusters.get_opt(name).await?.map(Arc::new))
+    let clusters: Api<DeserializeGuard<CockroachCluster>> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(clusters.get_opt(name).await?.map(|DeserializeGuard(cluster)| cluster.map(Arc::new).map_err(|bad| bad.error)))
 }
 
 /// Lists through the shared cache, accepting a list as old as work of this priority allows. A
