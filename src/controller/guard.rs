@@ -17,7 +17,7 @@ use kube::core::error_boundary::InvalidObject;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
-use kube::{Resource, ResourceExt};
+use kube::Resource;
 
 use super::context::Context;
 use super::reason::Reason;
@@ -155,19 +155,14 @@ fn report_invalid<K>(ctx: &Arc<Context>, kind: &str, bad: InvalidObject)
 where
     K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
 {
-    let guard = DeserializeGuard::<K>(Err(bad));
-    let Err(bad) = &guard.0 else { unreachable!("built from an error") };
-    tracing::warn!(
-        kind,
-        namespace = guard.namespace().unwrap_or_default(),
-        name = guard.name_any(),
-        error = %bad.error,
-        "skipping an object that cannot be read; it is not reconciled until it is fixed"
-    );
+    let namespace = bad.metadata.namespace.clone().unwrap_or_default();
+    let name = bad.metadata.name.clone().unwrap_or_default();
+    tracing::warn!(kind, namespace, name, error = %bad.error, "skipping an object that cannot be read; it is not reconciled until it is fixed");
     let note = format!(
         "the operator cannot read this {kind} ({}); it is not reconciled (nor, while it has the finalizer, deleted) until it is fixed to match the installed CRD",
         bad.error
     );
+    let guard = DeserializeGuard::<K>(Err(bad));
     let ctx = ctx.clone();
     tokio::spawn(async move {
         ctx.event(&guard, EventType::Warning, Reason::InvalidObject, "Read", note).await;
@@ -178,6 +173,7 @@ where
 mod tests {
     use super::*;
     use crate::api::Database;
+    use kube::ResourceExt;
     use serde_json::json;
 
     fn parse(value: serde_json::Value) -> DeserializeGuard<Database> {
