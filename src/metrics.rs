@@ -69,6 +69,7 @@ pub struct Metrics {
     budget_wait_seconds: Family<OperationLabels, Histogram>,
     rate_limited: Family<OperationLabels, Counter>,
     resources: Family<ConditionLabels, Gauge>,
+    invalid_objects: Family<KindLabels, Gauge>,
     leader: Gauge,
     ready: Gauge,
     stalled: Family<StalledLabels, Gauge>,
@@ -104,6 +105,12 @@ impl Metrics {
         registry.register("cloud_api_rate_limited", "429 answers received from the Cloud API", rate_limited.clone());
         let resources = Family::<ConditionLabels, Gauge>::default();
         registry.register("resources", "Managed resources by kind and condition (Ready, Reconciling, Stalled)", resources.clone());
+        let invalid_objects = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "invalid_objects",
+            "Stored objects by kind that cannot be read (an older or hand-edited schema) and are skipped",
+            invalid_objects.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -128,6 +135,7 @@ impl Metrics {
             rate_limited,
             resources,
             stalled,
+            invalid_objects,
             states: Mutex::default(),
         }
     }
@@ -168,6 +176,11 @@ impl Metrics {
             }
             states.insert(key, Counted { kind: kind.into(), condition: condition.into(), stalled_reason });
         }
+    }
+
+    /// How many stored objects of `kind` cannot be read now.
+    pub fn invalid_objects(&self, kind: &str, count: usize) {
+        self.invalid_objects.get_or_create(&KindLabels { kind: kind.into() }).set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// The Prometheus text exposition.

@@ -12,6 +12,7 @@ use crdb_cloud::models::*;
 use crdb_cloud::{
     ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClient, CloudClients, CloudError, Operation, Priority, RetryPolicy,
 };
+use crdb_cloud_operator::controller::reason::Reason;
 use crdb_cloud_simulator::admin_api::{FaultKind, FaultSpec, RequestRecord, Stats};
 use crdb_cloud_simulator::admin_client::AdminClient;
 use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
@@ -325,7 +326,7 @@ async fn errors_are_classified_from_real_answers() {
     // FailedPrecondition: delete with protection ENABLED.
     let err = client.delete_cluster(&id).await.unwrap_err();
     assert!(matches!(&err, CloudError::FailedPrecondition(m) if m.contains("delete protection")), "{err:?}");
-    assert_eq!(err.reason(), "FailedPrecondition");
+    assert_eq!(Reason::from(&err).as_str(), "FailedPrecondition");
     assert_eq!(client.get_cluster(&id).await.unwrap().state, ClusterState::Created, "not deleted");
     seen.push(err);
 

@@ -17,6 +17,7 @@ use crate::cloud::{CloudClient, CloudError, Listing};
 use super::child::{ChildKind, Converged, Target};
 use super::context::Context;
 use super::error::ReconcileError;
+use super::reason::Reason;
 use super::reconciler::Managed;
 
 /// An IPv4 network in the cloud's two-part form.
@@ -66,7 +67,7 @@ impl Managed for AllowlistEntry {
 
 impl AllowlistEntry {
     fn cidr(&self) -> Result<Cidr, ReconcileError> {
-        Cidr::parse(&self.spec.cidr).map_err(|e| ReconcileError::stalled("InvalidSpec", format!("spec.cidr: {e}")))
+        Cidr::parse(&self.spec.cidr).map_err(|e| ReconcileError::stalled(Reason::InvalidSpec, format!("spec.cidr: {e}")))
     }
 
     /// The cloud cluster an entry targets: `spec.clusterId`, else the one its status records, else
@@ -149,7 +150,7 @@ impl ChildKind for AllowlistEntry {
         let cidr = self.cidr()?;
         if let Some(owner) = self.conflicting_owner(ctx, &target.cluster_id, cidr).await? {
             return Err(ReconcileError::stalled(
-                "Conflict",
+                Reason::Conflict,
                 format!("AllowlistEntry {owner} already manages {cidr} on this cluster; delete one of the two"),
             ));
         }
@@ -166,14 +167,14 @@ impl ChildKind for AllowlistEntry {
                     .update_allowlist_entry(&target.cluster_id, &ip, mask, &wanted)
                     .await
                     .map_err(|e| ReconcileError::cloud("updating the allowlist entry", e))?;
-                Ok(Converged::changed("Updated", format!("updated allowlist entry {cidr} (sql={}, ui={})", wanted.sql, wanted.ui), updated))
+                Ok(Converged::changed(Reason::Updated, format!("updated allowlist entry {cidr} (sql={}, ui={})", wanted.sql, wanted.ui), updated))
             }
             None => {
                 let entry = models::AllowlistEntry { cidr_ip: ip.clone(), cidr_mask: mask, name: wanted.name.clone(), sql: wanted.sql, ui: wanted.ui };
                 match target.cloud.add_allowlist_entry(&target.cluster_id, &entry).await {
-                    Ok(added) => Ok(Converged::changed("Created", format!("added allowlist entry {cidr}"), added)),
+                    Ok(added) => Ok(Converged::changed(Reason::Created, format!("added allowlist entry {cidr}"), added)),
                     // Added meanwhile: adopt it; the next pass brings sql/ui/name in line.
-                    Err(CloudError::AlreadyExists(_)) => Ok(Converged::to_confirm("Adopted", format!("adopted existing allowlist entry {cidr}"))),
+                    Err(CloudError::AlreadyExists(_)) => Ok(Converged::to_confirm(Reason::Adopted, format!("adopted existing allowlist entry {cidr}"))),
                     Err(e) => Err(ReconcileError::cloud("adding the allowlist entry", e)),
                 }
             }

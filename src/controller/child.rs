@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -16,6 +17,7 @@ use kube::{Api, ResourceExt};
 use super::conditions::{self, Outcome};
 use super::context::{Context, jitter};
 use super::error::ReconcileError;
+use super::reason::Reason;
 use super::finalizer;
 use super::reconciler::{Managed, Step, finish, priority_of, release};
 use crate::api::children::{ChildSpec, ChildStatus};
@@ -41,14 +43,14 @@ pub enum Converged<C> {
     /// object as the cloud holds it after the write, when the answer says so: it goes into the
     /// shared list and the resource is Ready at once. `None` (e.g. after adopting an object of
     /// unknown shape) drops the list and confirms on the next pass from a fresh one.
-    Changed { reason: &'static str, message: String, now: Option<C> },
+    Changed { reason: Reason, message: String, now: Option<C> },
 }
 
 impl<C> Converged<C> {
-    pub fn changed(reason: &'static str, message: String, now: C) -> Self {
+    pub fn changed(reason: Reason, message: String, now: C) -> Self {
         Self::Changed { reason, message, now: Some(now) }
     }
-    pub fn to_confirm(reason: &'static str, message: String) -> Self {
+    pub fn to_confirm(reason: Reason, message: String) -> Self {
         Self::Changed { reason, message, now: None }
     }
 }
@@ -111,7 +113,7 @@ pub async fn reconcile<K: ChildKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<A
 
 /// Why a child cannot proceed yet (not an error: it proceeds by itself when the cluster is Ready).
 struct Waiting {
-    reason: &'static str,
+    reason: Reason,
     message: String,
     /// The credentialsRef of the cluster resource, when it exists (cleanup still needs it).
     cluster_credentials: Option<CredentialsRef>,
@@ -124,19 +126,32 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
     let (cluster_id, inherited_credentials) = match (spec.cluster_ref(), spec.cluster_id()) {
         (_, Some(id)) => (id.to_string(), None),
         (Some(reference), None) => {
-            let Some(cluster) = find_cluster(ctx, &namespace, &reference.name).await? else {
-                return Ok(Err(Waiting {
-                    reason: "WaitingForCluster",
-                    message: format!("spec.clusterRef: CockroachCluster {namespace}/{} does not exist yet", reference.name),
-                    cluster_credentials: None,
-                }));
+            let cluster = match find_cluster(ctx, &namespace, &reference.name).await? {
+                Some(Ok(cluster)) => cluster,
+                Some(Err(error)) => {
+                    return Ok(Err(Waiting {
+                        reason: Reason::WaitingForCluster,
+                        message: format!(
+                            "spec.clusterRef: CockroachCluster {namespace}/{} cannot be read by the operator ({error}); it waits until that is fixed",
+                            reference.name
+                        ),
+                        cluster_credentials: None,
+                    }));
+                }
+                None => {
+                    return Ok(Err(Waiting {
+                        reason: Reason::WaitingForCluster,
+                        message: format!("spec.clusterRef: CockroachCluster {namespace}/{} does not exist yet", reference.name),
+                        cluster_credentials: None,
+                    }));
+                }
             };
             let status = cluster.status.clone().unwrap_or_default();
             match status.cluster_id {
                 Some(id) if conditions::is_ready(&status.conditions) => (id, cluster.spec.credentials_ref.clone()),
                 _ => {
                     return Ok(Err(Waiting {
-                        reason: "WaitingForCluster",
+                        reason: Reason::WaitingForCluster,
                         message: format!("spec.clusterRef: CockroachCluster {} is not Ready yet", reference.name),
                         cluster_credentials: cluster.spec.credentials_ref.clone(),
                     }));
@@ -144,7 +159,7 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
             }
         }
         (None, None) => {
-            return Err(ReconcileError::stalled("InvalidSpec", "exactly one of spec.clusterRef or spec.clusterId must be set"));
+            return Err(ReconcileError::stalled(Reason::InvalidSpec, "exactly one of spec.clusterRef or spec.clusterId must be set"));
         }
     };
     let credentials = spec.credentials_ref().cloned().or(inherited_credentials);
@@ -155,16 +170,17 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
 
 /// The CockroachCluster a child refers to. The watch cache answers when it already shows the
 /// cluster Ready (the common case, and the one a thousand children ask at once); otherwise the
-/// apiserver does, because the cache may lag the event that woke this child.
-async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Arc<CockroachCluster>>, ReconcileError> {
+/// apiserver does, because the cache may lag the event that woke this child. `Some(Err(why))`: the
+/// stored cluster cannot be read (its own controller reports it).
+async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Result<Arc<CockroachCluster>, String>>, ReconcileError> {
     if let Some(store) = ctx.stores.clusters.get() {
         let cached = store.get(&ObjectRef::new(name).within(namespace));
         if let Some(cluster) = cached.filter(|c| c.status.as_ref().is_some_and(|s| s.cluster_id.is_some() && conditions::is_ready(&s.conditions))) {
-            return Ok(Some(cluster));
+            return Ok(Some(Ok(cluster)));
         }
     }
-    let clusters: Api<CockroachCluster> = Api::namespaced(ctx.client.clone(), namespace);
-    Ok(clusters.get_opt(name).await?.map(Arc::new))
+    let clusters: Api<DeserializeGuard<CockroachCluster>> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(clusters.get_opt(name).await?.map(|DeserializeGuard(cluster)| cluster.map(Arc::new).map_err(|bad| bad.error)))
 }
 
 /// Lists through the shared cache, accepting a list as old as work of this priority allows. A
@@ -175,7 +191,7 @@ async fn list<K: ChildKind>(ctx: &Context, target: &Target, priority: Priority) 
     match loaded {
         Ok(items) => Ok(Ok(items)),
         Err(CloudError::NotFound(message)) | Err(CloudError::FailedPrecondition(message)) => Ok(Err(Waiting {
-            reason: "WaitingForCluster",
+            reason: Reason::WaitingForCluster,
             message: format!("cloud cluster {} cannot hold {}s yet: {message}", target.cluster_id, K::NOUN),
             cluster_credentials: None,
         })),
@@ -209,11 +225,7 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
         }
         Ok(Converged::Changed { reason, message, now }) => {
             draft.cloud_name = Some(key);
-            let (reason, event_type) = if drift && reason != "PasswordRotated" {
-                ("DriftCorrected", EventType::Warning)
-            } else {
-                (reason, EventType::Normal)
-            };
+            let (event_type, reason) = change_event(drift, reason);
             ctx.event(obj, event_type, reason, "Converge", message.clone()).await;
             match now {
                 // The cloud's answer shows the object as the spec wants it: keep the shared list
@@ -241,6 +253,20 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
             Err(err)
         }
     }
+}
+
+/// The event for a change a pass made. A change while the spec is unchanged since the last Ready
+/// pass corrects drift, except a password rotation: that follows the password Secret, an input the
+/// resource's generation does not count.
+fn change_event(drift: bool, reason: Reason) -> (EventType, Reason) {
+    if drift && reason != Reason::PasswordRotated { (EventType::Warning, Reason::DriftCorrected) } else { (EventType::Normal, reason) }
+}
+
+/// Whether a failure to get a Cloud client at deletion means the cloud cluster can no longer be
+/// reached at all: no credentials of its own and no operator-wide key. The deletion then goes
+/// ahead without cleanup instead of blocking forever.
+fn unreachable_for_cleanup(err: &ReconcileError, credentials: Option<&CredentialsRef>) -> bool {
+    credentials.is_none() && err.reason == Reason::MissingCredentials
 }
 
 /// Ready, and when to look again: just after the shared list this pass used is due for refresh
@@ -277,9 +303,9 @@ async fn cleanup<K: ChildKind>(obj: &K, ctx: &Context, status: &ChildStatus) -> 
                 Ok(cloud) => cloud,
                 // The cluster resource that named the credentials is gone and there is no other key:
                 // nothing can reach the cloud cluster any more; do not block the deletion forever.
-                Err(err) if credentials.is_none() && err.reason == "MissingCredentials" => {
+                Err(err) if unreachable_for_cleanup(&err, credentials.as_ref()) => {
                     let note = format!("no credentials left to reach cloud cluster {id}; {} {key} was not removed by the operator", K::NOUN);
-                    ctx.event(obj, EventType::Warning, "CleanupSkipped", "Delete", note).await;
+                    ctx.event(obj, EventType::Warning, Reason::CleanupSkipped, "Delete", note).await;
                     return Ok(None);
                 }
                 Err(err) => return Err(err),
@@ -293,9 +319,35 @@ async fn cleanup<K: ChildKind>(obj: &K, ctx: &Context, status: &ChildStatus) -> 
     match result {
         // Already gone, or the cluster itself is gone: done.
         Ok(()) | Err(CloudError::NotFound(_)) => {
-            ctx.event(obj, EventType::Normal, "Deleted", "Delete", format!("removed {} {key} from cluster {}", K::NOUN, target.cluster_id)).await;
+            ctx.event(obj, EventType::Normal, Reason::Deleted, "Delete", format!("removed {} {key} from cluster {}", K::NOUN, target.cluster_id)).await;
             Ok(None)
         }
         Err(e) => Err(ReconcileError::cloud(&format!("deleting the {}", K::NOUN), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_to_a_settled_resource_is_drift_unless_it_rotates_the_password() {
+        assert_eq!(change_event(true, Reason::Created), (EventType::Warning, Reason::DriftCorrected));
+        assert_eq!(change_event(true, Reason::Updated), (EventType::Warning, Reason::DriftCorrected));
+        assert_eq!(change_event(true, Reason::PasswordRotated), (EventType::Normal, Reason::PasswordRotated));
+        assert_eq!(change_event(false, Reason::PasswordRotated), (EventType::Normal, Reason::PasswordRotated));
+        assert_eq!(change_event(false, Reason::Renamed), (EventType::Normal, Reason::Renamed));
+    }
+
+    #[test]
+    fn cleanup_is_skipped_only_when_no_key_is_left_at_all() {
+        let missing = ReconcileError::stalled(Reason::MissingCredentials, "no default API key");
+        assert!(unreachable_for_cleanup(&missing, None));
+        // The resource names credentials: their problem is for a person to fix, not to skip.
+        let named = CredentialsRef { name: "key".into(), key: None };
+        assert!(!unreachable_for_cleanup(&missing, Some(&named)));
+        // Another failure, even with a message that names the reason, is not "no key".
+        let other = ReconcileError::stalled(Reason::CredentialsNotFound, "MissingCredentials");
+        assert!(!unreachable_for_cleanup(&other, None));
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -13,6 +14,7 @@ use super::cluster_plan::{self, OWNER_LABEL};
 use super::conditions::Outcome;
 use super::context::Context;
 use super::error::ReconcileError;
+use super::reason::Reason;
 use super::finalizer;
 use super::reconciler::{Managed, Step, finish, priority_of, release};
 use super::status::apply_status;
@@ -78,7 +80,7 @@ async fn apply(
     let cloud = cloud_client(cr, ctx).await?;
     let Some(cluster) = observe_or_create(cr, ctx, api, &cloud, draft, written).await? else {
         return Ok(Step::new(
-            Outcome::progressing("ConfirmingCreate", "waiting to confirm whether an earlier create request reached the cloud"),
+            Outcome::progressing(Reason::ConfirmingCreate, "waiting to confirm whether an earlier create request reached the cloud"),
             ctx.timing.jittered_poll(),
         ));
     };
@@ -92,17 +94,17 @@ async fn apply(
     match &cluster.state {
         ClusterState::Creating => {
             let next = ctx.timing.poll_while_working(working_for(&cluster.created_at));
-            return Ok(Step::new(Outcome::progressing("Creating", "the cloud is creating the cluster"), next));
+            return Ok(Step::new(Outcome::progressing(Reason::Creating, "the cloud is creating the cluster"), next));
         }
         ClusterState::CreationFailed => {
             return Err(ReconcileError::stalled(
-                "CreationFailed",
+                Reason::CreationFailed,
                 format!("CockroachDB Cloud reports that creating cluster {} failed; delete this resource to clean up", cluster.id),
             ));
         }
         ClusterState::Locked => {
             return Ok(Step::new(
-                Outcome::progressing("Locked", format!("the cluster is locked by a cloud operation ({})", cluster.operation_status)),
+                Outcome::progressing(Reason::Locked, format!("the cluster is locked by a cloud operation ({})", cluster.operation_status)),
                 ctx.timing.jittered_poll(),
             ));
         }
@@ -110,7 +112,7 @@ async fn apply(
     }
     if cluster.operation_status.is_running() {
         return Ok(Step::new(
-            Outcome::progressing("OperationRunning", format!("cloud operation {} is running", cluster.operation_status)),
+            Outcome::progressing(Reason::OperationRunning, format!("cloud operation {} is running", cluster.operation_status)),
             ctx.timing.poll_while_working(working_for(&cluster.updated_at)),
         ));
     }
@@ -119,7 +121,7 @@ async fn apply(
     if changes.is_empty() {
         if cluster.operation_status.is_failed() {
             return Err(ReconcileError::stalled(
-                "OperationFailed",
+                Reason::OperationFailed,
                 format!("the last cloud operation on the cluster failed ({})", cluster.operation_status),
             ));
         }
@@ -136,9 +138,9 @@ async fn apply(
         cloud.update_cluster(&cluster.id, &changes.update).await.map_err(|e| ReconcileError::cloud("updating the cluster", e))?
     };
     let (reason, note) = if drift {
-        ("DriftCorrected", format!("the cloud cluster had drifted from the spec ({fields}); restored it"))
+        (Reason::DriftCorrected, format!("the cloud cluster had drifted from the spec ({fields}); restored it"))
     } else {
-        ("Updating", format!("updating the cloud cluster: {fields}"))
+        (Reason::Updating, format!("updating the cloud cluster: {fields}"))
     };
     ctx.event(cr, if drift { EventType::Warning } else { EventType::Normal }, reason, "Update", note.clone()).await;
     merge_observed(draft, &updated);
@@ -173,7 +175,7 @@ async fn observe_or_create(
                 ctx.event(
                     cr,
                     EventType::Warning,
-                    "ClusterMissing",
+                    Reason::ClusterMissing,
                     "Observe",
                     format!("cloud cluster {id} no longer exists (deleted outside the operator); creating it again"),
                 )
@@ -186,16 +188,16 @@ async fn observe_or_create(
 
     if let Some(id) = &cr.spec.adopt_cluster_id {
         let cluster = cloud.get_cluster(id).await.map_err(|e| match e {
-            CloudError::NotFound(_) => ReconcileError::stalled("AdoptionFailed", format!("spec.adoptClusterId: no cloud cluster {id}")),
+            CloudError::NotFound(_) => ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adoptClusterId: no cloud cluster {id}")),
             other => ReconcileError::cloud("reading the cluster to adopt", other),
         })?;
         if cluster.state == ClusterState::Deleted {
-            return Err(ReconcileError::stalled("AdoptionFailed", format!("spec.adoptClusterId: cloud cluster {id} is deleted")));
+            return Err(ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adoptClusterId: cloud cluster {id} is deleted")));
         }
         if let Some(why) = cluster_plan::adoption_mismatch(&cr.spec, &cluster) {
-            return Err(ReconcileError::stalled("AdoptionFailed", format!("spec.adoptClusterId: {why}")));
+            return Err(ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adoptClusterId: {why}")));
         }
-        ctx.event(cr, EventType::Normal, "Adopted", "Adopt", format!("adopted existing cloud cluster {id}")).await;
+        ctx.event(cr, EventType::Normal, Reason::Adopted, "Adopt", format!("adopted existing cloud cluster {id}")).await;
         return Ok(Some(cluster));
     }
 
@@ -208,7 +210,7 @@ async fn observe_or_create(
             return Ok(Some(existing));
         }
         return Err(ReconcileError::stalled(
-            "NameInUse",
+            Reason::NameInUse,
             format!(
                 "a cloud cluster named {name:?} already exists (id {}) and was not created by this resource; set spec.adoptClusterId to {} to manage it, or choose another spec.name",
                 existing.id, existing.id
@@ -224,20 +226,15 @@ async fn observe_or_create(
 
     // A spec the cloud refused is not sent again until it changes, or until the slow stalled retry
     // comes due: our own status writes wake the controller, and each would otherwise re-POST.
-    if let Some(refused) = super::conditions::find(&draft.conditions, super::conditions::STALLED).filter(|c| {
-        c.status == "True" && c.reason == "CloudRejectedSpec" && c.observed_generation == cr.metadata.generation
-    }) {
-        let since = Timestamp::now().duration_since(refused.last_transition_time.0);
-        if since.as_secs() >= 0 && (since.as_secs() as u64) < ctx.timing.stalled_retry.as_secs() {
-            return Err(ReconcileError::stalled("CloudRejectedSpec", refused.message.clone()));
-        }
+    if let Some(message) = standing_refusal(&draft.conditions, cr.metadata.generation, Timestamp::now(), ctx.timing.stalled_retry) {
+        return Err(ReconcileError::stalled(Reason::CloudRejectedSpec, message));
     }
 
     // Record the intent first: after a crash this tells the next reconcile to search before creating.
     draft.create_requested_at = Some(Timestamp::now().to_string());
     let mut intent = draft.clone();
     intent.conditions = super::conditions::conditions_for(
-        &Outcome::progressing("Creating", "sending the create request"),
+        &Outcome::progressing(Reason::Creating, "sending the create request"),
         cr.metadata.generation,
         &draft.conditions,
         Timestamp::now(),
@@ -248,7 +245,7 @@ async fn observe_or_create(
     let request = cluster_plan::create_request(cr, &uid(cr));
     match cloud.create_cluster(&request).await {
         Ok(cluster) => {
-            ctx.event(cr, EventType::Normal, "Created", "Create", format!("created cloud cluster {} ({})", cluster.name, cluster.id))
+            ctx.event(cr, EventType::Normal, Reason::Created, "Create", format!("created cloud cluster {} ({})", cluster.name, cluster.id))
                 .await;
             // Record the ID at once; everything else follows in the final status write.
             let mut recorded = intent.clone();
@@ -290,7 +287,7 @@ async fn find_by_name(cloud: &CloudClient, name: &str) -> Result<Option<Cluster>
 async fn cleanup(cr: &CockroachCluster, ctx: &Context, draft: &mut CockroachClusterStatus) -> Result<Option<Step>, ReconcileError> {
     if cr.spec.deletion_policy == DeletionPolicy::Retain {
         if let Some(id) = &draft.cluster_id {
-            ctx.event(cr, EventType::Normal, "Retained", "Delete", format!("deletionPolicy is Retain: left cloud cluster {id} in place")).await;
+            ctx.event(cr, EventType::Normal, Reason::Retained, "Delete", format!("deletionPolicy is Retain: left cloud cluster {id} in place")).await;
         }
         return Ok(None);
     }
@@ -316,7 +313,7 @@ async fn cleanup(cr: &CockroachCluster, ctx: &Context, draft: &mut CockroachClus
     // (it may have been set while the operator was away, just before the resource was deleted).
     if cr.spec.delete_protection == Some(true) {
         return Err(ReconcileError::stalled(
-            "DeleteProtected",
+            Reason::DeleteProtected,
             format!(
                 "spec.deleteProtection is true, so cloud cluster {} is not deleted; set spec.deleteProtection: false to let it be deleted, or set spec.deletionPolicy: Retain to keep it and release this resource",
                 cluster.id
@@ -331,13 +328,14 @@ async fn cleanup(cr: &CockroachCluster, ctx: &Context, draft: &mut CockroachClus
 
     match cloud.delete_cluster(&cluster.id).await {
         Ok(_) | Err(CloudError::NotFound(_)) => {
-            ctx.event(cr, EventType::Normal, "Deleting", "Delete", format!("deleting cloud cluster {}", cluster.id)).await;
+            ctx.event(cr, EventType::Normal, Reason::Deleting, "Delete", format!("deleting cloud cluster {}", cluster.id)).await;
         }
-        Err(CloudError::FailedPrecondition(message)) if message.to_lowercase().contains("protection") => {
-            return Err(ReconcileError::stalled(
-                "DeleteProtected",
-                format!("the cloud refused to delete cluster {}: {message}; set spec.deleteProtection: false or spec.deletionPolicy: Retain", cluster.id),
-            ));
+        // The cloud refuses a delete for the cluster's state: delete protection (turned on since
+        // the cluster was read above) needs a person, anything else (e.g. LOCKED) passes. The
+        // cluster's own delete_protection field tells which, not the wording of the refusal.
+        Err(CloudError::FailedPrecondition(message)) => {
+            let now = cloud.get_cluster(&cluster.id).await.map_err(|e| ReconcileError::cloud("reading the cluster after a refused delete", e))?;
+            return Err(refused_delete(&cluster.id, now.delete_protection_enabled(), message));
         }
         Err(e) => return Err(ReconcileError::cloud("deleting the cluster", e)),
     }
@@ -345,9 +343,85 @@ async fn cleanup(cr: &CockroachCluster, ctx: &Context, draft: &mut CockroachClus
     match cloud.get_cluster(&cluster.id).await {
         Ok(c) if c.state != ClusterState::Deleted => {
             merge_observed(draft, &c);
-            Ok(Some(Step::new(Outcome::progressing("Deleting", "waiting for the cloud to delete the cluster"), Duration::from_secs(2))))
+            Ok(Some(Step::new(Outcome::progressing(Reason::Deleting, "waiting for the cloud to delete the cluster"), Duration::from_secs(2))))
         }
         Ok(_) | Err(CloudError::NotFound(_)) => Ok(None),
         Err(e) => Err(ReconcileError::cloud("confirming the deletion", e)),
+    }
+}
+
+/// The message of the cloud's refusal of this generation's spec, while it stands: the create is
+/// not sent again until the spec changes or the slow stalled retry comes due.
+fn standing_refusal(conditions: &[Condition], generation: Option<i64>, now: Timestamp, stalled_retry: Duration) -> Option<String> {
+    let refused = super::conditions::find(conditions, super::conditions::STALLED).filter(|c| {
+        c.status == "True" && super::conditions::reason_of(c) == Some(Reason::CloudRejectedSpec) && c.observed_generation == generation
+    })?;
+    let since = now.duration_since(refused.last_transition_time.0);
+    (since.as_secs() >= 0 && (since.as_secs() as u64) < stalled_retry.as_secs()).then(|| refused.message.clone())
+}
+
+/// Classifies a delete the cloud refused as FailedPrecondition, given whether the cluster has
+/// delete protection on now.
+fn refused_delete(id: &str, protected: bool, message: String) -> ReconcileError {
+    if protected {
+        ReconcileError::stalled(
+            Reason::DeleteProtected,
+            format!("the cloud refused to delete cluster {id}: {message}; set spec.deleteProtection: false or spec.deletionPolicy: Retain"),
+        )
+    } else {
+        ReconcileError::cloud("deleting the cluster", CloudError::FailedPrecondition(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::super::conditions::{STALLED, conditions_for};
+    use super::*;
+
+    const RETRY: Duration = Duration::from_secs(120);
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).unwrap()
+    }
+
+    #[test]
+    fn a_refused_spec_stands_for_its_generation_until_the_stalled_retry() {
+        let refused = conditions_for(&Outcome::stalled(Reason::CloudRejectedSpec, "invalid argument: bad region"), Some(2), &[], at(1000));
+        assert_eq!(standing_refusal(&refused, Some(2), at(1010), RETRY).as_deref(), Some("invalid argument: bad region"));
+        // A new generation is sent again at once; so is the same one once the retry is due.
+        assert_eq!(standing_refusal(&refused, Some(3), at(1010), RETRY), None);
+        assert_eq!(standing_refusal(&refused, Some(2), at(1000 + 120), RETRY), None);
+    }
+
+    #[test]
+    fn only_a_stalled_cloud_refusal_holds_the_create_back() {
+        let other = conditions_for(&Outcome::stalled(Reason::NameInUse, "CloudRejectedSpec"), Some(2), &[], at(1000));
+        assert_eq!(standing_refusal(&other, Some(2), at(1010), RETRY), None);
+        let progressing = conditions_for(&Outcome::progressing(Reason::Creating, "sending"), Some(2), &[], at(1000));
+        assert_eq!(standing_refusal(&progressing, Some(2), at(1010), RETRY), None);
+        // Written by an earlier version: the same spelling reads as the same reason.
+        let mut earlier = vec![Condition {
+            type_: STALLED.into(),
+            status: "True".into(),
+            reason: "CloudRejectedSpec".into(),
+            message: "refused".into(),
+            observed_generation: Some(2),
+            last_transition_time: Time(at(1000)),
+        }];
+        assert_eq!(standing_refusal(&earlier, Some(2), at(1010), RETRY).as_deref(), Some("refused"));
+        earlier[0].reason = "cloudRejectedSpec".into();
+        assert_eq!(standing_refusal(&earlier, Some(2), at(1010), RETRY), None);
+    }
+
+    #[test]
+    fn a_refused_delete_is_delete_protection_only_when_the_cluster_says_so() {
+        let protected = refused_delete("c1", true, "state forbids it".into());
+        assert!(protected.is_stalled() && protected.reason == Reason::DeleteProtected, "{protected:?}");
+        assert!(protected.message.contains("c1") && protected.message.contains("state forbids it"));
+        // A refusal that mentions protection on a cluster without it (e.g. LOCKED) is retried.
+        let locked = refused_delete("c1", false, "delete protection cannot be changed while LOCKED".into());
+        assert!(!locked.is_stalled() && locked.reason == Reason::FailedPrecondition, "{locked:?}");
     }
 }

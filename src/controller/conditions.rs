@@ -8,6 +8,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
+use super::reason::Reason;
+
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
@@ -16,29 +18,35 @@ pub const STALLED: &str = "Stalled";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Cloud matches spec.
-    Ready { reason: &'static str, message: String },
+    Ready { reason: Reason, message: String },
     /// Work is under way (creating, updating, waiting for the cloud or for a dependency).
-    Progressing { reason: &'static str, message: String },
+    /// `retrying`: the pass failed and will be retried with backoff (worth a Warning event),
+    /// as opposed to progress that needs nothing but time.
+    Progressing { reason: Reason, message: String, retrying: bool },
     /// Needs a person: invalid spec, bad credentials, delete protection, conflicts.
-    Stalled { reason: &'static str, message: String },
+    Stalled { reason: Reason, message: String },
 }
 
 impl Outcome {
     pub fn ready(message: impl Into<String>) -> Self {
-        Self::Ready { reason: "Ready", message: message.into() }
+        Self::Ready { reason: Reason::Ready, message: message.into() }
     }
-    pub fn progressing(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::Progressing { reason, message: message.into() }
+    pub fn progressing(reason: Reason, message: impl Into<String>) -> Self {
+        Self::Progressing { reason, message: message.into(), retrying: false }
     }
-    pub fn stalled(reason: &'static str, message: impl Into<String>) -> Self {
+    /// A failed pass that is retried; the message says so.
+    pub fn retrying(reason: Reason, message: impl std::fmt::Display) -> Self {
+        Self::Progressing { reason, message: format!("{message} (retrying)"), retrying: true }
+    }
+    pub fn stalled(reason: Reason, message: impl Into<String>) -> Self {
         Self::Stalled { reason, message: message.into() }
     }
     pub fn is_ready(&self) -> bool {
         matches!(self, Self::Ready { .. })
     }
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::Ready { reason, .. } | Self::Progressing { reason, .. } | Self::Stalled { reason, .. } => reason,
+            Self::Ready { reason, .. } | Self::Progressing { reason, .. } | Self::Stalled { reason, .. } => *reason,
         }
     }
     pub fn message(&self) -> &str {
@@ -58,7 +66,7 @@ pub fn conditions_for(outcome: &Outcome, generation: Option<i64>, previous: &[Co
     };
     let reason = outcome.reason();
     let message = outcome.message();
-    let make = |type_: &str, status: bool, reason: &str, message: &str| {
+    let make = |type_: &str, status: bool, reason: Reason, message: &str| {
         let status = if status { "True" } else { "False" }.to_string();
         let last_transition_time = previous
             .iter()
@@ -68,7 +76,7 @@ pub fn conditions_for(outcome: &Outcome, generation: Option<i64>, previous: &[Co
         Condition {
             type_: type_.to_string(),
             status,
-            reason: reason.to_string(),
+            reason: reason.as_str().to_string(),
             message: message.to_string(),
             observed_generation: generation,
             last_transition_time,
@@ -76,8 +84,8 @@ pub fn conditions_for(outcome: &Outcome, generation: Option<i64>, previous: &[Co
     };
     vec![
         make(READY, ready, reason, message),
-        make(RECONCILING, reconciling, if reconciling { reason } else { "Idle" }, if reconciling { message } else { "" }),
-        make(STALLED, stalled, if stalled { reason } else { "NotStalled" }, if stalled { message } else { "" }),
+        make(RECONCILING, reconciling, if reconciling { reason } else { Reason::Idle }, if reconciling { message } else { "" }),
+        make(STALLED, stalled, if stalled { reason } else { Reason::NotStalled }, if stalled { message } else { "" }),
     ]
 }
 
@@ -96,6 +104,12 @@ pub fn same_ignoring_time(a: &[Condition], b: &[Condition]) -> bool {
 /// The condition of `type_`, if present.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// The condition's reason, when it is one of the operator's (conditions written by someone else
+/// may carry any text).
+pub fn reason_of(condition: &Condition) -> Option<Reason> {
+    condition.reason.parse().ok()
 }
 
 /// True when `Ready=True` for the current generation.
@@ -122,14 +136,36 @@ mod tests {
 
     #[test]
     fn transition_time_changes_only_on_status_flip() {
-        let first = conditions_for(&Outcome::progressing("Creating", "a"), Some(1), &[], at(10));
-        let same = conditions_for(&Outcome::progressing("Creating", "b"), Some(1), &first, at(20));
+        let first = conditions_for(&Outcome::progressing(Reason::Creating, "a"), Some(1), &[], at(10));
+        let same = conditions_for(&Outcome::progressing(Reason::Creating, "b"), Some(1), &first, at(20));
         assert_eq!(find(&same, RECONCILING).unwrap().last_transition_time, Time(at(10)));
         let flipped = conditions_for(&Outcome::ready("done"), Some(1), &same, at(30));
         assert_eq!(find(&flipped, READY).unwrap().last_transition_time, Time(at(30)));
         assert_eq!(find(&flipped, RECONCILING).unwrap().last_transition_time, Time(at(30)));
         // Stalled stayed False throughout.
         assert_eq!(find(&flipped, STALLED).unwrap().last_transition_time, Time(at(10)));
+    }
+
+    #[test]
+    fn reasons_are_written_as_their_names_and_read_back() {
+        let c = conditions_for(&Outcome::stalled(Reason::DeleteProtected, "protected"), Some(1), &[], at(10));
+        assert_eq!(find(&c, STALLED).unwrap().reason, "DeleteProtected");
+        assert_eq!(reason_of(find(&c, STALLED).unwrap()), Some(Reason::DeleteProtected));
+        assert_eq!(find(&c, READY).unwrap().reason, "DeleteProtected");
+        assert_eq!(reason_of(find(&c, RECONCILING).unwrap()), Some(Reason::Idle));
+        let mut foreign = find(&c, STALLED).unwrap().clone();
+        foreign.reason = "SomethingElse".into();
+        assert_eq!(reason_of(&foreign), None);
+    }
+
+    #[test]
+    fn only_a_retried_failure_is_marked_retrying() {
+        let failed = Outcome::retrying(Reason::CloudUnavailable, "listing databases: HTTP 503");
+        assert!(matches!(failed, Outcome::Progressing { retrying: true, .. }));
+        assert_eq!(failed.message(), "listing databases: HTTP 503 (retrying)");
+        // A message that happens to end like a retried one is still plain progress.
+        let waiting = Outcome::progressing(Reason::WaitingForCluster, "the cloud said: (retrying)");
+        assert!(matches!(waiting, Outcome::Progressing { retrying: false, .. }));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::cloud::models;
 use crate::cloud::{ApiKey, CloudClient, CloudClients, Priority};
 
 use super::error::ReconcileError;
+use super::reason::Reason;
 
 /// Timing of requeues.
 #[derive(Debug, Clone)]
@@ -233,7 +234,7 @@ impl Context {
             Some(reference) => self.read_api_key(namespace, reference).await?,
             None => self.default_credentials.0.clone().ok_or_else(|| {
                 ReconcileError::stalled(
-                    "MissingCredentials",
+                    Reason::MissingCredentials,
                     "no spec.credentialsRef and the operator has no default API key (set COCKROACH_API_KEY or the chart's apiKey values)",
                 )
             })?,
@@ -246,7 +247,7 @@ impl Context {
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let secret = secrets.get_opt(&reference.name).await?.ok_or_else(|| {
             ReconcileError::stalled(
-                "CredentialsNotFound",
+                Reason::CredentialsNotFound,
                 format!("spec.credentialsRef: Secret {namespace}/{} not found", reference.name),
             )
         })?;
@@ -254,7 +255,7 @@ impl Context {
         let text = String::from_utf8(value).unwrap_or_default();
         if text.trim().is_empty() {
             return Err(ReconcileError::stalled(
-                "CredentialsInvalid",
+                Reason::CredentialsInvalid,
                 format!("spec.credentialsRef: Secret {namespace}/{} has no non-empty key {:?}", reference.name, reference.key()),
             ));
         }
@@ -262,19 +263,19 @@ impl Context {
     }
 
     /// Publishes an event about `obj`. Failures are logged, never fatal: events are advisory.
-    pub async fn event<K>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: impl Into<String>)
+    pub async fn event<K>(&self, obj: &K, type_: EventType, reason: Reason, action: &str, note: impl Into<String>)
     where
         K: Resource<DynamicType = ()>,
     {
         let event = Event {
             type_,
-            reason: reason.into(),
+            reason: reason.as_str().into(),
             note: Some(truncate(note.into(), 1000)),
             action: action.into(),
             secondary: None,
         };
         if let Err(err) = self.recorder.publish(&event, &obj.object_ref(&())).await {
-            tracing::warn!(%err, reason, "could not publish event");
+            tracing::warn!(%err, %reason, "could not publish event");
         }
     }
 }

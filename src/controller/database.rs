@@ -8,6 +8,7 @@ use crate::cloud::{CloudClient, CloudError, Listing};
 use super::child::{ChildKind, Converged, Target};
 use super::context::Context;
 use super::error::ReconcileError;
+use super::reason::Reason;
 use super::reconciler::Managed;
 
 impl Managed for Database {
@@ -57,7 +58,7 @@ impl ChildKind for Database {
             && Self::contains(listed, &name)
         {
             return Err(ReconcileError::stalled(
-                "NameInUse",
+                Reason::NameInUse,
                 format!("spec.name: database {name} already exists on the cluster, so database {old} cannot be renamed to it; choose another name or remove one of the two"),
             ));
         }
@@ -72,15 +73,15 @@ impl ChildKind for Database {
                 .rename_database(&target.cluster_id, &old, &name)
                 .await
                 .map_err(|e| ReconcileError::cloud("renaming the database", e))?;
-            return Ok(Converged::to_confirm("Renamed", format!("renamed database {old} to {name}")));
+            return Ok(Converged::to_confirm(Reason::Renamed, format!("renamed database {old} to {name}")));
         }
         match target.cloud.create_database(&target.cluster_id, &name).await {
             Ok(db) => {
                 status.table_count = db.table_count;
-                Ok(Converged::changed("Created", format!("created database {name}"), db))
+                Ok(Converged::changed(Reason::Created, format!("created database {name}"), db))
             }
             // Created by someone else meanwhile (or by our own lost request): adopt it.
-            Err(CloudError::AlreadyExists(_)) => Ok(Converged::to_confirm("Adopted", format!("adopted existing database {name}"))),
+            Err(CloudError::AlreadyExists(_)) => Ok(Converged::to_confirm(Reason::Adopted, format!("adopted existing database {name}"))),
             Err(e) => Err(ReconcileError::cloud("creating the database", e)),
         }
     }

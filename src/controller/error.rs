@@ -1,5 +1,6 @@
 //! Reconcile errors, split by what they need: a person (Stalled) or time (Transient).
 
+use super::reason::Reason;
 use crate::cloud::CloudError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,15 +15,15 @@ pub enum Severity {
 #[error("{reason}: {message}")]
 pub struct ReconcileError {
     pub severity: Severity,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl ReconcileError {
-    pub fn stalled(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn stalled(reason: Reason, message: impl Into<String>) -> Self {
         Self { severity: Severity::Stalled, reason, message: message.into() }
     }
-    pub fn transient(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn transient(reason: Reason, message: impl Into<String>) -> Self {
         Self { severity: Severity::Transient, reason, message: message.into() }
     }
     pub fn is_stalled(&self) -> bool {
@@ -33,16 +34,16 @@ impl ReconcileError {
     pub fn cloud(what: &str, err: CloudError) -> Self {
         let message = format!("{what}: {err}");
         match err {
-            CloudError::Unauthenticated(_) => Self::stalled("CredentialsRejected", message),
-            CloudError::PermissionDenied(_) => Self::stalled("PermissionDenied", message),
-            CloudError::InvalidArgument(_) => Self::stalled("CloudRejectedSpec", message),
-            other => Self::transient(other.reason(), message),
+            CloudError::Unauthenticated(_) => Self::stalled(Reason::CredentialsRejected, message),
+            CloudError::PermissionDenied(_) => Self::stalled(Reason::PermissionDenied, message),
+            CloudError::InvalidArgument(_) => Self::stalled(Reason::CloudRejectedSpec, message),
+            other => Self::transient(Reason::from(&other), message),
         }
     }
 }
 
 impl From<kube::Error> for ReconcileError {
     fn from(err: kube::Error) -> Self {
-        Self::transient("KubernetesError", err.to_string())
+        Self::transient(Reason::KubernetesError, err.to_string())
     }
 }

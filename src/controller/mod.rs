@@ -11,17 +11,19 @@ pub mod context;
 pub mod database;
 pub mod error;
 pub mod finalizer;
+pub mod guard;
+pub mod reason;
 pub mod reconciler;
 pub mod sql_user;
 pub mod status;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller, Error as ControllerError};
 use kube::runtime::reflector::ObjectRef;
-use kube::core::PartialObjectMeta;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 
@@ -101,10 +103,10 @@ pub async fn run(
 
     // Ready once every controller's watch has delivered its first complete list.
     let synced = SyncTracker::new(4, Arc::new(on_synced));
-    let clusters = controller_for(scope.api::<CockroachCluster>(client.clone()), wc(), synced.clone());
-    let users = controller_for(scope.api::<SQLUser>(client.clone()), wc(), synced.clone());
-    let databases = controller_for(scope.api::<Database>(client.clone()), wc(), synced.clone());
-    let allowlist = controller_for(scope.api::<AllowlistEntry>(client.clone()), wc(), synced);
+    let clusters = controller_for::<CockroachCluster>(scope.api(client.clone()), wc(), synced.clone(), ctx.clone());
+    let users = controller_for::<SQLUser>(scope.api(client.clone()), wc(), synced.clone(), ctx.clone());
+    let databases = controller_for::<Database>(scope.api(client.clone()), wc(), synced.clone(), ctx.clone());
+    let allowlist = controller_for::<AllowlistEntry>(scope.api(client.clone()), wc(), synced, ctx.clone());
     // Reconcilers read these watch caches instead of asking the apiserver on every pass.
     let _ = ctx.stores.clusters.set(clusters.store());
     let _ = ctx.stores.allowlist.set(allowlist.store());
@@ -159,16 +161,16 @@ pub async fn run(
 }
 
 /// A controller over our own reflector, so the first `InitDone` of its watch can be observed.
-/// (`Store::wait_until_ready` wakes only one waiter, and the controller is already one.)
-fn controller_for<K>(api: Api<K>, wc: watcher::Config, synced: SyncTracker) -> Controller<K>
+/// (`Store::wait_until_ready` wakes only one waiter, and the controller is already one.) Objects
+/// that cannot be read are reported and kept out of it (see [`guard`]).
+fn controller_for<K>(api: Api<DeserializeGuard<K>>, wc: watcher::Config, synced: SyncTracker, ctx: Arc<Context>) -> Controller<K>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
     let kind = K::kind(&()).to_string();
-    let events = watcher(api, wc)
-        .backoff(backoff::WatchBackoff::default())
-        .modify(prune)
+    let watched = watcher(api, wc).backoff(backoff::WatchBackoff::default()).modify(prune);
+    let events = guard::screened(watched, reader.clone(), ctx)
         .reflect(writer)
         .inspect(move |event| {
             if let Ok(watcher::Event::InitDone) = event {
@@ -214,12 +216,14 @@ impl SyncTracker {
 
 /// Wakes the children of a CockroachCluster when it changes (e.g. becomes Ready), so a child
 /// waiting for its cluster proceeds at once instead of polling.
-fn with_cluster_watch<K>(controller: Controller<K>, clusters: Api<CockroachCluster>, wc: watcher::Config) -> Controller<K>
+/// A cluster that cannot be read wakes nobody (its own controller reports it).
+fn with_cluster_watch<K>(controller: Controller<K>, clusters: Api<DeserializeGuard<CockroachCluster>>, wc: watcher::Config) -> Controller<K>
 where
     K: child::ChildKind + kube::Resource<DynamicType = ()>,
 {
     let store = controller.store();
-    controller.watches(clusters, wc, move |cluster| {
+    let readable = watcher(clusters, wc).touched_objects().try_filter_map(|cluster| std::future::ready(Ok(cluster.0.ok())));
+    controller.watches_stream(readable, move |cluster| {
         let namespace = cluster.namespace();
         let name = cluster.name_any();
         store

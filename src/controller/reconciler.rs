@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use super::conditions::{self, Outcome};
 use super::context::{Context, jitter};
 use super::error::ReconcileError;
+use super::reason::Reason;
 use super::status::apply_status;
 use crate::cloud::Priority;
 
@@ -88,31 +89,31 @@ pub async fn finish<K: Managed>(
 ) -> Result<Action, ReconcileError> {
     let key = object_key(obj);
     let previous = obj.status().cloned().unwrap_or_default();
-    // `failed`: a transient failure that will be retried. Its condition is Reconciling, but the
-    // reconcile counts as an error, so a rise in failures shows in the metrics (and alerts).
-    let (outcome, requeue, failed) = match result {
+    let (outcome, requeue) = match result {
         Ok(step) => {
             ctx.failures.clear(&key);
-            (step.outcome, step.requeue, false)
+            (step.outcome, step.requeue)
         }
         Err(err) if err.is_stalled() => {
             ctx.failures.clear(&key);
             // No hot loop: a stalled resource is looked at again when it changes, or rarely.
-            (Outcome::stalled(err.reason, err.message), jitter(ctx.timing.resync.min(ctx.timing.stalled_retry), 0.2), false)
+            (Outcome::stalled(err.reason, err.message), jitter(ctx.timing.resync.min(ctx.timing.stalled_retry), 0.2))
         }
         Err(err) => {
             let failures = ctx.failures.record(&key);
             let backoff = ctx.timing.retry_base.saturating_mul(1 << failures.min(10).saturating_sub(1)).min(ctx.timing.retry_max);
-            tracing::info!(reason = err.reason, error = %err.message, ?backoff, "reconcile will retry");
-            (Outcome::progressing(err.reason, format!("{} (retrying)", err.message)), jitter(backoff, 0.2), true)
+            tracing::info!(reason = %err.reason, error = %err.message, ?backoff, "reconcile will retry");
+            (Outcome::retrying(err.reason, err.message), jitter(backoff, 0.2))
         }
     };
     let kind = K::kind(&());
     let (result_label, condition, stalled_reason) = match &outcome {
         Outcome::Ready { .. } => ("ready", conditions::READY, None),
-        Outcome::Progressing { .. } if failed => ("error", conditions::RECONCILING, None),
+        // A transient failure that will be retried: its condition is Reconciling, but the reconcile
+        // counts as an error, so a rise in failures shows in the metrics (and alerts).
+        Outcome::Progressing { retrying: true, .. } => ("error", conditions::RECONCILING, None),
         Outcome::Progressing { .. } => ("progressing", conditions::RECONCILING, None),
-        Outcome::Stalled { reason, .. } => ("stalled", conditions::STALLED, Some(*reason)),
+        Outcome::Stalled { reason, .. } => ("stalled", conditions::STALLED, Some(reason.as_str())),
     };
     ctx.metrics.reconciled(&kind, result_label);
     ctx.metrics.resource_state(&kind, &object_key(obj), Some(condition), stalled_reason);
@@ -138,24 +139,24 @@ pub async fn finish<K: Managed>(
 
 /// Events for condition changes: becoming Ready, becoming Stalled, starting to fail.
 async fn announce_transition<K: Managed>(ctx: &Context, obj: &K, previous: &K::Status, outcome: &Outcome) {
-    let before = |t: &str| conditions::find(previous.conditions(), t).map(|c| (c.status.clone(), c.reason.clone()));
+    if let Some((type_, reason)) = transition_event(previous.conditions(), outcome) {
+        ctx.event(obj, type_, reason, "Reconcile", outcome.message().to_string()).await;
+    }
+}
+
+/// The event a new outcome is worth, given the conditions before it: one on becoming Ready, one
+/// on becoming Stalled (or Stalled for another reason), one when a pass starts failing for a
+/// reason. Plain progress is visible in the conditions and gets none.
+fn transition_event(previous: &[Condition], outcome: &Outcome) -> Option<(EventType, Reason)> {
+    let was = |type_: &str, reason: Reason| {
+        conditions::find(previous, type_).is_some_and(|c| c.status == "True" && conditions::reason_of(c) == Some(reason))
+    };
+    let was_true = |type_: &str| conditions::find(previous, type_).is_some_and(|c| c.status == "True");
     match outcome {
-        Outcome::Ready { message, .. } => {
-            if before(conditions::READY).map(|(s, _)| s) != Some("True".into()) {
-                ctx.event(obj, EventType::Normal, "Ready", "Reconcile", message.clone()).await;
-            }
-        }
-        Outcome::Stalled { reason, message } => {
-            if before(conditions::STALLED) != Some(("True".into(), reason.to_string())) {
-                ctx.event(obj, EventType::Warning, reason, "Reconcile", message.clone()).await;
-            }
-        }
-        Outcome::Progressing { reason, message } => {
-            // Only failures are worth an event here; progress is visible in the conditions.
-            if message.ends_with("(retrying)") && before(conditions::RECONCILING) != Some(("True".into(), reason.to_string())) {
-                ctx.event(obj, EventType::Warning, reason, "Reconcile", message.clone()).await;
-            }
-        }
+        Outcome::Ready { .. } if !was_true(conditions::READY) => Some((EventType::Normal, Reason::Ready)),
+        Outcome::Stalled { reason, .. } if !was(conditions::STALLED, *reason) => Some((EventType::Warning, *reason)),
+        Outcome::Progressing { reason, retrying: true, .. } if !was(conditions::RECONCILING, *reason) => Some((EventType::Warning, *reason)),
+        _ => None,
     }
 }
 
@@ -183,6 +184,49 @@ where
 
 /// For `Controller::run`: only failures of the final status write end up here.
 pub fn error_policy<K: Managed>(_obj: std::sync::Arc<K>, err: &ReconcileError, ctx: std::sync::Arc<Context>) -> Action {
-    tracing::warn!(reason = err.reason, error = %err.message, "reconcile failed");
+    tracing::warn!(reason = %err.reason, error = %err.message, "reconcile failed");
     Action::requeue(jitter(ctx.timing.retry_base * 2, 0.5))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+
+    fn after(outcome: &Outcome) -> Vec<Condition> {
+        conditions::conditions_for(outcome, Some(1), &[], Timestamp::from_second(10).unwrap())
+    }
+
+    #[test]
+    fn a_retried_failure_is_announced_once_per_reason() {
+        let failing = Outcome::retrying(Reason::CloudUnavailable, "listing SQL users: HTTP 503");
+        assert_eq!(transition_event(&[], &failing), Some((EventType::Warning, Reason::CloudUnavailable)));
+        // Still failing for the same reason: no second event.
+        assert_eq!(transition_event(&after(&failing), &failing), None);
+        // Failing for another reason: a new event.
+        let other = Outcome::retrying(Reason::KubernetesError, "apiserver unavailable");
+        assert_eq!(transition_event(&after(&failing), &other), Some((EventType::Warning, Reason::KubernetesError)));
+    }
+
+    #[test]
+    fn plain_progress_is_not_announced_whatever_its_message() {
+        // The decision is the outcome's `retrying` flag, not the wording of the message.
+        let waiting = Outcome::progressing(Reason::WaitingForCluster, "cloud says: try again (retrying)");
+        assert_eq!(transition_event(&[], &waiting), None);
+        let creating = Outcome::progressing(Reason::Creating, "the cloud is creating the cluster");
+        assert_eq!(transition_event(&after(&waiting), &creating), None);
+    }
+
+    #[test]
+    fn ready_and_stalled_are_announced_on_transition_only() {
+        let ready = Outcome::ready("ok");
+        assert_eq!(transition_event(&[], &ready), Some((EventType::Normal, Reason::Ready)));
+        assert_eq!(transition_event(&after(&ready), &ready), None);
+        let stalled = Outcome::stalled(Reason::DeleteProtected, "protected");
+        assert_eq!(transition_event(&after(&ready), &stalled), Some((EventType::Warning, Reason::DeleteProtected)));
+        assert_eq!(transition_event(&after(&stalled), &stalled), None);
+        let other = Outcome::stalled(Reason::CloudRejectedSpec, "refused");
+        assert_eq!(transition_event(&after(&stalled), &other), Some((EventType::Warning, Reason::CloudRejectedSpec)));
+    }
 }

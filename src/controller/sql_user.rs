@@ -21,6 +21,7 @@ use crate::cloud::{CloudClient, CloudError, Listing};
 use super::child::{ChildKind, Converged, Target};
 use super::context::{Context, Endpoint};
 use super::error::ReconcileError;
+use super::reason::Reason;
 use super::reconciler::Managed;
 use super::status::FIELD_MANAGER;
 
@@ -87,17 +88,17 @@ impl SQLUser {
         let namespace = self.namespace().unwrap_or_default();
         if let Some(reference) = &self.spec.password_secret_ref {
             let secret = secrets.get_opt(&reference.name).await?.ok_or_else(|| {
-                ReconcileError::stalled("PasswordSecretNotFound", format!("spec.passwordSecretRef: Secret {namespace}/{} not found", reference.name))
+                ReconcileError::stalled(Reason::PasswordSecretNotFound, format!("spec.passwordSecretRef: Secret {namespace}/{} not found", reference.name))
             })?;
             let password = secret_text(&secret, &reference.key).filter(|p| !p.is_empty()).ok_or_else(|| {
                 ReconcileError::stalled(
-                    "PasswordSecretInvalid",
+                    Reason::PasswordSecretInvalid,
                     format!("spec.passwordSecretRef: Secret {namespace}/{} has no non-empty key {:?}", reference.name, reference.key),
                 )
             })?;
             if password.chars().count() < MIN_PASSWORD_LENGTH {
                 return Err(ReconcileError::stalled(
-                    "PasswordSecretInvalid",
+                    Reason::PasswordSecretInvalid,
                     format!("spec.passwordSecretRef: the password in Secret {namespace}/{} must be at least {MIN_PASSWORD_LENGTH} characters", reference.name),
                 ));
             }
@@ -106,10 +107,10 @@ impl SQLUser {
         let name = self.generated_password_secret();
         match secrets.get_opt(&name).await? {
             Some(secret) if self.owns(&secret) => secret_text(&secret, PASSWORD_KEY).filter(|p| !p.is_empty()).ok_or_else(|| {
-                ReconcileError::stalled("PasswordSecretInvalid", format!("generated password Secret {namespace}/{name} has lost its {PASSWORD_KEY:?} key"))
+                ReconcileError::stalled(Reason::PasswordSecretInvalid, format!("generated password Secret {namespace}/{name} has lost its {PASSWORD_KEY:?} key"))
             }),
             Some(_) => Err(ReconcileError::stalled(
-                "SecretConflict",
+                Reason::SecretConflict,
                 format!("Secret {namespace}/{name} exists and is not owned by this SQLUser; set spec.passwordSecretRef to use it, or remove it"),
             )),
             None => {
@@ -161,7 +162,7 @@ impl SQLUser {
             && !self.owns(secret)
         {
             return Err(ReconcileError::stalled(
-                "SecretConflict",
+                Reason::SecretConflict,
                 format!("connection Secret {namespace}/{name} exists and is not owned by this SQLUser; set spec.connectionSecretName to another name, or remove it"),
             ));
         }
@@ -251,7 +252,7 @@ impl ChildKind for SQLUser {
         let cloud = &target.cloud;
         let outcome = if !Self::contains(listed, &name) {
             match cloud.create_sql_user(&target.cluster_id, &name, &password).await {
-                Ok(user) => Converged::changed("Created", format!("created SQL user {name}"), user),
+                Ok(user) => Converged::changed(Reason::Created, format!("created SQL user {name}"), user),
                 // It exists already (created outside, or by our own lost request): adopt it and
                 // make its password the one this resource defines.
                 Err(CloudError::AlreadyExists(_)) => {
@@ -259,7 +260,7 @@ impl ChildKind for SQLUser {
                         .update_sql_user_password(&target.cluster_id, &name, &password)
                         .await
                         .map_err(|e| ReconcileError::cloud("setting the password of the adopted SQL user", e))?;
-                    Converged::changed("Adopted", format!("adopted existing SQL user {name} and set its password"), models::SqlUser { name: name.clone() })
+                    Converged::changed(Reason::Adopted, format!("adopted existing SQL user {name} and set its password"), models::SqlUser { name: name.clone() })
                 }
                 Err(e) => return Err(ReconcileError::cloud("creating the SQL user", e)),
             }
@@ -268,7 +269,7 @@ impl ChildKind for SQLUser {
                 .update_sql_user_password(&target.cluster_id, &name, &password)
                 .await
                 .map_err(|e| ReconcileError::cloud("updating the SQL user's password", e))?;
-            Converged::changed("PasswordRotated", format!("set a new password for SQL user {name}"), models::SqlUser { name: name.clone() })
+            Converged::changed(Reason::PasswordRotated, format!("set a new password for SQL user {name}"), models::SqlUser { name: name.clone() })
         } else {
             Converged::InSync
         };
@@ -297,7 +298,7 @@ impl ChildKind for SQLUser {
             let remaining: Vec<_> = secret.owner_references().iter().filter(|o| o.uid != uid).cloned().collect();
             let patch = serde_json::json!({"metadata": {"ownerReferences": remaining}});
             secrets.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
-            ctx.event(self, kube::runtime::events::EventType::Normal, "SecretRetained", "Delete", format!("deletionPolicy is Retain: kept Secret {name} for the retained SQL user")).await;
+            ctx.event(self, kube::runtime::events::EventType::Normal, Reason::SecretRetained, "Delete", format!("deletionPolicy is Retain: kept Secret {name} for the retained SQL user")).await;
         }
         Ok(())
     }

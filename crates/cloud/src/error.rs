@@ -94,23 +94,6 @@ impl CloudError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound(_))
     }
-
-    /// A short machine-readable reason, used for condition reasons and metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::NotFound(_) => "NotFound",
-            Self::AlreadyExists(_) => "AlreadyExists",
-            Self::InvalidArgument(_) => "InvalidArgument",
-            Self::FailedPrecondition(_) => "FailedPrecondition",
-            Self::Unauthenticated(_) => "Unauthenticated",
-            Self::PermissionDenied(_) => "PermissionDenied",
-            Self::RateLimited { .. } => "RateLimited",
-            Self::Transient(_) => "CloudUnavailable",
-            Self::Decode(_) => "UnexpectedResponse",
-            Self::Other { .. } => "CloudError",
-            Self::NotSent(_) => "NotSent",
-        }
-    }
 }
 
 /// The first line of a non-JSON error body, bounded, for messages.
