@@ -1,11 +1,17 @@
 //! Custom resource types of the `crdbcloud.io/v1alpha1` API: one file per kind, plus shared types.
 
-pub mod children;
+pub mod allowlist_entry;
+pub mod child;
 pub mod cluster;
 pub mod common;
+pub mod database;
 pub mod prose;
+pub mod sql_user;
 
-pub use children::{AllowlistEntry, ChildStatus, Database, SQLUser};
+pub use allowlist_entry::AllowlistEntry;
+pub use child::{ChildSpec, ChildStatus};
+pub use database::Database;
+pub use sql_user::SQLUser;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
 

@@ -9,7 +9,7 @@ use kube::api::{Api, ListParams};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::children::{AllowlistEntry, ChildSpec, ChildStatus};
+use crate::api::{AllowlistEntry, ChildSpec, ChildStatus};
 use crate::cloud::cache::ListCache;
 use crate::cloud::models::{self, AllowlistEntryUpdate};
 use crate::cloud::{CloudClient, CloudError, Listing};

@@ -20,7 +20,7 @@ use super::error::ReconcileError;
 use super::reason::Reason;
 use super::finalizer;
 use super::reconciler::{Managed, Step, finish, priority_of, release};
-use crate::api::children::{ChildSpec, ChildStatus};
+use crate::api::{ChildSpec, ChildStatus};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::cloud::cache::{Cached, ListCache, ListKey};

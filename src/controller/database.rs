@@ -1,6 +1,6 @@
 //! Database: create, rename in place (the API supports it), delete.
 
-use crate::api::children::{ChildSpec, ChildStatus, Database};
+use crate::api::{ChildSpec, ChildStatus, Database};
 use crate::cloud::cache::ListCache;
 use crate::cloud::models;
 use crate::cloud::{CloudClient, CloudError, Listing};

@@ -13,7 +13,7 @@ use kube::{Resource, ResourceExt};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::api::children::{ChildSpec, ChildStatus, SQLUser};
+use crate::api::{ChildSpec, ChildStatus, SQLUser};
 use crate::cloud::cache::ListCache;
 use crate::cloud::models;
 use crate::cloud::{CloudClient, CloudError, Listing};
