@@ -725,7 +725,16 @@ async fn kubectl_explain_prints_the_field_docs_as_paragraphs() {
     // The CRDs' descriptions are reflowed (src/api/prose.rs), so kubectl wraps whole paragraphs at
     // its own width; the source's hard line breaks used to leave ragged lines (a lone "and").
     install_crds().await;
-    let out = kubectl(&["explain", "cockroachcluster.spec.adoptClusterId"], None).await.ok();
+    // The apiserver publishes a new CRD's OpenAPI schema, which explain reads, a moment after the
+    // CRD is Established.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let out = loop {
+        let out = kubectl(&["explain", "cockroachcluster.spec.adoptClusterId"], None).await;
+        if out.success() || Instant::now() > deadline {
+            break out.ok();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     let description: Vec<&str> = out.stdout.lines().skip_while(|l| !l.starts_with("DESCRIPTION")).skip(1).map(str::trim).take_while(|l| !l.is_empty()).collect();
     let text = description.join(" ");
     assert!(text.contains("Its provider and serverless/dedicated shape must match this spec; the operator then manages it like any other. Immutable."), "{out}");
