@@ -23,13 +23,6 @@ impl Default for Readiness {
 }
 
 impl Readiness {
-    pub fn set(&self, ready: bool) {
-        if ready {
-            self.set_ready();
-        } else {
-            self.set_waiting("starting");
-        }
-    }
     pub fn set_ready(&self) {
         *self.0.lock().expect("readiness lock") = Ok(());
     }

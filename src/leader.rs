@@ -56,7 +56,15 @@ impl Mandate {
     pub fn holds(&self) -> bool {
         match &*self.0 {
             MandateState::Unconditional => true,
-            MandateState::Until(until) => until.lock().expect("mandate lock").is_some_and(|t| Instant::now() < t),
+            MandateState::Until(_) => self.deadline().is_some_and(|t| Instant::now() < t),
+        }
+    }
+
+    /// When a revocable mandate runs out (`None`: unconditional, or not leading).
+    fn deadline(&self) -> Option<Instant> {
+        match &*self.0 {
+            MandateState::Until(until) => *until.lock().expect("mandate lock"),
+            MandateState::Unconditional => None,
         }
     }
 
@@ -324,21 +332,14 @@ impl Candidate {
     /// When the loop must run next without a watch event: a leader renews on time and notices a
     /// lapsed mandate at its deadline; a standby tries when the holder's record expires.
     fn wake_at(&self, leading: bool, next_attempt: Instant) -> Instant {
-        match (leading, self.deadline()) {
+        match (leading, self.mandate.deadline()) {
             (true, Some(deadline)) => next_attempt.min(deadline),
             _ => next_attempt,
         }
     }
 
-    fn deadline(&self) -> Option<Instant> {
-        match &*self.mandate.0 {
-            MandateState::Until(until) => *until.lock().expect("mandate lock"),
-            MandateState::Unconditional => None,
-        }
-    }
-
     fn time_left(&self) -> Option<Duration> {
-        self.deadline().and_then(|d| d.checked_duration_since(Instant::now()))
+        self.mandate.deadline().and_then(|d| d.checked_duration_since(Instant::now()))
     }
 
     fn lose(&mut self, why: &str) {

@@ -12,7 +12,7 @@ use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUs
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use crdb_test_support::*;
-use crdb_test_support::{kubectl, shared, test_namespace};
+use crdb_test_support::{chart, kubectl, shared, test_namespace};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -55,19 +55,14 @@ fn elector_with<'a>(namespace: &'a str, api_url: &'a str, pod_name: &'a str, lea
 /// The chart's Lease for a release watching `watched`, applied in `namespace` as `helm install`
 /// would create it; returns its name (the one the chart gives the operator in CRDB_LEASE_NAME).
 async fn chart_lease(release: &str, namespace: &str, watched: &str) -> String {
-    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/crdb-cloud-operator");
-    let watch = format!("watchNamespace={watched}");
-    let args = ["template", release, chart, "-n", namespace, "--set", &watch, "--show-only", "templates/lease.yaml"];
-    let manifest = kubectl::helm(&args, None).await.ok().stdout;
-    kubectl::kubectl(&["apply", "-n", namespace, "-f", "-"], Some(&manifest)).await.ok();
-    let args = ["template", release, chart, "-n", namespace, "--set", &watch, "--show-only", "templates/deployment.yaml"];
-    let deployment = kubectl::helm(&args, None).await.ok().stdout;
-    let name = deployment
-        .split("- name: CRDB_LEASE_NAME")
-        .nth(1)
-        .and_then(|rest| rest.lines().find_map(|l| l.trim().strip_prefix("value: ")))
-        .unwrap_or_else(|| panic!("the chart's Deployment sets no CRDB_LEASE_NAME:\n{deployment}"));
-    name.trim_matches('"').to_string()
+    let objects = chart::render(release, namespace, &["--set", &format!("watchNamespace={watched}")]).await;
+    let lease = chart::one(&objects, "Lease");
+    kubectl::kubectl(&["apply", "-n", namespace, "-f", "-"], Some(&lease.to_string())).await.ok();
+    let env = &chart::one(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"];
+    let name = env.as_array().into_iter().flatten().find(|e| e["name"] == "CRDB_LEASE_NAME").map(|e| e["value"].clone());
+    let name = name.unwrap_or_else(|| panic!("the chart's Deployment sets no CRDB_LEASE_NAME: {env}"));
+    assert_eq!(name, lease["metadata"]["name"], "the operator is told the name of the chart's Lease");
+    name.as_str().unwrap().to_string()
 }
 
 /// Scrapes an operator's /metrics.

@@ -3,7 +3,6 @@
 //! order the chart README documents, run exactly as written. Both change cluster-wide CRDs, so
 //! they have this test binary's control plane to themselves and take turns.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{CockroachCluster, Database};
@@ -16,19 +15,6 @@ const TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Both tests delete CRDs that the other needs.
 static CRDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Applies every CRD in crds/ and waits until each is served.
-async fn apply_crds() {
-    let dir = repo().join("crds");
-    kubectl(&["apply", "--server-side", "--force-conflicts", "-f", dir.to_str().unwrap()], None).await.ok();
-    kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=crdb-cloud-operator"], None)
-        .await
-        .ok();
-}
 
 async fn readyz(addr: &str) -> (u16, String) {
     let response = reqwest::get(format!("http://{addr}/readyz")).await.expect("GET /readyz");
@@ -75,7 +61,7 @@ async fn a_missing_crd_is_named_in_readiness_and_the_operator_starts_when_it_app
 
 /// The shell block under "## Uninstalling" in the chart README: its commands, comments dropped.
 fn documented_uninstall() -> Vec<Vec<String>> {
-    let readme = std::fs::read_to_string(repo().join("charts/crdb-cloud-operator/README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("charts/crdb-cloud-operator/README.md")).unwrap();
     let section = readme.split("## Uninstalling").nth(1).expect("the chart README has an Uninstalling section");
     let block = section.split("```sh\n").nth(1).and_then(|b| b.split("```").next()).expect("a sh block in that section");
     block
@@ -97,7 +83,7 @@ async fn the_documented_uninstall_order_deletes_as_each_policy_says_and_leaves_n
     // The release as the README installs it (its pods cannot run here: the operator runs as a
     // process under the release's ServiceAccount, and stops when `helm uninstall` has run).
     let release_ns = "crdb-cloud-operator";
-    let chart = repo().join("charts/crdb-cloud-operator");
+    let chart = repo_root().join("charts/crdb-cloud-operator");
     helm(&["install", "crdb-cloud-operator", chart.to_str().unwrap(), "-n", release_ns, "--create-namespace"], None).await.ok();
     let team = test_namespace("uninstall-team").await;
     let sim = start_simulator(&[]).await;

@@ -39,7 +39,7 @@ pub mod world;
 pub use controlplane::{ControlPlane, client_for_kubeconfig, shared};
 pub use kubectl::{CmdOutput, helm, kubectl, kubectl_as, kubectl_blocking, promtool};
 pub use namespace::{TestNamespace, test_namespace};
-pub use operator::{Operator, OperatorOptions, install_crds, operator_binary};
+pub use operator::{Operator, OperatorOptions, apply_crds, install_crds, operator_binary};
 pub use resources::*;
 pub use simulator::*;
 pub use world::World;

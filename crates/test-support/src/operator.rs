@@ -16,14 +16,17 @@ static CRDS: OnceCell<()> = OnceCell::const_new();
 
 /// Applies crds/ with kubectl once per test binary and waits until they are served.
 pub async fn install_crds() {
-    CRDS.get_or_init(|| async {
-        let dir = repo_root().join("crds");
-        kubectl(&["apply", "--server-side", "--force-conflicts", "-f", dir.to_str().unwrap()], None).await.ok();
-        kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=crdb-cloud-operator"], None)
-            .await
-            .ok();
-    })
-    .await;
+    CRDS.get_or_init(apply_crds).await;
+}
+
+/// Applies crds/ with kubectl and waits until every CRD is served (again, for tests that delete
+/// CRDs; others call [`install_crds`]).
+pub async fn apply_crds() {
+    let dir = repo_root().join("crds");
+    kubectl(&["apply", "--server-side", "--force-conflicts", "-f", dir.to_str().unwrap()], None).await.ok();
+    kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=crdb-cloud-operator"], None)
+        .await
+        .ok();
 }
 
 /// The operator binary: `CRDB_OPERATOR_BIN`, or else `crdb-cloud-operator` in the profile
