@@ -391,11 +391,14 @@ async fn a_cluster_locked_during_an_update_is_waited_for_then_updated() {
     let started = Instant::now();
     let patch = json!({"spec": {"serverless": {"usageLimits": {"provisionedVirtualCpus": 4}}}});
     clusters.patch("locked-db", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    env.apply(&child("Database", "orders", "locked-db", "")).await;
     let locked = wait_for(&clusters, "locked-db", TIMEOUT, "Reconciling (Locked)", |c| reconciling_with(c, "Locked")).await;
     let (_, _, message) = condition(&locked, "Reconciling").unwrap();
     assert!(message.contains("locked"), "{message}");
     assert_eq!(locked.status.as_ref().unwrap().state.as_deref(), Some("LOCKED"));
+    // Applied once the operator has seen the lock: a child of a cluster whose status says LOCKED
+    // waits for it. (Applied before that, its create may be sent and refused by the cloud with
+    // FailedPrecondition, which is retried too, but that is not what this test is about.)
+    env.apply(&child("Database", "orders", "locked-db", "")).await;
     wait_for(&env.api::<Database>(), "orders", TIMEOUT, "waiting for its cluster", |d| reconciling_with(d, "WaitingForCluster")).await;
     until(started, Duration::from_secs(10)).await;
     let window = env.window("LOCKED for 10 s", since, started).await;
