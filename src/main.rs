@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use crdb_cloud_operator::{api, operator};
+use crdb_cloud_operator::{controller, operator};
 use crdb_cloud_simulator as simulator;
 
 #[derive(Parser)]
@@ -73,7 +73,7 @@ async fn run(cli: Cli) -> ExitCode {
         // Logs its own failures, in the configured log format.
         Command::Run(args) => return operator::run(args).await,
         Command::Crds => {
-            print!("{}", api::crds_yaml());
+            print!("{}", controller::registry::crds_yaml());
             Ok(())
         }
         Command::Simulator(args) => simulator::cli::run(args).await.map_err(|e| e.to_string()),

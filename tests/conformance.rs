@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crdb_cloud_operator::api::cluster::CockroachCluster;
 use crdb_cloud::Operation::{self, *};
 use crdb_cloud::models::*;
-use crdb_cloud_operator::controller::cluster_plan;
+use crdb_cloud_operator::controller::kinds::cluster_plan;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 
 const KEY: &str = "conformance-key";

@@ -1,13 +1,13 @@
 //! The committed CRD YAML under crds/ must be exactly what the Rust types generate, so a change to
 //! a type cannot ship with a stale schema. Regenerate with `make crds`.
 
-use crdb_cloud_operator::api;
+use crdb_cloud_operator::controller;
 
 #[test]
 fn committed_crds_match_the_rust_types() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds/crdbcloud.io.yaml");
     let committed = std::fs::read_to_string(&path).expect("crds/crdbcloud.io.yaml exists");
-    let generated = api::crds_yaml();
+    let generated = controller::registry::crds_yaml();
     assert!(
         committed == generated,
         "crds/crdbcloud.io.yaml is stale: run `make crds` and commit the result"
@@ -32,7 +32,7 @@ fn every_field_of_every_crd_has_a_description() {
         }
     }
     let mut missing = Vec::new();
-    for crd in api::crds() {
+    for crd in controller::registry::crds() {
         let crd = serde_json::to_value(&crd).unwrap();
         for version in crd["spec"]["versions"].as_array().unwrap() {
             let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];

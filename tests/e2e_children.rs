@@ -147,8 +147,8 @@ async fn sql_user_passwords_reach_the_cloud_rotate_and_never_leak() {
     assert_eq!(text(&connection, "sslmode").as_deref(), Some("verify-full"));
     assert_eq!(text(&connection, "url").unwrap(), format!("postgresql://app:{generated_password}@{host}:26257/defaultdb?sslmode=verify-full"));
     let status = app.status.clone().unwrap();
-    assert_eq!(status.cloud_name.as_deref(), Some("app"));
-    assert_eq!(status.cluster_id.as_deref(), Some(id.as_str()));
+    assert_eq!(status.common.cloud_name.as_deref(), Some("app"));
+    assert_eq!(status.common.cluster_id.as_deref(), Some(id.as_str()));
     assert_eq!(status.connection_secret.as_deref(), Some("app-connection"));
     assert!(status.password_fingerprint.is_some());
 
@@ -292,9 +292,9 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
         wait_for(&dbs, name, TIMEOUT, "Ready", is_ready).await;
     }
     let orders = dbs.get("orders").await.unwrap().status.unwrap();
-    assert_eq!(orders.cloud_name.as_deref(), Some("orders"));
+    assert_eq!(orders.common.cloud_name.as_deref(), Some("orders"));
     assert_eq!(orders.table_count, Some(0));
-    assert_eq!(orders.cluster_id.as_deref(), Some(id.as_str()));
+    assert_eq!(orders.common.cluster_id.as_deref(), Some(id.as_str()));
     let record = env.held(&id).await;
     let mut held = record.database_names();
     held.sort();
@@ -306,7 +306,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     let creates = env.admin.count(Operation::CreateDatabase).await;
     dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
     let renamed = wait_for(&dbs, "orders", TIMEOUT, "Ready as orders_v2", |d| {
-        is_ready(d) && d.status.as_ref().and_then(|s| s.cloud_name.as_deref()) == Some("orders_v2")
+        is_ready(d) && d.status.as_ref().and_then(|s| s.common.cloud_name.as_deref()) == Some("orders_v2")
     })
     .await;
     assert_eq!(renamed.metadata.generation, Some(2));
@@ -323,7 +323,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     let refused = wait_for(&dbs, "orders", TIMEOUT, "Stalled NameInUse", |d| is_stalled_with(d, "NameInUse")).await;
     let (_, _, message) = condition(&refused, "Stalled").unwrap();
     assert!(message.contains("spec.name") && message.contains("legacy_db already exists"), "{message}");
-    assert_eq!(refused.status.unwrap().cloud_name.as_deref(), Some("orders_v2"), "the resource must keep managing its database");
+    assert_eq!(refused.status.unwrap().common.cloud_name.as_deref(), Some("orders_v2"), "the resource must keep managing its database");
     let held = env.held(&id).await.database_names();
     assert!(held.contains(&"orders_v2".to_string()) && held.contains(&"legacy_db".to_string()), "{held:?}");
     assert_eq!(env.admin.count(Operation::EditDatabase).await, 1, "only the first rename may reach the cloud");
@@ -335,7 +335,7 @@ async fn databases_are_created_renamed_in_place_adopted_and_deleted() {
     let unmanaged = env.admin.cloud().create_cluster(&console_cluster("unmanaged-db")).await.unwrap().id;
     env.apply(&database("by-id", "unused", "").replace("  clusterRef:\n    name: unused\n", &format!("  clusterId: {unmanaged}\n"))).await;
     let by_id = wait_for(&dbs, "by-id", TIMEOUT, "Ready", is_ready).await;
-    assert_eq!(by_id.status.unwrap().cluster_id.as_deref(), Some(unmanaged.as_str()));
+    assert_eq!(by_id.status.unwrap().common.cluster_id.as_deref(), Some(unmanaged.as_str()));
     assert!(env.held(&unmanaged).await.database_names().contains(&"by-id".to_string()));
     dbs.delete("by-id", &DeleteParams::default()).await.unwrap();
     wait_gone(&dbs, "by-id", TIMEOUT).await;

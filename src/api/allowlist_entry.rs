@@ -4,62 +4,46 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::child::ChildStatus;
-use super::common::{CredentialsRef, DeletionPolicy, LocalClusterRef};
 
-/// An IP allowlist entry of a CockroachDB Cloud cluster.
-#[derive(CustomResource, KubeSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[kube(
-    group = "crdbcloud.io",
-    version = "v1alpha1",
-    kind = "AllowlistEntry",
-    plural = "allowlistentries",
-    namespaced,
-    status = "ChildStatus",
-    shortname = "crdballow",
-    category = "crdbcloud",
-    printcolumn = r#"{"name":"CIDR","type":"string","jsonPath":".status.cloudName"}"#,
-    printcolumn = r#"{"name":"SQL","type":"boolean","jsonPath":".spec.sql"}"#,
-    printcolumn = r#"{"name":"UI","type":"boolean","jsonPath":".spec.ui"}"#,
-    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-)]
-#[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.clusterRef) != has(self.clusterId)").message("exactly one of spec.clusterRef or spec.clusterId must be set"))]
-#[x_kube(validation = Rule::new("has(self.clusterId) == has(oldSelf.clusterId) && (!has(self.clusterId) || self.clusterId == oldSelf.clusterId) && has(self.clusterRef) == has(oldSelf.clusterRef) && (!has(self.clusterRef) || self.clusterRef.name == oldSelf.clusterRef.name)").message("the cluster reference (spec.clusterRef / spec.clusterId) is immutable"))]
-pub struct AllowlistEntrySpec {
-    /// A CockroachCluster in this namespace. Exactly one of clusterRef or clusterId.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_ref: Option<LocalClusterRef>,
-    /// ID of a cloud cluster not managed by this operator. Exactly one of clusterRef or clusterId.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 36), regex(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))]
-    pub cluster_id: Option<String>,
-    /// IPv4 network allowed to connect, e.g. `10.0.0.0/8`; a bare address means `/32`. Host bits
-    /// must be zero. Immutable.
-    #[schemars(length(min = 7, max = 18))]
-    #[x_kube(validation = Rule::new("(isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).masked() == cidr(self)) || (!self.contains('/') && isIP(self) && ip(self).family() == 4)").message("spec.cidr must be an IPv4 address or CIDR with no host bits set, e.g. 10.0.0.0/8 or 192.0.2.7"))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.cidr is immutable"))]
-    pub cidr: String,
-    /// Allow SQL connections from the network. Defaults to true.
-    #[serde(default = "default_true")]
-    pub sql: bool,
-    /// Allow DB Console access from the network. Defaults to false.
-    #[serde(default)]
-    pub ui: bool,
-    /// Description shown in the cloud console.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 128))]
-    pub name: Option<String>,
-    /// `Delete` (default) removes the entry when this resource is deleted; `Retain` keeps it.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
-    /// Secret with the API key, in this namespace. Defaults to the cluster's credentialsRef (with
-    /// clusterRef) or the operator-wide key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_ref: Option<CredentialsRef>,
+crate::child_spec! {
+    noun = "allowlist entry";
+    /// An IP allowlist entry of a CockroachDB Cloud cluster.
+    #[derive(CustomResource, KubeSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[kube(
+        group = "crdbcloud.io",
+        version = "v1alpha1",
+        kind = "AllowlistEntry",
+        plural = "allowlistentries",
+        namespaced,
+        status = "ChildStatus",
+        shortname = "crdballow",
+        category = "crdbcloud",
+        printcolumn = r#"{"name":"CIDR","type":"string","jsonPath":".status.cloudName"}"#,
+        printcolumn = r#"{"name":"SQL","type":"boolean","jsonPath":".spec.sql"}"#,
+        printcolumn = r#"{"name":"UI","type":"boolean","jsonPath":".spec.ui"}"#,
+        printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+        printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+        printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    )]
+    pub struct AllowlistEntrySpec {
+        /// IPv4 network allowed to connect, e.g. `10.0.0.0/8`; a bare address means `/32`. Host bits
+        /// must be zero. Immutable.
+        #[schemars(length(min = 7, max = 18))]
+        #[x_kube(validation = Rule::new("(isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).masked() == cidr(self)) || (!self.contains('/') && isIP(self) && ip(self).family() == 4)").message("spec.cidr must be an IPv4 address or CIDR with no host bits set, e.g. 10.0.0.0/8 or 192.0.2.7"))]
+        #[x_kube(validation = Rule::new("self == oldSelf").message("spec.cidr is immutable"))]
+        pub cidr: String,
+        /// Allow SQL connections from the network. Defaults to true.
+        #[serde(default = "default_true")]
+        pub sql: bool,
+        /// Allow DB Console access from the network. Defaults to false.
+        #[serde(default)]
+        pub ui: bool,
+        /// Description shown in the cloud console.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = 128))]
+        pub name: Option<String>,
+    }
 }
-crate::impl_child_spec!(AllowlistEntrySpec);
 
 fn default_true() -> bool {
     true

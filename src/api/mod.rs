@@ -6,40 +6,28 @@ pub mod cluster;
 pub mod common;
 pub mod database;
 pub mod prose;
+pub mod settings;
 pub mod sql_user;
 
 pub use allowlist_entry::AllowlistEntry;
-pub use child::{ChildSpec, ChildStatus};
+pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
+pub use database::DatabaseStatus;
+pub use sql_user::SQLUserStatus;
 pub use database::Database;
 pub use sql_user::SQLUser;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::CustomResourceExt;
 
-/// Every CRD this operator serves, in a stable order, with its descriptions reflowed into prose
+/// A CRD as installed: labelled as this operator's, with its descriptions reflowed into prose
 /// (see [`prose`]) so `kubectl explain` does not print the source's line breaks.
-pub fn crds() -> Vec<CustomResourceDefinition> {
-    let crds = vec![CockroachCluster::crd(), SQLUser::crd(), Database::crd(), AllowlistEntry::crd()];
-    crds.into_iter()
-        .map(|mut crd| {
-            // Lets tooling (and the tests) select this operator's CRDs.
-            crd.metadata.labels = Some([("app.kubernetes.io/part-of".to_string(), "crdb-cloud-operator".to_string())].into());
-            let mut value = serde_json::to_value(&crd).expect("a CRD serialises to JSON");
-            prose::reflow_descriptions(&mut value);
-            serde_json::from_value(value).expect("reflowing descriptions keeps a valid CRD")
-        })
-        .collect()
-}
-
-/// Every CRD as one multi-document YAML stream, as committed under crds/.
-pub fn crds_yaml() -> String {
-    crds()
-        .iter()
-        .map(|crd| serde_norway::to_string(crd).expect("CRDs serialise to YAML"))
-        .map(|doc| format!("---\n{doc}"))
-        .collect()
+pub fn prepare_crd(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    // Lets tooling (and the tests) select this operator's CRDs.
+    crd.metadata.labels = Some([("app.kubernetes.io/part-of".to_string(), "crdb-cloud-operator".to_string())].into());
+    let mut value = serde_json::to_value(&crd).expect("a CRD serialises to JSON");
+    prose::reflow_descriptions(&mut value);
+    serde_json::from_value(value).expect("reflowing descriptions keeps a valid CRD")
 }
 
 #[cfg(test)]
@@ -49,7 +37,7 @@ mod tests {
     #[test]
     fn every_crd_description_reads_as_prose() {
         let mut all = Vec::new();
-        for crd in crds() {
+        for crd in crate::controller::registry::crds() {
             prose::for_each_description(&mut serde_json::to_value(&crd).unwrap(), &mut |text| all.push(text.clone()));
         }
         assert!(all.len() > 50, "the schemas are documented: {} descriptions", all.len());

@@ -89,6 +89,28 @@ pub fn conditions_for(outcome: &Outcome, generation: Option<i64>, previous: &[Co
     ]
 }
 
+/// Whether `type_` is one of the three conditions every resource has (the others belong to parts of
+/// a resource, such as a setting block's `BackupSynced`).
+pub fn is_summary(type_: &str) -> bool {
+    [READY, RECONCILING, STALLED].contains(&type_)
+}
+
+/// Sets the condition `type_` in `conditions`, keeping its `lastTransitionTime` when its status does
+/// not change.
+pub fn set(conditions: &mut Vec<Condition>, type_: &str, status: bool, reason: Reason, message: &str, generation: Option<i64>, now: Timestamp) {
+    let status = if status { "True" } else { "False" }.to_string();
+    let last_transition_time = find(conditions, type_).filter(|c| c.status == status).map(|c| c.last_transition_time.clone()).unwrap_or(Time(now));
+    conditions.retain(|c| c.type_ != type_);
+    conditions.push(Condition {
+        type_: type_.to_string(),
+        status,
+        reason: reason.as_str().to_string(),
+        message: message.to_string(),
+        observed_generation: generation,
+        last_transition_time,
+    });
+}
+
 /// Equal ignoring `lastTransitionTime`, so a status write can be skipped when nothing changed.
 pub fn same_ignoring_time(a: &[Condition], b: &[Condition]) -> bool {
     a.len() == b.len()

@@ -1,7 +1,8 @@
 //! What every reconciler shares: Kubernetes and Cloud clients, credentials, events and timing.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -11,10 +12,8 @@ use kube::{Api, Client, Resource};
 use rand::Rng;
 
 use crate::api::CredentialsRef;
-use crate::api::{AllowlistEntry, CockroachCluster};
 use crate::cloud::cache::{ListCache, SharedCache};
 use crate::metrics::Metrics;
-use crate::cloud::models;
 use crate::cloud::{ApiKey, CloudClient, CloudClients, Priority};
 
 use super::error::ReconcileError;
@@ -160,11 +159,38 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
 }
 
-/// Watch caches shared with the reconcilers, set when the controllers start.
+/// Values keyed by their type, made on first use: one per kind (watch caches) or per kind of cloud
+/// object (list caches), so a new kind needs no field here.
 #[derive(Default)]
-pub struct Stores {
-    pub clusters: OnceLock<Store<CockroachCluster>>,
-    pub allowlist: OnceLock<Store<AllowlistEntry>>,
+struct TypeMap(Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
+
+impl TypeMap {
+    fn get_or_insert<T: Any + Send + Sync>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        let mut map = self.0.lock().expect("type map lock");
+        let value = map.entry(TypeId::of::<T>()).or_insert_with(|| Arc::new(make())).clone();
+        value.downcast::<T>().expect("entries are keyed by their own type")
+    }
+    fn insert<T: Any + Send + Sync>(&self, value: T) {
+        self.0.lock().expect("type map lock").insert(TypeId::of::<T>(), Arc::new(value));
+    }
+    fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let map = self.0.lock().expect("type map lock");
+        map.get(&TypeId::of::<T>()).cloned().map(|value| value.downcast::<T>().expect("entries are keyed by their own type"))
+    }
+}
+
+/// The controllers' watch caches, one per kind, set when the controllers start: reconcilers read
+/// other resources from them without a round trip to the apiserver.
+#[derive(Default)]
+pub struct Stores(TypeMap);
+
+impl Stores {
+    pub fn set<K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static>(&self, store: Store<K>) {
+        self.0.insert(store);
+    }
+    pub fn get<K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static>(&self) -> Option<Arc<Store<K>>> {
+        self.0.get::<Store<K>>()
+    }
 }
 
 /// Where a cluster's SQL clients connect (host, port), the same for every user and database.
@@ -174,22 +200,22 @@ pub struct Endpoint {
     pub port: String,
 }
 
-/// One short-lived list cache per kind of cluster content.
+/// Short-lived caches of what clusters hold: one list cache per kind of cluster content, and the
+/// connection endpoint.
 pub struct ListCaches {
-    pub sql_users: ListCache<models::SqlUser>,
-    pub databases: ListCache<models::Database>,
-    pub allowlist: ListCache<models::AllowlistEntry>,
+    enabled: bool,
+    lists: TypeMap,
     pub endpoints: SharedCache<Endpoint>,
 }
 
 impl ListCaches {
     pub fn new(enabled: bool) -> Self {
-        Self {
-            sql_users: ListCache::new(enabled),
-            databases: ListCache::new(enabled),
-            allowlist: ListCache::new(enabled),
-            endpoints: SharedCache::new(enabled),
-        }
+        Self { enabled, lists: TypeMap::default(), endpoints: SharedCache::new(enabled) }
+    }
+
+    /// The list cache of cloud objects of type `T`, shared by every resource of that kind.
+    pub fn list<T: Send + Sync + 'static>(&self) -> Arc<ListCache<T>> {
+        self.lists.get_or_insert(|| ListCache::<T>::new(self.enabled))
     }
 }
 

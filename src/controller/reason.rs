@@ -37,6 +37,8 @@ reasons! {
     // Condition defaults.
     /// The cloud matches the spec.
     Ready,
+    /// A setting block of the spec matches the cloud (its own condition, e.g. `BackupSynced`).
+    Synced,
     /// `Reconciling=False`: no work in progress.
     Idle,
     /// `Stalled=False`.

@@ -48,10 +48,48 @@ macro_rules! impl_status_fields {
     };
 }
 
-/// A kind the operator manages.
+/// Implements [`StatusFields`] for a status type that flattens its common part into `common`.
+#[macro_export]
+macro_rules! impl_status_fields_via_common {
+    ($status:ty) => {
+        impl $crate::controller::reconciler::StatusFields for $status {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &self.common.conditions
+            }
+            fn set_conditions(&mut self, conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>) {
+                self.common.conditions = conditions;
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.common.observed_generation
+            }
+            fn set_observed_generation(&mut self, generation: Option<i64>) {
+                self.common.observed_generation = generation;
+            }
+        }
+    };
+}
+
+/// A kind the operator manages: a custom resource with a status.
 pub trait Managed: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static {
     type Status: StatusFields;
     fn status(&self) -> Option<&Self::Status>;
+    fn set_status(&mut self, status: Self::Status);
+}
+
+/// Implements [`Managed`] for a custom resource whose `status` field holds `$status`.
+#[macro_export]
+macro_rules! impl_managed {
+    ($kind:ty, $status:ty) => {
+        impl $crate::controller::reconciler::Managed for $kind {
+            type Status = $status;
+            fn status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
+            fn set_status(&mut self, status: $status) {
+                self.status = Some(status);
+            }
+        }
+    };
 }
 
 /// How a reconcile pass ended when it did not fail.
@@ -119,7 +157,12 @@ pub async fn finish<K: Managed>(
     ctx.metrics.resource_state(&kind, &object_key(obj), Some(condition), stalled_reason);
     let generation = obj.meta().generation;
     draft.set_observed_generation(generation);
-    draft.set_conditions(conditions::conditions_for(&outcome, generation, previous.conditions(), Timestamp::now()));
+    // The three summary conditions follow from the outcome; the others (a setting block's own
+    // condition) are what the pass set in the draft.
+    let parts: Vec<Condition> = draft.conditions().iter().filter(|c| !conditions::is_summary(&c.type_)).cloned().collect();
+    let mut all = conditions::conditions_for(&outcome, generation, previous.conditions(), Timestamp::now());
+    all.extend(parts);
+    draft.set_conditions(all);
     let changed = draft.observed_generation() != previous.observed_generation()
         || !conditions::same_ignoring_time(draft.conditions(), previous.conditions())
         || {

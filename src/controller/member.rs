@@ -1,80 +1,103 @@
-//! The reconcile skeleton shared by SQLUser, Database and AllowlistEntry.
+//! Shape 2: a member of a per-cluster list (SQLUser, Database, AllowlistEntry), observed through
+//! the list cache every member of that cluster shares.
 //!
-//! Deletion and finalizer -> resolve the cluster (waiting while it is not Ready) and credentials ->
-//! list the cluster's objects through the shared cache -> let the kind converge one object ->
-//! invalidate the cache after writes -> status. Each kind only supplies its key, its list call and
-//! how to converge and delete one object.
+//! The driver owns, once for every such kind: resolving the cluster (waiting while it is not
+//! Ready) and the credentials; listing through the shared cache at the age the work's priority
+//! allows; calling the kind's pure [`Member::plan`] and executing the one change it asks for;
+//! keeping the shared list in step with what was written (or dropping it when the write's outcome
+//! is unknown); drift events; and cleanup honouring `deletionPolicy`. A kind supplies its key, its
+//! list call, what else its plan reads ([`Member::inputs`]), the plan, how a change is executed and
+//! how an object is deleted.
 
+use std::fmt::Debug;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::Controller;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 use super::conditions::{self, Outcome};
+use super::Wiring;
 use super::context::{Context, jitter};
+use super::driver::Shape;
 use super::error::ReconcileError;
 use super::reason::Reason;
-use super::finalizer;
-use super::reconciler::{Managed, Step, finish, priority_of, release};
-use crate::api::{ChildSpec, ChildStatus};
+use super::reconciler::{Managed, Step, priority_of};
+use crate::api::child::{ChildSpec, ChildStatusFields};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::cloud::cache::{Cached, ListCache, ListKey};
 use crate::cloud::{CloudClient, CloudError, Listing, Priority};
 
-crate::impl_status_fields!(ChildStatus);
+crate::impl_status_fields!(crate::api::ChildStatus);
 
-/// Where a child lives in the cloud, and how to talk to it.
+/// Where a member lives in the cloud, and how to talk to it.
 pub struct Target {
     pub cluster_id: String,
     pub cloud: CloudClient,
     pub list_key: ListKey,
 }
 
-/// What a kind's `converge` did.
-pub enum Converged<C> {
-    /// Nothing needed changing.
-    InSync,
-    /// The kind wrote to the cloud; the message is for the event and the condition. `now` is the
-    /// object as the cloud holds it after the write, when the answer says so: it goes into the
+/// What executing a change did.
+pub struct Done<C> {
+    /// For the event and the condition (`Created`, `Updated`, `Renamed`, ...).
+    pub reason: Reason,
+    pub message: String,
+    /// The object as the cloud holds it after the write, when the answer says so: it goes into the
     /// shared list and the resource is Ready at once. `None` (e.g. after adopting an object of
     /// unknown shape) drops the list and confirms on the next pass from a fresh one.
-    Changed { reason: Reason, message: String, now: Option<C> },
+    pub now: Option<C>,
 }
 
-impl<C> Converged<C> {
+impl<C> Done<C> {
     pub fn changed(reason: Reason, message: String, now: C) -> Self {
-        Self::Changed { reason, message, now: Some(now) }
+        Self { reason, message, now: Some(now) }
     }
     pub fn to_confirm(reason: Reason, message: String) -> Self {
-        Self::Changed { reason, message, now: None }
+        Self { reason, message, now: None }
     }
 }
 
-/// One kind of cluster content.
-pub trait ChildKind: Managed<Status = ChildStatus> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
+/// A kind of cluster content: one member of a list the cloud keeps per cluster.
+pub trait Member: Managed<Status: ChildStatusFields> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
     /// The cloud object as listed.
     type Cloud: Clone + Send + Sync + 'static;
+    /// What the plan reads besides the spec, the status and the list, gathered from Kubernetes
+    /// (a password, other resources); `()` for most kinds.
+    type Inputs: Send + Sync;
+    /// One write to the cloud.
+    type Change: Debug + Send + Sync;
     /// "SQL user", "database", "allowlist entry".
     const NOUN: &'static str;
 
     fn child_spec(&self) -> &dyn ChildSpec;
     /// The object's key in the cloud, from the spec; an invalid spec is a Stalled error naming the field.
     fn desired_key(&self) -> Result<String, ReconcileError>;
-    fn cache(ctx: &Context) -> &ListCache<Self::Cloud>;
+    /// The key of a listed object, comparable with `desired_key`.
+    fn key_of(item: &Self::Cloud) -> String;
     fn list(cloud: &CloudClient, cluster_id: &str) -> impl Future<Output = Result<Listing<Self::Cloud>, CloudError>> + Send;
-    /// Makes the cloud match the spec, given everything the cluster holds.
-    fn converge(
-        &self,
-        ctx: &Context,
-        target: &Target,
-        listed: &[Self::Cloud],
-        status: &mut ChildStatus,
-    ) -> impl Future<Output = Result<Converged<Self::Cloud>, ReconcileError>> + Send;
+
+    /// Reads what [`plan`](Member::plan) needs besides the spec, the status and the list.
+    fn inputs(&self, ctx: &Context, target: &Target, listed: &[Self::Cloud]) -> impl Future<Output = Result<Self::Inputs, ReconcileError>> + Send;
+    /// The one change that makes the cloud match the spec, or `None` when it does. Pure: decided
+    /// from its arguments only (unit-tested per kind). A spec the cloud cannot take is a Stalled
+    /// error naming the field.
+    fn plan(&self, inputs: &Self::Inputs, listed: &[Self::Cloud], status: &Self::Status) -> Result<Option<Self::Change>, ReconcileError>;
+    /// Sends `change`. Answers that mean "it exists already" are adoption, not failure.
+    fn execute(&self, ctx: &Context, target: &Target, inputs: &Self::Inputs, change: Self::Change) -> impl Future<Output = Result<Done<Self::Cloud>, ReconcileError>> + Send;
+    /// Copies the kind's own observed fields into status. `item` is the object as the cloud holds it
+    /// now, when known.
+    fn record(&self, _status: &mut Self::Status, _inputs: &Self::Inputs, _item: Option<&Self::Cloud>) {}
+    /// Work after the cloud object matches (the SQL user's connection Secret).
+    fn after(&self, _ctx: &Context, _target: &Target, _inputs: &Self::Inputs, _status: &mut Self::Status) -> impl Future<Output = Result<(), ReconcileError>> + Send {
+        async { Ok(()) }
+    }
     /// Removes the object named `key` (as recorded in status) from the cloud.
     fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> impl Future<Output = Result<(), CloudError>> + Send;
     /// Called when the resource is deleted with `deletionPolicy: Retain`, before it is released:
@@ -82,33 +105,62 @@ pub trait ChildKind: Managed<Status = ChildStatus> + kube::Resource<Scope = kube
     fn retain(&self, _ctx: &Context) -> impl Future<Output = Result<(), ReconcileError>> + Send {
         async { Ok(()) }
     }
-    /// The key of a listed object, comparable with `desired_key`.
-    fn key_of(item: &Self::Cloud) -> String;
+
+    /// Watches besides its own and its cluster's that wake a resource of this kind.
+    fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
+        controller
+    }
+
+    /// The listed object with this key.
+    fn find<'a>(listed: &'a [Self::Cloud], key: &str) -> Option<&'a Self::Cloud> {
+        listed.iter().find(|item| Self::key_of(item) == key)
+    }
     /// True when `key` is present in the list.
     fn contains(listed: &[Self::Cloud], key: &str) -> bool {
-        listed.iter().any(|item| Self::key_of(item) == key)
+        Self::find(listed, key).is_some()
     }
 }
 
-pub async fn reconcile<K: ChildKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let mut draft = obj.status().cloned().unwrap_or_default();
-    if obj.meta().deletion_timestamp.is_some() {
-        if !finalizer::has_finalizer(obj.as_ref()) {
-            return Ok(Action::await_change());
-        }
-        return match cleanup(obj.as_ref(), &ctx, &draft).await {
-            Ok(None) => release(&ctx, &api, obj.as_ref()).await,
-            Ok(Some(step)) => finish(&ctx, &api, obj.as_ref(), draft, Ok(step)).await,
-            Err(err) => finish(&ctx, &api, obj.as_ref(), draft, Err(err)).await,
-        };
+/// The driver of every [`Member`] kind.
+pub struct MemberShape;
+
+impl<K: Member> Shape<K> for MemberShape {
+    async fn apply(obj: &K, ctx: &Context, _api: &Api<K>, draft: &mut K::Status, _written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
+        apply(obj, ctx, draft).await
     }
-    let obj = match finalizer::add(&api, obj.as_ref()).await? {
-        Some(updated) => Arc::new(updated),
-        None => obj,
-    };
-    let result = apply(obj.as_ref(), &ctx, &mut draft).await;
-    finish(&ctx, &api, obj.as_ref(), draft, result).await
+
+    async fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
+        cleanup(obj, ctx, draft.common()).await
+    }
+
+    /// A member waiting for its cluster proceeds as soon as the cluster changes (e.g. becomes
+    /// Ready) instead of polling; the kind may add watches of its own.
+    fn watches(controller: Controller<K>, wiring: &Wiring) -> Controller<K> {
+        K::watches(with_cluster_watch(controller, wiring), wiring)
+    }
+}
+
+/// Wakes the members of a CockroachCluster when it changes. A cluster that cannot be read wakes
+/// nobody (its own controller reports it).
+fn with_cluster_watch<K: Member>(controller: Controller<K>, wiring: &Wiring) -> Controller<K> {
+    let store = controller.store();
+    let clusters: Api<DeserializeGuard<CockroachCluster>> = wiring.api();
+    let readable = watcher(clusters, wiring.watcher_config()).touched_objects().try_filter_map(|cluster| std::future::ready(Ok(cluster.0.ok())));
+    controller.watches_stream(readable, move |cluster| {
+        let namespace = cluster.namespace();
+        let name = cluster.name_any();
+        store
+            .state()
+            .into_iter()
+            .filter(|c| c.namespace() == namespace && c.child_spec().cluster_ref().is_some_and(|r| r.name == name))
+            .map(|c| ObjectRef::from_obj(c.as_ref()))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// The shared list cache of a member kind (one per kind of cloud object, made on first use).
+fn cache<K: Member>(ctx: &Context) -> Arc<ListCache<K::Cloud>> {
+    ctx.caches.list::<K::Cloud>()
 }
 
 /// Why a child cannot proceed yet (not an error: it proceeds by itself when the cluster is Ready).
@@ -120,7 +172,7 @@ struct Waiting {
 }
 
 /// Resolves the cluster and the credentials. `Err(Waiting)` while the cluster is not usable yet.
-async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<Target, Waiting>, ReconcileError> {
+async fn resolve_target<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Target, Waiting>, ReconcileError> {
     let spec = obj.child_spec();
     let namespace = obj.namespace().unwrap_or_default();
     let (cluster_id, inherited_credentials) = match (spec.cluster_ref(), spec.cluster_id()) {
@@ -173,7 +225,7 @@ async fn resolve_target<K: ChildKind>(obj: &K, ctx: &Context) -> Result<Result<T
 /// apiserver does, because the cache may lag the event that woke this child. `Some(Err(why))`: the
 /// stored cluster cannot be read (its own controller reports it).
 async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Result<Arc<CockroachCluster>, String>>, ReconcileError> {
-    if let Some(store) = ctx.stores.clusters.get() {
+    if let Some(store) = ctx.stores.get::<CockroachCluster>() {
         let cached = store.get(&ObjectRef::new(name).within(namespace));
         if let Some(cluster) = cached.filter(|c| c.status.as_ref().is_some_and(|s| s.cluster_id.is_some() && conditions::is_ready(&s.conditions))) {
             return Ok(Some(Ok(cluster)));
@@ -185,9 +237,9 @@ async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Opti
 
 /// Lists through the shared cache, accepting a list as old as work of this priority allows. A
 /// cluster that is missing or not usable means "wait".
-async fn list<K: ChildKind>(ctx: &Context, target: &Target, priority: Priority) -> Result<Result<Cached<Listing<K::Cloud>>, Waiting>, ReconcileError> {
+async fn list<K: Member>(ctx: &Context, target: &Target, priority: Priority) -> Result<Result<Cached<Listing<K::Cloud>>, Waiting>, ReconcileError> {
     let max_age = |listing: &Listing<K::Cloud>| ctx.timing.list_max_age(priority, listing.pages);
-    let loaded = K::cache(ctx).get_or_load_by(&target.list_key, max_age, || K::list(&target.cloud, &target.cluster_id)).await;
+    let loaded = cache::<K>(ctx).get_or_load_by(&target.list_key, max_age, || K::list(&target.cloud, &target.cluster_id)).await;
     match loaded {
         Ok(items) => Ok(Ok(items)),
         Err(CloudError::NotFound(message)) | Err(CloudError::FailedPrecondition(message)) => Ok(Err(Waiting {
@@ -204,7 +256,7 @@ fn waiting_step(ctx: &Context, waiting: Waiting) -> Step {
     Step::new(Outcome::progressing(waiting.reason, waiting.message), jitter(ctx.timing.poll_fast * 6, 0.2))
 }
 
-async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) -> Result<Step, ReconcileError> {
+async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
     let key = obj.desired_key()?;
     let target = match resolve_target(obj, ctx).await? {
         Ok(target) => target,
@@ -214,17 +266,12 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
         Ok(listed) => listed,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
-    draft.cluster_id = Some(target.cluster_id.clone());
-    let drift = draft.observed_generation == obj.meta().generation && conditions::is_ready(&draft.conditions);
-    let converged = obj.converge(ctx, &target, &listed.value.items, draft).await;
-    let cache = K::cache(ctx);
-    match converged {
-        Ok(Converged::InSync) => {
-            draft.cloud_name = Some(key);
-            Ok(in_sync::<K>(ctx, &listed))
-        }
-        Ok(Converged::Changed { reason, message, now }) => {
-            draft.cloud_name = Some(key);
+    draft.common_mut().cluster_id = Some(target.cluster_id.clone());
+    let drift = draft.common().observed_generation == obj.meta().generation && conditions::is_ready(&draft.common().conditions);
+    let cache = cache::<K>(ctx);
+    match converge(obj, ctx, &target, &listed.value.items, key, draft).await {
+        Ok(None) => Ok(in_sync::<K>(ctx, &listed)),
+        Ok(Some(Done { reason, message, now })) => {
             let (event_type, reason) = change_event(drift, reason);
             ctx.event(obj, event_type, reason, "Converge", message.clone()).await;
             match now {
@@ -255,6 +302,26 @@ async fn apply<K: ChildKind>(obj: &K, ctx: &Context, draft: &mut ChildStatus) ->
     }
 }
 
+/// Plans against the list, executes the change if there is one, and records what the cloud holds.
+/// `Ok(None)`: nothing needed changing.
+async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[K::Cloud], key: String, draft: &mut K::Status) -> Result<Option<Done<K::Cloud>>, ReconcileError> {
+    let inputs = obj.inputs(ctx, target, listed).await?;
+    let done = match obj.plan(&inputs, listed, draft)? {
+        None => None,
+        Some(change) => Some(obj.execute(ctx, target, &inputs, change).await?),
+    };
+    let item = match &done {
+        Some(done) => done.now.as_ref(),
+        None => K::find(listed, &key),
+    };
+    obj.record(draft, &inputs, item);
+    // The object exists now: record it before the kind's last step, which can still fail, so that
+    // deleting the resource removes it.
+    draft.common_mut().cloud_name = Some(key);
+    obj.after(ctx, target, &inputs, draft).await?;
+    Ok(done)
+}
+
 /// The event for a change a pass made. A change while the spec is unchanged since the last Ready
 /// pass corrects drift, except a password rotation: that follows the password Secret, an input the
 /// resource's generation does not count.
@@ -271,7 +338,7 @@ fn unreachable_for_cleanup(err: &ReconcileError, credentials: Option<&Credential
 
 /// Ready, and when to look again: just after the shared list this pass used is due for refresh
 /// (or a plain jittered resync when lists are not shared).
-fn in_sync<K: ChildKind>(ctx: &Context, listed: &Cached<Listing<K::Cloud>>) -> Step {
+fn in_sync<K: Member>(ctx: &Context, listed: &Cached<Listing<K::Cloud>>) -> Step {
     let next = if ctx.economies.list_cache {
         ctx.timing.after_list_refresh(listed.loaded_at, listed.value.pages)
     } else {
@@ -281,7 +348,7 @@ fn in_sync<K: ChildKind>(ctx: &Context, listed: &Cached<Listing<K::Cloud>>) -> S
 }
 
 /// Removes the cloud object unless the policy is Retain. `Ok(None)`: done, release the finalizer.
-async fn cleanup<K: ChildKind>(obj: &K, ctx: &Context, status: &ChildStatus) -> Result<Option<Step>, ReconcileError> {
+async fn cleanup<K: Member>(obj: &K, ctx: &Context, status: &crate::api::ChildStatus) -> Result<Option<Step>, ReconcileError> {
     let spec = obj.child_spec();
     if spec.deletion_policy() == DeletionPolicy::Retain {
         obj.retain(ctx).await?;
@@ -315,7 +382,7 @@ async fn cleanup<K: ChildKind>(obj: &K, ctx: &Context, status: &ChildStatus) -> 
         Err(err) => return Err(err),
     };
     let result = K::delete(&target.cloud, &target.cluster_id, &key).await;
-    K::cache(ctx).invalidate(&target.list_key);
+    cache::<K>(ctx).invalidate(&target.list_key);
     match result {
         // Already gone, or the cluster itself is gone: done.
         Ok(()) | Err(CloudError::NotFound(_)) => {

@@ -9,21 +9,24 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::api::{ChildSpec, ChildStatus, SQLUser};
-use crate::cloud::cache::ListCache;
+use crate::api::{ChildSpec, SQLUser, SQLUserStatus};
 use crate::cloud::models;
 use crate::cloud::{CloudClient, CloudError, Listing};
 
-use super::child::{ChildKind, Converged, Target};
-use super::context::{Context, Endpoint};
-use super::error::ReconcileError;
-use super::reason::Reason;
-use super::reconciler::Managed;
-use super::status::FIELD_MANAGER;
+use crate::controller::Wiring;
+use crate::controller::context::{Context, Endpoint};
+use crate::controller::driver::Kind;
+use crate::controller::error::ReconcileError;
+use crate::controller::member::{Done, Member, MemberShape, Target};
+use crate::controller::reason::Reason;
+use crate::controller::status::FIELD_MANAGER;
 
 /// Key of the password in the generated password Secret.
 pub const PASSWORD_KEY: &str = "password";
@@ -65,11 +68,27 @@ fn secret_text(secret: &Secret, key: &str) -> Option<String> {
     secret.data.as_ref()?.get(key).and_then(|b| String::from_utf8(b.0.clone()).ok())
 }
 
-impl Managed for SQLUser {
-    type Status = ChildStatus;
-    fn status(&self) -> Option<&ChildStatus> {
-        self.status.as_ref()
-    }
+crate::impl_managed!(SQLUser, SQLUserStatus);
+crate::impl_status_fields_via_common!(SQLUserStatus);
+
+impl Kind for SQLUser {
+    type Shape = MemberShape;
+}
+
+/// The one write a SQL user may need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlUserChange {
+    Create,
+    /// The password Secret holds a password the cloud has not been given.
+    SetPassword,
+}
+
+/// What a SQL user's plan reads besides its spec: its password (never logged or formatted).
+pub struct SqlUserInputs {
+    password: String,
+    fingerprint: String,
+    /// Whether the cloud already has this password (its fingerprint is recorded in status).
+    password_recorded: bool,
 }
 
 impl SQLUser {
@@ -215,8 +234,10 @@ impl SQLUser {
     }
 }
 
-impl ChildKind for SQLUser {
+impl Member for SQLUser {
     type Cloud = models::SqlUser;
+    type Inputs = SqlUserInputs;
+    type Change = SqlUserChange;
     const NOUN: &'static str = "SQL user";
 
     fn child_spec(&self) -> &dyn ChildSpec {
@@ -227,58 +248,86 @@ impl ChildKind for SQLUser {
         Ok(self.sql_name())
     }
 
-    fn cache(ctx: &Context) -> &ListCache<models::SqlUser> {
-        &ctx.caches.sql_users
+    fn key_of(item: &models::SqlUser) -> String {
+        item.name.clone()
     }
 
     async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Listing<models::SqlUser>, CloudError> {
         cloud.list_sql_users(cluster_id).await
     }
 
-    fn key_of(item: &models::SqlUser) -> String {
-        item.name.clone()
-    }
-
-    async fn converge(
-        &self,
-        ctx: &Context,
-        target: &Target,
-        listed: &[models::SqlUser],
-        status: &mut ChildStatus,
-    ) -> Result<Converged<models::SqlUser>, ReconcileError> {
+    async fn inputs(&self, ctx: &Context, _target: &Target, listed: &[models::SqlUser]) -> Result<SqlUserInputs, ReconcileError> {
         let password = self.password(ctx).await?;
         let fingerprint = password_fingerprint(&self.uid().unwrap_or_default(), &password);
+        let in_status = self.status.as_ref().and_then(|s| s.password_fingerprint.as_deref()) == Some(fingerprint.as_str());
+        // Asked of the apiserver only when the password looks changed for a user that exists.
+        let password_recorded = in_status || !Self::contains(listed, &self.sql_name()) || self.fingerprint_recorded(ctx, &fingerprint).await?;
+        Ok(SqlUserInputs { password, fingerprint, password_recorded })
+    }
+
+    fn plan(&self, inputs: &SqlUserInputs, listed: &[models::SqlUser], _status: &SQLUserStatus) -> Result<Option<SqlUserChange>, ReconcileError> {
+        Ok(if !Self::contains(listed, &self.sql_name()) {
+            Some(SqlUserChange::Create)
+        } else if !inputs.password_recorded {
+            Some(SqlUserChange::SetPassword)
+        } else {
+            None
+        })
+    }
+
+    async fn execute(&self, _ctx: &Context, target: &Target, inputs: &SqlUserInputs, change: SqlUserChange) -> Result<Done<models::SqlUser>, ReconcileError> {
         let name = self.sql_name();
         let cloud = &target.cloud;
-        let outcome = if !Self::contains(listed, &name) {
-            match cloud.create_sql_user(&target.cluster_id, &name, &password).await {
-                Ok(user) => Converged::changed(Reason::Created, format!("created SQL user {name}"), user),
+        let user = models::SqlUser { name: name.clone() };
+        match change {
+            SqlUserChange::Create => match cloud.create_sql_user(&target.cluster_id, &name, &inputs.password).await {
+                Ok(user) => Ok(Done::changed(Reason::Created, format!("created SQL user {name}"), user)),
                 // It exists already (created outside, or by our own lost request): adopt it and
                 // make its password the one this resource defines.
                 Err(CloudError::AlreadyExists(_)) => {
                     cloud
-                        .update_sql_user_password(&target.cluster_id, &name, &password)
+                        .update_sql_user_password(&target.cluster_id, &name, &inputs.password)
                         .await
                         .map_err(|e| ReconcileError::cloud("setting the password of the adopted SQL user", e))?;
-                    Converged::changed(Reason::Adopted, format!("adopted existing SQL user {name} and set its password"), models::SqlUser { name: name.clone() })
+                    Ok(Done::changed(Reason::Adopted, format!("adopted existing SQL user {name} and set its password"), user))
                 }
-                Err(e) => return Err(ReconcileError::cloud("creating the SQL user", e)),
+                Err(e) => Err(ReconcileError::cloud("creating the SQL user", e)),
+            },
+            SqlUserChange::SetPassword => {
+                cloud
+                    .update_sql_user_password(&target.cluster_id, &name, &inputs.password)
+                    .await
+                    .map_err(|e| ReconcileError::cloud("updating the SQL user's password", e))?;
+                Ok(Done::changed(Reason::PasswordRotated, format!("set a new password for SQL user {name}"), user))
             }
-        } else if status.password_fingerprint.as_deref() != Some(fingerprint.as_str()) && !self.fingerprint_recorded(ctx, &fingerprint).await? {
-            cloud
-                .update_sql_user_password(&target.cluster_id, &name, &password)
-                .await
-                .map_err(|e| ReconcileError::cloud("updating the SQL user's password", e))?;
-            Converged::changed(Reason::PasswordRotated, format!("set a new password for SQL user {name}"), models::SqlUser { name: name.clone() })
-        } else {
-            Converged::InSync
-        };
-        status.password_fingerprint = Some(fingerprint);
-        // The user exists now: record it before the connection Secret step, which can still fail
-        // (e.g. SecretConflict), so that deleting the resource removes the user.
-        status.cloud_name = Some(name);
-        status.connection_secret = Some(self.ensure_connection_secret(ctx, target, &password).await?);
-        Ok(outcome)
+        }
+    }
+
+    fn record(&self, status: &mut SQLUserStatus, inputs: &SqlUserInputs, _item: Option<&models::SqlUser>) {
+        status.password_fingerprint = Some(inputs.fingerprint.clone());
+    }
+
+    async fn after(&self, ctx: &Context, target: &Target, inputs: &SqlUserInputs, status: &mut SQLUserStatus) -> Result<(), ReconcileError> {
+        status.connection_secret = Some(self.ensure_connection_secret(ctx, target, &inputs.password).await?);
+        Ok(())
+    }
+
+    /// A SQL user also follows its Secrets (metadata only: the operator never caches Secret data).
+    fn watches(controller: Controller<SQLUser>, wiring: &Wiring) -> Controller<SQLUser> {
+        let users = controller.store();
+        let secrets = wiring.api::<PartialObjectMeta<Secret>>();
+        controller.watches(secrets, wiring.watcher_config(), move |secret| {
+            let namespace = secret.namespace();
+            let name = secret.name_any();
+            let owners: Vec<String> = secret.owner_references().iter().filter(|o| o.kind == "SQLUser").map(|o| o.uid.clone()).collect();
+            users
+                .state()
+                .into_iter()
+                .filter(|u| u.namespace() == namespace)
+                .filter(|u| u.spec.password_secret_ref.as_ref().is_some_and(|r| r.name == name) || u.uid().is_some_and(|uid| owners.contains(&uid)))
+                .map(|u| ObjectRef::from_obj(u.as_ref()))
+                .collect::<Vec<_>>()
+        })
     }
 
     async fn delete(cloud: &CloudClient, cluster_id: &str, key: &str) -> Result<(), CloudError> {
@@ -332,5 +381,32 @@ mod tests {
         assert_eq!(data["url"], "postgresql://app.user:p%40ss%20w%2Frd@db.example:26257/orders?sslmode=verify-full");
         assert_eq!(data["sslmode"], "verify-full");
         assert_eq!(data.len(), 7);
+    }
+
+    fn user() -> SQLUser {
+        let spec = crate::api::sql_user::SQLUserSpec {
+            cluster_ref: None,
+            cluster_id: Some("c".into()),
+            name: None,
+            password_secret_ref: None,
+            connection_secret_name: None,
+            connection_database: None,
+            deletion_policy: Default::default(),
+            credentials_ref: None,
+        };
+        SQLUser::new("app", spec)
+    }
+
+    fn inputs(password_recorded: bool) -> SqlUserInputs {
+        SqlUserInputs { password: "correct-horse".into(), fingerprint: "f".into(), password_recorded }
+    }
+
+    #[test]
+    fn a_missing_user_is_created_and_a_new_password_is_set_once() {
+        let status = SQLUserStatus::default();
+        let app = vec![models::SqlUser { name: "app".into() }];
+        assert_eq!(user().plan(&inputs(true), &[], &status).unwrap(), Some(SqlUserChange::Create));
+        assert_eq!(user().plan(&inputs(false), &app, &status).unwrap(), Some(SqlUserChange::SetPassword));
+        assert_eq!(user().plan(&inputs(true), &app, &status).unwrap(), None);
     }
 }

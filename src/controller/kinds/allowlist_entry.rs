@@ -10,15 +10,14 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::api::{AllowlistEntry, ChildSpec, ChildStatus};
-use crate::cloud::cache::ListCache;
 use crate::cloud::models::{self, AllowlistEntryUpdate};
 use crate::cloud::{CloudClient, CloudError, Listing};
 
-use super::child::{ChildKind, Converged, Target};
-use super::context::Context;
-use super::error::ReconcileError;
-use super::reason::Reason;
-use super::reconciler::Managed;
+use crate::controller::context::Context;
+use crate::controller::driver::Kind;
+use crate::controller::error::ReconcileError;
+use crate::controller::member::{Done, Member, MemberShape, Target};
+use crate::controller::reason::Reason;
 
 /// An IPv4 network in the cloud's two-part form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,11 +57,24 @@ impl std::fmt::Display for Cidr {
     }
 }
 
-impl Managed for AllowlistEntry {
-    type Status = ChildStatus;
-    fn status(&self) -> Option<&ChildStatus> {
-        self.status.as_ref()
-    }
+crate::impl_managed!(AllowlistEntry, ChildStatus);
+
+impl Kind for AllowlistEntry {
+    type Shape = MemberShape;
+}
+
+/// The one write an allowlist entry may need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowlistChange {
+    Add(Cidr),
+    /// `sql`, `ui` or the description differ.
+    Update(Cidr),
+}
+
+/// What an entry's plan reads besides its spec: the older resource that already manages its CIDR
+/// on the same cluster, if any.
+pub struct AllowlistInputs {
+    conflicting_owner: Option<String>,
 }
 
 impl AllowlistEntry {
@@ -82,14 +94,14 @@ impl AllowlistEntry {
         }
         let reference = self.spec.cluster_ref.as_ref()?;
         let key = ObjectRef::new(&reference.name).within(&self.namespace().unwrap_or_default());
-        ctx.stores.clusters.get()?.get(&key)?.status.as_ref()?.cluster_id.clone()
+        ctx.stores.get::<crate::api::CockroachCluster>()?.get(&key)?.status.as_ref()?.cluster_id.clone()
     }
 
     /// Another, older AllowlistEntry for the same CIDR on the same cloud cluster (it wins). Read
     /// from the controller's watch cache: two hundred entries checking each other must not mean two
     /// hundred lists of every entry from the apiserver.
     async fn conflicting_owner(&self, ctx: &Context, cluster_id: &str, cidr: Cidr) -> Result<Option<String>, ReconcileError> {
-        let others: Vec<Arc<AllowlistEntry>> = match ctx.stores.allowlist.get() {
+        let others: Vec<Arc<AllowlistEntry>> = match ctx.stores.get::<AllowlistEntry>() {
             Some(store) => store.state(),
             // Without a running controller (no watch cache): this namespace only, which a
             // namespace-scoped installation is allowed to list.
@@ -114,8 +126,10 @@ impl AllowlistEntry {
     }
 }
 
-impl ChildKind for AllowlistEntry {
+impl Member for AllowlistEntry {
     type Cloud = models::AllowlistEntry;
+    type Inputs = AllowlistInputs;
+    type Change = AllowlistChange;
     const NOUN: &'static str = "allowlist entry";
 
     fn child_spec(&self) -> &dyn ChildSpec {
@@ -126,55 +140,53 @@ impl ChildKind for AllowlistEntry {
         Ok(self.cidr()?.to_string())
     }
 
-    fn cache(ctx: &Context) -> &ListCache<models::AllowlistEntry> {
-        &ctx.caches.allowlist
-    }
-
-    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Listing<models::AllowlistEntry>, CloudError> {
-        cloud.list_allowlist(cluster_id).await
-    }
-
     /// The normalised CIDR (the cloud may spell an entry differently from the spec).
     fn key_of(item: &models::AllowlistEntry) -> String {
         let spelled = format!("{}/{}", item.cidr_ip, item.cidr_mask);
         Cidr::parse(&spelled).map(|c| c.to_string()).unwrap_or(spelled)
     }
 
-    async fn converge(
-        &self,
-        ctx: &Context,
-        target: &Target,
-        listed: &[models::AllowlistEntry],
-        _status: &mut ChildStatus,
-    ) -> Result<Converged<models::AllowlistEntry>, ReconcileError> {
+    async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Listing<models::AllowlistEntry>, CloudError> {
+        cloud.list_allowlist(cluster_id).await
+    }
+
+    async fn inputs(&self, ctx: &Context, target: &Target, _listed: &[models::AllowlistEntry]) -> Result<AllowlistInputs, ReconcileError> {
+        Ok(AllowlistInputs { conflicting_owner: self.conflicting_owner(ctx, &target.cluster_id, self.cidr()?).await? })
+    }
+
+    fn plan(&self, inputs: &AllowlistInputs, listed: &[models::AllowlistEntry], _status: &ChildStatus) -> Result<Option<AllowlistChange>, ReconcileError> {
         let cidr = self.cidr()?;
-        if let Some(owner) = self.conflicting_owner(ctx, &target.cluster_id, cidr).await? {
+        if let Some(owner) = &inputs.conflicting_owner {
             return Err(ReconcileError::stalled(
                 Reason::Conflict,
                 format!("AllowlistEntry {owner} already manages {cidr} on this cluster; delete one of the two"),
             ));
         }
         let wanted = self.desired_update();
-        let ip = cidr.ip.to_string();
-        let mask = i32::from(cidr.mask);
-        match listed.iter().find(|e| cidr.matches(e)) {
-            Some(entry) if entry.sql == wanted.sql && entry.ui == wanted.ui && (wanted.name.is_none() || entry.name == wanted.name) => {
-                Ok(Converged::InSync)
-            }
-            Some(_) => {
+        Ok(match listed.iter().find(|e| cidr.matches(e)) {
+            Some(entry) if entry.sql == wanted.sql && entry.ui == wanted.ui && (wanted.name.is_none() || entry.name == wanted.name) => None,
+            Some(_) => Some(AllowlistChange::Update(cidr)),
+            None => Some(AllowlistChange::Add(cidr)),
+        })
+    }
+
+    async fn execute(&self, _ctx: &Context, target: &Target, _inputs: &AllowlistInputs, change: AllowlistChange) -> Result<Done<models::AllowlistEntry>, ReconcileError> {
+        let wanted = self.desired_update();
+        match change {
+            AllowlistChange::Update(cidr) => {
                 let updated = target
                     .cloud
-                    .update_allowlist_entry(&target.cluster_id, &ip, mask, &wanted)
+                    .update_allowlist_entry(&target.cluster_id, &cidr.ip.to_string(), i32::from(cidr.mask), &wanted)
                     .await
                     .map_err(|e| ReconcileError::cloud("updating the allowlist entry", e))?;
-                Ok(Converged::changed(Reason::Updated, format!("updated allowlist entry {cidr} (sql={}, ui={})", wanted.sql, wanted.ui), updated))
+                Ok(Done::changed(Reason::Updated, format!("updated allowlist entry {cidr} (sql={}, ui={})", wanted.sql, wanted.ui), updated))
             }
-            None => {
-                let entry = models::AllowlistEntry { cidr_ip: ip.clone(), cidr_mask: mask, name: wanted.name.clone(), sql: wanted.sql, ui: wanted.ui };
+            AllowlistChange::Add(cidr) => {
+                let entry = models::AllowlistEntry { cidr_ip: cidr.ip.to_string(), cidr_mask: i32::from(cidr.mask), name: wanted.name, sql: wanted.sql, ui: wanted.ui };
                 match target.cloud.add_allowlist_entry(&target.cluster_id, &entry).await {
-                    Ok(added) => Ok(Converged::changed(Reason::Created, format!("added allowlist entry {cidr}"), added)),
+                    Ok(added) => Ok(Done::changed(Reason::Created, format!("added allowlist entry {cidr}"), added)),
                     // Added meanwhile: adopt it; the next pass brings sql/ui/name in line.
-                    Err(CloudError::AlreadyExists(_)) => Ok(Converged::to_confirm(Reason::Adopted, format!("adopted existing allowlist entry {cidr}"))),
+                    Err(CloudError::AlreadyExists(_)) => Ok(Done::to_confirm(Reason::Adopted, format!("adopted existing allowlist entry {cidr}"))),
                     Err(e) => Err(ReconcileError::cloud("adding the allowlist entry", e)),
                 }
             }
@@ -208,5 +220,41 @@ mod tests {
         let entry = models::AllowlistEntry { cidr_ip: "192.0.2.7".into(), cidr_mask: 32, name: None, sql: true, ui: false };
         assert!(Cidr::parse("192.0.2.7").unwrap().matches(&entry));
         assert!(!Cidr::parse("192.0.2.0/24").unwrap().matches(&entry));
+    }
+
+    fn entry(cidr: &str, sql: bool, ui: bool) -> AllowlistEntry {
+        let spec = crate::api::allowlist_entry::AllowlistEntrySpec {
+            cluster_ref: None,
+            cluster_id: Some("c".into()),
+            cidr: cidr.into(),
+            sql,
+            ui,
+            name: None,
+            deletion_policy: Default::default(),
+            credentials_ref: None,
+        };
+        AllowlistEntry::new("office", spec)
+    }
+
+    fn free() -> AllowlistInputs {
+        AllowlistInputs { conflicting_owner: None }
+    }
+
+    #[test]
+    fn an_entry_is_added_updated_or_left_alone() {
+        let cloud = vec![models::AllowlistEntry { cidr_ip: "10.0.0.0".into(), cidr_mask: 8, name: None, sql: true, ui: false }];
+        let status = ChildStatus::default();
+        let cidr = Cidr::parse("10.0.0.0/8").unwrap();
+        assert_eq!(entry("10.0.0.0/8", true, false).plan(&free(), &cloud, &status).unwrap(), None);
+        assert_eq!(entry("10.0.0.0/8", true, true).plan(&free(), &cloud, &status).unwrap(), Some(AllowlistChange::Update(cidr)));
+        let other = Cidr::parse("192.0.2.7").unwrap();
+        assert_eq!(entry("192.0.2.7", true, false).plan(&free(), &cloud, &status).unwrap(), Some(AllowlistChange::Add(other)));
+    }
+
+    #[test]
+    fn a_cidr_managed_by_an_older_entry_is_a_conflict_and_nothing_is_sent() {
+        let inputs = AllowlistInputs { conflicting_owner: Some("team-a/office".into()) };
+        let err = entry("10.0.0.0/8", true, false).plan(&inputs, &[], &ChildStatus::default()).unwrap_err();
+        assert!(err.is_stalled() && err.reason == Reason::Conflict && err.message.contains("team-a/office"), "{err:?}");
     }
 }

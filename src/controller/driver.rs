@@ -1,0 +1,80 @@
+//! The reconcile every kind shares, whatever its shape: the finalizer goes on before anything can
+//! be created in the cloud; deletion runs the shape's cleanup and then releases the finalizer; a
+//! pass's result becomes conditions, a status write (skipped when unchanged), events and the next
+//! requeue (see [`reconciler::finish`](super::reconciler::finish)).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use kube::runtime::controller::{Action, Controller};
+use kube::{Api, ResourceExt};
+
+use super::Wiring;
+use super::context::Context;
+use super::error::ReconcileError;
+use super::finalizer;
+use super::reconciler::{Managed, Step, finish, release};
+
+/// How the kinds of one shape converge and clean up. Implemented once per shape
+/// ([`TopLevelShape`](super::top_level::TopLevelShape), [`MemberShape`](super::member::MemberShape)),
+/// for every kind of that shape.
+pub trait Shape<K: Managed>: Send + Sync + 'static {
+    /// One pass over a live resource. `written` is set when the pass had to write status before its
+    /// end (the exactly-once create records its intent first), so the final write compares with
+    /// what is really stored.
+    fn apply(
+        obj: &K,
+        ctx: &Context,
+        api: &Api<K>,
+        draft: &mut K::Status,
+        written: &mut Option<K::Status>,
+    ) -> impl Future<Output = Result<Step, ReconcileError>> + Send;
+
+    /// Removes (or, with `deletionPolicy: Retain`, releases) the cloud object of a resource being
+    /// deleted. `Ok(None)`: done, the finalizer may go; `Ok(Some(step))`: look again.
+    fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> impl Future<Output = Result<Option<Step>, ReconcileError>> + Send;
+
+    /// Other watches that wake a resource of this shape, besides its own.
+    fn watches(controller: Controller<K>, _wiring: &Wiring) -> Controller<K> {
+        controller
+    }
+}
+
+/// A kind the operator reconciles, and the shape that drives it.
+pub trait Kind: Managed + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
+    type Shape: Shape<Self>;
+}
+
+/// One reconcile of `obj`, for any kind.
+pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let mut draft = obj.status().cloned().unwrap_or_default();
+    if obj.meta().deletion_timestamp.is_some() {
+        if !finalizer::has_finalizer(obj.as_ref()) {
+            return Ok(Action::await_change());
+        }
+        return match K::Shape::cleanup(obj.as_ref(), &ctx, &mut draft).await {
+            Ok(None) => release(&ctx, &api, obj.as_ref()).await,
+            Ok(Some(step)) => finish(&ctx, &api, obj.as_ref(), draft, Ok(step)).await,
+            Err(err) => finish(&ctx, &api, obj.as_ref(), draft, Err(err)).await,
+        };
+    }
+    // The finalizer goes on before anything can be created in the cloud.
+    let obj = match finalizer::add(&api, obj.as_ref()).await? {
+        Some(updated) => Arc::new(updated),
+        None => obj,
+    };
+    let mut written = None;
+    let result = K::Shape::apply(obj.as_ref(), &ctx, &api, &mut draft, &mut written).await;
+    // A status written mid-pass is what is stored now: compare the final status with it, or an
+    // unchanged-looking status would skip the write and leave the intermediate one behind.
+    let baseline = match written {
+        Some(status) => {
+            let mut stored = (*obj).clone();
+            K::set_status(&mut stored, status);
+            Arc::new(stored)
+        }
+        None => obj,
+    };
+    finish(&ctx, &api, baseline.as_ref(), draft, result).await
+}

@@ -1,0 +1,222 @@
+//! CockroachCluster, a top-level cloud object (see [`top_level`](crate::controller::top_level)):
+//! how a cluster is read, created, adopted and deleted, and its pure plan: wait while the cloud
+//! works on it, stall on a failed creation or operation, otherwise the diff of
+//! [`cluster_plan`](super::cluster_plan).
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
+use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
+use crate::api::common::{CredentialsRef, DeletionPolicy};
+use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
+use crate::cloud::{CloudClient, CloudError};
+use crate::controller::context::Context;
+use crate::controller::driver::Kind;
+use crate::controller::reconciler::Step;
+use crate::controller::setting::{self, Pass};
+use crate::controller::settings;
+use crate::controller::error::ReconcileError;
+use crate::controller::reason::Reason;
+use crate::controller::top_level::{Plan, Poll, TopLevel, TopLevelShape, TopLevelStatus};
+
+crate::impl_status_fields!(CockroachClusterStatus);
+crate::impl_managed!(CockroachCluster, CockroachClusterStatus);
+
+impl Kind for CockroachCluster {
+    type Shape = TopLevelShape;
+}
+
+impl TopLevelStatus for CockroachClusterStatus {
+    fn cloud_id(&self) -> Option<&str> {
+        self.cluster_id.as_deref()
+    }
+    fn set_cloud_id(&mut self, id: Option<String>) {
+        self.cluster_id = id;
+    }
+    fn create_requested_at(&self) -> Option<&str> {
+        self.create_requested_at.as_deref()
+    }
+    fn set_create_requested_at(&mut self, at: Option<String>) {
+        self.create_requested_at = at;
+    }
+}
+
+impl TopLevel for CockroachCluster {
+    type Cloud = Cluster;
+    type Change = ClusterChanges;
+    const NOUN: &'static str = "cluster";
+
+    fn credentials_ref(&self) -> Option<&CredentialsRef> {
+        self.spec.credentials_ref.as_ref()
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+    fn adopt_id(&self) -> Option<&str> {
+        self.spec.adopt_cluster_id.as_deref()
+    }
+    fn cloud_name(&self) -> String {
+        CockroachCluster::cloud_name(self)
+    }
+
+    fn id_of(item: &Cluster) -> &str {
+        &item.id
+    }
+    fn name_of(item: &Cluster) -> &str {
+        &item.name
+    }
+    fn created_by(item: &Cluster) -> Option<&str> {
+        item.labels.get(OWNER_LABEL).map(String::as_str)
+    }
+    fn is_gone(item: &Cluster) -> bool {
+        item.state == ClusterState::Deleted
+    }
+
+    async fn get(cloud: &CloudClient, id: &str) -> Result<Cluster, CloudError> {
+        cloud.get_cluster(id).await
+    }
+    async fn list(cloud: &CloudClient) -> Result<Vec<Cluster>, CloudError> {
+        cloud.list_clusters(false).await
+    }
+    fn adoption_mismatch(&self, item: &Cluster) -> Option<String> {
+        cluster_plan::adoption_mismatch(&self.spec, item)
+    }
+    async fn create(&self, cloud: &CloudClient) -> Result<Cluster, CloudError> {
+        cloud.create_cluster(&cluster_plan::create_request(self, &uid(self))).await
+    }
+
+    /// Copies what the cloud reports into status, keeping the operator's own fields.
+    fn observe(status: &mut CockroachClusterStatus, item: &Cluster) {
+        let observed = cluster_plan::observed_status(item);
+        *status = CockroachClusterStatus {
+            observed_generation: status.observed_generation,
+            conditions: std::mem::take(&mut status.conditions),
+            create_requested_at: None,
+            // The setting blocks' status is theirs to write (see `settle`).
+            backup: status.backup.take(),
+            ..observed
+        };
+    }
+
+    fn plan(&self, cluster: &Cluster, now: Timestamp) -> Result<Plan<ClusterChanges>, ReconcileError> {
+        // How long the cloud has been at it, for polling quickly at first and then less often.
+        let working_for = |since: &Option<String>| {
+            let since = since.as_deref()?.parse::<Timestamp>().ok()?;
+            Duration::try_from(now.duration_since(since)).ok()
+        };
+        match &cluster.state {
+            ClusterState::Creating => {
+                let poll = Poll::Working(working_for(&cluster.created_at));
+                return Ok(Plan::Wait { reason: Reason::Creating, message: "the cloud is creating the cluster".into(), poll });
+            }
+            ClusterState::CreationFailed => {
+                return Err(ReconcileError::stalled(
+                    Reason::CreationFailed,
+                    format!("CockroachDB Cloud reports that creating cluster {} failed; delete this resource to clean up", cluster.id),
+                ));
+            }
+            ClusterState::Locked => {
+                let message = format!("the cluster is locked by a cloud operation ({})", cluster.operation_status);
+                return Ok(Plan::Wait { reason: Reason::Locked, message, poll: Poll::Steady });
+            }
+            _ => {}
+        }
+        if cluster.operation_status.is_running() {
+            let message = format!("cloud operation {} is running", cluster.operation_status);
+            return Ok(Plan::Wait { reason: Reason::OperationRunning, message, poll: Poll::Working(working_for(&cluster.updated_at)) });
+        }
+        let changes = cluster_plan::diff(&self.spec, &uid(self), cluster);
+        if !changes.is_empty() {
+            let summary = changes.fields.join(", ");
+            return Ok(Plan::Change { change: changes, summary });
+        }
+        if cluster.operation_status.is_failed() {
+            return Err(ReconcileError::stalled(
+                Reason::OperationFailed,
+                format!("the last cloud operation on the cluster failed ({})", cluster.operation_status),
+            ));
+        }
+        Ok(Plan::InSync)
+    }
+
+    async fn execute(&self, cloud: &CloudClient, cluster: &Cluster, changes: ClusterChanges) -> Result<Cluster, ReconcileError> {
+        // A version change goes alone: the cloud runs it as its own operation.
+        match &changes.version {
+            Some(version) => {
+                let request = UpdateClusterSpec { cockroach_version: Some(version.clone()), ..Default::default() };
+                cloud.update_cluster(&cluster.id, &request).await.map_err(|e| ReconcileError::cloud("changing the CockroachDB version", e))
+            }
+            None => cloud.update_cluster(&cluster.id, &changes.update).await.map_err(|e| ReconcileError::cloud("updating the cluster", e)),
+        }
+    }
+
+    /// The setting blocks, once the cluster itself matches the spec.
+    async fn settle(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus, drift: bool) -> Result<Option<Step>, ReconcileError> {
+        let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, drift };
+        setting::converge_all(&settings::all(), &pass, status).await.map(|()| None)
+    }
+
+    async fn delete(&self, cloud: &CloudClient, cluster: &Cluster) -> Result<(), ReconcileError> {
+        // The spec asks for protection: never delete, whether or not the cloud has caught up with it
+        // (it may have been set while the operator was away, just before the resource was deleted).
+        if self.spec.delete_protection == Some(true) {
+            return Err(ReconcileError::stalled(
+                Reason::DeleteProtected,
+                format!(
+                    "spec.deleteProtection is true, so cloud cluster {} is not deleted; set spec.deleteProtection: false to let it be deleted, or set spec.deletionPolicy: Retain to keep it and release this resource",
+                    cluster.id
+                ),
+            ));
+        }
+        if cluster.delete_protection_enabled() {
+            // The spec no longer asks for protection: lift it, then delete.
+            let lift = UpdateClusterSpec { delete_protection: Some(false.into()), ..Default::default() };
+            cloud.update_cluster(&cluster.id, &lift).await.map_err(|e| ReconcileError::cloud("disabling delete protection", e))?;
+        }
+        match cloud.delete_cluster(&cluster.id).await {
+            Ok(_) | Err(CloudError::NotFound(_)) => Ok(()),
+            // The cloud refuses a delete for the cluster's state: delete protection (turned on since
+            // the cluster was read above) needs a person, anything else (e.g. LOCKED) passes. The
+            // cluster's own delete_protection field tells which, not the wording of the refusal.
+            Err(CloudError::FailedPrecondition(message)) => {
+                let now = cloud.get_cluster(&cluster.id).await.map_err(|e| ReconcileError::cloud("reading the cluster after a refused delete", e))?;
+                Err(refused_delete(&cluster.id, now.delete_protection_enabled(), message))
+            }
+            Err(e) => Err(ReconcileError::cloud("deleting the cluster", e)),
+        }
+    }
+}
+
+fn uid(cr: &CockroachCluster) -> String {
+    cr.metadata.uid.clone().unwrap_or_default()
+}
+
+/// Classifies a delete the cloud refused as FailedPrecondition, given whether the cluster has
+/// delete protection on now.
+fn refused_delete(id: &str, protected: bool, message: String) -> ReconcileError {
+    if protected {
+        ReconcileError::stalled(
+            Reason::DeleteProtected,
+            format!("the cloud refused to delete cluster {id}: {message}; set spec.deleteProtection: false or spec.deletionPolicy: Retain"),
+        )
+    } else {
+        ReconcileError::cloud("deleting the cluster", CloudError::FailedPrecondition(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_delete_is_delete_protection_only_when_the_cluster_says_so() {
+        let protected = refused_delete("c1", true, "state forbids it".into());
+        assert!(protected.is_stalled() && protected.reason == Reason::DeleteProtected, "{protected:?}");
+        assert!(protected.message.contains("c1") && protected.message.contains("state forbids it"));
+        // A refusal that mentions protection on a cluster without it (e.g. LOCKED) is retried.
+        let locked = refused_delete("c1", false, "delete protection cannot be changed while LOCKED".into());
+        assert!(!locked.is_stalled() && locked.reason == Reason::FailedPrecondition, "{locked:?}");
+    }
+}

@@ -1,0 +1,125 @@
+//! The one list of kinds the operator serves. Everything that exists once per kind follows from
+//! it: the controllers and their watches, first-sync tracking for readiness, the watch caches the
+//! reconcilers read, the CRDs (and so the committed CRD YAML), and the check for missing CRDs at
+//! start. Tests hold the chart's and deploy/'s RBAC, the "one of each kind" helpers and the crash
+//! test's kind map to it. Adding a kind here is the only wiring a new kind needs.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Error as ControllerError};
+use kube::runtime::reflector::ObjectRef;
+
+use super::context::Context;
+use super::driver::{Kind, Shape, reconcile};
+use super::error::ReconcileError;
+use super::{SyncTracker, Wiring, backoff, controller_for, reconciler};
+use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+
+/// Every kind, in a stable order (the order of the CRD YAML). The only list of kinds.
+pub fn kinds() -> Vec<Box<dyn Registered>> {
+    vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>()]
+}
+
+/// What the operator does with every kind, whatever its type.
+pub trait Registered: Send + Sync {
+    /// `CockroachCluster`.
+    fn kind(&self) -> String;
+    /// `cockroachclusters`: the resource name RBAC rules grant.
+    fn plural(&self) -> String;
+    fn crd(&self) -> CustomResourceDefinition;
+    /// Why this kind's CRD cannot be served (usually "not installed"), if it cannot.
+    fn crd_problem(&self, wiring: Wiring) -> BoxFuture<'static, Option<String>>;
+    /// Builds this kind's controller (its watch cache is published in `ctx.stores` at once) and
+    /// returns it running until `wiring`'s stop signal.
+    fn controller(&self, ctx: Arc<Context>, wiring: Wiring, synced: SyncTracker) -> BoxFuture<'static, ()>;
+}
+
+struct Entry<K>(PhantomData<fn() -> K>);
+
+fn entry<K: Kind + CustomResourceExt>() -> Box<dyn Registered> {
+    Box::new(Entry::<K>(PhantomData))
+}
+
+impl<K: Kind + CustomResourceExt> Registered for Entry<K> {
+    fn kind(&self) -> String {
+        K::kind(&()).to_string()
+    }
+
+    fn plural(&self) -> String {
+        K::plural(&()).to_string()
+    }
+
+    fn crd(&self) -> CustomResourceDefinition {
+        K::crd()
+    }
+
+    fn crd_problem(&self, wiring: Wiring) -> BoxFuture<'static, Option<String>> {
+        async move {
+            let crd = <K as CustomResourceExt>::crd_name();
+            match wiring.api::<K>().list_metadata(&kube::api::ListParams::default().limit(1)).await {
+                Ok(_) => None,
+                Err(kube::Error::Api(status)) if status.code == 404 => Some(format!("{crd} (not installed)")),
+                Err(err) => Some(format!("{crd} ({err})")),
+            }
+        }
+        .boxed()
+    }
+
+    fn controller(&self, ctx: Arc<Context>, wiring: Wiring, synced: SyncTracker) -> BoxFuture<'static, ()> {
+        let controller = controller_for::<K>(wiring.api(), wiring.watcher_config(), synced, ctx.clone());
+        ctx.stores.set(controller.store());
+        let controller = K::Shape::watches(controller, &wiring);
+        controller
+            .with_config(ControllerConfig::default().concurrency(32))
+            .trigger_backoff(backoff::WatchBackoff::default())
+            .graceful_shutdown_on(wiring.stopped())
+            .run(|obj, ctx| reconciler::timed::<K, _>(ctx.clone(), reconcile(obj, ctx)), reconciler::error_policy, ctx)
+            .for_each(log_result::<K>)
+            .boxed()
+    }
+}
+
+async fn log_result<K: kube::Resource>(result: Result<(ObjectRef<K>, Action), ControllerError<ReconcileError, kube::runtime::watcher::Error>>) {
+    if let Err(err) = result {
+        tracing::debug!(%err, kind = std::any::type_name::<K>(), "reconcile did not complete");
+    }
+}
+
+/// Every CRD this operator serves, in the registry's order, ready to install (see
+/// [`api::prepare_crd`](crate::api::prepare_crd)).
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    kinds().iter().map(|kind| crate::api::prepare_crd(kind.crd())).collect()
+}
+
+/// Every CRD as one multi-document YAML stream, as committed under crds/.
+pub fn crds_yaml() -> String {
+    crds()
+        .iter()
+        .map(|crd| serde_norway::to_string(crd).expect("CRDs serialise to YAML"))
+        .map(|doc| format!("---\n{doc}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_registered_once_with_its_crd() {
+        let kinds = kinds();
+        let mut names: Vec<String> = kinds.iter().map(|k| k.kind()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), kinds.len(), "a kind is registered twice");
+        for kind in &kinds {
+            let crd = kind.crd();
+            assert_eq!(crd.spec.names.kind, kind.kind());
+            assert_eq!(crd.spec.names.plural, kind.plural());
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Shape 3: a per-cluster singleton setting, a block of `CockroachCluster.spec` (backups today;
+//! maintenance windows, version deferral, exports and the others next).
+//!
+//! The driver owns, once for every setting: an unset block is left alone (no request is spent on
+//! it, its condition and status go); a set block is observed with one GET and converged with at
+//! most one write; what the cloud holds goes to the block's status; the block has its own
+//! condition (`BackupSynced`, ...), and a block that fails makes the cluster's Ready False with a
+//! message naming the block while the other blocks keep converging; changes made behind the
+//! operator's back are put back with a `DriftCorrected` event. Settings run only once the cluster
+//! itself is settled (not CREATING, LOCKED or busy), so they never spend requests on a cluster
+//! the cloud would refuse writes to.
+//!
+//! A setting supplies its block, how it is read, a pure [`Setting::plan`], how a change is written
+//! and where the observed value goes in status.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::marker::PhantomData;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::EventType;
+
+use super::conditions;
+use super::context::Context;
+use super::error::ReconcileError;
+use super::reason::Reason;
+use crate::api::cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
+use crate::cloud::{CloudClient, CloudError};
+
+/// A per-cluster singleton setting.
+pub trait Setting: Send + Sync + 'static {
+    /// The spec block.
+    type Desired: Send + Sync;
+    /// The setting as the cloud reports it.
+    type Observed: Send + Sync;
+    /// The one write that brings it in line.
+    type Change: Debug + Send + Sync;
+    /// The block's path in the spec (`spec.backup`), named in conditions, events and messages.
+    const BLOCK: &'static str;
+    /// The block's own condition type (`BackupSynced`).
+    const CONDITION: &'static str;
+
+    /// The block, when the spec manages this setting.
+    fn desired(spec: &CockroachClusterSpec) -> Option<&Self::Desired>;
+    fn get(cloud: &CloudClient, cluster_id: &str) -> impl Future<Output = Result<Self::Observed, CloudError>> + Send;
+    /// The write that makes the cloud match the block, or `None` when it does. Pure (unit-tested
+    /// per setting).
+    fn plan(desired: &Self::Desired, observed: &Self::Observed) -> Option<Self::Change>;
+    /// Sends `change`; answers with the setting as the cloud holds it after.
+    fn execute(cloud: &CloudClient, cluster_id: &str, change: &Self::Change) -> impl Future<Output = Result<Self::Observed, CloudError>> + Send;
+    /// How a failed write is reported: by default as any Cloud error (a refusal of the spec
+    /// stalls, an outage is retried); a setting whose refusals are final says so here.
+    fn classify(err: CloudError) -> ReconcileError {
+        ReconcileError::cloud("writing the setting", err)
+    }
+    /// Describes `change` for events ("frequencyMinutes 60 -> 15").
+    fn describe(change: &Self::Change) -> String;
+    /// Puts what the cloud holds (or nothing, once the block is unset) into the cluster's status.
+    fn record(status: &mut CockroachClusterStatus, observed: Option<&Self::Observed>);
+}
+
+/// A setting with its type erased, so that a cluster's settings form one list.
+pub trait AnySetting: Send + Sync {
+    /// Converges the setting of one cluster. `Err`: the block's failure, its message naming the block.
+    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<(), ReconcileError>>;
+}
+
+/// What every setting of one cluster is converged with.
+pub struct Pass<'a> {
+    pub cluster: &'a CockroachCluster,
+    pub ctx: &'a Context,
+    pub cloud: &'a CloudClient,
+    pub cluster_id: &'a str,
+    /// The spec has not changed since the last Ready pass: a difference is drift.
+    pub drift: bool,
+}
+
+struct Erased<S>(PhantomData<fn() -> S>);
+
+/// `S` as an entry of a cluster's list of settings.
+pub fn setting<S: Setting>() -> Box<dyn AnySetting> {
+    Box::new(Erased::<S>(PhantomData))
+}
+
+impl<S: Setting> AnySetting for Erased<S> {
+    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<(), ReconcileError>> {
+        async move {
+            let generation = pass.cluster.metadata.generation;
+            let Some(desired) = S::desired(&pass.cluster.spec) else {
+                // Unmanaged: nothing is read or written, and nothing about it is reported.
+                status.conditions.retain(|c| c.type_ != S::CONDITION);
+                S::record(status, None);
+                return Ok(());
+            };
+            match converge::<S>(pass, desired).await {
+                Ok(observed) => {
+                    S::record(status, Some(&observed));
+                    let message = format!("{} matches the cloud", S::BLOCK);
+                    conditions::set(&mut status.conditions, S::CONDITION, true, Reason::Synced, &message, generation, Timestamp::now());
+                    Ok(())
+                }
+                Err(err) => {
+                    let err = ReconcileError { message: format!("{}: {}", S::BLOCK, err.message), ..err };
+                    conditions::set(&mut status.conditions, S::CONDITION, false, err.reason, &err.message, generation, Timestamp::now());
+                    Err(err)
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
+async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S::Observed, ReconcileError> {
+    let observed = S::get(pass.cloud, pass.cluster_id).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
+    let Some(change) = S::plan(desired, &observed) else {
+        return Ok(observed);
+    };
+    let written = S::execute(pass.cloud, pass.cluster_id, &change).await.map_err(S::classify)?;
+    let what = S::describe(&change);
+    let (event_type, reason, note) = if pass.drift {
+        (EventType::Warning, Reason::DriftCorrected, format!("{} had drifted in the cloud ({what}); restored it", S::BLOCK))
+    } else {
+        (EventType::Normal, Reason::Updated, format!("updated {} in the cloud: {what}", S::BLOCK))
+    };
+    pass.ctx.event(pass.cluster, event_type, reason, "Update", note).await;
+    Ok(written)
+}
+
+/// Converges every setting of a cluster, each on its own: one failing does not stop the others.
+/// `Err`: the failures, as one error whose message names each failed block; Stalled only when
+/// every failure needs a person, so a transient one is retried with backoff.
+pub async fn converge_all(settings: &[Box<dyn AnySetting>], pass: &Pass<'_>, status: &mut CockroachClusterStatus) -> Result<(), ReconcileError> {
+    let mut failures = Vec::new();
+    for setting in settings {
+        if let Err(err) = setting.converge(pass, status).await {
+            failures.push(err);
+        }
+    }
+    combine(failures)
+}
+
+/// One error for the failed blocks (none: `Ok`).
+fn combine(failures: Vec<ReconcileError>) -> Result<(), ReconcileError> {
+    let Some(first) = failures.first() else {
+        return Ok(());
+    };
+    let message = failures.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ");
+    let reason = first.reason;
+    Err(match failures.iter().find(|f| !f.is_stalled()) {
+        Some(transient) => ReconcileError::transient(transient.reason, message),
+        None => ReconcileError::stalled(reason, message),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_blocks_are_named_together_and_stall_only_if_none_is_transient() {
+        assert!(combine(Vec::new()).is_ok());
+        let refused = ReconcileError::stalled(Reason::CloudRejectedSpec, "spec.backup: retention was changed before");
+        let down = ReconcileError::transient(Reason::CloudUnavailable, "spec.maintenance: HTTP 503");
+        let both = combine(vec![refused.clone(), down.clone()]).unwrap_err();
+        assert!(!both.is_stalled() && both.reason == Reason::CloudUnavailable, "{both:?}");
+        assert!(both.message.contains("spec.backup") && both.message.contains("spec.maintenance"), "{}", both.message);
+        let stalled = combine(vec![refused]).unwrap_err();
+        assert!(stalled.is_stalled() && stalled.reason == Reason::CloudRejectedSpec);
+    }
+}

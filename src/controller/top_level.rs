@@ -1,0 +1,397 @@
+//! Shape 1: a top-level cloud object, created exactly once (CockroachCluster; Folder,
+//! ServiceAccount, APIKey and JWTIssuer next).
+//!
+//! The driver owns, once for every such kind:
+//! - **exactly-once create**: the intent is recorded in status before the create is sent; after a
+//!   crash or a lost answer the next pass looks for an object carrying this resource's ownership
+//!   marker before creating again, and waits a confirmation window for a create that may still
+//!   surface. A spec the cloud refused is not sent again until it changes or the slow stalled retry;
+//! - **adoption** of an existing object named in the spec, checked against the spec;
+//! - an object **deleted outside** the operator is reported and created again;
+//! - **deletion** honouring `deletionPolicy`, finding an object whose create answer was lost, and
+//!   waiting for the cloud to confirm before the finalizer goes;
+//! - polling while the cloud works, drift events, and the per-cluster settings
+//!   ([`setting`](super::setting)) once the object is settled.
+//!
+//! A kind supplies how the object is read, listed, created, adopted, observed into status, its pure
+//! [`TopLevel::plan`], how a change is executed, and how it is deleted.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+
+use super::conditions::{self, Outcome};
+use super::context::Context;
+use super::driver::Shape;
+use super::error::ReconcileError;
+use super::reason::Reason;
+use super::reconciler::{Managed, StatusFields, Step, priority_of};
+use super::status::apply_status;
+use crate::api::common::{CredentialsRef, DeletionPolicy};
+use crate::cloud::{CloudClient, CloudError};
+
+/// The status fields the exactly-once create keeps.
+pub trait TopLevelStatus: StatusFields {
+    /// The cloud object's ID, once known.
+    fn cloud_id(&self) -> Option<&str>;
+    fn set_cloud_id(&mut self, id: Option<String>);
+    /// When a create was sent whose answer has not been recorded yet.
+    fn create_requested_at(&self) -> Option<&str>;
+    fn set_create_requested_at(&mut self, at: Option<String>);
+}
+
+/// How often to look while the cloud works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poll {
+    /// The plain poll interval.
+    Steady,
+    /// Quick at first, growing to the poll interval: the cloud started this long ago (if known).
+    Working(Option<Duration>),
+}
+
+/// What a top-level kind's plan decides from the spec and the observed object.
+#[derive(Debug, PartialEq)]
+pub enum Plan<C> {
+    /// The cloud is busy with the object (creating, locked, an operation running): wait.
+    Wait { reason: Reason, message: String, poll: Poll },
+    /// The object matches the spec.
+    InSync,
+    /// One change brings it in line; `summary` names the fields for events and conditions.
+    Change { change: C, summary: String },
+}
+
+/// A top-level cloud object kind.
+pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
+    /// The cloud object.
+    type Cloud: Send + Sync;
+    /// One write to the cloud object.
+    type Change: Debug + Send + Sync;
+    /// "cluster".
+    const NOUN: &'static str;
+
+    fn credentials_ref(&self) -> Option<&CredentialsRef>;
+    fn deletion_policy(&self) -> DeletionPolicy;
+    /// The ID of an existing cloud object the spec asks to adopt.
+    fn adopt_id(&self) -> Option<&str>;
+    /// The name the cloud object has (or gets); the search before a create looks for it.
+    fn cloud_name(&self) -> String;
+
+    fn id_of(item: &Self::Cloud) -> &str;
+    fn name_of(item: &Self::Cloud) -> &str;
+    /// The UID of the resource that created the object, from the marker the create request sets.
+    fn created_by(item: &Self::Cloud) -> Option<&str>;
+    /// Deleted, though still readable.
+    fn is_gone(item: &Self::Cloud) -> bool;
+
+    fn get(cloud: &CloudClient, id: &str) -> impl Future<Output = Result<Self::Cloud, CloudError>> + Send;
+    /// Every object the key can see (the search before a create).
+    fn list(cloud: &CloudClient) -> impl Future<Output = Result<Vec<Self::Cloud>, CloudError>> + Send;
+    /// Why an object named by the adopt ID cannot be adopted for this spec, if it cannot.
+    fn adoption_mismatch(&self, item: &Self::Cloud) -> Option<String>;
+    /// Sends the create request, carrying this resource's UID as the ownership marker.
+    fn create(&self, cloud: &CloudClient) -> impl Future<Output = Result<Self::Cloud, CloudError>> + Send;
+    /// Copies what the cloud reports into status (keeping conditions and the generation).
+    fn observe(status: &mut Self::Status, item: &Self::Cloud);
+
+    /// What to do, given the object as observed. Pure (unit-tested per kind).
+    fn plan(&self, item: &Self::Cloud, now: Timestamp) -> Result<Plan<Self::Change>, ReconcileError>;
+    /// Sends `change`; answers with the object as the cloud holds it after.
+    fn execute(&self, cloud: &CloudClient, item: &Self::Cloud, change: Self::Change) -> impl Future<Output = Result<Self::Cloud, ReconcileError>> + Send;
+    /// Sends the delete of `item` (after checks such as delete protection).
+    fn delete(&self, cloud: &CloudClient, item: &Self::Cloud) -> impl Future<Output = Result<(), ReconcileError>> + Send;
+
+    /// Converges what hangs off a settled object (per-cluster settings). `Ok(None)`: all in line.
+    fn settle(&self, _ctx: &Context, _cloud: &CloudClient, _item: &Self::Cloud, _status: &mut Self::Status, _drift: bool) -> impl Future<Output = Result<Option<Step>, ReconcileError>> + Send {
+        async { Ok(None) }
+    }
+}
+
+/// The driver of every [`TopLevel`] kind.
+pub struct TopLevelShape;
+
+impl<K: TopLevel> Shape<K> for TopLevelShape {
+    async fn apply(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
+        apply(obj, ctx, api, draft, written).await
+    }
+
+    async fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
+        cleanup(obj, ctx, draft).await
+    }
+}
+
+async fn cloud_client<K: TopLevel>(obj: &K, ctx: &Context) -> Result<CloudClient, ReconcileError> {
+    ctx.cloud_for(&obj.namespace().unwrap_or_default(), obj.credentials_ref(), priority_of(obj)).await
+}
+
+async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
+    let cloud = cloud_client(obj, ctx).await?;
+    let Some(item) = observe_or_create(obj, ctx, api, &cloud, draft, written).await? else {
+        return Ok(Step::new(
+            Outcome::progressing(Reason::ConfirmingCreate, "waiting to confirm whether an earlier create request reached the cloud"),
+            ctx.timing.jittered_poll(),
+        ));
+    };
+    K::observe(draft, &item);
+    // A change while the spec is unchanged since the last finished reconcile is drift.
+    let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
+    let (change, summary) = match obj.plan(&item, Timestamp::now())? {
+        Plan::Wait { reason, message, poll } => {
+            let next = match poll {
+                Poll::Steady => ctx.timing.jittered_poll(),
+                Poll::Working(age) => ctx.timing.poll_while_working(age),
+            };
+            return Ok(Step::new(Outcome::progressing(reason, message), next));
+        }
+        Plan::InSync => {
+            if let Some(step) = obj.settle(ctx, &cloud, &item, draft, drift).await? {
+                return Ok(step);
+            }
+            return Ok(Step::new(Outcome::ready(format!("the cloud {} matches the spec", K::NOUN)), ctx.timing.jittered_resync()));
+        }
+        Plan::Change { change, summary } => (change, summary),
+    };
+    let updated = obj.execute(&cloud, &item, change).await?;
+    let (reason, note) = if drift {
+        (Reason::DriftCorrected, format!("the cloud {} had drifted from the spec ({summary}); restored it", K::NOUN))
+    } else {
+        (Reason::Updating, format!("updating the cloud {}: {summary}", K::NOUN))
+    };
+    ctx.event(obj, if drift { EventType::Warning } else { EventType::Normal }, reason, "Update", note.clone()).await;
+    K::observe(draft, &updated);
+    Ok(Step::new(Outcome::progressing(reason, note), ctx.timing.poll_while_working(Some(Duration::ZERO))))
+}
+
+/// Finds the cloud object, adopting or creating it as needed. `None` means "not known yet, look
+/// again shortly" (an earlier create may still surface).
+async fn observe_or_create<K: TopLevel>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    cloud: &CloudClient,
+    draft: &mut K::Status,
+    written: &mut Option<K::Status>,
+) -> Result<Option<K::Cloud>, ReconcileError> {
+    let noun = K::NOUN;
+    if let Some(id) = draft.cloud_id().map(str::to_string) {
+        match K::get(cloud, &id).await {
+            Ok(item) if !K::is_gone(&item) => return Ok(Some(item)),
+            Ok(_) | Err(CloudError::NotFound(_)) => {
+                let note = format!("cloud {noun} {id} no longer exists (deleted outside the operator); creating it again");
+                ctx.event(obj, EventType::Warning, Reason::ClusterMissing, "Observe", note).await;
+                draft.set_cloud_id(None);
+            }
+            Err(e) => return Err(ReconcileError::cloud(&format!("reading the {noun}"), e)),
+        }
+    }
+
+    if let Some(id) = obj.adopt_id() {
+        let item = K::get(cloud, id).await.map_err(|e| match e {
+            CloudError::NotFound(_) => ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adopt{}Id: no cloud {noun} {id}", capitalised(noun))),
+            other => ReconcileError::cloud(&format!("reading the {noun} to adopt"), other),
+        })?;
+        if K::is_gone(&item) {
+            return Err(ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adopt{}Id: cloud {noun} {id} is deleted", capitalised(noun))));
+        }
+        if let Some(why) = obj.adoption_mismatch(&item) {
+            return Err(ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adopt{}Id: {why}", capitalised(noun))));
+        }
+        ctx.event(obj, EventType::Normal, Reason::Adopted, "Adopt", format!("adopted existing cloud {noun} {id}")).await;
+        return Ok(Some(item));
+    }
+
+    // Exactly once: before creating, look for an object created earlier (the response may have
+    // been lost, or the operator may have crashed before recording the ID).
+    let name = obj.cloud_name();
+    if let Some(existing) = find_by_name::<K>(cloud, &name).await? {
+        if K::created_by(&existing) == obj.meta().uid.as_deref() {
+            tracing::info!(id = %K::id_of(&existing), "found the {noun} created by an earlier create request");
+            return Ok(Some(existing));
+        }
+        let id = K::id_of(&existing);
+        return Err(ReconcileError::stalled(
+            Reason::NameInUse,
+            format!(
+                "a cloud {noun} named {name:?} already exists (id {id}) and was not created by this resource; set spec.adopt{}Id to {id} to manage it, or choose another spec.name",
+                capitalised(noun)
+            ),
+        ));
+    }
+    if let Some(requested) = draft.create_requested_at().and_then(|t| t.parse::<Timestamp>().ok()) {
+        let since = Timestamp::now().duration_since(requested);
+        if since.as_secs() >= 0 && (since.as_secs() as u64) < ctx.timing.create_confirm_window.as_secs() {
+            return Ok(None);
+        }
+    }
+
+    // A spec the cloud refused is not sent again until it changes, or until the slow stalled retry
+    // comes due: our own status writes wake the controller, and each would otherwise re-POST.
+    if let Some(message) = standing_refusal(draft.conditions(), obj.meta().generation, Timestamp::now(), ctx.timing.stalled_retry) {
+        return Err(ReconcileError::stalled(Reason::CloudRejectedSpec, message));
+    }
+
+    // Record the intent first: after a crash this tells the next reconcile to search before creating.
+    draft.set_create_requested_at(Some(Timestamp::now().to_string()));
+    let mut intent = draft.clone();
+    intent.set_conditions(conditions::conditions_for(
+        &Outcome::progressing(Reason::Creating, "sending the create request"),
+        obj.meta().generation,
+        draft.conditions(),
+        Timestamp::now(),
+    ));
+    apply_status(api, obj, &intent).await?;
+    *written = Some(intent.clone());
+
+    match obj.create(cloud).await {
+        Ok(item) => {
+            let note = format!("created cloud {noun} {} ({})", K::name_of(&item), K::id_of(&item));
+            ctx.event(obj, EventType::Normal, Reason::Created, "Create", note).await;
+            // Record the ID at once; everything else follows in the final status write.
+            let mut recorded = intent.clone();
+            recorded.set_cloud_id(Some(K::id_of(&item).to_string()));
+            recorded.set_create_requested_at(None);
+            apply_status(api, obj, &recorded).await?;
+            *written = Some(recorded);
+            Ok(Some(item))
+        }
+        Err(e) => {
+            // A definite refusal means nothing was created: drop the intent so the resource shows
+            // the refusal (Stalled for a bad spec) instead of waiting to confirm a create that never
+            // happened. After a transient failure the request may have been performed, so the
+            // intent stays and the next pass searches before creating again.
+            if definitely_not_performed(&e) {
+                draft.set_create_requested_at(None);
+            }
+            Err(ReconcileError::cloud(&format!("creating the {noun}"), e))
+        }
+    }
+}
+
+/// Whether a failed request certainly did not happen (the cloud refused it), as opposed to a
+/// failure after which it may have.
+fn definitely_not_performed(err: &CloudError) -> bool {
+    matches!(
+        err,
+        CloudError::InvalidArgument(_)
+            | CloudError::FailedPrecondition(_)
+            | CloudError::AlreadyExists(_)
+            | CloudError::NotFound(_)
+            | CloudError::Unauthenticated(_)
+            | CloudError::PermissionDenied(_)
+            | CloudError::RateLimited { .. }
+    )
+}
+
+/// "cluster" -> "Cluster", for the spec's `adopt<Noun>Id` field.
+fn capitalised(noun: &str) -> String {
+    let mut chars = noun.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+async fn find_by_name<K: TopLevel>(cloud: &CloudClient, name: &str) -> Result<Option<K::Cloud>, ReconcileError> {
+    let items = K::list(cloud).await.map_err(|e| ReconcileError::cloud(&format!("listing {}s", K::NOUN), e))?;
+    Ok(items.into_iter().find(|item| K::name_of(item) == name && !K::is_gone(item)))
+}
+
+/// Deletes (or releases) the cloud object. `Ok(None)` means done: the finalizer may go.
+async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
+    let noun = K::NOUN;
+    if obj.deletion_policy() == DeletionPolicy::Retain {
+        if let Some(id) = draft.cloud_id() {
+            let note = format!("deletionPolicy is Retain: left cloud {noun} {id} in place");
+            ctx.event(obj, EventType::Normal, Reason::Retained, "Delete", note).await;
+        }
+        return Ok(None);
+    }
+    let cloud = cloud_client(obj, ctx).await?;
+    let item = match draft.cloud_id().map(str::to_string) {
+        Some(id) => match K::get(&cloud, &id).await {
+            Ok(item) => Some(item),
+            Err(CloudError::NotFound(_)) => None,
+            Err(e) => return Err(ReconcileError::cloud(&format!("reading the {noun} before deleting it"), e)),
+        },
+        // No ID recorded: a create may still have happened (crash or lost response).
+        None if draft.create_requested_at().is_some() => {
+            find_by_name::<K>(&cloud, &obj.cloud_name()).await?.filter(|item| K::created_by(item) == obj.meta().uid.as_deref())
+        }
+        None => None,
+    };
+    let Some(item) = item.filter(|item| !K::is_gone(item)) else {
+        return Ok(None);
+    };
+    K::observe(draft, &item);
+    obj.delete(&cloud, &item).await?;
+    let id = K::id_of(&item);
+    ctx.event(obj, EventType::Normal, Reason::Deleting, "Delete", format!("deleting cloud {noun} {id}")).await;
+    // Wait for the cloud to confirm (gone or 404) before releasing the resource.
+    match K::get(&cloud, id).await {
+        Ok(now) if !K::is_gone(&now) => {
+            K::observe(draft, &now);
+            Ok(Some(Step::new(Outcome::progressing(Reason::Deleting, format!("waiting for the cloud to delete the {noun}")), Duration::from_secs(2))))
+        }
+        Ok(_) | Err(CloudError::NotFound(_)) => Ok(None),
+        Err(e) => Err(ReconcileError::cloud("confirming the deletion", e)),
+    }
+}
+
+/// The message of the cloud's refusal of this generation's spec, while it stands: the create is
+/// not sent again until the spec changes or the slow stalled retry comes due.
+fn standing_refusal(conditions: &[Condition], generation: Option<i64>, now: Timestamp, stalled_retry: Duration) -> Option<String> {
+    let refused = conditions::find(conditions, conditions::STALLED)
+        .filter(|c| c.status == "True" && conditions::reason_of(c) == Some(Reason::CloudRejectedSpec) && c.observed_generation == generation)?;
+    let since = now.duration_since(refused.last_transition_time.0);
+    (since.as_secs() >= 0 && (since.as_secs() as u64) < stalled_retry.as_secs()).then(|| refused.message.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::super::conditions::{STALLED, conditions_for};
+    use super::*;
+
+    const RETRY: Duration = Duration::from_secs(120);
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).unwrap()
+    }
+
+    #[test]
+    fn the_adopt_field_is_named_after_the_kind() {
+        assert_eq!(capitalised("cluster"), "Cluster");
+        assert_eq!(capitalised(""), "");
+    }
+
+    #[test]
+    fn a_refused_spec_stands_for_its_generation_until_the_stalled_retry() {
+        let refused = conditions_for(&Outcome::stalled(Reason::CloudRejectedSpec, "invalid argument: bad region"), Some(2), &[], at(1000));
+        assert_eq!(standing_refusal(&refused, Some(2), at(1010), RETRY).as_deref(), Some("invalid argument: bad region"));
+        // A new generation is sent again at once; so is the same one once the retry is due.
+        assert_eq!(standing_refusal(&refused, Some(3), at(1010), RETRY), None);
+        assert_eq!(standing_refusal(&refused, Some(2), at(1000 + 120), RETRY), None);
+    }
+
+    #[test]
+    fn only_a_stalled_cloud_refusal_holds_the_create_back() {
+        let other = conditions_for(&Outcome::stalled(Reason::NameInUse, "CloudRejectedSpec"), Some(2), &[], at(1000));
+        assert_eq!(standing_refusal(&other, Some(2), at(1010), RETRY), None);
+        let progressing = conditions_for(&Outcome::progressing(Reason::Creating, "sending"), Some(2), &[], at(1000));
+        assert_eq!(standing_refusal(&progressing, Some(2), at(1010), RETRY), None);
+        // Written by an earlier version: the same spelling reads as the same reason.
+        let mut earlier = vec![Condition {
+            type_: STALLED.into(),
+            status: "True".into(),
+            reason: "CloudRejectedSpec".into(),
+            message: "refused".into(),
+            observed_generation: Some(2),
+            last_transition_time: Time(at(1000)),
+        }];
+        assert_eq!(standing_refusal(&earlier, Some(2), at(1010), RETRY).as_deref(), Some("refused"));
+        earlier[0].reason = "cloudRejectedSpec".into();
+        assert_eq!(standing_refusal(&earlier, Some(2), at(1010), RETRY), None);
+    }
+}
