@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::common::{Conditions, CredentialsRef, DeletionPolicy, conditions_schema};
-use super::settings::backup::{BackupSpec, BackupStatus};
+use super::settings::{SettingsSpec, SettingsStatus};
 
 /// Desired state of a CockroachDB Cloud cluster.
 #[derive(CustomResource, KubeSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,9 +104,9 @@ pub struct CockroachClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_ref: Option<CredentialsRef>,
 
-    /// Managed backups (GET/PATCH backups-config). Unset: left as the cloud has them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backup: Option<BackupSpec>,
+    /// The setting blocks (backup, ...), each left alone while unset.
+    #[serde(flatten)]
+    pub settings: SettingsSpec,
 }
 
 /// Cloud provider.
@@ -275,9 +275,9 @@ pub struct CockroachClusterStatus {
     /// a crash it tells the operator to look for a cluster it may already have created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_requested_at: Option<String>,
-    /// The backup configuration the cloud reports, while spec.backup is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backup: Option<BackupStatus>,
+    /// What the cloud reports of each setting block the spec sets.
+    #[serde(flatten)]
+    pub settings: SettingsStatus,
 }
 
 /// A region of the cluster as the cloud reports it.

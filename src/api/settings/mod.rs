@@ -1,4 +1,25 @@
-//! The setting blocks of `CockroachCluster.spec`: one file per block, each with its spec and
-//! status types. Unset means "left alone".
+//! The setting blocks of `CockroachCluster.spec`: one file per block with its spec and status
+//! types, gathered here into the two structs the cluster flattens into its spec and status. Unset
+//! means "left alone".
 
 pub mod backup;
+
+use serde::{Deserialize, Serialize};
+
+/// The setting blocks of a cluster's spec.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, kube::KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsSpec {
+    /// Managed backups (the cloud's backups-config). Unset: left as the cloud has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<backup::BackupSpec>,
+}
+
+/// What the cloud reports of each setting block the spec sets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsStatus {
+    /// The backup configuration, while spec.backup is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<backup::BackupStatus>,
+}

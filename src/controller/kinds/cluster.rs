@@ -95,7 +95,7 @@ impl TopLevel for CockroachCluster {
             conditions: std::mem::take(&mut status.conditions),
             create_requested_at: None,
             // The setting blocks' status is theirs to write (see `settle`).
-            backup: status.backup.take(),
+            settings: std::mem::take(&mut status.settings),
             ..observed
         };
     }

@@ -18,7 +18,7 @@ impl Setting for Backup {
     const CONDITION: &'static str = "BackupSynced";
 
     fn desired(spec: &CockroachClusterSpec) -> Option<&BackupSpec> {
-        spec.backup.as_ref()
+        spec.settings.backup.as_ref()
     }
 
     async fn get(cloud: &CloudClient, cluster_id: &str) -> Result<BackupConfiguration, CloudError> {
@@ -64,7 +64,7 @@ impl Setting for Backup {
     }
 
     fn record(status: &mut CockroachClusterStatus, observed: Option<&BackupConfiguration>) {
-        status.backup = observed.map(|b| BackupStatus { enabled: b.enabled, frequency_minutes: b.frequency_minutes, retention_days: b.retention_days });
+        status.settings.backup = observed.map(|b| BackupStatus { enabled: b.enabled, frequency_minutes: b.frequency_minutes, retention_days: b.retention_days });
     }
 }
 
