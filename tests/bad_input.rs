@@ -17,6 +17,9 @@
 //!   with `--- # update`. The first part (the base) is applied and must be accepted; the second part
 //!   (the change) is then applied and must fail with `<substring>` in stderr.
 //!
+//! A file may hold several cases, each starting with its own directive, separated by lines
+//! starting with `# ==== case` (e.g. every invalid value of one setting block in one file).
+//!
 //! All files share one namespace, so every `metadata.name` is unique across the corpus. Children
 //! that must stay away from the cloud (the reject-update bases) reference a CockroachCluster that
 //! does not exist (`pending-db`); children that must reach the cloud reference `base-db`, the valid
@@ -54,6 +57,9 @@ struct Case {
     text: String,
 }
 
+/// Separates the cases of a file that holds several (one file per block or topic).
+const CASE_SEPARATOR: &str = "# ==== case";
+
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_input")
 }
@@ -67,24 +73,46 @@ fn load_corpus() -> Vec<Case> {
     files.sort();
     files
         .into_iter()
-        .map(|path| {
+        .flat_map(|path| {
             let file = path.file_name().unwrap().to_string_lossy().to_string();
             let text = std::fs::read_to_string(&path).unwrap();
-            let first = text.lines().next().unwrap_or_default();
-            let directive = first.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{file}: first line must be `# expect: ...`, got {first:?}"));
-            let (verb, arg) = directive.split_once(' ').unwrap_or_else(|| panic!("{file}: `# expect: <verb> <argument>`"));
-            let arg = arg.trim().to_string();
-            assert!(!arg.is_empty(), "{file}: empty expectation");
-            let expect = match verb {
-                "reject" => Expect::Reject(arg),
-                "reject-update" => Expect::RejectUpdate(arg),
-                "stalled" => Expect::Stalled(arg),
-                other => panic!("{file}: unknown expectation {other:?}"),
-            };
-            let message = text.lines().nth(1).and_then(|l| l.strip_prefix("# message: ")).map(|m| m.trim().to_string());
-            Case { file, expect, message, text }
+            let chunks = split_cases(&text);
+            let several = chunks.len() > 1;
+            chunks.into_iter().enumerate().map(move |(i, chunk)| parse_case(if several { format!("{file}#{}", i + 1) } else { file.clone() }, chunk)).collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// A file holds one case, or several separated by lines starting with `# ==== case`.
+fn split_cases(text: &str) -> Vec<String> {
+    let mut cases = vec![String::new()];
+    for line in text.lines() {
+        if line.starts_with(CASE_SEPARATOR) {
+            cases.push(String::new());
+            continue;
+        }
+        let current = cases.last_mut().expect("one case at least");
+        current.push_str(line);
+        current.push('\n');
+    }
+    cases.retain(|c| !c.trim().is_empty());
+    cases
+}
+
+fn parse_case(file: String, text: String) -> Case {
+    let first = text.lines().next().unwrap_or_default();
+    let directive = first.strip_prefix("# expect: ").unwrap_or_else(|| panic!("{file}: first line must be `# expect: ...`, got {first:?}"));
+    let (verb, arg) = directive.split_once(' ').unwrap_or_else(|| panic!("{file}: `# expect: <verb> <argument>`"));
+    let arg = arg.trim().to_string();
+    assert!(!arg.is_empty(), "{file}: empty expectation");
+    let expect = match verb {
+        "reject" => Expect::Reject(arg),
+        "reject-update" => Expect::RejectUpdate(arg),
+        "stalled" => Expect::Stalled(arg),
+        other => panic!("{file}: unknown expectation {other:?}"),
+    };
+    let message = text.lines().nth(1).and_then(|l| l.strip_prefix("# message: ")).map(|m| m.trim().to_string());
+    Case { file, expect, message, text }
 }
 
 /// The YAML documents of a manifest, parsed.
@@ -139,7 +167,7 @@ async fn record(admin: &SimAdmin, cluster_id: &str) -> Option<ClusterDump> {
 async fn the_bad_input_corpus_is_refused_or_stalled_and_harms_nothing() {
     let started = Instant::now();
     let corpus = load_corpus();
-    assert!(corpus.len() >= 30, "the corpus holds only {} files", corpus.len());
+    assert!(corpus.len() >= 30, "the corpus holds only {} cases", corpus.len());
 
     install_crds().await;
     let ns = test_namespace("bad-input").await;
@@ -347,7 +375,7 @@ async fn the_bad_input_corpus_is_refused_or_stalled_and_harms_nothing() {
     // reject-update bases and the three creates the cloud refuses would be 8 without retries).
     println!("CreateCluster requests: {}", admin.count(Operation::CreateCluster).await);
     println!(
-        "bad_input corpus: {} files, {} rejected at apply, {} changes rejected at update, {} stalled, in {:?}",
+        "bad_input corpus: {} cases, {} rejected at apply, {} changes rejected at update, {} stalled, in {:?}",
         corpus.len(),
         rejected,
         rejected_updates,
