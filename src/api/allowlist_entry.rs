@@ -21,9 +21,6 @@ crate::child_spec! {
         printcolumn = r#"{"name":"CIDR","type":"string","jsonPath":".status.cloudName"}"#,
         printcolumn = r#"{"name":"SQL","type":"boolean","jsonPath":".spec.sql"}"#,
         printcolumn = r#"{"name":"UI","type":"boolean","jsonPath":".spec.ui"}"#,
-        printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-        printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-        printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     )]
     pub struct AllowlistEntrySpec {
         /// IPv4 network allowed to connect, e.g. `10.0.0.0/8`; a bare address means `/32`. Host bits

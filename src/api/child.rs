@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{Conditions, CredentialsRef, DeletionPolicy, LocalClusterRef, conditions_schema};
+use super::common::{CredentialsRef, DeletionPolicy, LocalClusterRef, StatusBase};
 
 /// How a child names its cluster, its deletion policy and its credentials.
 pub trait ChildSpec: Sync {
@@ -86,13 +86,8 @@ macro_rules! child_spec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChildStatus {
-    /// The `metadata.generation` this status describes, written when a reconcile has finished.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// Ready, Reconciling and Stalled.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "conditions_schema")]
-    pub conditions: Conditions,
+    #[serde(flatten)]
+    pub base: StatusBase,
     /// ID of the cloud cluster the object lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<String>,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{Conditions, CredentialsRef, DeletionPolicy, conditions_schema};
+use super::common::{CredentialsRef, DeletionPolicy, StatusBase};
 use super::settings::{SettingsSpec, SettingsStatus};
 
 /// Desired state of a CockroachDB Cloud cluster.
@@ -22,10 +22,7 @@ use super::settings::{SettingsSpec, SettingsStatus};
     printcolumn = r#"{"name":"State","type":"string","jsonPath":".status.state"}"#,
     printcolumn = r#"{"name":"Plan","type":"string","jsonPath":".status.plan"}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.cockroachVersion"}"#,
-    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Cluster ID","type":"string","priority":1,"jsonPath":".status.clusterId"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = Rule::new("has(self.spec.name) || self.metadata.name.matches('^[a-z0-9][a-z0-9-]{4,18}[a-z0-9]$')").message("metadata.name is used as the cloud cluster name when spec.name is unset, and a cloud cluster name must be 6-20 characters of lowercase letters, digits and dashes, without a leading or trailing dash; set spec.name"),
 )]
 #[serde(rename_all = "camelCase")]
@@ -240,13 +237,8 @@ pub struct HardwareSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CockroachClusterStatus {
-    /// The `metadata.generation` this status describes, written when a reconcile has finished.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// Ready, Reconciling and Stalled.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "conditions_schema")]
-    pub conditions: Conditions,
+    #[serde(flatten)]
+    pub base: StatusBase,
     /// ID of the cloud cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<String>,

@@ -70,3 +70,17 @@ pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars:
     schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
     schema
 }
+
+/// What every status has: the generation it describes and the conditions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusBase {
+    /// The `metadata.generation` this status describes, written when a reconcile has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled; a CockroachCluster also has one per setting block it sets
+    /// (e.g. BackupSynced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Conditions,
+}

@@ -21,9 +21,6 @@ crate::child_spec! {
         printcolumn = r#"{"name":"Database","type":"string","jsonPath":".status.cloudName"}"#,
         printcolumn = r#"{"name":"Tables","type":"integer","jsonPath":".status.tableCount"}"#,
         printcolumn = r#"{"name":"Cluster","type":"string","jsonPath":".status.clusterId","priority":1}"#,
-        printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-        printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-        printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
         validation = Rule::new("has(self.spec.name) || self.metadata.name.matches('^[a-z_][a-z0-9_-]{0,62}$')").message("metadata.name is used as the database name when spec.name is unset and must then be a valid database name; set spec.name"),
     )]
     pub struct DatabaseSpec {

@@ -18,13 +18,33 @@ pub use sql_user::SQLUser;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
+
+/// The `kubectl get` columns every kind ends with: Ready and its reason from the conditions every
+/// status has, and the age.
+fn shared_printer_columns() -> Vec<CustomResourceColumnDefinition> {
+    let column = |name: &str, type_: &str, json_path: &str, priority: Option<i32>| CustomResourceColumnDefinition {
+        name: name.into(),
+        type_: type_.into(),
+        json_path: json_path.into(),
+        priority,
+        ..Default::default()
+    };
+    vec![
+        column("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status", None),
+        column("Reason", "string", ".status.conditions[?(@.type==\"Ready\")].reason", Some(1)),
+        column("Age", "date", ".metadata.creationTimestamp", None),
+    ]
+}
 
 /// A CRD as installed: labelled as this operator's, with its descriptions reflowed into prose
 /// (see [`prose`]) so `kubectl explain` does not print the source's line breaks.
 pub fn prepare_crd(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     // Lets tooling (and the tests) select this operator's CRDs.
     crd.metadata.labels = Some([("app.kubernetes.io/part-of".to_string(), "crdb-cloud-operator".to_string())].into());
+    for version in &mut crd.spec.versions {
+        version.additional_printer_columns.get_or_insert_with(Vec::new).extend(shared_printer_columns());
+    }
     let mut value = serde_json::to_value(&crd).expect("a CRD serialises to JSON");
     prose::reflow_descriptions(&mut value);
     serde_json::from_value(value).expect("reflowing descriptions keeps a valid CRD")

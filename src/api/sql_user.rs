@@ -22,9 +22,6 @@ crate::child_spec! {
         printcolumn = r#"{"name":"User","type":"string","jsonPath":".status.cloudName"}"#,
         printcolumn = r#"{"name":"Cluster","type":"string","jsonPath":".status.clusterId","priority":1}"#,
         printcolumn = r#"{"name":"Connection Secret","type":"string","jsonPath":".status.connectionSecret"}"#,
-        printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-        printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-        printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
         validation = Rule::new("has(self.spec.name) || self.metadata.name.matches('^[a-z0-9_][a-z0-9._-]{0,62}$')").message("metadata.name is used as the SQL user name when spec.name is unset and must then be a valid SQL user name; set spec.name"),
     )]
     #[x_kube(validation = Rule::new("has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)").message("spec.name is immutable"))]

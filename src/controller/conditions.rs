@@ -66,27 +66,12 @@ pub fn conditions_for(outcome: &Outcome, generation: Option<i64>, previous: &[Co
     };
     let reason = outcome.reason();
     let message = outcome.message();
-    let make = |type_: &str, status: bool, reason: Reason, message: &str| {
-        let status = if status { "True" } else { "False" }.to_string();
-        let last_transition_time = previous
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == status)
-            .map(|c| c.last_transition_time.clone())
-            .unwrap_or(Time(now));
-        Condition {
-            type_: type_.to_string(),
-            status,
-            reason: reason.as_str().to_string(),
-            message: message.to_string(),
-            observed_generation: generation,
-            last_transition_time,
-        }
-    };
-    vec![
-        make(READY, ready, reason, message),
-        make(RECONCILING, reconciling, if reconciling { reason } else { Reason::Idle }, if reconciling { message } else { "" }),
-        make(STALLED, stalled, if stalled { reason } else { Reason::NotStalled }, if stalled { message } else { "" }),
-    ]
+    // Built on `previous`, so each keeps its lastTransitionTime while its status holds.
+    let mut conditions: Vec<Condition> = previous.iter().filter(|c| is_summary(&c.type_)).cloned().collect();
+    set(&mut conditions, READY, ready, reason, message, generation, now);
+    set(&mut conditions, RECONCILING, reconciling, if reconciling { reason } else { Reason::Idle }, if reconciling { message } else { "" }, generation, now);
+    set(&mut conditions, STALLED, stalled, if stalled { reason } else { Reason::NotStalled }, if stalled { message } else { "" }, generation, now);
+    conditions
 }
 
 /// Whether `type_` is one of the three conditions every resource has (the others belong to parts of

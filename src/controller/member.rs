@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use kube::core::DeserializeGuard;
+use kube::core::object::HasSpec;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
@@ -28,14 +29,14 @@ use super::context::{Context, jitter};
 use super::driver::Shape;
 use super::error::ReconcileError;
 use super::reason::Reason;
-use super::reconciler::{Managed, Step, priority_of};
+use super::reconciler::{Managed, StatusFields, Step, priority_of};
 use crate::api::child::{ChildSpec, ChildStatusFields};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::cloud::cache::{Cached, ListCache, ListKey};
 use crate::cloud::{CloudClient, CloudError, Listing, Priority};
 
-crate::impl_status_fields!(crate::api::ChildStatus);
+crate::impl_status_fields!(crate::api::ChildStatus, base);
 
 /// Where a member lives in the cloud, and how to talk to it.
 pub struct Target {
@@ -65,7 +66,7 @@ impl<C> Done<C> {
 }
 
 /// A kind of cluster content: one member of a list the cloud keeps per cluster.
-pub trait Member: Managed<Status: ChildStatusFields> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
+pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
     /// The cloud object as listed.
     type Cloud: Clone + Send + Sync + 'static;
     /// What the plan reads besides the spec, the status and the list, gathered from Kubernetes
@@ -76,7 +77,6 @@ pub trait Member: Managed<Status: ChildStatusFields> + kube::Resource<Scope = ku
     /// "SQL user", "database", "allowlist entry".
     const NOUN: &'static str;
 
-    fn child_spec(&self) -> &dyn ChildSpec;
     /// The object's key in the cloud, from the spec; an invalid spec is a Stalled error naming the field.
     fn desired_key(&self) -> Result<String, ReconcileError>;
     /// The key of a listed object, comparable with `desired_key`.
@@ -152,7 +152,7 @@ fn with_cluster_watch<K: Member>(controller: Controller<K>, wiring: &Wiring) -> 
         store
             .state()
             .into_iter()
-            .filter(|c| c.namespace() == namespace && c.child_spec().cluster_ref().is_some_and(|r| r.name == name))
+            .filter(|c| c.namespace() == namespace && c.spec().cluster_ref().is_some_and(|r| r.name == name))
             .map(|c| ObjectRef::from_obj(c.as_ref()))
             .collect::<Vec<_>>()
     })
@@ -173,7 +173,7 @@ struct Waiting {
 
 /// Resolves the cluster and the credentials. `Err(Waiting)` while the cluster is not usable yet.
 async fn resolve_target<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Target, Waiting>, ReconcileError> {
-    let spec = obj.child_spec();
+    let spec = obj.spec();
     let namespace = obj.namespace().unwrap_or_default();
     let (cluster_id, inherited_credentials) = match (spec.cluster_ref(), spec.cluster_id()) {
         (_, Some(id)) => (id.to_string(), None),
@@ -200,7 +200,7 @@ async fn resolve_target<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Targ
             };
             let status = cluster.status.clone().unwrap_or_default();
             match status.cluster_id {
-                Some(id) if conditions::is_ready(&status.conditions) => (id, cluster.spec.credentials_ref.clone()),
+                Some(id) if conditions::is_ready(&status.base.conditions) => (id, cluster.spec.credentials_ref.clone()),
                 _ => {
                     return Ok(Err(Waiting {
                         reason: Reason::WaitingForCluster,
@@ -227,7 +227,7 @@ async fn resolve_target<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Targ
 async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Result<Arc<CockroachCluster>, String>>, ReconcileError> {
     if let Some(store) = ctx.stores.get::<CockroachCluster>() {
         let cached = store.get(&ObjectRef::new(name).within(namespace));
-        if let Some(cluster) = cached.filter(|c| c.status.as_ref().is_some_and(|s| s.cluster_id.is_some() && conditions::is_ready(&s.conditions))) {
+        if let Some(cluster) = cached.filter(|c| c.status.as_ref().is_some_and(|s| s.cluster_id.is_some() && conditions::is_ready(&s.base.conditions))) {
             return Ok(Some(Ok(cluster)));
         }
     }
@@ -267,7 +267,7 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Resu
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
     draft.common_mut().cluster_id = Some(target.cluster_id.clone());
-    let drift = draft.common().observed_generation == obj.meta().generation && conditions::is_ready(&draft.common().conditions);
+    let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
     let cache = cache::<K>(ctx);
     match converge(obj, ctx, &target, &listed.value.items, key, draft).await {
         Ok(None) => Ok(in_sync::<K>(ctx, &listed)),
@@ -349,7 +349,7 @@ fn in_sync<K: Member>(ctx: &Context, listed: &Cached<Listing<K::Cloud>>) -> Step
 
 /// Removes the cloud object unless the policy is Retain. `Ok(None)`: done, release the finalizer.
 async fn cleanup<K: Member>(obj: &K, ctx: &Context, status: &crate::api::ChildStatus) -> Result<Option<Step>, ReconcileError> {
-    let spec = obj.child_spec();
+    let spec = obj.spec();
     if spec.deletion_policy() == DeletionPolicy::Retain {
         obj.retain(ctx).await?;
         return Ok(None);

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
+use kube::core::object::HasStatus;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,79 +18,63 @@ use super::context::{Context, jitter};
 use super::error::ReconcileError;
 use super::reason::Reason;
 use super::status::apply_status;
+use crate::api::common::StatusBase;
 use crate::cloud::Priority;
 
-/// Access to the fields every status has.
+/// Access to the fields every status has (its [`StatusBase`]).
 pub trait StatusFields: Clone + Default + PartialEq + Serialize + Send + Sync {
-    fn conditions(&self) -> &[Condition];
-    fn set_conditions(&mut self, conditions: Vec<Condition>);
-    fn observed_generation(&self) -> Option<i64>;
-    fn set_observed_generation(&mut self, generation: Option<i64>);
+    fn base(&self) -> &StatusBase;
+    fn base_mut(&mut self) -> &mut StatusBase;
+
+    fn conditions(&self) -> &[Condition] {
+        &self.base().conditions
+    }
+    fn set_conditions(&mut self, conditions: Vec<Condition>) {
+        self.base_mut().conditions = conditions;
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        self.base().observed_generation
+    }
+    fn set_observed_generation(&mut self, generation: Option<i64>) {
+        self.base_mut().observed_generation = generation;
+    }
 }
 
-/// Implements [`StatusFields`] for a status struct with `conditions` and `observed_generation`.
+/// Implements [`StatusFields`] for a status type whose [`StatusBase`] is at `field.path`.
 #[macro_export]
 macro_rules! impl_status_fields {
-    ($status:ty) => {
+    ($status:ty, $($field:ident).+) => {
         impl $crate::controller::reconciler::StatusFields for $status {
-            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-                &self.conditions
+            fn base(&self) -> &$crate::api::common::StatusBase {
+                &self.$($field).+
             }
-            fn set_conditions(&mut self, conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>) {
-                self.conditions = conditions;
-            }
-            fn observed_generation(&self) -> Option<i64> {
-                self.observed_generation
-            }
-            fn set_observed_generation(&mut self, generation: Option<i64>) {
-                self.observed_generation = generation;
+            fn base_mut(&mut self) -> &mut $crate::api::common::StatusBase {
+                &mut self.$($field).+
             }
         }
     };
 }
 
-/// Implements [`StatusFields`] for a status type that flattens its common part into `common`.
-#[macro_export]
-macro_rules! impl_status_fields_via_common {
-    ($status:ty) => {
-        impl $crate::controller::reconciler::StatusFields for $status {
-            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-                &self.common.conditions
-            }
-            fn set_conditions(&mut self, conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>) {
-                self.common.conditions = conditions;
-            }
-            fn observed_generation(&self) -> Option<i64> {
-                self.common.observed_generation
-            }
-            fn set_observed_generation(&mut self, generation: Option<i64>) {
-                self.common.observed_generation = generation;
-            }
-        }
-    };
-}
-
-/// A kind the operator manages: a custom resource with a status.
+/// A kind the operator manages: a custom resource whose status has a [`StatusBase`]. Every
+/// custom resource type of this crate is one (through kube's `HasStatus`).
 pub trait Managed: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static {
     type Status: StatusFields;
     fn status(&self) -> Option<&Self::Status>;
     fn set_status(&mut self, status: Self::Status);
 }
 
-/// Implements [`Managed`] for a custom resource whose `status` field holds `$status`.
-#[macro_export]
-macro_rules! impl_managed {
-    ($kind:ty, $status:ty) => {
-        impl $crate::controller::reconciler::Managed for $kind {
-            type Status = $status;
-            fn status(&self) -> Option<&$status> {
-                self.status.as_ref()
-            }
-            fn set_status(&mut self, status: $status) {
-                self.status = Some(status);
-            }
-        }
-    };
+impl<K> Managed for K
+where
+    K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static,
+    <K as HasStatus>::Status: StatusFields,
+{
+    type Status = <K as HasStatus>::Status;
+    fn status(&self) -> Option<&Self::Status> {
+        HasStatus::status(self)
+    }
+    fn set_status(&mut self, status: Self::Status) {
+        *self.status_mut() = Some(status);
+    }
 }
 
 /// How a reconcile pass ended when it did not fail.

@@ -90,7 +90,7 @@ impl<S: Setting> AnySetting for Erased<S> {
             let generation = pass.cluster.metadata.generation;
             let Some(desired) = S::desired(&pass.cluster.spec) else {
                 // Unmanaged: nothing is read or written, and nothing about it is reported.
-                status.conditions.retain(|c| c.type_ != S::CONDITION);
+                status.base.conditions.retain(|c| c.type_ != S::CONDITION);
                 S::record(status, None);
                 return Ok(());
             };
@@ -98,12 +98,12 @@ impl<S: Setting> AnySetting for Erased<S> {
                 Ok(observed) => {
                     S::record(status, Some(&observed));
                     let message = format!("{} matches the cloud", S::BLOCK);
-                    conditions::set(&mut status.conditions, S::CONDITION, true, Reason::Synced, &message, generation, Timestamp::now());
+                    conditions::set(&mut status.base.conditions, S::CONDITION, true, Reason::Synced, &message, generation, Timestamp::now());
                     Ok(())
                 }
                 Err(err) => {
                     let err = ReconcileError { message: format!("{}: {}", S::BLOCK, err.message), ..err };
-                    conditions::set(&mut status.conditions, S::CONDITION, false, err.reason, &err.message, generation, Timestamp::now());
+                    conditions::set(&mut status.base.conditions, S::CONDITION, false, err.reason, &err.message, generation, Timestamp::now());
                     Err(err)
                 }
             }

@@ -9,7 +9,7 @@ use kube::api::{Api, ListParams};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::{AllowlistEntry, ChildSpec, ChildStatus};
+use crate::api::{AllowlistEntry, ChildStatus};
 use crate::cloud::models::{self, AllowlistEntryUpdate};
 use crate::cloud::{CloudClient, CloudError, Listing};
 
@@ -57,7 +57,6 @@ impl std::fmt::Display for Cidr {
     }
 }
 
-crate::impl_managed!(AllowlistEntry, ChildStatus);
 
 impl Kind for AllowlistEntry {
     type Shape = MemberShape;
@@ -131,10 +130,6 @@ impl Member for AllowlistEntry {
     type Inputs = AllowlistInputs;
     type Change = AllowlistChange;
     const NOUN: &'static str = "allowlist entry";
-
-    fn child_spec(&self) -> &dyn ChildSpec {
-        &self.spec
-    }
 
     fn desired_key(&self) -> Result<String, ReconcileError> {
         Ok(self.cidr()?.to_string())

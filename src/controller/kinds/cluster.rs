@@ -21,8 +21,7 @@ use crate::controller::error::ReconcileError;
 use crate::controller::reason::Reason;
 use crate::controller::top_level::{Plan, Poll, TopLevel, TopLevelShape, TopLevelStatus};
 
-crate::impl_status_fields!(CockroachClusterStatus);
-crate::impl_managed!(CockroachCluster, CockroachClusterStatus);
+crate::impl_status_fields!(CockroachClusterStatus, base);
 
 impl Kind for CockroachCluster {
     type Shape = TopLevelShape;
@@ -91,8 +90,7 @@ impl TopLevel for CockroachCluster {
     fn observe(status: &mut CockroachClusterStatus, item: &Cluster) {
         let observed = cluster_plan::observed_status(item);
         *status = CockroachClusterStatus {
-            observed_generation: status.observed_generation,
-            conditions: std::mem::take(&mut status.conditions),
+            base: std::mem::take(&mut status.base),
             create_requested_at: None,
             // The setting blocks' status is theirs to write (see `settle`).
             settings: std::mem::take(&mut status.settings),

@@ -1,7 +1,7 @@
 //! Database: create, rename in place (the API supports it), delete.
 
 use crate::api::{Database, DatabaseStatus};
-use crate::api::child::{ChildSpec, ChildStatusFields};
+use crate::api::child::ChildStatusFields;
 use crate::cloud::models;
 use crate::cloud::{CloudClient, CloudError, Listing};
 
@@ -11,8 +11,7 @@ use crate::controller::error::ReconcileError;
 use crate::controller::member::{Done, Member, MemberShape, Target};
 use crate::controller::reason::Reason;
 
-crate::impl_managed!(Database, DatabaseStatus);
-crate::impl_status_fields_via_common!(DatabaseStatus);
+crate::impl_status_fields!(DatabaseStatus, common.base);
 
 impl Kind for Database {
     type Shape = MemberShape;
@@ -31,10 +30,6 @@ impl Member for Database {
     type Inputs = ();
     type Change = DatabaseChange;
     const NOUN: &'static str = "database";
-
-    fn child_spec(&self) -> &dyn ChildSpec {
-        &self.spec
-    }
 
     fn desired_key(&self) -> Result<String, ReconcileError> {
         Ok(self.db_name())

@@ -16,7 +16,7 @@ use kube::{Resource, ResourceExt};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::api::{ChildSpec, SQLUser, SQLUserStatus};
+use crate::api::{SQLUser, SQLUserStatus};
 use crate::cloud::models;
 use crate::cloud::{CloudClient, CloudError, Listing};
 
@@ -68,8 +68,7 @@ fn secret_text(secret: &Secret, key: &str) -> Option<String> {
     secret.data.as_ref()?.get(key).and_then(|b| String::from_utf8(b.0.clone()).ok())
 }
 
-crate::impl_managed!(SQLUser, SQLUserStatus);
-crate::impl_status_fields_via_common!(SQLUserStatus);
+crate::impl_status_fields!(SQLUserStatus, common.base);
 
 impl Kind for SQLUser {
     type Shape = MemberShape;
@@ -239,10 +238,6 @@ impl Member for SQLUser {
     type Inputs = SqlUserInputs;
     type Change = SqlUserChange;
     const NOUN: &'static str = "SQL user";
-
-    fn child_spec(&self) -> &dyn ChildSpec {
-        &self.spec
-    }
 
     fn desired_key(&self) -> Result<String, ReconcileError> {
         Ok(self.sql_name())
