@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -141,14 +142,13 @@ impl std::ops::DerefMut for Trial {
     }
 }
 
-/// The kubectl resource name of a kind.
-fn plural(kind: &str) -> &'static str {
-    match kind {
-        "cockroachcluster" => "cockroachclusters.crdbcloud.io",
-        "sqluser" => "sqlusers.crdbcloud.io",
-        "database" => "databases.crdbcloud.io",
-        _ => "allowlistentries.crdbcloud.io",
-    }
+/// The kubectl resource name of a kind (`"sqluser"` -> `sqlusers.crdbcloud.io`), from the registry.
+fn plural(kind: &str) -> String {
+    registry::kinds()
+        .iter()
+        .find(|k| k.kind().eq_ignore_ascii_case(kind))
+        .map(|k| format!("{}.{}", k.plural(), k.crd().spec.group))
+        .unwrap_or_else(|| panic!("{kind} is not a registered kind"))
 }
 
 impl Trial {

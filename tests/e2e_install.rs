@@ -15,6 +15,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use serde_json::{Value, json};
+use crdb_cloud_operator::controller::registry;
 use crdb_test_support::*;
 use crdb_test_support::{helm, kubectl, kubectl_as, shared, test_namespace};
 use crdb_test_support::chart::{chart, find, key, one, render, repo, yaml_docs};
@@ -22,13 +23,21 @@ use crdb_test_support::chart::{chart, find, key, one, render, repo, yaml_docs};
 /// Default release name and namespace: what deploy/ is rendered with.
 const DEFAULT_RELEASE: &str = "crdb-cloud-operator";
 const DEFAULT_NAMESPACE: &str = "crdb-cloud-operator";
-const CRD_NAMES: [&str; 4] =
-    ["cockroachclusters.crdbcloud.io", "sqlusers.crdbcloud.io", "databases.crdbcloud.io", "allowlistentries.crdbcloud.io"];
 /// Labels that only make sense for a Helm release; deploy/ leaves them out.
 const HELM_ONLY_LABELS: [&str; 2] = ["helm.sh/chart", "app.kubernetes.io/managed-by"];
 /// deploy/ files written by hand (everything else there is generated from the chart).
 const HAND_WRITTEN: [&str; 3] = ["kustomization.yaml", "namespace.yaml", "crds.yaml"];
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The operator's CRDs (`cockroachclusters.crdbcloud.io`, ...): one per registered kind.
+fn crd_names() -> Vec<String> {
+    registry::crds().into_iter().map(|crd| crd.metadata.name.expect("a CRD has a name")).collect()
+}
+
+/// `kubectl <verb...> crd <every CRD of the operator>`.
+fn on_every_crd(verb: &[&str]) -> Vec<String> {
+    verb.iter().map(|v| v.to_string()).chain(["crd".to_string()]).chain(crd_names()).collect()
+}
 
 fn maximal_values() -> String {
     repo().join("charts/crdb-cloud-operator/ci/maximal-values.yaml").display().to_string()
@@ -164,16 +173,14 @@ async fn helm_template_renders_the_defaults() {
     let cluster_role = one(&objects, "ClusterRole");
     let rules = rules_of(cluster_role);
     let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Every registered kind, in the registry's order (tests/registry_wiring.rs checks the grants
+    // themselves against the registry; this pins the rules exactly).
+    let plurals: Vec<String> = registry::kinds().iter().map(|k| k.plural()).collect();
     assert_eq!(
         rules,
         vec![
-            (s(&["crdbcloud.io"]), s(&["cockroachclusters", "sqlusers", "databases", "allowlistentries"]), s(&["get", "list", "watch", "patch", "update"]), vec![]),
-            (
-                s(&["crdbcloud.io"]),
-                s(&["cockroachclusters/status", "sqlusers/status", "databases/status", "allowlistentries/status"]),
-                s(&["get", "patch", "update"]),
-                vec![]
-            ),
+            (s(&["crdbcloud.io"]), plurals.clone(), s(&["get", "list", "watch", "patch", "update"]), vec![]),
+            (s(&["crdbcloud.io"]), plurals.iter().map(|p| format!("{p}/status")).collect(), s(&["get", "patch", "update"]), vec![]),
             (s(&["crdbcloud.io"]), s(&["sqlusers/finalizers"]), s(&["update"]), vec![]),
             (s(&[""]), s(&["secrets"]), s(&["get", "list", "watch", "create", "patch"]), vec![]),
             (s(&["", "events.k8s.io"]), s(&["events"]), s(&["create", "patch"]), vec![]),
@@ -471,12 +478,12 @@ async fn kubectl_apply_k_deploy_installs_everything() {
     ]
     .map(String::from)
     .into();
-    expected.extend(CRD_NAMES.iter().map(|crd| format!("customresourcedefinition.apiextensions.k8s.io/{crd}")));
+    expected.extend(crd_names().iter().map(|crd| format!("customresourcedefinition.apiextensions.k8s.io/{crd}")));
     for object in &expected {
         assert!(out.stdout.contains(object.as_str()), "`kubectl apply -k deploy/` did not apply {object}:\n{out}");
     }
     assert_eq!(out.stdout.lines().count(), expected.len(), "{out}");
-    kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", CRD_NAMES[0], CRD_NAMES[1], CRD_NAMES[2], CRD_NAMES[3]], None).await.ok();
+    kubectl(&strs(&on_every_crd(&["wait", "--for=condition=Established", "--timeout=60s"])), None).await.ok();
     // Applied as written: the cluster holds no differences (`kubectl diff` exits 0), and applying again
     // creates nothing. (kubectl reports the PodDisruptionBudget "configured" on every apply: its
     // selector's patch strategy is `replace`, so the patch is never empty, though nothing changes.)
@@ -534,7 +541,7 @@ async fn helm_install_upgrade_and_uninstall_leave_only_the_crds() {
     assert!(out.stdout.contains("kubectl apply --server-side --force-conflicts"), "NOTES explain the CRD upgrade:\n{out}");
 
     // The CRDs came with the chart (or were there already) and are served.
-    kubectl(&["wait", "--for=condition=Established", "--timeout=60s", "crd", CRD_NAMES[0], CRD_NAMES[1], CRD_NAMES[2], CRD_NAMES[3]], None).await.ok();
+    kubectl(&strs(&on_every_crd(&["wait", "--for=condition=Established", "--timeout=60s"])), None).await.ok();
 
     let namespaced = "serviceaccounts,roles,rolebindings,services,deployments,secrets,poddisruptionbudgets,leases";
     assert_eq!(
@@ -590,7 +597,7 @@ async fn helm_install_upgrade_and_uninstall_leave_only_the_crds() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // Helm never deletes CRDs: the resources of other users survive an uninstall.
-    kubectl(&["get", "crd", CRD_NAMES[0], CRD_NAMES[1], CRD_NAMES[2], CRD_NAMES[3]], None).await.ok();
+    kubectl(&strs(&on_every_crd(&["get"])), None).await.ok();
 }
 
 #[tokio::test]
@@ -614,13 +621,22 @@ async fn maximal_values_are_accepted_by_the_apiserver() {
 // ---------------------------------------------------------------------------------------------
 // The operator under the chart's RBAC
 
-/// The objects `cluster_with_one_child_of_each_kind("orders-db")` creates, as kubectl names them.
-const EXAMPLE_WORLD: [&str; 4] = [
-    "cockroachclusters.crdbcloud.io/orders-db",
-    "sqlusers.crdbcloud.io/app",
-    "databases.crdbcloud.io/orders",
-    "allowlistentries.crdbcloud.io/office",
-];
+/// The objects `cluster_with_one_child_of_each_kind("orders-db")` creates, as kubectl names them:
+/// one of each registered kind (tests/registry_wiring.rs holds the helper to the registry).
+fn example_world() -> Vec<String> {
+    let name = |kind: &str| match kind {
+        "CockroachCluster" => "orders-db",
+        "SQLUser" => "app",
+        "Database" => "orders",
+        "AllowlistEntry" => "office",
+        other => panic!("{other} is registered but missing here: name the {other} cluster_with_one_child_of_each_kind creates"),
+    };
+    registry::kinds().iter().map(|k| format!("{}.{}/{}", k.plural(), k.crd().spec.group, name(&k.kind()))).collect()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
 
 /// `kubectl auth can-i` as `kubeconfig`: true for "yes".
 async fn can_i(kubeconfig: &Path, args: &[&str]) -> bool {
@@ -696,7 +712,8 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     options.extra_args = vec!["--lease-name".into(), lease_name.clone()];
     let operator = Operator::start(options);
     kubectl(&["apply", "-n", w, "-f", "-"], Some(&cluster_with_one_child_of_each_kind("orders-db"))).await.ok();
-    kubectl(&[&["wait", "-n", w, "--for=condition=Ready", "--timeout=90s"][..], &EXAMPLE_WORLD[..]].concat(), None).await.ok();
+    let example_world = example_world();
+    kubectl(&[&["wait", "-n", w, "--for=condition=Ready", "--timeout=90s"][..], &strs(&example_world)[..]].concat(), None).await.ok();
     // The Secrets it writes, and the Lease it holds in the release namespace.
     let connection = watched.api::<Secret>().get("app-connection").await.unwrap();
     assert!(connection.data.unwrap().contains_key("url"));
@@ -705,8 +722,8 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some("rbac-operator-0"));
     assert!(events_for(w, "orders-db").await.iter().any(|e| e.starts_with("Normal Ready")), "events are written");
 
-    kubectl(&[&["delete", "-n", w, "--wait=false"][..], &EXAMPLE_WORLD[..]].concat(), None).await.ok();
-    kubectl(&[&["wait", "-n", w, "--for=delete", "--timeout=90s"][..], &EXAMPLE_WORLD[..]].concat(), None).await.ok();
+    kubectl(&[&["delete", "-n", w, "--wait=false"][..], &strs(&example_world)[..]].concat(), None).await.ok();
+    kubectl(&[&["wait", "-n", w, "--for=delete", "--timeout=90s"][..], &strs(&example_world)[..]].concat(), None).await.ok();
     let admin = SimAdmin::new(&sim);
     assert!(admin.live_clusters_named("orders-db").await.is_empty(), "the cloud cluster was deleted");
 

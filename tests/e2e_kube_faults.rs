@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::controller::registry;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
@@ -376,22 +377,20 @@ async fn cut_watch_streams_and_a_partition_lose_no_work() {
 // ---------------------------------------------------------------------------------------------
 // Other writers between the operator's reads and writes
 
-/// The crdbcloud kinds, for a writer that touches all of them.
+/// The crdbcloud kinds, for a writer that touches all of them: every registered kind.
 fn kinds() -> Vec<ApiResource> {
-    ["CockroachCluster", "SQLUser", "Database", "AllowlistEntry"]
+    registry::kinds()
         .iter()
-        .map(|kind| ApiResource {
-            group: "crdbcloud.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "crdbcloud.io/v1alpha1".into(),
-            kind: kind.to_string(),
-            plural: match *kind {
-                "CockroachCluster" => "cockroachclusters",
-                "SQLUser" => "sqlusers",
-                "Database" => "databases",
-                _ => "allowlistentries",
+        .map(|kind| {
+            let crd = kind.crd();
+            let version = crd.spec.versions.iter().find(|v| v.storage).expect("a storage version").name.clone();
+            ApiResource {
+                api_version: format!("{}/{version}", crd.spec.group),
+                group: crd.spec.group,
+                version,
+                kind: kind.kind(),
+                plural: kind.plural(),
             }
-            .into(),
         })
         .collect()
 }
