@@ -49,24 +49,3 @@ pub fn prepare_crd(mut crd: CustomResourceDefinition) -> CustomResourceDefinitio
     prose::reflow_descriptions(&mut value);
     serde_json::from_value(value).expect("reflowing descriptions keeps a valid CRD")
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_crd_description_reads_as_prose() {
-        let mut all = Vec::new();
-        for crd in crate::controller::registry::crds() {
-            prose::for_each_description(&mut serde_json::to_value(&crd).unwrap(), &mut |text| all.push(text.clone()));
-        }
-        assert!(all.len() > 50, "the schemas are documented: {} descriptions", all.len());
-        for text in &all {
-            assert_eq!(&prose::reflow(text), text, "not reflowed");
-            // The doc comments have no lists or code today, so no line break is left at all.
-            assert!(!text.contains('\n'), "a hard line break is left in {text:?}");
-        }
-        // The source's wrapped comment is one line in the CRD.
-        assert!(all.iter().any(|d| d.contains("Its provider and serverless/dedicated shape must match this spec")));
-    }
-}

@@ -1,5 +1,5 @@
-//! The one list of kinds the operator serves. Everything that exists once per kind follows from
-//! it: the controllers and their watches, first-sync tracking for readiness, the watch caches the
+//! The registry of kinds the operator serves (the list itself is `kinds::all()`, next to the
+//! kinds' modules). Everything that exists once per kind follows from it: the controllers and their watches, first-sync tracking for readiness, the watch caches the
 //! reconcilers read, the CRDs (and so the committed CRD YAML), and the check for missing CRDs at
 //! start. Tests hold the chart's and deploy/'s RBAC, the "one of each kind" helpers and the crash
 //! test's kind map to it. Adding a kind here is the only wiring a new kind needs.
@@ -18,11 +18,11 @@ use super::context::Context;
 use super::driver::{Kind, Shape, reconcile};
 use super::error::ReconcileError;
 use super::{SyncTracker, Wiring, backoff, controller_for, reconciler};
-use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
 
-/// Every kind, in a stable order (the order of the CRD YAML). The only list of kinds.
+/// Every kind, in a stable order (the order of the CRD YAML): the list in
+/// [`kinds::all`](super::kinds::all), next to the kinds' modules.
 pub fn kinds() -> Vec<Box<dyn Registered>> {
-    vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>()]
+    super::kinds::all()
 }
 
 /// What the operator does with every kind, whatever its type.
@@ -41,7 +41,8 @@ pub trait Registered: Send + Sync {
 
 struct Entry<K>(PhantomData<fn() -> K>);
 
-fn entry<K: Kind + CustomResourceExt>() -> Box<dyn Registered> {
+/// `K` as an entry of the registry.
+pub fn entry<K: Kind + CustomResourceExt>() -> Box<dyn Registered> {
     Box::new(Entry::<K>(PhantomData))
 }
 
@@ -121,5 +122,21 @@ mod tests {
             assert_eq!(crd.spec.names.kind, kind.kind());
             assert_eq!(crd.spec.names.plural, kind.plural());
         }
+    }
+
+    #[test]
+    fn every_crd_description_reads_as_prose() {
+        let mut all = Vec::new();
+        for crd in crds() {
+            crate::api::prose::for_each_description(&mut serde_json::to_value(&crd).unwrap(), &mut |text| all.push(text.clone()));
+        }
+        assert!(all.len() > 50, "the schemas are documented: {} descriptions", all.len());
+        for text in &all {
+            assert_eq!(&crate::api::prose::reflow(text), text, "not reflowed");
+            // The doc comments have no lists or code today, so no line break is left at all.
+            assert!(!text.contains('\n'), "a hard line break is left in {text:?}");
+        }
+        // The source's wrapped comment is one line in the CRD.
+        assert!(all.iter().any(|d| d.contains("Its provider and serverless/dedicated shape must match this spec")));
     }
 }

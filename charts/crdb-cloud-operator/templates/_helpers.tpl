@@ -111,17 +111,37 @@ Checks of value combinations the schema cannot express with a readable message.
 {{- end }}
 
 {{/*
+The resource names (plurals) of the kinds the operator serves, as a JSON list, read from the CRDs the
+chart installs (generated from the operator's registry of kinds by `make crds`), so the RBAC rules
+follow every kind without a hand-written list.
+*/}}
+{{- define "crdb-cloud-operator.plurals" -}}
+{{- $plurals := list }}
+{{- range $doc := regexSplit "(?m)^---$" (.Files.Get "crds/crdbcloud.io.yaml") -1 }}
+{{- $crd := fromYaml $doc }}
+{{- if and $crd.spec $crd.spec.names }}
+{{- $plurals = append $plurals $crd.spec.names.plural }}
+{{- end }}
+{{- end }}
+{{- if not $plurals }}
+{{- fail "the chart's crds/crdbcloud.io.yaml holds no CRD" }}
+{{- end }}
+{{- toJson $plurals }}
+{{- end }}
+
+{{/*
 RBAC rules of the operator for the namespaces it watches. Least privilege: no delete anywhere
 (finalizers and owner references do the clean-up), no CRD access.
 */}}
 {{- define "crdb-cloud-operator.rules" -}}
+{{- $plurals := include "crdb-cloud-operator.plurals" . | fromJsonArray -}}
 # The custom resources: watched, finalizers added and removed (patch/update).
 - apiGroups: ["crdbcloud.io"]
-  resources: ["cockroachclusters", "sqlusers", "databases", "allowlistentries"]
+  resources: {{ toJson $plurals | replace "\",\"" "\", \"" }}
   verbs: ["get", "list", "watch", "patch", "update"]
 # Their status, written with server-side apply.
 - apiGroups: ["crdbcloud.io"]
-  resources: ["cockroachclusters/status", "sqlusers/status", "databases/status", "allowlistentries/status"]
+  resources: [{{ range $i, $plural := $plurals }}{{ if $i }}, {{ end }}"{{ $plural }}/status"{{ end }}]
   verbs: ["get", "patch", "update"]
 # Owner references with blockOwnerDeletion on the Secrets a SQLUser owns (needed where the
 # OwnerReferencesPermissionEnforcement admission plugin is on, e.g. OpenShift).

@@ -1,9 +1,17 @@
 //! One file per kind: how it is observed, its pure plan, how a change is executed and how it is
 //! deleted. The shapes' drivers ([`top_level`](super::top_level), [`member`](super::member)) do
-//! the rest; the [`registry`](super::registry) wires them.
+//! the rest; [`all`] is the one list of kinds, and the [`registry`](super::registry) wires them.
 
 pub mod allowlist_entry;
 pub mod cluster;
 pub mod cluster_plan;
 pub mod database;
 pub mod sql_user;
+
+use super::registry::{Registered, entry};
+use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+
+/// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
+pub fn all() -> Vec<Box<dyn Registered>> {
+    vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>()]
+}
