@@ -28,11 +28,13 @@ test:
 	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) test --workspace --all-targets -- --test-threads=4
 
 # Regenerates the committed CRD YAML from the Rust types, and its copies in the chart and deploy/
-# (Helm and kustomize only read files inside their own directories; tests keep the copies equal).
-crds:
+# (Helm and kustomize only read files inside their own directories; tests keep the copies equal),
+# then deploy/'s manifests from the chart (its RBAC rules name every kind of the CRDs).
+crds: testenv
 	$(CARGO) run --quiet -- crds > crds/crdbcloud.io.yaml
 	cp crds/crdbcloud.io.yaml charts/crdb-cloud-operator/crds/crdbcloud.io.yaml
 	cp crds/crdbcloud.io.yaml deploy/crds.yaml
+	CRDB_UPDATE_DEPLOY=1 CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) test --quiet --test e2e_install deploy >/dev/null
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
