@@ -12,6 +12,7 @@ use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
 use crate::cloud::{CloudClient, CloudError};
+use crate::controller::conditions::Outcome;
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::reconciler::Step;
@@ -154,8 +155,10 @@ impl TopLevel for CockroachCluster {
 
     /// The setting blocks, once the cluster itself matches the spec.
     async fn settle(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus, drift: bool) -> Result<Option<Step>, ReconcileError> {
-        let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, drift };
-        setting::converge_all(&settings::all(), &pass, status).await.map(|()| None)
+        let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, item: cluster, drift };
+        let recheck = setting::converge_all(&settings::all(), &pass, status).await?;
+        // A block waiting on a timer, or part way through a set, is looked at again sooner.
+        Ok(recheck.map(|after| Step::new(Outcome::ready("the cloud cluster matches the spec"), after)))
     }
 
     async fn delete(&self, cloud: &CloudClient, cluster: &Cluster) -> Result<(), ReconcileError> {
