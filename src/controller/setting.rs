@@ -86,9 +86,22 @@ pub struct Waiting {
     pub recheck: Option<Duration>,
 }
 
-/// When to look at a block again sooner than the resync: it waits on a timer, or one write did not
-/// bring it all in line (a set of blackout windows changes one window per write).
-pub type Recheck = Option<Duration>;
+/// A block to look at again sooner than the resync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recheck {
+    pub after: Duration,
+    /// One write did not bring the block all in line (a set of blackout windows changes one
+    /// window per write): the cluster is still being updated, so the next pass's writes are not
+    /// drift. `None`: the block only waits on a timer.
+    pub updating: Option<String>,
+}
+
+impl Recheck {
+    /// The sooner of two, still updating if either is.
+    fn merge(self, other: Recheck) -> Recheck {
+        Recheck { after: self.after.min(other.after), updating: self.updating.or(other.updating) }
+    }
+}
 
 /// How soon a block that wrote but is not yet in line is looked at again.
 const CONTINUE_AFTER: Duration = Duration::from_secs(1);
@@ -96,7 +109,7 @@ const CONTINUE_AFTER: Duration = Duration::from_secs(1);
 /// A setting with its type erased, so that a cluster's settings form one list.
 pub trait AnySetting: Send + Sync {
     /// Converges the setting of one cluster. `Err`: the block's failure, its message naming the block.
-    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Recheck, ReconcileError>>;
+    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<Recheck>, ReconcileError>>;
 }
 
 /// What every setting of one cluster is converged with.
@@ -119,7 +132,7 @@ pub fn setting<S: Setting>() -> Box<dyn AnySetting> {
 }
 
 impl<S: Setting> AnySetting for Erased<S> {
-    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Recheck, ReconcileError>> {
+    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<Recheck>, ReconcileError>> {
         async move {
             let generation = pass.cluster.metadata.generation;
             let Some(desired) = S::desired(&pass.cluster.spec) else {
@@ -133,9 +146,12 @@ impl<S: Setting> AnySetting for Erased<S> {
                     S::record(status, Some(&observed));
                     let (synced, reason, message, recheck) = match (S::plan(desired, &observed), S::waiting(desired, &observed)) {
                         (Some(next), _) => {
-                            (false, Reason::Updating, format!("{} is being updated in the cloud (next: {})", S::BLOCK, S::describe(&next)), Some(CONTINUE_AFTER))
+                            let message = format!("{} is being updated in the cloud (next: {})", S::BLOCK, S::describe(&next));
+                            (false, Reason::Updating, message.clone(), Some(Recheck { after: CONTINUE_AFTER, updating: Some(message) }))
                         }
-                        (None, Some(w)) => (false, w.reason, format!("{}: {}", S::BLOCK, w.message), w.recheck),
+                        (None, Some(w)) => {
+                            (false, w.reason, format!("{}: {}", S::BLOCK, w.message), w.recheck.map(|after| Recheck { after, updating: None }))
+                        }
                         (None, None) => (true, Reason::Synced, format!("{} matches the cloud", S::BLOCK), None),
                     };
                     conditions::set(&mut status.conditions, S::CONDITION, synced, reason, &message, generation, Timestamp::now());
@@ -172,12 +188,17 @@ async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S
 /// `Ok`: the soonest recheck a block asked for. `Err`: the failures, as one error whose message
 /// names each failed block; Stalled only when every failure needs a person, so a transient one is
 /// retried with backoff.
-pub async fn converge_all(settings: &[Box<dyn AnySetting>], pass: &Pass<'_>, status: &mut CockroachClusterStatus) -> Result<Recheck, ReconcileError> {
+pub async fn converge_all(settings: &[Box<dyn AnySetting>], pass: &Pass<'_>, status: &mut CockroachClusterStatus) -> Result<Option<Recheck>, ReconcileError> {
     let mut failures = Vec::new();
-    let mut recheck: Recheck = None;
+    let mut recheck: Option<Recheck> = None;
     for setting in settings {
         match setting.converge(pass, status).await {
-            Ok(after) => recheck = recheck.into_iter().chain(after).min(),
+            Ok(next) => {
+                recheck = match (recheck, next) {
+                    (Some(a), Some(b)) => Some(a.merge(b)),
+                    (a, b) => a.or(b),
+                }
+            }
             Err(err) => failures.push(err),
         }
     }

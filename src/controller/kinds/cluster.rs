@@ -157,8 +157,12 @@ impl TopLevel for CockroachCluster {
     async fn settle(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus, drift: bool) -> Result<Option<Step>, ReconcileError> {
         let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, item: cluster, drift };
         let recheck = setting::converge_all(&settings::all(), &pass, status).await?;
-        // A block waiting on a timer, or part way through a set, is looked at again sooner.
-        Ok(recheck.map(|after| Step::new(Outcome::ready("the cloud cluster matches the spec"), after)))
+        // A block part way through its writes is looked at again at once, and the cluster is still
+        // being updated; one waiting on a timer is looked at again when it runs out.
+        Ok(recheck.map(|r| match r.updating {
+            Some(message) => Step::new(Outcome::progressing(Reason::Updating, message), r.after),
+            None => Step::new(Outcome::ready("the cloud cluster matches the spec"), r.after),
+        }))
     }
 
     async fn delete(&self, cloud: &CloudClient, cluster: &Cluster) -> Result<(), ReconcileError> {
