@@ -280,7 +280,7 @@ async fn every_operation_round_trips_through_the_simulator() {
     let at = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let request = CreateBlackoutWindowRequest { start_time: at(10), end_time: at(11) };
     let blackout = client.create_blackout_window(&adv, &request).await.unwrap();
-    assert_eq!(client.list_blackout_windows(&adv).await.unwrap(), [blackout.clone()]);
+    assert_eq!(client.list_blackout_windows(&adv).await.unwrap(), std::slice::from_ref(&blackout));
     assert_eq!(client.get_blackout_window(&adv, &blackout.id).await.unwrap(), blackout);
     let longer = UpdateBlackoutWindowRequest { end_time: Some(at(12)), ..Default::default() };
     let moved = client.update_blackout_window(&adv, &blackout.id, &longer).await.unwrap();
