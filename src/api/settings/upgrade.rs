@@ -17,7 +17,9 @@ pub struct UpgradeSpec {
     /// `finalizeVersion` names the new version.
     pub finalize: Finalize,
     /// With Automatic: how long the upgraded cluster runs before it is finalized, e.g. "30m" or
-    /// "24h" (at most 72h, when the cloud finalizes by itself). Default: at once.
+    /// "24h" (at most 72h, when the cloud finalizes by itself), counted from the cloud's last
+    /// change of the cluster (the end of the upgrade, unless the cluster was changed since).
+    /// Default: at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 16))]
     #[x_kube(validation = Rule::new("self.matches('^([0-9]+h)?([0-9]+m)?([0-9]+s)?$') && self != '' && duration(self) <= duration('72h')").message("spec.upgrade.soak must be a duration such as 30m or 24h, at most 72h"))]

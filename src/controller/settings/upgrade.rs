@@ -104,7 +104,10 @@ impl Setting for Upgrade {
         let (message, recheck) = match desired.finalize {
             Finalize::Automatic => {
                 let left = soak(desired).saturating_sub(observed.soaked());
-                (format!("the upgrade to {version} is pending finalization; it is finalized once it has soaked for {} (in {}s)", desired.soak.as_deref().unwrap_or("0s"), left.as_secs()), Some(left))
+                // An absolute time, so the message (and the status) stays the same while it soaks.
+                let at = observed.at.checked_add(left).map(|t| t.round(k8s_openapi::jiff::Unit::Second).unwrap_or(t).to_string()).unwrap_or_default();
+                let soak = desired.soak.as_deref().unwrap_or("0s");
+                (format!("the upgrade to {version} is pending finalization; it is finalized once it has soaked for {soak}, at {at}"), Some(left))
             }
             Finalize::Manual => {
                 let asked = match desired.finalize_version.as_deref() {
