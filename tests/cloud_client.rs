@@ -254,6 +254,45 @@ async fn every_operation_round_trips_through_the_simulator() {
     let inactive = client.list_clusters(true).await.unwrap();
     assert_eq!(inactive.iter().map(|c| (c.id.as_str(), c.state.clone())).collect::<Vec<_>>(), [(id.as_str(), ClusterState::Deleted)]);
 
+    // Maintenance, on an ADVANCED cluster: the weekly window, blackout windows, the deferral policy.
+    let dedicated = CreateClusterRequest {
+        name: "client-maint".into(),
+        provider: CloudProvider::Aws,
+        spec: CreateClusterSpec {
+            dedicated: Some(DedicatedCreateSpec {
+                region_nodes: [("us-east-1".to_string(), 3)].into(),
+                hardware: HardwareSpec {
+                    machine_spec: Some(MachineSpec { num_virtual_cpus: Some(4), ..Default::default() }),
+                    storage_gib: Some(150),
+                    disk_iops: None,
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    };
+    let adv = client.create_cluster(&dedicated).await.unwrap().id;
+    wait_settled(&client, &adv).await;
+    let window = MaintenanceWindow { offset_duration: "93600s".into(), window_duration: "28800s".into() };
+    assert_eq!(client.set_maintenance_window(&adv, &window).await.unwrap(), window);
+    assert_eq!(client.get_maintenance_window(&adv).await.unwrap(), window);
+    assert_eq!(client.delete_maintenance_window(&adv).await.unwrap(), window);
+    let at = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let request = CreateBlackoutWindowRequest { start_time: at(10), end_time: at(11) };
+    let blackout = client.create_blackout_window(&adv, &request).await.unwrap();
+    assert_eq!(client.list_blackout_windows(&adv).await.unwrap(), std::slice::from_ref(&blackout));
+    assert_eq!(client.get_blackout_window(&adv, &blackout.id).await.unwrap(), blackout);
+    let longer = UpdateBlackoutWindowRequest { end_time: Some(at(12)), ..Default::default() };
+    let moved = client.update_blackout_window(&adv, &blackout.id, &longer).await.unwrap();
+    assert_ne!(moved.end_time, blackout.end_time);
+    client.delete_blackout_window(&adv, &blackout.id).await.unwrap();
+    assert_eq!(client.list_blackout_windows(&adv).await.unwrap(), []);
+    let deferral = client.get_version_deferral(&adv).await.unwrap();
+    assert_eq!((deferral.deferral_policy, deferral.deferred_until), (DeferralPolicy::NotDeferred, None));
+    let deferred = client.set_version_deferral(&adv, &ClusterVersionDeferralUpdate { deferral_policy: DeferralPolicy::Deferral30Days }).await.unwrap();
+    assert_eq!(deferred.deferral_policy, DeferralPolicy::Deferral30Days);
+    assert!(deferred.deferred_until.is_some(), "{deferred:?}");
+
     // Every client operation reached the simulator, and nothing failed along the way.
     let stats = h.stats().await;
     for operation in client_operations() {

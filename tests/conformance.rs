@@ -175,16 +175,21 @@ async fn simulator_responses_conform_to_the_official_description() {
     spec.check("CreateCluster (dedicated) response", &spec.response_schema(CreateCluster, 200), &adv);
 
     // Wait for CREATED so child operations are allowed.
-    for _ in 0..50 {
-        let (_, c) = sim.call(Method::GET, &concrete(GetCluster, &[&id]), None).await;
-        if c["state"] == "CREATED" {
-            break;
+    let adv_id = adv["id"].as_str().unwrap().to_string();
+    for cluster in [&id, &adv_id] {
+        for _ in 0..50 {
+            let (_, c) = sim.call(Method::GET, &concrete(GetCluster, &[cluster]), None).await;
+            if c["state"] == "CREATED" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // Each case: the operation, its path parameters and query, the body, the expected status.
     let c = id.as_str();
+    let a = adv_id.as_str();
+    let in_days = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let cases: Vec<Case> = vec![
         (GetOrganizationInfo, vec![], "", None, 200),
         (ListClusters, vec![], "", None, 200),
@@ -204,6 +209,16 @@ async fn simulator_responses_conform_to_the_official_description() {
         (GetBackupConfiguration, vec![c], "", None, 200),
         (UpdateBackupConfiguration, vec![c], "", Some(json!({"frequency_minutes": 60})), 200),
         (UpdateCluster, vec![c], "", Some(json!({"labels": {"env": "prod"}})), 200),
+        (GetClusterVersionDeferral, vec![c], "", None, 200),
+        (SetClusterVersionDeferral, vec![c], "", Some(json!({"deferral_policy": "DEFERRAL_30_DAYS"})), 200),
+        (GetMaintenanceWindow, vec![a], "", None, 404),
+        (SetMaintenanceWindow, vec![a], "", Some(json!({"offset_duration": "172800s", "window_duration": "21600s"})), 200),
+        (GetMaintenanceWindow, vec![a], "", None, 200),
+        (DeleteMaintenanceWindow, vec![a], "", None, 200),
+        (SetMaintenanceWindow, vec![c], "", Some(json!({"offset_duration": "0s", "window_duration": "21600s"})), 400),
+        (CreateBlackoutWindow, vec![a], "", Some(json!({"start_time": in_days(10), "end_time": in_days(11)})), 200),
+        (ListBlackoutWindows, vec![a], "", None, 200),
+        (CreateBlackoutWindow, vec![a], "", Some(json!({"start_time": in_days(1), "end_time": in_days(2)})), 400),
         (DeleteAllowlistEntry, vec![c, "10.0.0.0", "8"], "", None, 200),
         (DeleteDatabase, vec![c, "orders2"], "", None, 200),
         (DeleteSQLUser, vec![c, "app"], "", None, 200),
@@ -230,6 +245,24 @@ async fn simulator_responses_conform_to_the_official_description() {
             spec.doc["paths"][template][method.as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
         };
         spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
+    }
+
+    // A blackout window by its id, once created.
+    let (_, list) = sim.call(Method::GET, &concrete(ListBlackoutWindows, &[a]), None).await;
+    let window = list["blackout_windows"][0]["id"].as_str().unwrap().to_string();
+    let w = window.as_str();
+    let by_id: Vec<Case> = vec![
+        (GetBlackoutWindow, vec![a, w], "", None, 200),
+        (UpdateBlackoutWindow, vec![a, w], "", Some(json!({"end_time": in_days(12)})), 200),
+        (DeleteBlackoutWindow, vec![a, w], "", None, 200),
+    ];
+    for (operation, params, _, body, expected) in by_id {
+        if let Some(body) = &body {
+            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
+        }
+        let (status, response) = sim.call(operation.method(), &concrete(operation, &params), body.as_ref()).await;
+        assert_eq!(status, expected, "{operation}: {response}");
+        spec.check(&format!("{operation} response"), &spec.response_schema(operation, 200), &response);
     }
 }
 
@@ -298,6 +331,14 @@ fn operator_request_bodies_conform_to_the_official_description() {
     spec.check("create database", &spec.request_schema(CreateDatabase), &serde_json::to_value(&db).unwrap());
     let rename = UpdateDatabaseRequest { new_name: "orders2".into() };
     spec.check("rename database", &spec.request_schema(EditDatabase), &serde_json::to_value(&rename).unwrap());
+    let finalize = UpdateClusterSpec { upgrade_status: Some(UpgradeStatus::Finalized), ..Default::default() };
+    spec.check("finalize upgrade request", &spec.request_schema(UpdateCluster), &serde_json::to_value(&finalize).unwrap());
+    let window = MaintenanceWindow { offset_duration: "93600s".into(), window_duration: "28800s".into() };
+    spec.check("maintenance window", &spec.request_schema(SetMaintenanceWindow), &serde_json::to_value(&window).unwrap());
+    let blackout = CreateBlackoutWindowRequest { start_time: "2026-12-20T00:00:00Z".into(), end_time: "2026-12-21T00:00:00Z".into() };
+    spec.check("blackout window", &spec.request_schema(CreateBlackoutWindow), &serde_json::to_value(&blackout).unwrap());
+    let deferral = ClusterVersionDeferralUpdate { deferral_policy: DeferralPolicy::Deferral90Days };
+    spec.check("version deferral", &spec.request_schema(SetClusterVersionDeferral), &serde_json::to_value(&deferral).unwrap());
 }
 
 #[test]

@@ -478,7 +478,7 @@ async fn cluster_to_delete(rig: &Rig, name: &str, policy: DeletionPolicy) -> (Co
 async fn delete_policy_delete_removes_the_cloud_cluster_and_releases_only_once_the_cloud_confirms() {
     let rig = Rig::new().await;
     let (cr, id) = cluster_to_delete(&rig, "doomed", DeletionPolicy::Delete).await;
-    rig.admin.force_state(&id, &ForceState { state: Some(ClusterState::Created), operation_status: None, upgrade_status: None }).await;
+    rig.admin.force_state(&id, &ForceState { state: Some(ClusterState::Created), ..Default::default() }).await;
 
     // The cloud performs the delete and its answer is lost: the finalizer stays.
     rig.admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::DeleteCluster) }).await;
@@ -502,7 +502,7 @@ async fn delete_policy_delete_removes_the_cloud_cluster_and_releases_only_once_t
 
     // A plain delete: sent, confirmed by a read, then the finalizer goes (in that order).
     let (cr, id) = cluster_to_delete(&rig, "doomed-too", DeletionPolicy::Delete).await;
-    rig.admin.force_state(&id, &ForceState { state: Some(ClusterState::Created), operation_status: None, upgrade_status: None }).await;
+    rig.admin.force_state(&id, &ForceState { state: Some(ClusterState::Created), ..Default::default() }).await;
     let before = rig.cloud_ops().await.len();
     rig.reconcile(&cr).await;
     let seen = rig.api.take();
@@ -537,7 +537,7 @@ async fn delete_policy_retain_releases_without_touching_the_cloud() {
 /// A cloud cluster ready to hold databases.
 async fn ready_cluster(rig: &Rig) -> String {
     let id = rig.admin.cloud().create_cluster(&console_cluster("members")).await.unwrap().id;
-    rig.admin.force_state(&id, &ForceState { state: Some(ClusterState::Created), operation_status: None, upgrade_status: None }).await;
+    rig.admin.force_state(&id, &ForceState { state: Some(ClusterState::Created), ..Default::default() }).await;
     id
 }
 

@@ -741,3 +741,74 @@ async fn responses_conform_to_the_official_schemas() {
     check("Cluster", &s.delete(&c).await.ok());
     check("Status", &s.get("/api/v1/clusters/nope").await.body);
 }
+
+#[tokio::test]
+async fn maintenance_windows_blackouts_and_deferral_follow_the_description() {
+    let s = Sim::start(config()).await;
+    let c = s.post("/api/v1/clusters", dedicated_body("maint-adv")).await.ok();
+    let id = c["id"].as_str().unwrap().to_string();
+    s.wait_for(&id, |c| c["state"] == "CREATED").await;
+    let basic = s.ready_cluster("maint-basic").await;
+    let w = format!("/api/v1/clusters/{id}/maintenance-window");
+
+    // The weekly window: 404 until set, durations as strings within the documented bounds.
+    s.get(&w).await.error(404, 5);
+    s.put(&w, json!({"offset_duration": "0s", "window_duration": "21599s"})).await.error(400, 3);
+    s.put(&w, json!({"offset_duration": "604800s", "window_duration": "21600s"})).await.error(400, 3);
+    s.put(&w, json!({"offset_duration": "1d", "window_duration": "21600s"})).await.error(400, 3);
+    let set = s.put(&w, json!({"offset_duration": "172800s", "window_duration": "28800s"})).await.ok();
+    assert_eq!(set, json!({"offset_duration": "172800s", "window_duration": "28800s"}));
+    assert_eq!(s.get(&w).await.ok(), set);
+    assert_eq!(s.delete(&w).await.ok(), set);
+    s.delete(&w).await.error(404, 5);
+    // ADVANCED only.
+    let r = s.put(&format!("/api/v1/clusters/{basic}/maintenance-window"), json!({"offset_duration": "0s", "window_duration": "21600s"})).await;
+    r.error(400, 3);
+    assert!(r.message().contains("ADVANCED"), "{}", r.message());
+    s.get(&format!("/api/v1/clusters/{basic}/blackout-windows")).await.error(400, 3);
+
+    // Blackout windows: at least 7 days ahead, at most 14 days long, within three months.
+    let b = format!("/api/v1/clusters/{id}/blackout-windows");
+    let at = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    s.post(&b, json!({"start_time": at(2), "end_time": at(3)})).await.error(400, 3);
+    s.post(&b, json!({"start_time": at(10), "end_time": at(30)})).await.error(400, 3);
+    s.post(&b, json!({"start_time": at(80), "end_time": at(94)})).await.error(400, 3);
+    s.post(&b, json!({"start_time": at(11), "end_time": at(10)})).await.error(400, 3);
+    let late = s.post(&b, json!({"start_time": at(20), "end_time": at(21)})).await.ok();
+    let early = s.post(&b, json!({"start_time": at(10), "end_time": at(12)})).await.ok();
+    assert_eq!(early["cluster_id"], id.as_str());
+    let list = s.get(&b).await.ok();
+    let ids: Vec<&str> = list["blackout_windows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [early["id"].as_str().unwrap(), late["id"].as_str().unwrap()], "ordered by start");
+    let one = format!("{b}/{}", early["id"].as_str().unwrap());
+    assert_eq!(s.get(&one).await.ok(), early);
+    let moved = s.patch(&one, json!({"end_time": at(13)})).await.ok();
+    assert_ne!(moved["end_time"], early["end_time"]);
+    s.delete(&one).await.ok();
+    s.get(&one).await.error(404, 5);
+
+    // Version deferral: NOT_DEFERRED until set; deferred_until only while deferred.
+    let d = format!("/api/v1/clusters/{id}/version-deferral");
+    assert_eq!(s.get(&d).await.ok(), json!({"deferral_policy": "NOT_DEFERRED"}));
+    s.put(&d, json!({"deferral_policy": "DEFERRAL_7_DAYS"})).await.error(400, 3);
+    let deferred = s.put(&d, json!({"deferral_policy": "DEFERRAL_90_DAYS"})).await.ok();
+    assert_eq!(deferred["deferral_policy"], "DEFERRAL_90_DAYS");
+    assert!(deferred["deferred_until"].as_str().is_some(), "{deferred}");
+    assert_eq!(s.put(&d, json!({"deferral_policy": "NOT_DEFERRED"})).await.ok(), json!({"deferral_policy": "NOT_DEFERRED"}));
+    s.get("/api/v1/clusters/00000000-0000-4000-8000-000000000000/version-deferral").await.error(404, 5);
+}
+
+#[tokio::test]
+async fn a_stuck_pending_finalization_refuses_to_finalize() {
+    let s = Sim::start(config()).await;
+    let id = s.ready_cluster("stuck-01").await;
+    let stuck = json!({"upgrade_status": "PENDING_FINALIZATION", "finalization_stuck": true});
+    s.admin.try_force_state(&id, &stuck).await.unwrap();
+    let path = format!("/api/v1/clusters/{id}");
+    let r = s.patch(&path, json!({"upgrade_status": "FINALIZED"})).await;
+    r.error(400, 9);
+    assert!(r.message().contains("PENDING_FINALIZATION"), "{}", r.message());
+    assert_eq!(s.get(&path).await.ok()["upgrade_status"], "PENDING_FINALIZATION");
+    s.admin.try_force_state(&id, &json!({"finalization_stuck": false})).await.unwrap();
+    assert_eq!(s.patch(&path, json!({"upgrade_status": "FINALIZED"})).await.ok()["upgrade_status"], "FINALIZED");
+}

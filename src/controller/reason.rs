@@ -57,6 +57,9 @@ reasons! {
     Updating,
     /// A change made behind the operator's back was put back.
     DriftCorrected,
+    /// A major upgrade waits in PENDING_FINALIZATION: for its soak time, or for a person to set
+    /// spec.upgrade.finalizeVersion.
+    FinalizationPending,
     /// The cloud is deleting the cluster.
     Deleting,
     /// A child waits for its cluster to be Ready (or to hold children).

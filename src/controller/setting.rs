@@ -16,6 +16,7 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -27,6 +28,7 @@ use super::context::Context;
 use super::error::ReconcileError;
 use super::reason::Reason;
 use crate::api::cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
+use crate::cloud::models::Cluster;
 use crate::cloud::{CloudClient, CloudError};
 
 /// A per-cluster singleton setting.
@@ -41,10 +43,18 @@ pub trait Setting: Send + Sync + 'static {
     const BLOCK: &'static str;
     /// The block's own condition type (`BackupSynced`).
     const CONDITION: &'static str;
+    /// Whether a write on an unchanged spec puts back drift (most blocks), or follows the cloud's
+    /// own progress (finalizing an upgrade once it has soaked), which is no drift.
+    const DRIFTS: bool = true;
 
     /// The block, when the spec manages this setting.
     fn desired(spec: &CockroachClusterSpec) -> Option<&Self::Desired>;
     fn get(cloud: &CloudClient, cluster_id: &str) -> impl Future<Output = Result<Self::Observed, CloudError>> + Send;
+    /// How the driver reads the setting: with [`Setting::get`], unless the setting lives in the
+    /// cluster object the pass has just read (the upgrade's finalization), which costs no request.
+    fn observe<'a>(pass: &'a Pass<'a>) -> impl Future<Output = Result<Self::Observed, CloudError>> + Send + 'a {
+        Self::get(pass.cloud, pass.cluster_id)
+    }
     /// The write that makes the cloud match the block, or `None` when it does. Pure (unit-tested
     /// per setting).
     fn plan(desired: &Self::Desired, observed: &Self::Observed) -> Option<Self::Change>;
@@ -55,16 +65,51 @@ pub trait Setting: Send + Sync + 'static {
     fn classify(err: CloudError) -> ReconcileError {
         ReconcileError::cloud("writing the setting", err)
     }
+    /// In line as far as the operator may take it, but waiting for a person or a timer (an upgrade
+    /// pending finalization): the block's condition is then False with this reason and message,
+    /// without failing the cluster. Default: never waits.
+    fn waiting(_desired: &Self::Desired, _observed: &Self::Observed) -> Option<Waiting> {
+        None
+    }
     /// Describes `change` for events ("frequencyMinutes 60 -> 15").
     fn describe(change: &Self::Change) -> String;
     /// Puts what the cloud holds (or nothing, once the block is unset) into the cluster's status.
     fn record(status: &mut CockroachClusterStatus, observed: Option<&Self::Observed>);
 }
 
+/// What a block in line waits for (see [`Setting::waiting`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waiting {
+    pub reason: Reason,
+    pub message: String,
+    /// When to look again; `None`: at the next resync.
+    pub recheck: Option<Duration>,
+}
+
+/// A block to look at again sooner than the resync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recheck {
+    pub after: Duration,
+    /// One write did not bring the block all in line (a set of blackout windows changes one
+    /// window per write): the cluster is still being updated, so the next pass's writes are not
+    /// drift. `None`: the block only waits on a timer.
+    pub updating: Option<String>,
+}
+
+impl Recheck {
+    /// The sooner of two, still updating if either is.
+    fn merge(self, other: Recheck) -> Recheck {
+        Recheck { after: self.after.min(other.after), updating: self.updating.or(other.updating) }
+    }
+}
+
+/// How soon a block that wrote but is not yet in line is looked at again.
+const CONTINUE_AFTER: Duration = Duration::from_secs(1);
+
 /// A setting with its type erased, so that a cluster's settings form one list.
 pub trait AnySetting: Send + Sync {
     /// Converges the setting of one cluster. `Err`: the block's failure, its message naming the block.
-    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<(), ReconcileError>>;
+    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<Recheck>, ReconcileError>>;
 }
 
 /// What every setting of one cluster is converged with.
@@ -73,6 +118,8 @@ pub struct Pass<'a> {
     pub ctx: &'a Context,
     pub cloud: &'a CloudClient,
     pub cluster_id: &'a str,
+    /// The cloud cluster as this pass read it.
+    pub item: &'a Cluster,
     /// The spec has not changed since the last Ready pass: a difference is drift.
     pub drift: bool,
 }
@@ -85,21 +132,30 @@ pub fn setting<S: Setting>() -> Box<dyn AnySetting> {
 }
 
 impl<S: Setting> AnySetting for Erased<S> {
-    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<(), ReconcileError>> {
+    fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<Recheck>, ReconcileError>> {
         async move {
             let generation = pass.cluster.metadata.generation;
             let Some(desired) = S::desired(&pass.cluster.spec) else {
                 // Unmanaged: nothing is read or written, and nothing about it is reported.
                 status.base.conditions.retain(|c| c.type_ != S::CONDITION);
                 S::record(status, None);
-                return Ok(());
+                return Ok(None);
             };
             match converge::<S>(pass, desired).await {
                 Ok(observed) => {
                     S::record(status, Some(&observed));
-                    let message = format!("{} matches the cloud", S::BLOCK);
-                    conditions::set(&mut status.base.conditions, S::CONDITION, true, Reason::Synced, &message, generation, Timestamp::now());
-                    Ok(())
+                    let (synced, reason, message, recheck) = match (S::plan(desired, &observed), S::waiting(desired, &observed)) {
+                        (Some(next), _) => {
+                            let message = format!("{} is being updated in the cloud (next: {})", S::BLOCK, S::describe(&next));
+                            (false, Reason::Updating, message.clone(), Some(Recheck { after: CONTINUE_AFTER, updating: Some(message) }))
+                        }
+                        (None, Some(w)) => {
+                            (false, w.reason, format!("{}: {}", S::BLOCK, w.message), w.recheck.map(|after| Recheck { after, updating: None }))
+                        }
+                        (None, None) => (true, Reason::Synced, format!("{} matches the cloud", S::BLOCK), None),
+                    };
+                    conditions::set(&mut status.base.conditions, S::CONDITION, synced, reason, &message, generation, Timestamp::now());
+                    Ok(recheck)
                 }
                 Err(err) => {
                     let err = ReconcileError { message: format!("{}: {}", S::BLOCK, err.message), ..err };
@@ -113,13 +169,13 @@ impl<S: Setting> AnySetting for Erased<S> {
 }
 
 async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S::Observed, ReconcileError> {
-    let observed = S::get(pass.cloud, pass.cluster_id).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
+    let observed = S::observe(pass).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
     let Some(change) = S::plan(desired, &observed) else {
         return Ok(observed);
     };
     let written = S::execute(pass.cloud, pass.cluster_id, &change).await.map_err(S::classify)?;
     let what = S::describe(&change);
-    let (event_type, reason, note) = if pass.drift {
+    let (event_type, reason, note) = if pass.drift && S::DRIFTS {
         (EventType::Warning, Reason::DriftCorrected, format!("{} had drifted in the cloud ({what}); restored it", S::BLOCK))
     } else {
         (EventType::Normal, Reason::Updated, format!("updated {} in the cloud: {what}", S::BLOCK))
@@ -129,16 +185,24 @@ async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S
 }
 
 /// Converges every setting of a cluster, each on its own: one failing does not stop the others.
-/// `Err`: the failures, as one error whose message names each failed block; Stalled only when
-/// every failure needs a person, so a transient one is retried with backoff.
-pub async fn converge_all(settings: &[Box<dyn AnySetting>], pass: &Pass<'_>, status: &mut CockroachClusterStatus) -> Result<(), ReconcileError> {
+/// `Ok`: the soonest recheck a block asked for. `Err`: the failures, as one error whose message
+/// names each failed block; Stalled only when every failure needs a person, so a transient one is
+/// retried with backoff.
+pub async fn converge_all(settings: &[Box<dyn AnySetting>], pass: &Pass<'_>, status: &mut CockroachClusterStatus) -> Result<Option<Recheck>, ReconcileError> {
     let mut failures = Vec::new();
+    let mut recheck: Option<Recheck> = None;
     for setting in settings {
-        if let Err(err) = setting.converge(pass, status).await {
-            failures.push(err);
+        match setting.converge(pass, status).await {
+            Ok(next) => {
+                recheck = match (recheck, next) {
+                    (Some(a), Some(b)) => Some(a.merge(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            Err(err) => failures.push(err),
         }
     }
-    combine(failures)
+    combine(failures).map(|()| recheck)
 }
 
 /// One error for the failed blocks (none: `Ok`).

@@ -401,6 +401,55 @@ impl CloudClient {
         self.send(Call::new(Operation::UpdateBackupConfiguration, &[id]).body(spec)?).await
     }
 
+    // ---- maintenance: window, blackout windows, version deferral ----
+
+    pub async fn get_maintenance_window(&self, id: &str) -> Result<MaintenanceWindow, CloudError> {
+        self.send(Call::new(Operation::GetMaintenanceWindow, &[id])).await
+    }
+
+    pub async fn set_maintenance_window(&self, id: &str, window: &MaintenanceWindow) -> Result<MaintenanceWindow, CloudError> {
+        self.send(Call::new(Operation::SetMaintenanceWindow, &[id]).body(window)?).await
+    }
+
+    pub async fn delete_maintenance_window(&self, id: &str) -> Result<MaintenanceWindow, CloudError> {
+        self.send(Call::new(Operation::DeleteMaintenanceWindow, &[id])).await
+    }
+
+    pub async fn list_blackout_windows(&self, id: &str) -> Result<Vec<BlackoutWindow>, CloudError> {
+        self.list_all(Operation::ListBlackoutWindows, &[id], &[], |r: ListBlackoutWindowsResponse| (r.blackout_windows, r.pagination))
+            .await
+            .map(|listing| listing.items)
+    }
+
+    pub async fn create_blackout_window(&self, id: &str, request: &CreateBlackoutWindowRequest) -> Result<BlackoutWindow, CloudError> {
+        self.send(Call::new(Operation::CreateBlackoutWindow, &[id]).body(request)?).await
+    }
+
+    pub async fn get_blackout_window(&self, id: &str, window_id: &str) -> Result<BlackoutWindow, CloudError> {
+        self.send(Call::new(Operation::GetBlackoutWindow, &[id, window_id])).await
+    }
+
+    pub async fn update_blackout_window(
+        &self,
+        id: &str,
+        window_id: &str,
+        request: &UpdateBlackoutWindowRequest,
+    ) -> Result<BlackoutWindow, CloudError> {
+        self.send(Call::new(Operation::UpdateBlackoutWindow, &[id, window_id]).body(request)?).await
+    }
+
+    pub async fn delete_blackout_window(&self, id: &str, window_id: &str) -> Result<BlackoutWindow, CloudError> {
+        self.send(Call::new(Operation::DeleteBlackoutWindow, &[id, window_id])).await
+    }
+
+    pub async fn get_version_deferral(&self, id: &str) -> Result<ClusterVersionDeferral, CloudError> {
+        self.send(Call::new(Operation::GetClusterVersionDeferral, &[id])).await
+    }
+
+    pub async fn set_version_deferral(&self, id: &str, update: &ClusterVersionDeferralUpdate) -> Result<ClusterVersionDeferral, CloudError> {
+        self.send(Call::new(Operation::SetClusterVersionDeferral, &[id]).body(update)?).await
+    }
+
     // ---- SQL users ----
 
     pub async fn list_sql_users(&self, cluster_id: &str) -> Result<Listing<SqlUser>, CloudError> {

@@ -667,6 +667,76 @@ pub struct UpdateBackupConfiguration {
     pub frequency_minutes: Option<i32>,
 }
 
+/// `MaintenanceWindow`: a weekly window of an ADVANCED cluster. Both durations are protobuf
+/// durations on the wire (`"172800s"`): the offset from Monday 00:00 UTC, under a week, and the
+/// length, at least 6 hours and under a week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    pub offset_duration: String,
+    pub window_duration: String,
+}
+
+/// `BlackoutWindow`: up to 14 days in which an ADVANCED cluster runs no disruptive operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlackoutWindow {
+    pub id: String,
+    pub cluster_id: String,
+    /// RFC 3339, UTC.
+    pub start_time: String,
+    pub end_time: String,
+}
+
+/// `ListBlackoutWindowsResponse`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListBlackoutWindowsResponse {
+    #[serde(default)]
+    pub blackout_windows: Vec<BlackoutWindow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<Pagination>,
+}
+
+/// `CreateBlackoutWindowRequest`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateBlackoutWindowRequest {
+    pub start_time: String,
+    pub end_time: String,
+}
+
+/// `UpdateBlackoutWindowRequest`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateBlackoutWindowRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+}
+
+cloud_enum!(
+    /// `ClusterVersionDeferralPolicy.Type` (FIXED_DEFERRAL is the deprecated spelling of 60 days).
+    DeferralPolicy {
+        NotDeferred => "NOT_DEFERRED",
+        Deferral60Days => "DEFERRAL_60_DAYS",
+        FixedDeferral => "FIXED_DEFERRAL",
+        Deferral30Days => "DEFERRAL_30_DAYS",
+        Deferral90Days => "DEFERRAL_90_DAYS",
+    }
+);
+
+/// `ClusterVersionDeferral`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterVersionDeferral {
+    pub deferral_policy: DeferralPolicy,
+    /// When the next patch upgrade may be applied; absent when nothing is deferred.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred_until: Option<String>,
+}
+
+/// `ClusterVersionDeferralUpdate` (its `deferred_until` is deprecated and ignored, so never sent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterVersionDeferralUpdate {
+    pub deferral_policy: DeferralPolicy,
+}
+
 /// Query parameters of every keyset-paginated list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PageRequest {

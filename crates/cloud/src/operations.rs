@@ -68,6 +68,16 @@ operations! {
     DeleteAllowlistEntry: DELETE "/api/v1/clusters/{cluster_id}/networking/allowlist/{cidr_ip}/{cidr_mask}";
     GetBackupConfiguration: GET "/api/v1/clusters/{cluster_id}/backups-config";
     UpdateBackupConfiguration: PATCH "/api/v1/clusters/{cluster_id}/backups-config";
+    GetMaintenanceWindow: GET "/api/v1/clusters/{cluster_id}/maintenance-window";
+    SetMaintenanceWindow: PUT "/api/v1/clusters/{cluster_id}/maintenance-window";
+    DeleteMaintenanceWindow: DELETE "/api/v1/clusters/{cluster_id}/maintenance-window";
+    ListBlackoutWindows: GET "/api/v1/clusters/{cluster_id}/blackout-windows";
+    CreateBlackoutWindow: POST "/api/v1/clusters/{cluster_id}/blackout-windows";
+    GetBlackoutWindow: GET "/api/v1/clusters/{cluster_id}/blackout-windows/{blackout_window_id}";
+    UpdateBlackoutWindow: PATCH "/api/v1/clusters/{cluster_id}/blackout-windows/{blackout_window_id}";
+    DeleteBlackoutWindow: DELETE "/api/v1/clusters/{cluster_id}/blackout-windows/{blackout_window_id}";
+    GetClusterVersionDeferral: GET "/api/v1/clusters/{cluster_id}/version-deferral";
+    SetClusterVersionDeferral: PUT "/api/v1/clusters/{cluster_id}/version-deferral";
 }
 
 impl Operation {

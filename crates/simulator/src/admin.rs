@@ -98,8 +98,8 @@ async fn force_state(
     ApiPath(cluster_id): ApiPath<String>,
     JsonBody(body): JsonBody<ForceState>,
 ) -> ApiResult<Json<Cluster>> {
-    if body.state.is_none() && body.operation_status.is_none() && body.upgrade_status.is_none() {
-        return Err(ApiError::invalid("give at least one of `state`, `operation_status`, `upgrade_status`"));
+    if body.state.is_none() && body.operation_status.is_none() && body.upgrade_status.is_none() && body.finalization_stuck.is_none() {
+        return Err(ApiError::invalid("give at least one of `state`, `operation_status`, `upgrade_status`, `finalization_stuck`"));
     }
     validation::known_opt("state", body.state.as_ref())?;
     validation::known_opt("operation_status", body.operation_status.as_ref())?;
@@ -108,7 +108,12 @@ async fn force_state(
     let retention = sim.timing.deleted_retention;
     let mut store = sim.store();
     let record = store.find_cluster(&cluster_id, now)?;
-    record.force(body.state, body.operation_status, body.upgrade_status, now, retention);
+    if let Some(stuck) = body.finalization_stuck {
+        record.finalization_stuck = stuck;
+    }
+    if body.state.is_some() || body.operation_status.is_some() || body.upgrade_status.is_some() {
+        record.force(body.state, body.operation_status, body.upgrade_status, now, retention);
+    }
     Ok(Json(record.cluster.clone()))
 }
 

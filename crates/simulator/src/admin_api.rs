@@ -250,6 +250,10 @@ pub struct ForceState {
     pub operation_status: Option<OperationStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_status: Option<UpgradeStatus>,
+    /// A stuck PENDING_FINALIZATION: while true, the cloud refuses to finalize the cluster's
+    /// upgrade (combine with `upgrade_status` to put a cluster there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalization_stuck: Option<bool>,
 }
 
 /// The body of `GET /_simulator/clusters/{id}/sql-users/{name}/password`.

@@ -22,6 +22,7 @@ pub mod errors;
 mod extract;
 pub mod faults;
 pub mod journal;
+mod maintenance;
 mod misc;
 pub mod pagination;
 mod pipeline;
@@ -168,6 +169,16 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         DeleteAllowlistEntry => on(method, allowlist::delete),
         GetBackupConfiguration => on(method, misc::get_backups),
         UpdateBackupConfiguration => on(method, misc::update_backups),
+        GetMaintenanceWindow => on(method, maintenance::get_window),
+        SetMaintenanceWindow => on(method, maintenance::set_window),
+        DeleteMaintenanceWindow => on(method, maintenance::delete_window),
+        ListBlackoutWindows => on(method, maintenance::list_blackouts),
+        CreateBlackoutWindow => on(method, maintenance::create_blackout),
+        GetBlackoutWindow => on(method, maintenance::get_blackout),
+        UpdateBlackoutWindow => on(method, maintenance::update_blackout),
+        DeleteBlackoutWindow => on(method, maintenance::delete_blackout),
+        GetClusterVersionDeferral => on(method, maintenance::get_deferral),
+        SetClusterVersionDeferral => on(method, maintenance::set_deferral),
     }
 }
 

@@ -132,6 +132,8 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
         allowlist,
         backup: BackupConfiguration { enabled: true, retention_days: 30, frequency_minutes: 60 },
         retention_changed: false,
+        maintenance: Default::default(),
+        finalization_stuck: false,
     }
 }
 
@@ -167,6 +169,12 @@ fn version_change(record: &mut ClusterRecord, spec: &UpdateClusterSpec) -> ApiRe
     if let Some(target) = &spec.upgrade_status {
         return match (target, &c.upgrade_status) {
             (UpgradeStatus::Finalized, UpgradeStatus::Finalized) => Ok(None),
+            (UpgradeStatus::Finalized, UpgradeStatus::PendingFinalization) if record.finalization_stuck => {
+                Err(ApiError::failed_precondition(format!(
+                    "finalizing the upgrade of cluster {} to {} failed and it remains PENDING_FINALIZATION; contact support",
+                    c.id, c.cockroach_version
+                )))
+            }
             (UpgradeStatus::Finalized, UpgradeStatus::PendingFinalization) => {
                 c.upgrade_status = UpgradeStatus::Finalized;
                 record.previous_version = None;

@@ -15,6 +15,7 @@ use crdb_cloud::models::{
     Organization, UpgradeStatus,
 };
 
+use super::maintenance::Maintenance;
 use super::errors::{ApiError, ApiResult};
 
 pub type Now = DateTime<Utc>;
@@ -234,6 +235,9 @@ pub struct ClusterRecord {
     pub backup: BackupConfiguration,
     /// `retention_days` can be changed once through the API; later changes need a support ticket.
     pub retention_changed: bool,
+    pub maintenance: Maintenance,
+    /// Fault hook: an upgrade stuck in PENDING_FINALIZATION, whose finalization the cloud refuses.
+    pub finalization_stuck: bool,
 }
 
 impl ClusterRecord {
@@ -330,6 +334,7 @@ impl ClusterRecord {
         self.sql_users.clear();
         self.databases.clear();
         self.allowlist.clear();
+        self.maintenance = Maintenance::default();
     }
 
     /// Forces a state (admin surface, for fault tests). Pending timers are cancelled so the forced

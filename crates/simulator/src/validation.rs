@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use crdb_cloud::models::{
     CloudProvider, ClusterState, CreateClusterRequest, DedicatedHardwareConfig, DeleteProtection, HardwareSpec,
-    MachineSpec, NetworkVisibility, OperationStatus, Plan, ReleaseType, SupportStatus, UpdateClusterSpec, UpgradeStatus,
+    DeferralPolicy, MachineSpec, NetworkVisibility, OperationStatus, Plan, ReleaseType, SupportStatus, UpdateClusterSpec, UpgradeStatus,
     UpgradeType, UsageLimits,
 };
 
@@ -32,7 +32,7 @@ macro_rules! wire_enum {
     )+};
 }
 
-wire_enum!(CloudProvider, ClusterState, OperationStatus, Plan, DeleteProtection, NetworkVisibility, UpgradeType, UpgradeStatus, SupportStatus, ReleaseType);
+wire_enum!(CloudProvider, ClusterState, OperationStatus, Plan, DeleteProtection, NetworkVisibility, UpgradeType, UpgradeStatus, SupportStatus, ReleaseType, DeferralPolicy);
 
 /// Rejects a value outside the enum's documented set, naming the field.
 pub fn known<E: WireEnum>(field: &str, value: &E) -> ApiResult<()> {

@@ -12,6 +12,7 @@ use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
 use crate::cloud::{CloudClient, CloudError};
+use crate::controller::conditions::Outcome;
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::reconciler::Step;
@@ -152,8 +153,14 @@ impl TopLevel for CockroachCluster {
 
     /// The setting blocks, once the cluster itself matches the spec.
     async fn settle(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus, drift: bool) -> Result<Option<Step>, ReconcileError> {
-        let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, drift };
-        setting::converge_all(&settings::all(), &pass, status).await.map(|()| None)
+        let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, item: cluster, drift };
+        let recheck = setting::converge_all(&settings::all(), &pass, status).await?;
+        // A block part way through its writes is looked at again at once, and the cluster is still
+        // being updated; one waiting on a timer is looked at again when it runs out.
+        Ok(recheck.map(|r| match r.updating {
+            Some(message) => Step::new(Outcome::progressing(Reason::Updating, message), r.after),
+            None => Step::new(Outcome::ready("the cloud cluster matches the spec"), r.after),
+        }))
     }
 
     async fn delete(&self, cloud: &CloudClient, cluster: &Cluster) -> Result<(), ReconcileError> {
