@@ -667,6 +667,9 @@ pub struct UpdateBackupConfiguration {
     pub frequency_minutes: Option<i32>,
 }
 
+mod exports;
+pub use exports::*;
+
 /// Query parameters of every keyset-paginated list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PageRequest {

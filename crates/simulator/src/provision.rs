@@ -132,6 +132,7 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
         allowlist,
         backup: BackupConfiguration { enabled: true, retention_days: 30, frequency_minutes: 60 },
         retention_changed: false,
+        exports: Default::default(),
     }
 }
 

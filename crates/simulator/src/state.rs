@@ -234,6 +234,8 @@ pub struct ClusterRecord {
     pub backup: BackupConfiguration,
     /// `retention_days` can be changed once through the API; later changes need a support ticket.
     pub retention_changed: bool,
+    /// Log and metric export configurations.
+    pub exports: super::exports::Exports,
 }
 
 impl ClusterRecord {
