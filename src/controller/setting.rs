@@ -55,6 +55,18 @@ pub trait Setting: Send + Sync + 'static {
     fn classify(err: CloudError) -> ReconcileError {
         ReconcileError::cloud("writing the setting", err)
     }
+    /// Adds to what `get` observed what the block refers to in Kubernetes (the value of a Secret),
+    /// before [`Setting::plan`]; most blocks refer to nothing. Values read here are secrets at
+    /// most in memory: the observation never reaches a log, event or status except through
+    /// [`Setting::record`].
+    fn read_references<'a>(_pass: &'a Pass<'a>, _desired: &'a Self::Desired, _observed: &'a mut Self::Observed) -> impl Future<Output = Result<(), ReconcileError>> + Send + 'a {
+        async { Ok(()) }
+    }
+    /// A setting in line with the block that the cloud reports as failing (an export whose
+    /// credentials it cannot use): the block's failure, its status still recorded.
+    fn health(_observed: &Self::Observed) -> Result<(), ReconcileError> {
+        Ok(())
+    }
     /// Describes `change` for events ("frequencyMinutes 60 -> 15").
     fn describe(change: &Self::Change) -> String;
     /// Puts what the cloud holds (or nothing, once the block is unset) into the cluster's status.
@@ -97,23 +109,30 @@ impl<S: Setting> AnySetting for Erased<S> {
             match converge::<S>(pass, desired).await {
                 Ok(observed) => {
                     S::record(status, Some(&observed));
-                    let message = format!("{} matches the cloud", S::BLOCK);
-                    conditions::set(&mut status.conditions, S::CONDITION, true, Reason::Synced, &message, generation, Timestamp::now());
-                    Ok(())
+                    let health = S::health(&observed);
+                    if let Ok(()) = health {
+                        let message = format!("{} matches the cloud", S::BLOCK);
+                        conditions::set(&mut status.conditions, S::CONDITION, true, Reason::Synced, &message, generation, Timestamp::now());
+                    }
+                    health.map_err(|err| failed::<S>(status, err, generation))
                 }
-                Err(err) => {
-                    let err = ReconcileError { message: format!("{}: {}", S::BLOCK, err.message), ..err };
-                    conditions::set(&mut status.conditions, S::CONDITION, false, err.reason, &err.message, generation, Timestamp::now());
-                    Err(err)
-                }
+                Err(err) => Err(failed::<S>(status, err, generation)),
             }
         }
         .boxed()
     }
 }
 
+/// A block's failure: its message names the block, and its condition says so.
+fn failed<S: Setting>(status: &mut CockroachClusterStatus, err: ReconcileError, generation: Option<i64>) -> ReconcileError {
+    let err = ReconcileError { message: format!("{}: {}", S::BLOCK, err.message), ..err };
+    conditions::set(&mut status.conditions, S::CONDITION, false, err.reason, &err.message, generation, Timestamp::now());
+    err
+}
+
 async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S::Observed, ReconcileError> {
-    let observed = S::get(pass.cloud, pass.cluster_id).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
+    let mut observed = S::get(pass.cloud, pass.cluster_id).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
+    S::read_references(pass, desired, &mut observed).await?;
     let Some(change) = S::plan(desired, &observed) else {
         return Ok(observed);
     };

@@ -5,13 +5,19 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
 
 use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
 use crate::cloud::{CloudClient, CloudError};
+use crate::controller::Wiring;
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::reconciler::Step;
@@ -153,6 +159,24 @@ impl TopLevel for CockroachCluster {
     }
 
     /// The setting blocks, once the cluster itself matches the spec.
+    /// A cluster follows the Secrets its setting blocks refer to (metadata only: the operator
+    /// never caches Secret data), so a rotated Datadog API key reaches the cloud without waiting
+    /// for the resync.
+    fn watches(controller: Controller<CockroachCluster>, wiring: &Wiring) -> Controller<CockroachCluster> {
+        let clusters = controller.store();
+        let secrets = wiring.api::<PartialObjectMeta<Secret>>();
+        controller.watches(secrets, wiring.watcher_config(), move |secret| {
+            let namespace = secret.namespace();
+            let name = secret.name_any();
+            clusters
+                .state()
+                .into_iter()
+                .filter(|c| c.namespace() == namespace && c.spec.settings.referenced_secrets().contains(&name.as_str()))
+                .map(|c| ObjectRef::from_obj(c.as_ref()))
+                .collect::<Vec<_>>()
+        })
+    }
+
     async fn settle(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus, drift: bool) -> Result<Option<Step>, ReconcileError> {
         let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, drift };
         setting::converge_all(&settings::all(), &pass, status).await.map(|()| None)
