@@ -143,7 +143,10 @@ async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S
     } else {
         (EventType::Normal, Reason::Updated, format!("updated {} in the cloud: {what}", S::BLOCK))
     };
-    pass.ctx.event(pass.cluster, event_type, reason, "Update", note).await;
+    // One action per block: events of the same reason and action are merged into one series
+    // keeping the first note, which would hide a second block's change behind the first's.
+    let action = format!("Update{}", S::CONDITION.trim_end_matches("Synced"));
+    pass.ctx.event(pass.cluster, event_type, reason, &action, note).await;
     Ok(written)
 }
 
