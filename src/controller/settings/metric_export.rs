@@ -145,7 +145,7 @@ impl Setting for Datadog {
             i.site == want_site && i.api_key.as_deref() == Some(key.last_four().as_str()) && observed.sent_fingerprint.as_ref() == Some(&fingerprint)
         });
         let secret = desired.api_key_secret_ref.as_ref()?.name.clone();
-        (!in_line).then(|| ExportChange::Enable(DatadogEnable { request: EnableDatadogMetricExportRequest { site: want_site, api_key: key }, secret, fingerprint }))
+        (!in_line).then_some(ExportChange::Enable(DatadogEnable { request: EnableDatadogMetricExportRequest { site: want_site, api_key: key }, secret, fingerprint }))
     }
 
     async fn execute(cloud: &CloudClient, cluster_id: &str, change: &ExportChange<DatadogEnable>) -> Result<DatadogObserved, CloudError> {
