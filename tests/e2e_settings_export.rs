@@ -239,6 +239,12 @@ async fn metric_exports_are_set_put_back_refused_turned_off_and_deleted_with_the
         assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected") && e.contains(block)), "{block}: {events:?}");
     }
 
+    // Prometheus turned off in the console is turned back on.
+    admin.cloud().delete_prometheus_metric_export(&id).await.unwrap();
+    eventually("the Prometheus export to be back", || async { admin.cloud().get_prometheus_metric_export(&id).await.unwrap().is_some() }).await;
+    let events = events_for(ns.name(), "metrics-db").await;
+    assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected") && e.contains("spec.metricExport.prometheus")), "{events:?}");
+
     // Refused by the cloud: only the CloudWatch block fails; the others and the cluster carry on.
     admin.add_fault(&FaultSpec { status: Some(400), count: 1000, ..FaultSpec::on(Operation::EnableCloudWatchMetricExport) }).await;
     patch(&api, "metrics-db", json!({"metricExport": {"cloudwatch": {"logGroupName": "crdb-metrics-v2"}}})).await;
@@ -281,6 +287,10 @@ async fn metric_exports_are_set_put_back_refused_turned_off_and_deleted_with_the
     for (what, text) in [("status", yaml.as_str()), ("events", events.as_str()), ("operator log", operator.logs().as_str())] {
         assert!(!text.contains(FIRST_KEY) && !text.contains("someone-elses-key"), "a Datadog key is in the {what}");
     }
+
+    // The external IDs the official API reserves for ADVANCED clusters are accepted there.
+    let advanced = "apiVersion: crdbcloud.io/v1alpha1\nkind: CockroachCluster\nmetadata: {name: advanced-db}\nspec:\n  provider: AWS\n  dedicated:\n    regionNodes: {us-east-1: 3}\n    hardware: {numVirtualCpus: 4, storageGib: 150}\n  logExport: {type: AWS_CLOUDWATCH, logName: crdb, authPrincipal: 'arn:aws:iam::123456789012:role/logs', awsExternalId: ext-1}\n  metricExport:\n    cloudwatch: {roleArn: 'arn:aws:iam::123456789012:role/metrics', externalId: ext-2}\n";
+    kubectl(&["apply", "--dry-run=server", "-n", ns.name(), "-f", "-"], Some(advanced)).await.ok();
 
     // Deleted with the blocks set.
     api.delete("metrics-db", &DeleteParams::default()).await.unwrap();
