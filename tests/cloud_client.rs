@@ -209,6 +209,37 @@ async fn every_operation_round_trips_through_the_simulator() {
     assert_eq!(changed, BackupConfiguration { enabled: false, retention_days: 7, frequency_minutes: 15 });
     assert_eq!(client.get_backup_configuration(&id).await.unwrap(), changed);
 
+    // Log and metric export (read only while configured: this test allows no 404).
+    let log = EnableLogExportRequest {
+        type_: LogExportType::GcpCloudLogging,
+        log_name: "default".into(),
+        auth_principal: "my-project".into(),
+        aws_external_id: None,
+        groups: vec![LogExportGroup { log_name: "devops".into(), channels: vec!["OPS".into()], min_level: Some(LogLevel::Warning), redact: None }],
+        omitted_channels: vec!["SESSIONS".into()],
+        redact: Some(true),
+        region: None,
+    };
+    let enabled = client.enable_log_export(&id, &log).await.unwrap();
+    assert_eq!(enabled.status, Some(LogExportStatus::Enabling));
+    assert_eq!(enabled.spec.as_ref().unwrap().groups, log.groups);
+    let read = client.get_log_export(&id).await.unwrap().unwrap();
+    assert_eq!(read.spec.unwrap().log_name.as_deref(), Some("default"));
+    assert_eq!(client.delete_log_export(&id).await.unwrap().status, Some(LogExportStatus::Disabling));
+    let datadog = EnableDatadogMetricExportRequest { site: DatadogSite::Eu1, api_key: DatadogApiKey::new("0123456789abcdef0123456789abWXYZ") };
+    assert_eq!(client.enable_datadog_metric_export(&id, &datadog).await.unwrap().api_key.as_deref(), Some("WXYZ"));
+    assert_eq!(client.get_datadog_metric_export(&id).await.unwrap().unwrap().site, DatadogSite::Eu1);
+    assert_eq!(h.admin.datadog_api_key(&id).await.as_deref(), Some(datadog.api_key.expose()));
+    client.delete_datadog_metric_export(&id).await.unwrap();
+    let cloudwatch = EnableCloudWatchMetricExportRequest { role_arn: "arn:aws:iam::123456789012:role/m".into(), log_group_name: Some("crdb".into()), ..Default::default() };
+    assert_eq!(client.enable_cloudwatch_metric_export(&id, &cloudwatch).await.unwrap().role_arn, cloudwatch.role_arn);
+    assert_eq!(client.get_cloudwatch_metric_export(&id).await.unwrap().unwrap().log_group_name.as_deref(), Some("crdb"));
+    client.delete_cloudwatch_metric_export(&id).await.unwrap();
+    let prometheus = client.enable_prometheus_metric_export(&id).await.unwrap();
+    assert_eq!(prometheus.targets.keys().collect::<Vec<_>>(), ["us-central1"]);
+    assert_eq!(client.get_prometheus_metric_export(&id).await.unwrap().unwrap().targets, prometheus.targets);
+    assert_eq!(client.delete_prometheus_metric_export(&id).await.unwrap().status, Some(MetricExportStatus::Disabling));
+
     // SQL users.
     assert_eq!(client.create_sql_user(&id, "app", "first-password").await.unwrap(), SqlUser { name: "app".into() });
     assert_eq!(client.list_sql_users(&id).await.unwrap().items, [SqlUser { name: "app".into() }]);

@@ -18,6 +18,9 @@ use crdb_cloud_operator::api::cluster::CockroachCluster;
 use crdb_cloud::Operation::{self, *};
 use crdb_cloud::models::*;
 use crdb_cloud_operator::controller::kinds::cluster_plan;
+use crdb_cloud_operator::controller::setting::Setting;
+use crdb_cloud_operator::controller::settings::log_export::{LogExport, LogExportChange};
+use crdb_cloud_operator::controller::settings::metric_export::{CloudWatch, ExportChange};
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 
 const KEY: &str = "conformance-key";
@@ -208,6 +211,22 @@ async fn simulator_responses_conform_to_the_official_description() {
         (UpdateAllowlistEntry, vec![c, "10.0.0.0", "8"], "", Some(json!({"name": "office", "sql": true, "ui": true})), 200),
         (GetBackupConfiguration, vec![c], "", None, 200),
         (UpdateBackupConfiguration, vec![c], "", Some(json!({"frequency_minutes": 60})), 200),
+        (GetLogExportInfo, vec![c], "", None, 404),
+        (EnableLogExport, vec![c], "", Some(json!({"type": "GCP_CLOUD_LOGGING", "log_name": "default", "auth_principal": "my-project", "redact": true, "region": "us-central1", "groups": [{"log_name": "devops", "channels": ["OPS"], "min_level": "WARNING", "redact": false}], "omitted_channels": ["SESSIONS"]})), 200),
+        (GetLogExportInfo, vec![c], "", None, 200),
+        (EnableLogExport, vec![c], "", Some(json!({"type": "AWS_CLOUDWATCH", "log_name": "x", "auth_principal": "arn:aws:iam::123456789012:role/l", "aws_external_id": "ext"})), 400),
+        (DeleteLogExport, vec![c], "", None, 200),
+        (EnableDatadogMetricExport, vec![c], "", Some(json!({"site": "US5", "api_key": "0123456789abcdef0123456789abcdef"})), 200),
+        (GetDatadogMetricExportInfo, vec![c], "", None, 200),
+        (DeleteDatadogMetricExport, vec![c], "", None, 200),
+        (GetDatadogMetricExportInfo, vec![c], "", None, 404),
+        (EnableCloudWatchMetricExport, vec![c], "", Some(json!({"role_arn": "arn:aws:iam::123456789012:role/m", "target_region": "us-east-1", "log_group_name": "crdb"})), 200),
+        (EnableCloudWatchMetricExport, vec![c], "", Some(json!({"role_arn": "arn:aws:iam::123456789012:role/m", "external_id": "ext"})), 400),
+        (GetCloudWatchMetricExportInfo, vec![c], "", None, 200),
+        (DeleteCloudWatchMetricExport, vec![c], "", None, 200),
+        (EnablePrometheusMetricExport, vec![c], "", None, 200),
+        (GetPrometheusMetricExportInfo, vec![c], "", None, 200),
+        (DeletePrometheusMetricExport, vec![c], "", None, 200),
         (UpdateCluster, vec![c], "", Some(json!({"labels": {"env": "prod"}})), 200),
         (GetClusterVersionDeferral, vec![c], "", None, 200),
         (SetClusterVersionDeferral, vec![c], "", Some(json!({"deferral_policy": "DEFERRAL_30_DAYS"})), 200),
@@ -339,6 +358,20 @@ fn operator_request_bodies_conform_to_the_official_description() {
     spec.check("blackout window", &spec.request_schema(CreateBlackoutWindow), &serde_json::to_value(&blackout).unwrap());
     let deferral = ClusterVersionDeferralUpdate { deferral_policy: DeferralPolicy::Deferral90Days };
     spec.check("version deferral", &spec.request_schema(SetClusterVersionDeferral), &serde_json::to_value(&deferral).unwrap());
+
+    // The export blocks' writes, as their plans build them from a spec with every field set.
+    let exports = sample_cluster(json!({
+        "provider": "AWS",
+        "dedicated": {"regionNodes": {"us-east-1": 3}, "hardware": {"machineType": "m6i.xlarge", "storageGib": 150}},
+        "logExport": {"type": "AWS_CLOUDWATCH", "logName": "crdb", "authPrincipal": "arn:aws:iam::123456789012:role/logs", "awsExternalId": "ext-1", "region": "us-east-1", "redact": true, "groups": [{"logName": "devops", "channels": ["OPS", "HEALTH"], "minLevel": "ERROR", "redact": false}], "omittedChannels": ["SESSIONS"]},
+        "metricExport": {"cloudwatch": {"roleArn": "arn:aws:iam::123456789012:role/metrics", "targetRegion": "us-east-1", "logGroupName": "crdb", "externalId": "ext-2"}}
+    }));
+    let Some(LogExportChange::Enable(log)) = LogExport::plan(LogExport::desired(&exports.spec).unwrap(), &None) else { panic!("no log export request") };
+    spec.check("enable log export", &spec.request_schema(EnableLogExport), &serde_json::to_value(&log).unwrap());
+    let Some(ExportChange::Enable(cloudwatch)) = CloudWatch::plan(CloudWatch::desired(&exports.spec).unwrap(), &None) else { panic!("no CloudWatch request") };
+    spec.check("enable CloudWatch metric export", &spec.request_schema(EnableCloudWatchMetricExport), &serde_json::to_value(&cloudwatch).unwrap());
+    let datadog = EnableDatadogMetricExportRequest { site: DatadogSite::Us1Gov, api_key: DatadogApiKey::new("0123456789abcdef0123456789abcdef") };
+    spec.check("enable Datadog metric export", &spec.request_schema(EnableDatadogMetricExport), &serde_json::to_value(&datadog).unwrap());
 }
 
 #[test]

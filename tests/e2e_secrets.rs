@@ -1,6 +1,7 @@
 //! Secret sweep: full lifecycles of all four kinds (create, update, password rotation through the
 //! password Secrets, per-namespace API keys through `credentialsRef`, rejected credentials, invalid
-//! passwords, injected Cloud faults on the password paths, delete) with the operator logging at
+//! passwords, a Datadog metric export whose API key comes from a Secret and is rotated, injected
+//! Cloud faults on the password and Datadog paths, delete) with the operator logging at
 //! `trace`, the most verbose level; then every API key and password used is searched for in
 //! everything the operator produces or Kubernetes and the simulator record about it: the whole
 //! operator log, every Event of the namespace, `-o yaml` and `describe` of every crdbcloud object
@@ -35,6 +36,9 @@ const REF_SECOND: &str = "p@ss/W0rd+Sp ce!-5d2a";
 const SHORT: &str = "Sh0rt!x";
 const SHORT_FIXED: &str = "Now-long-enough-6a1f0c";
 const GEN_ROTATED: &str = "Gen-rotated-pass-8f4e2a";
+/// Datadog API keys of a metric export, from a Secret: first and rotated.
+const DATADOG_FIRST: &str = "dd5ecret0first00000000000000c0ffee";
+const DATADOG_SECOND: &str = "dd5ecret0second0000000000000decaf";
 
 /// Standard base64 with padding (as Secret data is encoded).
 fn b64(s: &str) -> String {
@@ -197,6 +201,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
         ("wrong-cloud-key", "apiKey", WRONG_KEY),
         ("ref-pw", "password", REF_FIRST),
         ("short-pw", "password", SHORT),
+        ("datadog-key", "api-key", DATADOG_FIRST),
     ] {
         // Created, not applied: `kubectl apply` would copy the value into the
         // last-applied-configuration annotation (the sweep finds it there).
@@ -206,7 +211,9 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
 
     // Create: the lost answer of one SQL user create makes the operator adopt it and set its password.
     admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::CreateSQLUser) }).await;
+    admin.add_fault(&FaultSpec { status: Some(500), ..FaultSpec::on(Operation::EnableDatadogMetricExport) }).await;
     let mut manifest = cluster("alpha-db", None);
+    manifest.push_str("  metricExport:\n    datadog:\n      site: US5\n      apiKeySecretRef:\n        name: datadog-key\n        key: api-key\n");
     manifest.push_str(&format!("---\n{}", cluster("beta-db", Some("team-cloud-key"))));
     manifest.push_str(&format!("---\n{}", cluster("gamma-db", Some("wrong-cloud-key"))));
     manifest.push_str(&child("SQLUser", "genuser", "alpha-db", ""));
@@ -234,6 +241,8 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     let generated = secret_text(&secrets.get("genuser-password").await.unwrap(), "password");
     wait_cloud_password(&admin, &alpha, "genuser", &generated, "the generated password").await;
     wait_cloud_password(&admin, &beta, "refuser", REF_FIRST, "the first referenced password").await;
+    wait_for(&clusters, "alpha-db", TIMEOUT, "Datadog export Synced", |c| condition(c, "DatadogMetricExportSynced").is_some_and(|(s, _, _)| s == "True")).await;
+    assert_eq!(admin.datadog_api_key(&alpha).await.as_deref(), Some(DATADOG_FIRST), "the Datadog key reached the cloud");
     snapshots.push_str(&snapshot(&ns_name, "created").await);
     let metrics_created = scrape(&metrics_addr).await;
 
@@ -246,6 +255,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     patch_secret(&secrets, "ref-pw", "password", REF_SECOND).await;
     patch_secret(&secrets, "genuser-password", "password", GEN_ROTATED).await;
     patch_secret(&secrets, "short-pw", "password", SHORT_FIXED).await;
+    patch_secret(&secrets, "datadog-key", "api-key", DATADOG_SECOND).await;
     let relabel = json!({"spec": {"labels": {"team": "payments", "tier": "gold"}}});
     clusters.patch("alpha-db", &PatchParams::default(), &Patch::Merge(&relabel)).await.unwrap();
     dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
@@ -254,6 +264,11 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     wait_cloud_password(&admin, &beta, "refuser", REF_SECOND, "the rotated referenced password").await;
     wait_cloud_password(&admin, &alpha, "genuser", GEN_ROTATED, "the replaced generated password").await;
     wait_cloud_password(&admin, &alpha, "shortuser", SHORT_FIXED, "the fixed password").await;
+    let deadline = Instant::now() + TIMEOUT;
+    while admin.datadog_api_key(&alpha).await.as_deref() != Some(DATADOG_SECOND) {
+        assert!(Instant::now() < deadline, "the rotated Datadog key never reached the cloud");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     for name in ["genuser", "refuser", "shortuser"] {
         wait_for(&users, name, TIMEOUT, "Ready after the rotation", is_ready).await;
     }
@@ -285,6 +300,9 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     assert!(in_secret.iter().any(|f| f.contains("(base64)")), "the search misses a base64-encoded password");
     let in_url = findings("connection url", &connection_url, &control("rotated", REF_SECOND));
     assert!(in_url.iter().any(|f| f.contains("(url-encoded)")), "the search misses a URL-encoded password");
+    let datadog_secret = serde_json::to_string(&secrets.get("datadog-key").await.unwrap()).unwrap();
+    let in_datadog_secret = findings("Datadog Secret", &datadog_secret, &control("rotated Datadog key", DATADOG_SECOND));
+    assert!(in_datadog_secret.iter().any(|f| f.contains("(base64)")), "the search misses a base64-encoded Datadog key");
 
     // Delete everything (the rejected-key cluster too) and wait until it is all gone.
     kubectl(&["delete", "crdbcloud", "--all", "-n", &ns_name, "--wait=false"], None).await.ok();
@@ -325,11 +343,11 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     // Each corpus holds what it should, so an empty or unrelated one cannot pass unnoticed.
     let markers: Vec<(&str, Vec<&str>)> = vec![
         ("operator log", vec!["TRACE", "DEBUG", "alpha-db", "beta-db", "gamma-db", "genuser", "refuser", "short-pw", Operation::UpdateSQLUserPassword.name()]),
-        ("events", vec!["PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser"]),
-        ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2"]),
-        ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint"]),
+        ("events", vec!["PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser", "spec.metricExport.datadog"]),
+        ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2", "apiKeyFingerprint"]),
+        ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint", "datadog-key"]),
         ("metrics", vec!["crdb_operator_cloud_api_requests_total", Operation::UpdateSQLUserPassword.name(), "crdb_operator_reconciles_total"]),
-        ("simulator request log", vec![Operation::UpdateSQLUserPassword.name(), FaultKind::DropResponse.as_str(), FaultKind::ResetConnection.as_str(), &alpha, &beta]),
+        ("simulator request log", vec![Operation::UpdateSQLUserPassword.name(), Operation::EnableDatadogMetricExport.name(), FaultKind::DropResponse.as_str(), FaultKind::ResetConnection.as_str(), &alpha, &beta]),
         ("simulator stats", vec![Operation::UpdateSQLUserPassword.name(), Operation::CreateSQLUser.name()]),
     ];
     for (name, wanted) in &markers {
@@ -349,6 +367,8 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
         Needle { label: "rotated referenced password".into(), value: REF_SECOND.into() },
         Needle { label: "too-short password".into(), value: SHORT.into() },
         Needle { label: "fixed password".into(), value: SHORT_FIXED.into() },
+        Needle { label: "first Datadog API key".into(), value: DATADOG_FIRST.into() },
+        Needle { label: "rotated Datadog API key".into(), value: DATADOG_SECOND.into() },
     ];
     needles.sort_by_key(|n| std::cmp::Reverse(n.value.len()));
     let mut leaks = Vec::new();

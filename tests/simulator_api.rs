@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crdb_cloud::Operation;
-use crdb_cloud::models::{BackupConfiguration, ClusterState, OperationStatus};
-use crdb_cloud_simulator::admin_api::{FaultKind, FaultSpec, ForceState, UserDump};
+use crdb_cloud::models::{BackupConfiguration, ClusterState, LogExportStatus, OperationStatus};
+use crdb_cloud_simulator::admin_api::{FaultKind, FaultSpec, ForceLogExportStatus, ForceState, UserDump};
 use crdb_cloud_simulator::admin_client::{AdminClient, AdminError};
 use crdb_cloud_simulator::{self as simulator, RunningSimulator, SimulatorConfig};
 use reqwest::Method;
@@ -811,4 +811,59 @@ async fn a_stuck_pending_finalization_refuses_to_finalize() {
     assert_eq!(s.get(&path).await.ok()["upgrade_status"], "PENDING_FINALIZATION");
     s.admin.try_force_state(&id, &json!({"finalization_stuck": false})).await.unwrap();
     assert_eq!(s.patch(&path, json!({"upgrade_status": "FINALIZED"})).await.ok()["upgrade_status"], "FINALIZED");
+}
+
+#[tokio::test]
+async fn exports_are_singletons_that_enable_asynchronously_and_refuse_what_the_cloud_refuses() {
+    let s = Sim::start(config()).await;
+    let id = s.ready_cluster("exports").await;
+    let log = format!("/api/v1/clusters/{id}/logexport");
+
+    // Not configured: 404; unknown clusters: 404.
+    s.get(&log).await.error(404, 5);
+    s.get("/api/v1/clusters/00000000-0000-4000-8000-000000000000/metricexport/datadog").await.error(404, 5);
+
+    // ENABLING, then ENABLED once an operation's time has passed.
+    let body = json!({"type": "GCP_CLOUD_LOGGING", "log_name": "default", "auth_principal": "p", "groups": [{"log_name": "ops", "channels": ["OPS"]}]});
+    assert_eq!(s.post(&log, body.clone()).await.ok()["status"], "ENABLING");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let read = s.get(&log).await.ok();
+    assert_eq!((read["status"].as_str(), read["spec"]["groups"][0]["log_name"].as_str()), (Some("ENABLED"), Some("ops")));
+
+    // The fault hook: a credentials error with the cloud's message, until the next enable.
+    let force = ForceLogExportStatus { status: LogExportStatus::CredentialsError, user_message: "cannot assume role".into() };
+    s.admin.force_log_export_status(&id, &force).await;
+    let failed = s.get(&log).await.ok();
+    assert_eq!((failed["status"].as_str(), failed["user_message"].as_str()), (Some("CREDENTIALS_ERROR"), Some("cannot assume role")));
+    assert_eq!(s.post(&log, body).await.ok()["status"], "ENABLING");
+
+    // Refusals: unknown enums, missing fields, external IDs on serverless.
+    s.post(&log, json!({"type": "SPLUNK", "log_name": "x", "auth_principal": "p"})).await.error(400, 3);
+    s.post(&log, json!({"type": "GCP_CLOUD_LOGGING", "log_name": "", "auth_principal": "p"})).await.error(400, 3);
+    let external = s.post(&log, json!({"type": "AWS_CLOUDWATCH", "log_name": "x", "auth_principal": "arn:aws:iam::1:role/r", "aws_external_id": "e"})).await;
+    external.error(400, 3);
+    assert!(external.message().contains("ADVANCED"), "{}", external.message());
+    let cloudwatch = format!("/api/v1/clusters/{id}/metricexport/cloudwatch");
+    s.post(&cloudwatch, json!({"role_arn": "arn:aws:iam::123456789012:role/m", "external_id": "e"})).await.error(400, 3);
+    s.post(&cloudwatch, json!({"role_arn": "not-an-arn"})).await.error(400, 3);
+    let datadog = format!("/api/v1/clusters/{id}/metricexport/datadog");
+    s.post(&datadog, json!({"site": "MARS1", "api_key": "k"})).await.error(400, 3);
+
+    // The Datadog key shows only as its last four characters, and never in the request log.
+    let shown = s.post(&datadog, json!({"site": "US3", "api_key": "datadog-secret-key-9876"})).await.ok();
+    assert_eq!((shown["api_key"].as_str(), shown["status"].as_str()), (Some("9876"), Some("ENABLING")));
+    assert!(!serde_json::to_string(&s.admin.requests(0, None).await).unwrap().contains("datadog-secret"));
+
+    // DELETE removes; a second DELETE finds nothing.
+    assert_eq!(s.delete(&datadog).await.ok()["status"], "DISABLING");
+    s.delete(&datadog).await.error(404, 5);
+    assert_eq!(s.delete(&log).await.ok()["status"], "DISABLING");
+    s.get(&log).await.error(404, 5);
+
+    // Writes wait while the cluster is LOCKED; reads do not.
+    let prometheus = format!("/api/v1/clusters/{id}/metricexport/prometheus");
+    s.call(Some(KEY), Method::POST, &prometheus, None).await.ok();
+    s.admin.force_state(&id, &ForceState { state: Some(ClusterState::Locked), ..Default::default() }).await;
+    s.delete(&prometheus).await.error(400, 9);
+    assert!(s.get(&prometheus).await.ok()["targets"]["us-central1"].is_string());
 }

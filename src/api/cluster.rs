@@ -32,6 +32,8 @@ use super::settings::{SettingsSpec, SettingsStatus};
 #[x_kube(validation = Rule::new("has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)").message("spec.name is immutable"))]
 #[x_kube(validation = Rule::new("has(self.adoptClusterId) == has(oldSelf.adoptClusterId) && (!has(self.adoptClusterId) || self.adoptClusterId == oldSelf.adoptClusterId)").message("spec.adoptClusterId is immutable"))]
 #[x_kube(validation = Rule::new("!has(self.plan) || !has(oldSelf.plan) || self.plan == oldSelf.plan || (oldSelf.plan == 'BASIC' && self.plan == 'STANDARD')").message("spec.plan can only change from BASIC to STANDARD"))]
+#[x_kube(validation = Rule::new("!has(self.logExport) || !has(self.logExport.awsExternalId) || has(self.dedicated)").message("spec.logExport.awsExternalId is only supported on ADVANCED (spec.dedicated) clusters"))]
+#[x_kube(validation = Rule::new("!has(self.metricExport) || !has(self.metricExport.cloudwatch) || !has(self.metricExport.cloudwatch.externalId) || has(self.dedicated)").message("spec.metricExport.cloudwatch.externalId is only supported on ADVANCED (spec.dedicated) clusters"))]
 #[x_kube(validation = Rule::new("!has(self.cockroachVersion) || !has(self.plan) || self.plan != 'BASIC'").message("spec.cockroachVersion cannot be set on a BASIC cluster (its version is managed by CockroachDB Cloud)"))]
 #[x_kube(validation = Rule::new("!has(self.maintenance) || (!has(self.maintenance.window) && !has(self.maintenance.blackoutWindows)) || has(self.dedicated)").message("spec.maintenance.window and spec.maintenance.blackoutWindows are for ADVANCED clusters (spec.dedicated) only"))]
 pub struct CockroachClusterSpec {

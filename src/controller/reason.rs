@@ -105,6 +105,10 @@ reasons! {
     CreationFailed,
     OperationFailed,
     AdoptionFailed,
+    /// The cloud reports an export failing (e.g. a log export's CREDENTIALS_ERROR).
+    ExportFailed,
+    /// A Secret a setting block refers to is missing, or lacks the key.
+    SecretNotFound,
     /// The cloud cluster has delete protection on.
     DeleteProtected,
     /// A stored object of one of the operator's kinds cannot be read (older or hand-edited schema).

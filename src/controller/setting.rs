@@ -71,6 +71,18 @@ pub trait Setting: Send + Sync + 'static {
     fn waiting(_desired: &Self::Desired, _observed: &Self::Observed) -> Option<Waiting> {
         None
     }
+    /// Adds to what `get` observed what the block refers to in Kubernetes (the value of a Secret),
+    /// before [`Setting::plan`]; most blocks refer to nothing. Values read here are secrets at
+    /// most in memory: the observation never reaches a log, event or status except through
+    /// [`Setting::record`].
+    fn read_references<'a>(_pass: &'a Pass<'a>, _desired: &'a Self::Desired, _observed: &'a mut Self::Observed) -> impl Future<Output = Result<(), ReconcileError>> + Send + 'a {
+        async { Ok(()) }
+    }
+    /// A setting in line with the block that the cloud reports as failing (an export whose
+    /// credentials it cannot use): the block's failure, its status still recorded.
+    fn health(_observed: &Self::Observed) -> Result<(), ReconcileError> {
+        Ok(())
+    }
     /// Describes `change` for events ("frequencyMinutes 60 -> 15").
     fn describe(change: &Self::Change) -> String;
     /// Puts what the cloud holds (or nothing, once the block is unset) into the cluster's status.
@@ -144,6 +156,9 @@ impl<S: Setting> AnySetting for Erased<S> {
             match converge::<S>(pass, desired).await {
                 Ok(observed) => {
                     S::record(status, Some(&observed));
+                    if let Err(err) = S::health(&observed) {
+                        return Err(failed::<S>(status, err, generation));
+                    }
                     let (synced, reason, message, recheck) = match (S::plan(desired, &observed), S::waiting(desired, &observed)) {
                         (Some(next), _) => {
                             let message = format!("{} is being updated in the cloud (next: {})", S::BLOCK, S::describe(&next));
@@ -157,19 +172,23 @@ impl<S: Setting> AnySetting for Erased<S> {
                     conditions::set(&mut status.base.conditions, S::CONDITION, synced, reason, &message, generation, Timestamp::now());
                     Ok(recheck)
                 }
-                Err(err) => {
-                    let err = ReconcileError { message: format!("{}: {}", S::BLOCK, err.message), ..err };
-                    conditions::set(&mut status.base.conditions, S::CONDITION, false, err.reason, &err.message, generation, Timestamp::now());
-                    Err(err)
-                }
+                Err(err) => Err(failed::<S>(status, err, generation)),
             }
         }
         .boxed()
     }
 }
 
+/// A block's failure: its message names the block, and its condition says so.
+fn failed<S: Setting>(status: &mut CockroachClusterStatus, err: ReconcileError, generation: Option<i64>) -> ReconcileError {
+    let err = ReconcileError { message: format!("{}: {}", S::BLOCK, err.message), ..err };
+    conditions::set(&mut status.base.conditions, S::CONDITION, false, err.reason, &err.message, generation, Timestamp::now());
+    err
+}
+
 async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S::Observed, ReconcileError> {
-    let observed = S::observe(pass).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
+    let mut observed = S::observe(pass).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
+    S::read_references(pass, desired, &mut observed).await?;
     let Some(change) = S::plan(desired, &observed) else {
         return Ok(observed);
     };
@@ -180,7 +199,10 @@ async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S
     } else {
         (EventType::Normal, Reason::Updated, format!("updated {} in the cloud: {what}", S::BLOCK))
     };
-    pass.ctx.event(pass.cluster, event_type, reason, "Update", note).await;
+    // One action per block: events of the same reason and action are merged into one series
+    // keeping the first note, which would hide a second block's change behind the first's.
+    let action = format!("Update{}", S::CONDITION.trim_end_matches("Synced"));
+    pass.ctx.event(pass.cluster, event_type, reason, &action, note).await;
     Ok(written)
 }
 

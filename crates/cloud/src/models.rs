@@ -736,6 +736,8 @@ pub struct ClusterVersionDeferral {
 pub struct ClusterVersionDeferralUpdate {
     pub deferral_policy: DeferralPolicy,
 }
+mod exports;
+pub use exports::*;
 
 /// Query parameters of every keyset-paginated list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

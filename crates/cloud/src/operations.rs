@@ -78,6 +78,18 @@ operations! {
     DeleteBlackoutWindow: DELETE "/api/v1/clusters/{cluster_id}/blackout-windows/{blackout_window_id}";
     GetClusterVersionDeferral: GET "/api/v1/clusters/{cluster_id}/version-deferral";
     SetClusterVersionDeferral: PUT "/api/v1/clusters/{cluster_id}/version-deferral";
+    GetLogExportInfo: GET "/api/v1/clusters/{cluster_id}/logexport";
+    EnableLogExport: POST "/api/v1/clusters/{cluster_id}/logexport";
+    DeleteLogExport: DELETE "/api/v1/clusters/{cluster_id}/logexport";
+    GetDatadogMetricExportInfo: GET "/api/v1/clusters/{cluster_id}/metricexport/datadog";
+    EnableDatadogMetricExport: POST "/api/v1/clusters/{cluster_id}/metricexport/datadog";
+    DeleteDatadogMetricExport: DELETE "/api/v1/clusters/{cluster_id}/metricexport/datadog";
+    GetCloudWatchMetricExportInfo: GET "/api/v1/clusters/{cluster_id}/metricexport/cloudwatch";
+    EnableCloudWatchMetricExport: POST "/api/v1/clusters/{cluster_id}/metricexport/cloudwatch";
+    DeleteCloudWatchMetricExport: DELETE "/api/v1/clusters/{cluster_id}/metricexport/cloudwatch";
+    GetPrometheusMetricExportInfo: GET "/api/v1/clusters/{cluster_id}/metricexport/prometheus";
+    EnablePrometheusMetricExport: POST "/api/v1/clusters/{cluster_id}/metricexport/prometheus";
+    DeletePrometheusMetricExport: DELETE "/api/v1/clusters/{cluster_id}/metricexport/prometheus";
 }
 
 impl Operation {

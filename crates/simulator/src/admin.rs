@@ -8,11 +8,11 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use crdb_cloud::models::Cluster;
+use crdb_cloud::models::{Cluster, LogExportClusterInfo};
 
 use super::Sim;
 use super::admin_api::{
-    Cleared, ClusterDump, Fault, FaultSpec, ForceState, Health, OrgDump, RequestRecord, Reset, SqlUserPassword, StateDump,
+    Cleared, ClusterDump, DatadogApiKeyDump, Fault, ForceLogExportStatus, FaultSpec, ForceState, Health, OrgDump, RequestRecord, Reset, SqlUserPassword, StateDump,
     Stats, UserDump, paths,
 };
 use super::errors::{ApiError, ApiResult};
@@ -29,6 +29,8 @@ pub(super) fn router() -> Router<Arc<Sim>> {
         .route(paths::STATE, get(state))
         .route(paths::CLUSTER_STATE, post(force_state))
         .route(paths::SQL_USER_PASSWORD, get(sql_user_password))
+        .route(paths::LOG_EXPORT_STATUS, post(force_log_export_status))
+        .route(paths::DATADOG_API_KEY, get(datadog_api_key))
 }
 
 async fn stats(State(sim): State<Arc<Sim>>) -> Json<Stats> {
@@ -128,4 +130,25 @@ async fn sql_user_password(
         .get(&name)
         .ok_or_else(|| ApiError::not_found(format!("SQL user {name:?} not found on cluster {cluster_id}")))?;
     Ok(Json(SqlUserPassword { password: password.clone() }))
+}
+
+async fn force_log_export_status(
+    State(sim): State<Arc<Sim>>,
+    ApiPath(cluster_id): ApiPath<String>,
+    JsonBody(body): JsonBody<ForceLogExportStatus>,
+) -> ApiResult<Json<LogExportClusterInfo>> {
+    validation::known("status", &body.status)?;
+    let now = Utc::now();
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, now)?;
+    let log = record.exports.log.as_mut().ok_or_else(|| ApiError::not_found(format!("log export is not configured for cluster {cluster_id}")))?;
+    log.forced = Some((body.status, body.user_message));
+    Ok(Json(log.info(&cluster_id, now)))
+}
+
+async fn datadog_api_key(State(sim): State<Arc<Sim>>, ApiPath(cluster_id): ApiPath<String>) -> ApiResult<Json<DatadogApiKeyDump>> {
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, Utc::now())?;
+    let export = record.exports.datadog.as_ref().ok_or_else(|| ApiError::not_found(format!("Datadog metric export is not configured for cluster {cluster_id}")))?;
+    Ok(Json(DatadogApiKeyDump { api_key: export.config.api_key.expose().to_string() }))
 }

@@ -6,7 +6,9 @@
 //!   injected fault; never bodies or keys).
 //! - `POST reset` ([`Reset`]), `GET state` ([`StateDump`]), `POST clusters/{id}/state` (a
 //!   [`ForceState`], answered with the cluster), `GET clusters/{id}/sql-users/{name}/password`
-//!   ([`SqlUserPassword`]).
+//!   ([`SqlUserPassword`]), `POST clusters/{id}/logexport/status` (a [`ForceLogExportStatus`]:
+//!   the fault hook for a log export that fails, e.g. CREDENTIALS_ERROR, answered with the export),
+//!   `GET clusters/{id}/metricexport/datadog/api-key` ([`DatadogApiKeyDump`]).
 //! - `GET|POST|DELETE faults`: a POST's body is a [`FaultSpec`], answered with the [`Fault`];
 //!   GET lists them; DELETE answers [`Cleared`].
 
@@ -28,6 +30,8 @@ pub mod paths {
     pub const STATE: &str = "/_simulator/state";
     pub const CLUSTER_STATE: &str = "/_simulator/clusters/{cluster_id}/state";
     pub const SQL_USER_PASSWORD: &str = "/_simulator/clusters/{cluster_id}/sql-users/{name}/password";
+    pub const LOG_EXPORT_STATUS: &str = "/_simulator/clusters/{cluster_id}/logexport/status";
+    pub const DATADOG_API_KEY: &str = "/_simulator/clusters/{cluster_id}/metricexport/datadog/api-key";
 }
 
 /// The body of `POST /_simulator/faults`: the next `count` calls of `operation` (or of every
@@ -278,4 +282,19 @@ pub struct Reset {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cleared {
     pub cleared: usize,
+}
+
+/// Puts a cluster's log export into `status` with the cloud's `user_message` (e.g. a
+/// CREDENTIALS_ERROR once the role cannot be assumed), until the next enable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForceLogExportStatus {
+    pub status: crdb_cloud::models::LogExportStatus,
+    pub user_message: String,
+}
+
+/// The Datadog API key the simulator was given (the API shows only its last four characters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatadogApiKeyDump {
+    pub api_key: String,
 }

@@ -9,9 +9,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crdb_cloud::Operation;
-use crdb_cloud::models::Cluster;
+use crdb_cloud::models::{Cluster, LogExportClusterInfo};
 
 use crate::admin_api::{
+    DatadogApiKeyDump, ForceLogExportStatus,
     Cleared, ClusterDump, Fault, FaultSpec, ForceState, Health, RequestRecord, Reset, SqlUserPassword, StateDump, Stats,
     paths,
 };
@@ -167,6 +168,22 @@ impl AdminClient {
         let path = fill(paths::SQL_USER_PASSWORD, &[cluster_id, name]);
         match self.try_call::<SqlUserPassword>(Method::GET, &path, &[], None::<&()>).await {
             Ok(answer) => Some(answer.password),
+            Err(e) if e.status == 404 => None,
+            Err(e) => panic!("admin GET {path} failed: {e}"),
+        }
+    }
+
+    /// The fault hook of log export: puts it into `force.status` (e.g. CREDENTIALS_ERROR) with the
+    /// cloud's message, until the next enable.
+    pub async fn force_log_export_status(&self, cluster_id: &str, force: &ForceLogExportStatus) -> LogExportClusterInfo {
+        self.call(Method::POST, &fill(paths::LOG_EXPORT_STATUS, &[cluster_id]), &[], Some(force)).await
+    }
+
+    /// The Datadog API key the cluster's metric export was given; `None` when not configured.
+    pub async fn datadog_api_key(&self, cluster_id: &str) -> Option<String> {
+        let path = fill(paths::DATADOG_API_KEY, &[cluster_id]);
+        match self.try_call::<DatadogApiKeyDump>(Method::GET, &path, &[], None::<&()>).await {
+            Ok(answer) => Some(answer.api_key),
             Err(e) if e.status == 404 => None,
             Err(e) => panic!("admin GET {path} failed: {e}"),
         }

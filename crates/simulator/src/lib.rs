@@ -18,6 +18,7 @@ mod children;
 mod clusters;
 pub mod connection;
 mod databases;
+pub mod exports;
 pub mod errors;
 mod extract;
 pub mod faults;
@@ -179,6 +180,18 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         DeleteBlackoutWindow => on(method, maintenance::delete_blackout),
         GetClusterVersionDeferral => on(method, maintenance::get_deferral),
         SetClusterVersionDeferral => on(method, maintenance::set_deferral),
+        GetLogExportInfo => on(method, exports::get_log),
+        EnableLogExport => on(method, exports::enable_log),
+        DeleteLogExport => on(method, exports::delete_log),
+        GetDatadogMetricExportInfo => on(method, exports::get_datadog),
+        EnableDatadogMetricExport => on(method, exports::enable_datadog),
+        DeleteDatadogMetricExport => on(method, exports::delete_datadog),
+        GetCloudWatchMetricExportInfo => on(method, exports::get_cloudwatch),
+        EnableCloudWatchMetricExport => on(method, exports::enable_cloudwatch),
+        DeleteCloudWatchMetricExport => on(method, exports::delete_cloudwatch),
+        GetPrometheusMetricExportInfo => on(method, exports::get_prometheus),
+        EnablePrometheusMetricExport => on(method, exports::enable_prometheus),
+        DeletePrometheusMetricExport => on(method, exports::delete_prometheus),
     }
 }
 

@@ -134,6 +134,7 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
         retention_changed: false,
         maintenance: Default::default(),
         finalization_stuck: false,
+        exports: Default::default(),
     }
 }
 

@@ -238,6 +238,8 @@ pub struct ClusterRecord {
     pub maintenance: Maintenance,
     /// Fault hook: an upgrade stuck in PENDING_FINALIZATION, whose finalization the cloud refuses.
     pub finalization_stuck: bool,
+    /// Log and metric export configurations.
+    pub exports: super::exports::Exports,
 }
 
 impl ClusterRecord {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use crdb_cloud::models::{
+    DatadogSite, LogExportStatus, LogExportType, LogLevel,
     CloudProvider, ClusterState, CreateClusterRequest, DedicatedHardwareConfig, DeleteProtection, HardwareSpec,
     DeferralPolicy, MachineSpec, NetworkVisibility, OperationStatus, Plan, ReleaseType, SupportStatus, UpdateClusterSpec, UpgradeStatus,
     UpgradeType, UsageLimits,
@@ -33,6 +34,7 @@ macro_rules! wire_enum {
 }
 
 wire_enum!(CloudProvider, ClusterState, OperationStatus, Plan, DeleteProtection, NetworkVisibility, UpgradeType, UpgradeStatus, SupportStatus, ReleaseType, DeferralPolicy);
+wire_enum!(LogExportType, LogExportStatus, LogLevel, DatadogSite);
 
 /// Rejects a value outside the enum's documented set, naming the field.
 pub fn known<E: WireEnum>(field: &str, value: &E) -> ApiResult<()> {

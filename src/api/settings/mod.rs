@@ -3,7 +3,9 @@
 //! means "left alone".
 
 pub mod backup;
+pub mod log_export;
 pub mod maintenance;
+pub mod metric_export;
 pub mod upgrade;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,21 @@ pub struct SettingsSpec {
     /// How major version upgrades are finalized. Unset: the cloud finalizes after 72 hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<upgrade::UpgradeSpec>,
+    /// Log export to the customer's cloud log sink. Unset: left as the cloud has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_export: Option<log_export::LogExportSpec>,
+    /// Metric export to Datadog, CloudWatch and Prometheus. Unset: left as the cloud has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_export: Option<metric_export::MetricExportSpec>,
+}
+
+impl SettingsSpec {
+    /// The Secrets the blocks refer to (their names, in the cluster's namespace): a change of one
+    /// wakes the cluster.
+    pub fn referenced_secrets(&self) -> Vec<&str> {
+        let datadog = self.metric_export.as_ref().and_then(|m| m.datadog.as_ref()).and_then(|d| d.api_key_secret_ref.as_ref());
+        datadog.map(|r| r.name.as_str()).into_iter().collect()
+    }
 }
 
 /// What the cloud reports of each setting block the spec sets.
@@ -36,4 +53,10 @@ pub struct SettingsStatus {
     /// The upgrade awaiting finalization, while spec.upgrade is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<upgrade::UpgradeStatus>,
+    /// The log export, while spec.logExport is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_export: Option<log_export::LogExportStatus>,
+    /// The metric exports, while spec.metricExport sets them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_export: Option<metric_export::MetricExportStatus>,
 }

@@ -5,7 +5,12 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
 
 use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
@@ -13,6 +18,7 @@ use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
 use crate::cloud::{CloudClient, CloudError};
 use crate::controller::conditions::Outcome;
+use crate::controller::Wiring;
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::reconciler::Step;
@@ -149,6 +155,24 @@ impl TopLevel for CockroachCluster {
             }
             None => cloud.update_cluster(&cluster.id, &changes.update).await.map_err(|e| ReconcileError::cloud("updating the cluster", e)),
         }
+    }
+
+    /// A cluster follows the Secrets its setting blocks refer to (metadata only: the operator
+    /// never caches Secret data), so a rotated Datadog API key reaches the cloud without waiting
+    /// for the resync.
+    fn watches(controller: Controller<CockroachCluster>, wiring: &Wiring) -> Controller<CockroachCluster> {
+        let clusters = controller.store();
+        let secrets = wiring.api::<PartialObjectMeta<Secret>>();
+        controller.watches(secrets, wiring.watcher_config(), move |secret| {
+            let namespace = secret.namespace();
+            let name = secret.name_any();
+            clusters
+                .state()
+                .into_iter()
+                .filter(|c| c.namespace() == namespace && c.spec.settings.referenced_secrets().contains(&name.as_str()))
+                .map(|c| ObjectRef::from_obj(c.as_ref()))
+                .collect::<Vec<_>>()
+        })
     }
 
     /// The setting blocks, once the cluster itself matches the spec.

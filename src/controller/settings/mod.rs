@@ -5,6 +5,8 @@ pub mod backup;
 pub mod blackout_windows;
 pub mod maintenance_window;
 pub mod upgrade;
+pub mod log_export;
+pub mod metric_export;
 pub mod version_deferral;
 
 use super::setting::{AnySetting, setting};
@@ -19,6 +21,10 @@ pub fn all() -> Vec<Box<dyn AnySetting>> {
         setting::<blackout_windows::Blackouts>(),
         setting::<version_deferral::Deferral>(),
         setting::<upgrade::Upgrade>(),
+        setting::<log_export::LogExport>(),
+        setting::<metric_export::Datadog>(),
+        setting::<metric_export::CloudWatch>(),
+        setting::<metric_export::Prometheus>(),
     ]
 }
 

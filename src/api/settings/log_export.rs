@@ -1,0 +1,109 @@
+//! `spec.logExport`: the cluster's log export to the customer's cloud log sink.
+
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where logs go (the cloud's `LogExportType`). Azure Log Analytics needs a shared key, which
+/// this block does not carry yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum LogExportType {
+    #[serde(rename = "AWS_CLOUDWATCH")]
+    AwsCloudwatch,
+    #[serde(rename = "GCP_CLOUD_LOGGING")]
+    GcpCloudLogging,
+}
+
+/// The least severe level a group exports (the cloud's `LogLevel.Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum LogLevel {
+    #[serde(rename = "UNSPECIFIED")]
+    Unspecified,
+    #[serde(rename = "WARNING")]
+    Warning,
+    #[serde(rename = "ERROR")]
+    Error,
+    #[serde(rename = "FATAL")]
+    Fatal,
+}
+
+/// Log export of the cluster. Unset: the cloud's log export is left as it is. Removing the block
+/// stops managing it (the export keeps running); `enabled: false` turns it off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.enabled) && !self.enabled) || (has(self.type) && has(self.logName) && has(self.authPrincipal))").message("spec.logExport needs type, logName and authPrincipal (or enabled: false to turn log export off)"))]
+#[x_kube(validation = Rule::new("!has(self.awsExternalId) || (has(self.type) && self.type == 'AWS_CLOUDWATCH')").message("spec.logExport.awsExternalId is only for type AWS_CLOUDWATCH"))]
+pub struct LogExportSpec {
+    /// Whether logs are exported. `false` turns the cloud's log export off. Defaults to true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The sink: AWS_CLOUDWATCH or GCP_CLOUD_LOGGING.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<LogExportType>,
+    /// Name of the logs in the sink (the CloudWatch log group, the GCP log name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^[A-Za-z0-9._/#-]+$"))]
+    pub log_name: Option<String>,
+    /// CloudWatch: the ARN of the IAM role the cluster assumes to write logs; GCP Cloud Logging:
+    /// the project ID the cluster's service account writes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub auth_principal: Option<String>,
+    /// External ID sent when assuming the CloudWatch role, if its trust policy requires one.
+    /// ADVANCED clusters only (the cloud refuses it on BASIC/STANDARD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224))]
+    pub aws_external_id: Option<String>,
+    /// Sends every log to this region of the sink instead of each node's own region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 64), regex(pattern = r"^[a-z0-9-]+$"))]
+    pub region: Option<String>,
+    /// Redacts sensitive information from the exported logs (groups may override). Defaults to false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact: Option<bool>,
+    /// Groups of CockroachDB log channels exported under their own name; channels in no group go
+    /// to `logName`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub groups: Vec<LogExportGroupSpec>,
+    /// CockroachDB log channels not exported at all (e.g. `SESSIONS`, `SQL_PERF`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), extend("items" = {"type": "string", "minLength": 2, "maxLength": 64, "pattern": "^[A-Z][A-Z_]*$"}))]
+    pub omitted_channels: Vec<String>,
+}
+
+/// A group of log channels exported under its own log name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogExportGroupSpec {
+    /// Name of the group in the sink.
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^[A-Za-z0-9._/#-]+$"))]
+    pub log_name: String,
+    /// CockroachDB log channels in the group (e.g. `OPS`, `HEALTH`, `SQL_SCHEMA`).
+    #[schemars(length(min = 1, max = 32), extend("items" = {"type": "string", "minLength": 2, "maxLength": 64, "pattern": "^[A-Z][A-Z_]*$"}))]
+    pub channels: Vec<String>,
+    /// The least severe level exported: UNSPECIFIED (all), WARNING, ERROR or FATAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_level: Option<LogLevel>,
+    /// Redacts this group's logs; unset inherits `spec.logExport.redact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact: Option<bool>,
+}
+
+/// The log export the cloud reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogExportStatus {
+    /// The cloud's state of the export: ENABLING, ENABLED, ENABLE_FAILED, CREDENTIALS_ERROR,
+    /// DISABLING, DISABLED, DISABLE_FAILED; NOT_CONFIGURED when the cloud has none.
+    pub status: String,
+    /// The cloud's explanation of a failing export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_message: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_name: Option<String>,
+    /// When the cloud last changed the configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
