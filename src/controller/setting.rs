@@ -48,6 +48,16 @@ pub trait Setting: Send + Sync + 'static {
     /// The write that makes the cloud match the block, or `None` when it does. Pure (unit-tested
     /// per setting).
     fn plan(desired: &Self::Desired, observed: &Self::Observed) -> Option<Self::Change>;
+    /// Text the block names outside the spec (the PEM in a Secret or ConfigMap), read and
+    /// checked before the cloud is read, so a bad reference costs no request; `plan_with` gets it.
+    /// Default: none.
+    fn referenced(_pass: &Pass<'_>, _desired: &Self::Desired) -> impl Future<Output = Result<Option<String>, ReconcileError>> + Send {
+        async { Ok(None) }
+    }
+    /// [`Setting::plan`] of a block that references text outside the spec. Default: `plan`.
+    fn plan_with(desired: &Self::Desired, _referenced: Option<&str>, observed: &Self::Observed) -> Option<Self::Change> {
+        Self::plan(desired, observed)
+    }
     /// Sends `change`; answers with the setting as the cloud holds it after.
     fn execute(cloud: &CloudClient, cluster_id: &str, change: &Self::Change) -> impl Future<Output = Result<Self::Observed, CloudError>> + Send;
     /// How a failed write is reported: by default as any Cloud error (a refusal of the spec
@@ -113,8 +123,9 @@ impl<S: Setting> AnySetting for Erased<S> {
 }
 
 async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S::Observed, ReconcileError> {
+    let referenced = S::referenced(pass, desired).await?;
     let observed = S::get(pass.cloud, pass.cluster_id).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
-    let Some(change) = S::plan(desired, &observed) else {
+    let Some(change) = S::plan_with(desired, referenced.as_deref(), &observed) else {
         return Ok(observed);
     };
     let written = S::execute(pass.cloud, pass.cluster_id, &change).await.map_err(S::classify)?;

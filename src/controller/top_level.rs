@@ -22,9 +22,11 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Controller;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
+use super::Wiring;
 use super::conditions::{self, Outcome};
 use super::context::Context;
 use super::driver::Shape;
@@ -105,6 +107,12 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// Sends the delete of `item` (after checks such as delete protection).
     fn delete(&self, cloud: &CloudClient, item: &Self::Cloud) -> impl Future<Output = Result<(), ReconcileError>> + Send;
 
+    /// Other watches that wake a resource of this kind, besides its own (objects its spec
+    /// references). Default: none.
+    fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
+        controller
+    }
+
     /// Converges what hangs off a settled object (per-cluster settings). `Ok(None)`: all in line.
     fn settle(&self, _ctx: &Context, _cloud: &CloudClient, _item: &Self::Cloud, _status: &mut Self::Status, _drift: bool) -> impl Future<Output = Result<Option<Step>, ReconcileError>> + Send {
         async { Ok(None) }
@@ -121,6 +129,10 @@ impl<K: TopLevel> Shape<K> for TopLevelShape {
 
     async fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
         cleanup(obj, ctx, draft).await
+    }
+
+    fn watches(controller: Controller<K>, wiring: &Wiring) -> Controller<K> {
+        K::watches(controller, wiring)
     }
 }
 

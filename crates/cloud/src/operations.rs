@@ -68,6 +68,15 @@ operations! {
     DeleteAllowlistEntry: DELETE "/api/v1/clusters/{cluster_id}/networking/allowlist/{cidr_ip}/{cidr_mask}";
     GetBackupConfiguration: GET "/api/v1/clusters/{cluster_id}/backups-config";
     UpdateBackupConfiguration: PATCH "/api/v1/clusters/{cluster_id}/backups-config";
+    ListClusterNodes: GET "/api/v1/clusters/{cluster_id}/nodes";
+    SetEgressTrafficPolicy: POST "/api/v1/clusters/{cluster_id}/networking/egress-rules/egress-traffic-policy";
+    GetCMEKClusterInfo: GET "/api/v1/clusters/{cluster_id}/cmek";
+    EnableCMEKSpec: POST "/api/v1/clusters/{cluster_id}/cmek";
+    UpdateCMEKSpec: PUT "/api/v1/clusters/{cluster_id}/cmek";
+    GetClientCACert: GET "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    SetClientCACert: POST "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    UpdateClientCACert: PATCH "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    DeleteClientCACert: DELETE "/api/v1/clusters/{cluster_id}/client-ca-cert";
 }
 
 impl Operation {

@@ -5,11 +5,18 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
+use crate::api::settings::client_ca::{ClientCaCertSpec, PemRef};
+use crate::controller::Wiring;
 use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
 use crate::cloud::{CloudClient, CloudError};
 use crate::controller::context::Context;
@@ -20,6 +27,22 @@ use crate::controller::settings;
 use crate::controller::error::ReconcileError;
 use crate::controller::reason::Reason;
 use crate::controller::top_level::{Plan, Poll, TopLevel, TopLevelShape, TopLevelStatus};
+
+/// The clusters of `object`'s namespace whose spec.clientCACert names it (through `reference`).
+fn referencing(
+    clusters: &Store<CockroachCluster>,
+    object: &ObjectMeta,
+    reference: impl Fn(&ClientCaCertSpec) -> Option<&PemRef>,
+) -> Vec<ObjectRef<CockroachCluster>> {
+    let name = object.name.as_deref().unwrap_or_default();
+    clusters
+        .state()
+        .into_iter()
+        .filter(|c| c.metadata.namespace == object.namespace)
+        .filter(|c| c.spec.settings.client_ca_cert.as_ref().and_then(&reference).is_some_and(|r| r.name == name))
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
 
 crate::impl_status_fields!(CockroachClusterStatus);
 crate::impl_managed!(CockroachCluster, CockroachClusterStatus);
@@ -153,6 +176,20 @@ impl TopLevel for CockroachCluster {
     }
 
     /// The setting blocks, once the cluster itself matches the spec.
+    /// A cluster follows the Secret or ConfigMap its spec.clientCACert names (metadata only: the
+    /// operator never caches their data), so a changed PEM reaches the cloud at once.
+    fn watches(controller: Controller<CockroachCluster>, wiring: &Wiring) -> Controller<CockroachCluster> {
+        let by_secret = controller.store();
+        let by_config_map = controller.store();
+        controller
+            .watches(wiring.api::<PartialObjectMeta<Secret>>(), wiring.watcher_config(), move |secret| {
+                referencing(&by_secret, &secret.metadata, |ca| ca.secret_ref.as_ref())
+            })
+            .watches(wiring.api::<PartialObjectMeta<ConfigMap>>(), wiring.watcher_config(), move |map| {
+                referencing(&by_config_map, &map.metadata, |ca| ca.config_map_ref.as_ref())
+            })
+    }
+
     async fn settle(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus, drift: bool) -> Result<Option<Step>, ReconcileError> {
         let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, drift };
         setting::converge_all(&settings::all(), &pass, status).await.map(|()| None)
