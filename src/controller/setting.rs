@@ -58,6 +58,12 @@ pub trait Setting: Send + Sync + 'static {
     fn plan_with(desired: &Self::Desired, _referenced: Option<&str>, observed: &Self::Observed) -> Option<Self::Change> {
         Self::plan(desired, observed)
     }
+    /// Whether the cloud's value moved since the status last recorded it, so a needed write
+    /// corrects drift. Default: yes (the spec is the only input, so an unchanged spec means the
+    /// cloud moved); a block with a referenced input says no when only that input changed.
+    fn moved_in_cloud(_status: &CockroachClusterStatus, _observed: &Self::Observed) -> bool {
+        true
+    }
     /// Sends `change`; answers with the setting as the cloud holds it after.
     fn execute(cloud: &CloudClient, cluster_id: &str, change: &Self::Change) -> impl Future<Output = Result<Self::Observed, CloudError>> + Send;
     /// How a failed write is reported: by default as any Cloud error (a refusal of the spec
@@ -104,7 +110,7 @@ impl<S: Setting> AnySetting for Erased<S> {
                 S::record(status, None);
                 return Ok(());
             };
-            match converge::<S>(pass, desired).await {
+            match converge::<S>(pass, desired, status).await {
                 Ok(observed) => {
                     S::record(status, Some(&observed));
                     let message = format!("{} matches the cloud", S::BLOCK);
@@ -122,7 +128,7 @@ impl<S: Setting> AnySetting for Erased<S> {
     }
 }
 
-async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S::Observed, ReconcileError> {
+async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired, status: &CockroachClusterStatus) -> Result<S::Observed, ReconcileError> {
     let referenced = S::referenced(pass, desired).await?;
     let observed = S::get(pass.cloud, pass.cluster_id).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
     let Some(change) = S::plan_with(desired, referenced.as_deref(), &observed) else {
@@ -130,12 +136,14 @@ async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S
     };
     let written = S::execute(pass.cloud, pass.cluster_id, &change).await.map_err(S::classify)?;
     let what = S::describe(&change);
-    let (event_type, reason, note) = if pass.drift {
+    let (event_type, reason, note) = if pass.drift && S::moved_in_cloud(status, &observed) {
         (EventType::Warning, Reason::DriftCorrected, format!("{} had drifted in the cloud ({what}); restored it", S::BLOCK))
     } else {
         (EventType::Normal, Reason::Updated, format!("updated {} in the cloud: {what}", S::BLOCK))
     };
-    pass.ctx.event(pass.cluster, event_type, reason, "Update", note).await;
+    // The block is the event's action: the recorder folds events of the same reason and action
+    // into one series (keeping the first note), which would hide a second block's update.
+    pass.ctx.event(pass.cluster, event_type, reason, S::BLOCK, note).await;
     Ok(written)
 }
 

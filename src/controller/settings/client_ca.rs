@@ -107,6 +107,13 @@ impl Setting for ClientCa {
         (!in_line).then(|| ClientCaChange::Update(pem.to_string()))
     }
 
+    /// A changed Secret or ConfigMap leaves the spec as it was: only a PEM in the cloud other
+    /// than the one last recorded is drift.
+    fn moved_in_cloud(status: &CockroachClusterStatus, observed: &ClientCaCertInfo) -> bool {
+        let recorded = status.settings.client_ca_cert.as_ref().and_then(|s| s.sha256.clone());
+        recorded != observed.x509_pem_cert.as_deref().filter(|p| !p.trim().is_empty()).map(fingerprint)
+    }
+
     async fn execute(cloud: &CloudClient, cluster_id: &str, change: &ClientCaChange) -> Result<ClientCaCertInfo, CloudError> {
         match change {
             ClientCaChange::Set(pem) => cloud.set_client_ca_cert(cluster_id, pem).await,
@@ -162,6 +169,15 @@ mod tests {
         assert_eq!(ClientCa::plan_with(&block(Some(false)), None, &cloud(ClientCaCertStatus::NotSet, None)), None);
         assert_eq!(ClientCa::plan_with(&block(None), Some("B"), &cloud(ClientCaCertStatus::Pending, Some("A"))), None);
         assert_eq!(ClientCa::plan(&block(None), &cloud(ClientCaCertStatus::NotSet, None)), None);
+    }
+
+    #[test]
+    fn only_a_pem_other_than_the_recorded_one_is_drift() {
+        let mut status = CockroachClusterStatus::default();
+        ClientCa::record(&mut status, Some(&cloud(ClientCaCertStatus::IsSet, Some("A"))));
+        assert!(!ClientCa::moved_in_cloud(&status, &cloud(ClientCaCertStatus::IsSet, Some("A\n"))), "the referenced object changed, not the cloud");
+        assert!(ClientCa::moved_in_cloud(&status, &cloud(ClientCaCertStatus::IsSet, Some("C"))));
+        assert!(ClientCa::moved_in_cloud(&status, &cloud(ClientCaCertStatus::NotSet, None)));
     }
 
     #[test]
