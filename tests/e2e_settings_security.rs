@@ -127,6 +127,15 @@ async fn egress_and_cmek_converge_correct_drift_refuse_alone_and_go_with_the_clu
     assert_eq!(cr.status.unwrap().state.as_deref(), Some("CREATED"));
     assert!(w.admin.count(Operation::UpdateCMEKSpec).await > before, "the refusal came from the cloud");
 
+    // And the other way round: the cloud refuses the policy, CMEK (fixed) converges.
+    w.admin.add_fault(&FaultSpec { status: Some(400), ..FaultSpec::on(Operation::SetEgressTrafficPolicy) }).await;
+    patch(&api, "vault-db", json!({"egressTrafficPolicy": "AllowAll", "cmek": cmek(&key("a"), Some(&key("w")))})).await;
+    let cr = wait_for(&api, "vault-db", TIMEOUT, "egress refused, CMEK synced", |c| {
+        condition(c, "EgressTrafficPolicySynced").is_some_and(|(s, r, _)| s == "False" && r == "CloudRejectedSpec") && condition_is(c, "CmekSynced", "True")
+    })
+    .await;
+    assert!(condition(&cr, "Ready").is_some_and(|(s, _, m)| s == "False" && m.contains("spec.egressTrafficPolicy") && !m.contains("spec.cmek")), "{cr:?}");
+
     // Unset: both blocks removed; no CMEK request and no policy write is spent on them again.
     patch(&api, "vault-db", json!({"egressTrafficPolicy": null, "cmek": null})).await;
     let cr = wait_for(&api, "vault-db", TIMEOUT, "Ready without the blocks", is_ready).await;
