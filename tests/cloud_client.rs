@@ -275,6 +275,46 @@ async fn every_operation_round_trips_through_the_simulator() {
         assert_eq!((log[0].method.as_str(), log[0].path.as_str()), (operation.method().as_str(), cidr_path.as_str()));
     }
 
+    // A dedicated cluster: nodes, egress, CMEK, client CA, and its public CA certificate.
+    let dedicated: CreateClusterRequest = serde_json::from_value(serde_json::json!({
+        "name": "client-adv", "provider": "AWS",
+        "spec": {"dedicated": {"region_nodes": {"us-east-1": 3}, "hardware": {"machine_spec": {"num_virtual_cpus": 4}, "storage_gib": 150}}}
+    }))
+    .unwrap();
+    let adv = client.create_cluster(&dedicated).await.unwrap().id;
+    let adv_cluster = wait_settled(&client, &adv).await;
+    assert!(adv_cluster.account_id.is_some(), "{adv_cluster:?}");
+    let nodes = client.list_cluster_nodes(&adv).await.unwrap().items;
+    assert_eq!(nodes.len(), 3);
+    assert!(nodes.iter().all(|n| n.region_name == "us-east-1" && n.status == NodeStatus::Live), "{nodes:?}");
+    assert!(client.get_connection_string(&adv, None, Some("app")).await.is_ok(), "the client sends `os`, which dedicated clusters require");
+    client.set_egress_traffic_policy(&adv, false).await.unwrap();
+    assert_eq!(client.get_cluster(&adv).await.unwrap().egress_traffic_policy, Some(EgressTrafficPolicy::DefaultDeny));
+    let key = |uri: &str| CmekClusterSpec {
+        region_specs: vec![CmekRegionSpec {
+            region: "us-east-1".into(),
+            key_spec: CmekKeySpec { key_type: CmekKeyType::AwsKms, uri: uri.into(), auth_principal: "arn:aws:iam::1:role/crdb".into() },
+        }],
+    };
+    assert_eq!(client.get_cmek(&adv).await.unwrap().status, Some(CmekStatus::Disabled));
+    let enabling = client.enable_cmek(&adv, &key("arn:aws:kms:us-east-1:1:key/a")).await.unwrap();
+    assert_eq!(enabling.status, Some(CmekStatus::Enabling));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.get_cmek(&adv).await.unwrap().status != Some(CmekStatus::Enabled) {
+        assert!(Instant::now() < deadline, "CMEK never became ENABLED");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rotated = client.update_cmek(&adv, &key("arn:aws:kms:us-east-1:1:key/b")).await.unwrap();
+    assert_eq!(rotated.region_infos[0].current_key().map(|k| k.uri.as_str()), Some("arn:aws:kms:us-east-1:1:key/b"));
+    let ca = client.get_cluster_ca_cert(&adv).await.unwrap();
+    assert_eq!(crdb_cloud::certificate::check_pem(&ca), Ok(1));
+    assert_eq!(client.get_client_ca_cert(&adv).await.unwrap().status, Some(ClientCaCertStatus::NotSet));
+    let set = client.set_client_ca_cert(&adv, &ca).await.unwrap();
+    assert_eq!((set.status, set.x509_pem_cert.as_deref()), (Some(ClientCaCertStatus::IsSet), Some(ca.as_str())));
+    assert_eq!(client.update_client_ca_cert(&adv, &ca).await.unwrap().status, Some(ClientCaCertStatus::IsSet));
+    assert_eq!(client.delete_client_ca_cert(&adv).await.unwrap().status, Some(ClientCaCertStatus::NotSet));
+    client.delete_cluster(&adv).await.unwrap();
+
     // Delete: protection first has to come off.
     let off = UpdateClusterSpec { delete_protection: Some(DeleteProtection::Disabled), ..Default::default() };
     assert!(!client.update_cluster(&id, &off).await.unwrap().delete_protection_enabled());
@@ -283,7 +323,11 @@ async fn every_operation_round_trips_through_the_simulator() {
     assert!(deleted.deleted_at.is_some());
     assert_eq!(client.list_clusters(false).await.unwrap(), []);
     let inactive = client.list_clusters(true).await.unwrap();
-    assert_eq!(inactive.iter().map(|c| (c.id.as_str(), c.state.clone())).collect::<Vec<_>>(), [(id.as_str(), ClusterState::Deleted)]);
+    let mut inactive: Vec<(&str, ClusterState)> = inactive.iter().map(|c| (c.id.as_str(), c.state.clone())).collect();
+    inactive.sort();
+    let mut expected = [(id.as_str(), ClusterState::Deleted), (adv.as_str(), ClusterState::Deleted)];
+    expected.sort();
+    assert_eq!(inactive, expected);
 
     // Maintenance, on an ADVANCED cluster: the weekly window, blackout windows, the deferral policy.
     let dedicated = CreateClusterRequest {

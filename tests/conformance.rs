@@ -193,7 +193,23 @@ async fn simulator_responses_conform_to_the_official_description() {
     let c = id.as_str();
     let a = adv_id.as_str();
     let in_days = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let cmek = |uri: &str| json!({"region_specs": [{"region": "us-east-1", "key_spec": {"type": "AWS_KMS", "uri": uri, "auth_principal": "arn:aws:iam::1:role/crdb"}}]});
+    let pem = sim.http.get(format!("{}/clusters/{a}/cert", sim.base)).send().await.unwrap().text().await.unwrap();
     let cases: Vec<Case> = vec![
+        (GetCluster, vec![a], "", None, 200),
+        (GetConnectionString, vec![a], "?os=LINUX", None, 200),
+        (ListClusterNodes, vec![a], "", None, 200),
+        (SetEgressTrafficPolicy, vec![a], "", Some(json!({"allow_all": false})), 200),
+        (GetCMEKClusterInfo, vec![a], "", None, 200),
+        (EnableCMEKSpec, vec![a], "", Some(cmek("arn:aws:kms:us-east-1:1:key/a")), 200),
+        (GetCMEKClusterInfo, vec![a], "", None, 200),
+        (UpdateCMEKSpec, vec![a], "", Some(cmek("arn:aws:kms:us-east-1:1:key/b")), 400),
+        (GetClientCACert, vec![a], "", None, 200),
+        (SetClientCACert, vec![a], "", Some(json!({"x509_pem_cert": pem})), 200),
+        (UpdateClientCACert, vec![a], "", Some(json!({"x509_pem_cert": pem})), 200),
+        (GetClientCACert, vec![a], "", None, 200),
+        (DeleteClientCACert, vec![a], "", None, 200),
+        (GetCMEKClusterInfo, vec![c], "", None, 400),
         (GetOrganizationInfo, vec![], "", None, 200),
         (ListClusters, vec![], "", None, 200),
         (GetCluster, vec![c], "", None, 200),
@@ -346,6 +362,21 @@ fn operator_request_bodies_conform_to_the_official_description() {
     );
     let user = CreateSqlUserRequest { name: "app".into(), password: "not-a-real-password".into() };
     spec.check("create SQL user", &spec.request_schema(CreateSQLUser), &serde_json::to_value(&user).unwrap());
+    let egress = SetEgressTrafficPolicyRequest { allow_all: false, idempotency_key: None };
+    spec.check("egress traffic policy", &spec.request_schema(SetEgressTrafficPolicy), &serde_json::to_value(&egress).unwrap());
+    let cmek = CmekClusterSpec {
+        region_specs: vec![CmekRegionSpec {
+            region: "us-east-1".into(),
+            key_spec: CmekKeySpec { key_type: CmekKeyType::AwsKms, uri: "arn:aws:kms:us-east-1:1:key/a".into(), auth_principal: "arn:aws:iam::1:role/r".into() },
+        }],
+    };
+    for operation in [EnableCMEKSpec, UpdateCMEKSpec] {
+        spec.check("CMEK spec", &spec.request_schema(operation), &serde_json::to_value(&cmek).unwrap());
+    }
+    let ca = ClientCaCertRequest { x509_pem_cert: "-----BEGIN CERTIFICATE-----".into() };
+    for operation in [SetClientCACert, UpdateClientCACert] {
+        spec.check("client CA", &spec.request_schema(operation), &serde_json::to_value(&ca).unwrap());
+    }
     let db = CreateDatabaseRequest { name: "orders".into() };
     spec.check("create database", &spec.request_schema(CreateDatabase), &serde_json::to_value(&db).unwrap());
     let rename = UpdateDatabaseRequest { new_name: "orders2".into() };

@@ -183,6 +183,7 @@ async fn helm_template_renders_the_defaults() {
             (s(&["crdbcloud.io"]), plurals.iter().map(|p| format!("{p}/status")).collect(), s(&["get", "patch", "update"]), vec![]),
             (s(&["crdbcloud.io"]), s(&["sqlusers/finalizers"]), s(&["update"]), vec![]),
             (s(&[""]), s(&["secrets"]), s(&["get", "list", "watch", "create", "patch"]), vec![]),
+            (s(&[""]), s(&["configmaps"]), s(&["get", "list", "watch"]), vec![]),
             (s(&["", "events.k8s.io"]), s(&["events"]), s(&["create", "patch"]), vec![]),
         ]
     );
@@ -682,6 +683,8 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
         (vec!["patch", "secrets", "-n", w], true),
         (vec!["update", "secrets", "-n", w], false),
         (vec!["list", "secrets", "-A"], false),
+        (vec!["watch", "configmaps", "-n", w], true),
+        (vec!["patch", "configmaps", "-n", w], false),
         (vec!["list", "cockroachclusters.crdbcloud.io", "-n", w], true),
         (vec!["delete", "cockroachclusters.crdbcloud.io", "-n", w], false),
         (vec!["create", "cockroachclusters.crdbcloud.io", "-n", w], false),

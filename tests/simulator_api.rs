@@ -463,6 +463,12 @@ async fn delete_protection_then_deleted_then_gone() {
         assert!(Instant::now() < deadline, "deleted cluster never disappeared");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // GET forgets it, but the description does not say inactive lists do.
+    let listed = s.get("/api/v1/clusters?show_inactive=true").await.ok();
+    let deleted: Vec<&Value> = listed["clusters"].as_array().unwrap().iter().filter(|c| c["id"] == json!(id)).collect();
+    assert_eq!(deleted.len(), 1, "{listed}");
+    assert_eq!(deleted[0]["state"], "DELETED");
+    assert!(s.get("/api/v1/clusters").await.ok()["clusters"].as_array().unwrap().iter().all(|c| c["id"] != json!(id)));
 }
 
 #[tokio::test]
@@ -866,4 +872,122 @@ async fn exports_are_singletons_that_enable_asynchronously_and_refuse_what_the_c
     s.admin.force_state(&id, &ForceState { state: Some(ClusterState::Locked), ..Default::default() }).await;
     s.delete(&prometheus).await.error(400, 9);
     assert!(s.get(&prometheus).await.ok()["targets"]["us-central1"].is_string());
+}
+
+/// A self-signed CA certificate in PEM, as a client CA.
+fn ca_pem(name: &str) -> String {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap().pem()
+}
+
+/// A dedicated (AWS, us-east-1, 3 nodes) cluster, CREATED.
+async fn ready_dedicated(s: &Sim, name: &str) -> String {
+    let id = s.post("/api/v1/clusters", dedicated_body(name)).await.ok()["id"].as_str().unwrap().to_string();
+    s.wait_for(&id, |c| c["state"] == "CREATED").await;
+    id
+}
+
+#[tokio::test]
+async fn dedicated_clusters_need_os_carry_an_account_and_list_their_nodes() {
+    let s = Sim::start(config()).await;
+    let id = ready_dedicated(&s, "nodes-1").await;
+    let c = s.get(&format!("/api/v1/clusters/{id}")).await.ok();
+    let account = c["account_id"].as_str().unwrap();
+    assert!(account.len() == 12 && account.chars().all(|ch| ch.is_ascii_digit()), "an AWS account number: {account}");
+    let serverless = s.ready_cluster("nodes-2").await;
+    assert!(s.get(&format!("/api/v1/clusters/{serverless}")).await.ok().get("account_id").is_none());
+
+    // `os` is "required only for dedicated clusters".
+    let r = s.get(&format!("/api/v1/clusters/{id}/connection-string")).await;
+    r.error(400, 3);
+    assert!(r.message().contains("`os`"), "{}", r.message());
+    let cs = s.get(&format!("/api/v1/clusters/{id}/connection-string?os=LINUX&sql_user=app")).await.ok();
+    assert!(cs["connection_string"].as_str().unwrap().contains("sslmode=verify-full"));
+    s.get(&format!("/api/v1/clusters/{serverless}/connection-string")).await.ok();
+
+    let nodes = s.get(&format!("/api/v1/clusters/{id}/nodes")).await.ok();
+    let listed: Vec<(&str, &str)> = nodes["nodes"].as_array().unwrap().iter().map(|n| (n["region_name"].as_str().unwrap(), n["status"].as_str().unwrap())).collect();
+    assert_eq!(listed, [("us-east-1", "LIVE"); 3]);
+    let page = s.get(&format!("/api/v1/clusters/{id}/nodes?pagination.limit=2")).await.ok();
+    assert_eq!(page["nodes"].as_array().unwrap().len(), 2);
+    assert!(page["pagination"]["next_page"].is_string(), "{page}");
+    let other = s.get(&format!("/api/v1/clusters/{id}/nodes?region_name=us-west-2")).await.ok();
+    assert_eq!(other["nodes"], json!([]));
+    assert_eq!(s.get(&format!("/api/v1/clusters/{serverless}/nodes")).await.ok()["nodes"], json!([]));
+    s.get("/api/v1/clusters/00000000-0000-4000-8000-000000000000/nodes").await.error(404, 5);
+}
+
+#[tokio::test]
+async fn the_cluster_ca_certificate_is_public_at_the_site_root() {
+    let s = Sim::start(config()).await;
+    let id = s.ready_cluster("cert-1").await;
+    let url = format!("{}/clusters/{id}/cert", s.sim.base_url());
+    let first = s.http.get(&url).send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let pem = first.text().await.unwrap();
+    assert_eq!(crdb_cloud::certificate::check_pem(&pem), Ok(1), "{pem}");
+    assert_eq!(s.http.get(&url).send().await.unwrap().text().await.unwrap(), pem, "the same CA every time");
+    let unknown = s.http.get(format!("{}/clusters/00000000-0000-4000-8000-000000000000/cert", s.sim.base_url())).send().await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    // Under /api/v1 it is no operation: the API's own 404 (after authentication).
+    s.get(&format!("/api/v1/clusters/{id}/cert")).await.error(404, 5);
+}
+
+#[tokio::test]
+async fn egress_cmek_and_client_ca_are_advanced_only_and_keep_their_rules() {
+    let s = Sim::start(config()).await;
+    let serverless = s.ready_cluster("sec-basic").await;
+    for (method, tail, body) in [
+        (Method::POST, "networking/egress-rules/egress-traffic-policy", Some(json!({"allow_all": false}))),
+        (Method::GET, "cmek", None),
+        (Method::GET, "client-ca-cert", None),
+    ] {
+        let r = s.call(Some(KEY), method, &format!("/api/v1/clusters/{serverless}/{tail}"), body).await;
+        r.error(400, 3);
+        assert!(r.message().contains("ADVANCED"), "{}", r.message());
+    }
+    let id = ready_dedicated(&s, "sec-adv").await;
+    let c = format!("/api/v1/clusters/{id}");
+
+    // Egress: the answer is empty, the policy reads back from the cluster.
+    assert_eq!(s.get(&c).await.ok()["egress_traffic_policy"], "ALLOW_ALL");
+    assert_eq!(s.post(&format!("{c}/networking/egress-rules/egress-traffic-policy"), json!({"allow_all": false})).await.ok(), json!({}));
+    assert_eq!(s.get(&c).await.ok()["egress_traffic_policy"], "DEFAULT_DENY");
+
+    // CMEK: POST enables (asynchronously), PUT adds or rotates; the key must fit the provider.
+    let cmek = format!("{c}/cmek");
+    assert_eq!(s.get(&cmek).await.ok(), json!({"status": "DISABLED", "region_infos": []}));
+    let key = |uri: &str| json!({"region_specs": [{"region": "us-east-1", "key_spec": {"type": "AWS_KMS", "uri": uri, "auth_principal": "arn:aws:iam::1:role/crdb"}}]});
+    let r = s.post(&cmek, json!({"region_specs": [{"region": "us-east-1", "key_spec": {"type": "GCP_CLOUD_KMS", "uri": "projects/p/k", "auth_principal": "sa"}}]})).await;
+    r.error(400, 3);
+    assert!(r.message().contains("key_spec.type"), "{}", r.message());
+    s.post(&cmek, json!({"region_specs": [{"region": "eu-west-1", "key_spec": {"type": "AWS_KMS", "uri": "arn:aws:kms:k", "auth_principal": "r"}}]})).await.error(400, 3);
+    let enabling = s.post(&cmek, key("arn:aws:kms:us-east-1:1:key/a")).await.ok();
+    assert_eq!((enabling["status"].as_str(), enabling["region_infos"][0]["status"].as_str()), (Some("ENABLING"), Some("ENABLING")));
+    s.put(&cmek, key("arn:aws:kms:us-east-1:1:key/b")).await.error(400, 9);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.get(&cmek).await.ok()["status"] != "ENABLED" {
+        assert!(Instant::now() < deadline, "CMEK never became ENABLED");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.post(&cmek, key("arn:aws:kms:us-east-1:1:key/a")).await.error(400, 9);
+    let rotating = s.put(&cmek, key("arn:aws:kms:us-east-1:1:key/b")).await.ok();
+    assert_eq!(rotating["status"], "ROTATING");
+    let keys = rotating["region_infos"][0]["key_infos"].as_array().unwrap();
+    assert_eq!((keys.len(), keys[0]["status"].as_str(), keys[1]["status"].as_str()), (2, Some("DISABLED"), Some("ENABLING")));
+
+    // Client CA: the PEM is parsed; POST sets, PATCH replaces, DELETE removes.
+    let ca = format!("{c}/client-ca-cert");
+    assert_eq!(s.get(&ca).await.ok(), json!({"status": "NOT_SET"}));
+    let r = s.post(&ca, json!({"x509_pem_cert": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"})).await;
+    r.error(400, 3);
+    assert!(r.message().contains("x509_pem_cert"), "{}", r.message());
+    s.patch(&ca, json!({"x509_pem_cert": ca_pem("first")})).await.error(400, 9);
+    let (first, second) = (ca_pem("first"), ca_pem("second"));
+    assert_eq!(s.post(&ca, json!({"x509_pem_cert": first})).await.ok(), json!({"status": "IS_SET", "x509_pem_cert": first}));
+    s.post(&ca, json!({"x509_pem_cert": second})).await.error(409, 6);
+    assert_eq!(s.patch(&ca, json!({"x509_pem_cert": second})).await.ok()["x509_pem_cert"], json!(second));
+    assert_eq!(s.delete(&ca).await.ok(), json!({"status": "NOT_SET"}));
 }

@@ -36,6 +36,10 @@ use super::settings::{SettingsSpec, SettingsStatus};
 #[x_kube(validation = Rule::new("!has(self.metricExport) || !has(self.metricExport.cloudwatch) || !has(self.metricExport.cloudwatch.externalId) || has(self.dedicated)").message("spec.metricExport.cloudwatch.externalId is only supported on ADVANCED (spec.dedicated) clusters"))]
 #[x_kube(validation = Rule::new("!has(self.cockroachVersion) || !has(self.plan) || self.plan != 'BASIC'").message("spec.cockroachVersion cannot be set on a BASIC cluster (its version is managed by CockroachDB Cloud)"))]
 #[x_kube(validation = Rule::new("!has(self.maintenance) || (!has(self.maintenance.window) && !has(self.maintenance.blackoutWindows)) || has(self.dedicated)").message("spec.maintenance.window and spec.maintenance.blackoutWindows are for ADVANCED clusters (spec.dedicated) only"))]
+#[x_kube(validation = Rule::new("!has(self.egressTrafficPolicy) || has(self.dedicated)").message("spec.egressTrafficPolicy is only available on ADVANCED (spec.dedicated) clusters"))]
+#[x_kube(validation = Rule::new("!has(self.cmek) || has(self.dedicated)").message("spec.cmek is only available on ADVANCED (spec.dedicated) clusters"))]
+#[x_kube(validation = Rule::new("!has(self.cmek) || !has(self.dedicated) || self.cmek.regions.all(r, r.region in self.dedicated.regionNodes)").message("spec.cmek.regions must each be one of spec.dedicated.regionNodes"))]
+#[x_kube(validation = Rule::new("!has(self.clientCACert) || has(self.dedicated)").message("spec.clientCACert is only available on ADVANCED (spec.dedicated) clusters"))]
 pub struct CockroachClusterSpec {
     /// Name of the cluster in CockroachDB Cloud: 6-20 characters of lowercase letters, digits and
     /// dashes, without a leading or trailing dash. Defaults to metadata.name. Immutable.
@@ -263,6 +267,10 @@ pub struct CockroachClusterStatus {
     /// SQL DNS name of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql_dns: Option<String>,
+    /// The cloud account the cluster runs in (ADVANCED): an AWS account ID or a GCP project, for
+    /// trust relationships with your cloud resources (e.g. the CMEK key's policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// Regions with their endpoints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<RegionStatus>,

@@ -193,11 +193,13 @@ impl Stores {
     }
 }
 
-/// Where a cluster's SQL clients connect (host, port), the same for every user and database.
+/// Where a cluster's SQL clients connect (host, port) and the CA certificate (PEM) that
+/// `sslmode=verify-full` checks the server against: the same for every user and database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub host: String,
     pub port: String,
+    pub ca_cert: String,
 }
 
 /// Short-lived caches of what clusters hold: one list cache per kind of cluster content, and the

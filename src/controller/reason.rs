@@ -93,6 +93,10 @@ reasons! {
     SecretConflict,
     PasswordSecretNotFound,
     PasswordSecretInvalid,
+    /// The Secret or ConfigMap spec.clientCACert names, or its key, is missing.
+    CaCertNotFound,
+    /// The PEM spec.clientCACert names is not a certificate.
+    CaCertInvalid,
     /// No `credentialsRef` and no operator-wide API key.
     MissingCredentials,
     CredentialsNotFound,

@@ -43,9 +43,6 @@ pub trait Setting: Send + Sync + 'static {
     const BLOCK: &'static str;
     /// The block's own condition type (`BackupSynced`).
     const CONDITION: &'static str;
-    /// Whether a write on an unchanged spec puts back drift (most blocks), or follows the cloud's
-    /// own progress (finalizing an upgrade once it has soaked), which is no drift.
-    const DRIFTS: bool = true;
 
     /// The block, when the spec manages this setting.
     fn desired(spec: &CockroachClusterSpec) -> Option<&Self::Desired>;
@@ -58,6 +55,24 @@ pub trait Setting: Send + Sync + 'static {
     /// The write that makes the cloud match the block, or `None` when it does. Pure (unit-tested
     /// per setting).
     fn plan(desired: &Self::Desired, observed: &Self::Observed) -> Option<Self::Change>;
+    /// Text the block names outside the spec (the PEM in a Secret or ConfigMap), read and
+    /// checked before the cloud is read, so a bad reference costs no request; `plan_with` gets it.
+    /// Default: none.
+    fn referenced(_pass: &Pass<'_>, _desired: &Self::Desired) -> impl Future<Output = Result<Option<String>, ReconcileError>> + Send {
+        async { Ok(None) }
+    }
+    /// [`Setting::plan`] of a block that references text outside the spec. Default: `plan`.
+    fn plan_with(desired: &Self::Desired, _referenced: Option<&str>, observed: &Self::Observed) -> Option<Self::Change> {
+        Self::plan(desired, observed)
+    }
+    /// Whether a write needed on an unchanged spec puts back drift: the cloud's value moved since
+    /// the status last recorded it. Default: yes (the spec is the only input, so an unchanged spec
+    /// means the cloud moved); a block with a referenced input says no when only that input
+    /// changed, and one that follows the cloud's own progress (finalizing an upgrade once it has
+    /// soaked) says no.
+    fn moved_in_cloud(_status: &CockroachClusterStatus, _observed: &Self::Observed) -> bool {
+        true
+    }
     /// Sends `change`; answers with the setting as the cloud holds it after.
     fn execute(cloud: &CloudClient, cluster_id: &str, change: &Self::Change) -> impl Future<Output = Result<Self::Observed, CloudError>> + Send;
     /// How a failed write is reported: by default as any Cloud error (a refusal of the spec
@@ -153,7 +168,7 @@ impl<S: Setting> AnySetting for Erased<S> {
                 S::record(status, None);
                 return Ok(None);
             };
-            match converge::<S>(pass, desired).await {
+            match converge::<S>(pass, desired, status).await {
                 Ok(observed) => {
                     S::record(status, Some(&observed));
                     if let Err(err) = S::health(&observed) {
@@ -186,15 +201,16 @@ fn failed<S: Setting>(status: &mut CockroachClusterStatus, err: ReconcileError, 
     err
 }
 
-async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired) -> Result<S::Observed, ReconcileError> {
+async fn converge<S: Setting>(pass: &Pass<'_>, desired: &S::Desired, status: &CockroachClusterStatus) -> Result<S::Observed, ReconcileError> {
+    let referenced = S::referenced(pass, desired).await?;
     let mut observed = S::observe(pass).await.map_err(|e| ReconcileError::cloud("reading the setting", e))?;
     S::read_references(pass, desired, &mut observed).await?;
-    let Some(change) = S::plan(desired, &observed) else {
+    let Some(change) = S::plan_with(desired, referenced.as_deref(), &observed) else {
         return Ok(observed);
     };
     let written = S::execute(pass.cloud, pass.cluster_id, &change).await.map_err(S::classify)?;
     let what = S::describe(&change);
-    let (event_type, reason, note) = if pass.drift && S::DRIFTS {
+    let (event_type, reason, note) = if pass.drift && S::moved_in_cloud(status, &observed) {
         (EventType::Warning, Reason::DriftCorrected, format!("{} had drifted in the cloud ({what}); restored it", S::BLOCK))
     } else {
         (EventType::Normal, Reason::Updated, format!("updated {} in the cloud: {what}", S::BLOCK))

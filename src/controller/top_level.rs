@@ -107,7 +107,8 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// Sends the delete of `item` (after checks such as delete protection).
     fn delete(&self, cloud: &CloudClient, item: &Self::Cloud) -> impl Future<Output = Result<(), ReconcileError>> + Send;
 
-    /// Other watches that wake the resource (a Secret one of its setting blocks refers to).
+    /// Other watches that wake a resource of this kind, besides its own (objects its spec
+    /// references). Default: none.
     fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
         controller
     }

@@ -154,6 +154,10 @@ RBAC rules of the operator for the namespaces it watches. Least privilege: no de
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch"]
+# ConfigMaps: spec.clientCACert.configMapRef reads and a metadata watch for changes.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch"]
 # Events about the resources.
 - apiGroups: ["", "events.k8s.io"]
   resources: ["events"]

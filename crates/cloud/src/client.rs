@@ -379,7 +379,9 @@ impl CloudClient {
         sql_user: Option<&str>,
     ) -> Result<ConnectionString, CloudError> {
         let params = [id];
-        let mut call = Call::new(Operation::GetConnectionString, &params);
+        // `os` only shapes the certificate path in the string, and is required for dedicated
+        // clusters; applications using the connection Secret run in Linux pods.
+        let mut call = Call::new(Operation::GetConnectionString, &params).query("os", "LINUX");
         if let Some(db) = database {
             call = call.query("database", db);
         }
@@ -448,6 +450,74 @@ impl CloudClient {
 
     pub async fn set_version_deferral(&self, id: &str, update: &ClusterVersionDeferralUpdate) -> Result<ClusterVersionDeferral, CloudError> {
         self.send(Call::new(Operation::SetClusterVersionDeferral, &[id]).body(update)?).await
+    }
+
+    // ---- nodes, egress, CMEK, client CA, the cluster's CA certificate ----
+
+    pub async fn list_cluster_nodes(&self, cluster_id: &str) -> Result<Listing<Node>, CloudError> {
+        self.list_all(Operation::ListClusterNodes, &[cluster_id], &[], |r: ListClusterNodesResponse| (r.nodes, r.pagination)).await
+    }
+
+    /// Sets the policy; the cloud answers with an empty object and reports the policy (possibly
+    /// UPDATING first) in `Cluster.egress_traffic_policy`.
+    pub async fn set_egress_traffic_policy(&self, cluster_id: &str, allow_all: bool) -> Result<(), CloudError> {
+        let body = SetEgressTrafficPolicyRequest { allow_all, idempotency_key: None };
+        self.send::<Empty>(Call::new(Operation::SetEgressTrafficPolicy, &[cluster_id]).body(&body)?).await.map(|_| ())
+    }
+
+    pub async fn get_cmek(&self, cluster_id: &str) -> Result<CmekClusterInfo, CloudError> {
+        self.send(Call::new(Operation::GetCMEKClusterInfo, &[cluster_id])).await
+    }
+
+    /// Enables CMEK on a cluster that has none.
+    pub async fn enable_cmek(&self, cluster_id: &str, spec: &CmekClusterSpec) -> Result<CmekClusterInfo, CloudError> {
+        self.send(Call::new(Operation::EnableCMEKSpec, &[cluster_id]).body(spec)?).await
+    }
+
+    /// Replaces the CMEK spec (adds regions, rotates keys).
+    pub async fn update_cmek(&self, cluster_id: &str, spec: &CmekClusterSpec) -> Result<CmekClusterInfo, CloudError> {
+        self.send(Call::new(Operation::UpdateCMEKSpec, &[cluster_id]).body(spec)?).await
+    }
+
+    pub async fn get_client_ca_cert(&self, cluster_id: &str) -> Result<ClientCaCertInfo, CloudError> {
+        self.send(Call::new(Operation::GetClientCACert, &[cluster_id])).await
+    }
+
+    /// Sets the client CA on a cluster that has none.
+    pub async fn set_client_ca_cert(&self, cluster_id: &str, pem: &str) -> Result<ClientCaCertInfo, CloudError> {
+        let body = ClientCaCertRequest { x509_pem_cert: pem.to_string() };
+        self.send(Call::new(Operation::SetClientCACert, &[cluster_id]).body(&body)?).await
+    }
+
+    /// Replaces the client CA of a cluster that has one.
+    pub async fn update_client_ca_cert(&self, cluster_id: &str, pem: &str) -> Result<ClientCaCertInfo, CloudError> {
+        let body = ClientCaCertRequest { x509_pem_cert: pem.to_string() };
+        self.send(Call::new(Operation::UpdateClientCACert, &[cluster_id]).body(&body)?).await
+    }
+
+    pub async fn delete_client_ca_cert(&self, cluster_id: &str) -> Result<ClientCaCertInfo, CloudError> {
+        self.send(Call::new(Operation::DeleteClientCACert, &[cluster_id])).await
+    }
+
+    /// The cluster's CA certificate (PEM), which clients need for `sslmode=verify-full`. It is
+    /// public: served at the site root (`/clusters/{id}/cert`, not under `/api/v1`), outside the
+    /// API's operations, and sent without the API key.
+    pub async fn get_cluster_ca_cert(&self, cluster_id: &str) -> Result<String, CloudError> {
+        let mut url = self.config.base_url.clone();
+        url.path_segments_mut().expect("base URL is a valid base").pop_if_empty().extend(["clusters", cluster_id, "cert"]);
+        let started = std::time::Instant::now();
+        let response = self.http.get(url).send().await.map_err(|e| CloudError::from_transport(&e))?;
+        let status = response.status();
+        self.observer.request("GetClusterCert", status.as_str(), started.elapsed());
+        let bytes = response.bytes().await.map_err(|e| CloudError::from_transport(&e))?;
+        if !status.is_success() {
+            return Err(CloudError::from_response(status.as_u16(), &bytes, None));
+        }
+        let pem = String::from_utf8(bytes.to_vec()).map_err(|e| CloudError::Decode(format!("cluster CA certificate: {e}")))?;
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(CloudError::Decode("cluster CA certificate: the answer is not a PEM certificate".into()));
+        }
+        Ok(pem)
     }
 
     // ---- SQL users ----

@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod cache;
+pub mod certificate;
 pub mod client;
 pub mod error;
 pub mod models;

@@ -738,6 +738,143 @@ pub struct ClusterVersionDeferralUpdate {
 }
 mod exports;
 pub use exports::*;
+/// `SetEgressTrafficPolicyRequest`. The answer is an empty object; the policy is read back from
+/// `Cluster.egress_traffic_policy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetEgressTrafficPolicyRequest {
+    pub allow_all: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// The empty object some operations answer with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+cloud_enum!(
+    /// `CMEKKeyType`
+    CmekKeyType { AwsKms => "AWS_KMS", GcpCloudKms => "GCP_CLOUD_KMS", NullKms => "NULL_KMS", AzureKeyVault => "AZURE_KEY_VAULT" }
+);
+cloud_enum!(
+    /// `CMEKStatus`
+    CmekStatus {
+        Disabled => "DISABLED",
+        Disabling => "DISABLING",
+        DisableFailed => "DISABLE_FAILED",
+        Enabled => "ENABLED",
+        Enabling => "ENABLING",
+        EnableFailed => "ENABLE_FAILED",
+        Rotating => "ROTATING",
+        RotateFailed => "ROTATE_FAILED",
+        Revoked => "REVOKED",
+        Revoking => "REVOKING",
+        RevokeFailed => "REVOKE_FAILED",
+    }
+);
+
+/// `CMEKKeySpecification`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmekKeySpec {
+    #[serde(rename = "type")]
+    pub key_type: CmekKeyType,
+    pub uri: String,
+    pub auth_principal: String,
+}
+
+/// `CMEKRegionSpecification`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmekRegionSpec {
+    pub region: String,
+    pub key_spec: CmekKeySpec,
+}
+
+/// `CMEKClusterSpecification`: the body of EnableCMEKSpec and UpdateCMEKSpec.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmekClusterSpec {
+    pub region_specs: Vec<CmekRegionSpec>,
+}
+
+/// `CMEKKeyInfo`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmekKeyInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<CmekKeySpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<CmekStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+/// `CMEKRegionInfo`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmekRegionInfo {
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<CmekStatus>,
+    #[serde(default)]
+    pub key_infos: Vec<CmekKeyInfo>,
+}
+
+impl CmekRegionInfo {
+    /// The key in use: the newest one not disabled (a rotation keeps the old key listed).
+    pub fn current_key(&self) -> Option<&CmekKeySpec> {
+        self.key_infos.iter().rev().filter(|k| k.status != Some(CmekStatus::Disabled)).find_map(|k| k.spec.as_ref())
+    }
+}
+
+/// `CMEKClusterInfo`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmekClusterInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<CmekStatus>,
+    #[serde(default)]
+    pub region_infos: Vec<CmekRegionInfo>,
+}
+
+cloud_enum!(
+    /// `ClientCACertStatus`
+    ClientCaCertStatus { NotSet => "NOT_SET", IsSet => "IS_SET", Pending => "PENDING", Failed => "FAILED" }
+);
+
+/// `ClientCACertInfo`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCaCertInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ClientCaCertStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x509_pem_cert: Option<String>,
+}
+
+/// `SetClientCACertRequest` and `UpdateClientCACertRequest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCaCertRequest {
+    pub x509_pem_cert: String,
+}
+
+cloud_enum!(
+    /// `NodeStatus.Type`
+    NodeStatus { Live => "LIVE", NotReady => "NOT_READY" }
+);
+
+/// `Node`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub name: String,
+    pub region_name: String,
+    pub status: NodeStatus,
+}
+
+/// `ListClusterNodesResponse`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListClusterNodesResponse {
+    pub nodes: Vec<Node>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<Pagination>,
+}
 
 /// Query parameters of every keyset-paginated list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -90,6 +90,15 @@ operations! {
     GetPrometheusMetricExportInfo: GET "/api/v1/clusters/{cluster_id}/metricexport/prometheus";
     EnablePrometheusMetricExport: POST "/api/v1/clusters/{cluster_id}/metricexport/prometheus";
     DeletePrometheusMetricExport: DELETE "/api/v1/clusters/{cluster_id}/metricexport/prometheus";
+    ListClusterNodes: GET "/api/v1/clusters/{cluster_id}/nodes";
+    SetEgressTrafficPolicy: POST "/api/v1/clusters/{cluster_id}/networking/egress-rules/egress-traffic-policy";
+    GetCMEKClusterInfo: GET "/api/v1/clusters/{cluster_id}/cmek";
+    EnableCMEKSpec: POST "/api/v1/clusters/{cluster_id}/cmek";
+    UpdateCMEKSpec: PUT "/api/v1/clusters/{cluster_id}/cmek";
+    GetClientCACert: GET "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    SetClientCACert: POST "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    UpdateClientCACert: PATCH "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    DeleteClientCACert: DELETE "/api/v1/clusters/{cluster_id}/client-ca-cert";
 }
 
 impl Operation {

@@ -13,13 +13,12 @@ use super::SimState;
 use super::errors::{ApiError, ApiResult};
 use super::extract::{ApiPath, JsonBody, OrgCtx, QueryParams};
 use super::pagination::paginate;
-use super::state::{Access, ClusterRecord};
+use super::state::Access;
 use super::{provision, validation};
 
 /// The sort key of a cluster for `pagination.sort_by`; the id breaks ties (deleted clusters can
 /// share a name with a live one).
-fn sort_key(record: &ClusterRecord, sort_by: &str) -> String {
-    let c = &record.cluster;
+fn sort_key(c: &Cluster, sort_by: &str) -> String {
     let field = match sort_by {
         "CREATED_AT" => c.created_at.as_deref().unwrap_or_default(),
         "DELETED_AT" => c.deleted_at.as_deref().unwrap_or_default(),
@@ -43,11 +42,14 @@ pub(super) async fn list(
     }
     let mut store = sim.store();
     let org = store.org(&ctx.org_id, Utc::now())?;
+    let forgotten = org.forgotten.values().filter(|_| show_inactive);
     let mut items: Vec<(String, &Cluster)> = org
         .clusters
         .values()
         .filter(|r| show_inactive || !r.is_deleted())
-        .map(|r| (sort_key(r, sort_by), &r.cluster))
+        .map(|r| &r.cluster)
+        .chain(forgotten)
+        .map(|c| (sort_key(c, sort_by), c))
         .collect();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     let (clusters, pagination) = paginate(items, &params);
@@ -119,11 +121,18 @@ pub(super) async fn connection_string(
     ApiPath(cluster_id): ApiPath<String>,
     query: QueryParams,
 ) -> ApiResult<Json<ConnectionString>> {
-    validation::connection_os(query.get("os"))?;
+    let os = query.get("os");
+    validation::connection_os(os)?;
     let database = query.get("database").unwrap_or("defaultdb").to_string();
     let user = query.get("sql_user").map(str::to_string);
     let mut store = sim.store();
     let record = store.org(&ctx.org_id, Utc::now())?.child_cluster(&cluster_id, Access::Read)?;
+    // The description: `os` is "required only for dedicated clusters".
+    if os.is_none() && record.cluster.config.dedicated.is_some() {
+        return Err(ApiError::invalid(
+            "query parameter `os` is required for dedicated clusters; expected one of MAC, LINUX, WINDOWS",
+        ));
+    }
     let host = record.cluster.sql_dns.clone().unwrap_or_default();
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let user_part = user.as_deref().map(|u| format!("{}@", encode(u))).unwrap_or_default();

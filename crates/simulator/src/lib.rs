@@ -29,6 +29,7 @@ pub mod pagination;
 mod pipeline;
 pub mod provision;
 pub mod ratelimit;
+pub mod security;
 mod sql_users;
 pub mod state;
 pub mod validation;
@@ -192,6 +193,15 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         GetPrometheusMetricExportInfo => on(method, exports::get_prometheus),
         EnablePrometheusMetricExport => on(method, exports::enable_prometheus),
         DeletePrometheusMetricExport => on(method, exports::delete_prometheus),
+        ListClusterNodes => on(method, security::list_nodes),
+        SetEgressTrafficPolicy => on(method, security::set_egress_policy),
+        GetCMEKClusterInfo => on(method, security::get_cmek),
+        EnableCMEKSpec => on(method, security::enable_cmek),
+        UpdateCMEKSpec => on(method, security::update_cmek),
+        GetClientCACert => on(method, security::get_client_ca),
+        SetClientCACert => on(method, security::set_client_ca),
+        UpdateClientCACert => on(method, security::update_client_ca),
+        DeleteClientCACert => on(method, security::delete_client_ca),
     }
 }
 
@@ -204,7 +214,9 @@ fn router(sim: Arc<Sim>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(sim.clone(), pipeline::api_pipeline))
         .with_state(sim.clone());
-    admin::router().with_state(sim).merge(api)
+    // The cluster CA certificate is served at the site root, outside the API and its key.
+    let public = Router::new().route(security::CLUSTER_CERT_PATH, axum::routing::get(security::cluster_cert)).with_state(sim.clone());
+    admin::router().with_state(sim).merge(public).merge(api)
 }
 
 async fn not_found() -> ApiError {

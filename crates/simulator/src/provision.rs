@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use crdb_cloud::models::{
-    AllowlistEntry, BackupConfiguration, CloudProvider, Cluster, ClusterConfig, ClusterState, Database,
+    AllowlistEntry, BackupConfiguration, ClientCaCertInfo, ClientCaCertStatus, CloudProvider, Cluster, ClusterConfig,
+    ClusterState, CmekClusterInfo, CmekStatus, Database,
     DedicatedHardwareConfig, EgressTrafficPolicy, NetworkVisibility, OperationStatus, Plan, Region,
     ServerlessClusterConfig, UpdateClusterSpec, UpgradeStatus, UpgradeType,
 };
@@ -94,6 +95,7 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
             (config, regions, cockroach_version.clone(), cidr_range.clone(), network_visibility.clone())
         }
     };
+    let account_id = matches!(valid.kind, ValidKind::Dedicated { .. }).then(|| dedicated_account_id(&valid.provider, &id));
     let cluster = Cluster {
         sql_dns: top_level_sql_dns(&regions),
         id,
@@ -110,7 +112,7 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
         cidr_range,
         labels: valid.labels.clone(),
         is_customer_cloud_account: Some(false),
-        account_id: None,
+        account_id,
         created_at: Some(stamp.clone()),
         updated_at: Some(stamp),
         deleted_at: None,
@@ -135,6 +137,23 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
         maintenance: Default::default(),
         finalization_stuck: false,
         exports: Default::default(),
+        cmek: CmekClusterInfo { status: Some(CmekStatus::Disabled), region_infos: Vec::new() },
+        cmek_ready_at: None,
+        client_ca: ClientCaCertInfo { status: Some(ClientCaCertStatus::NotSet), x509_pem_cert: None },
+        ca_cert: None,
+    }
+}
+
+/// The cloud account a dedicated cluster runs in (for trust relationships with the customer's
+/// cloud resources): an AWS account number, a GCP project, an Azure subscription. Serverless
+/// clusters have none.
+fn dedicated_account_id(provider: &CloudProvider, cluster_id: &str) -> String {
+    let digits: String = cluster_id.bytes().filter(u8::is_ascii_hexdigit).map(|b| char::from(b'0' + b % 10)).take(12).collect();
+    let short = &cluster_id[..8.min(cluster_id.len())];
+    match provider {
+        CloudProvider::Aws => digits,
+        CloudProvider::Gcp => format!("crl-prod-{short}"),
+        _ => format!("{short}-0000-4000-8000-{digits}"),
     }
 }
 

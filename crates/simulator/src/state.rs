@@ -11,8 +11,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 use crdb_cloud::models::{
-    AllowlistEntry, BackupConfiguration, Cluster, ClusterState, Database, DeleteProtection, OperationStatus,
-    Organization, UpgradeStatus,
+    AllowlistEntry, BackupConfiguration, ClientCaCertInfo, CmekClusterInfo, CmekStatus, Cluster, ClusterState, Database,
+    DeleteProtection, OperationStatus, Organization, UpgradeStatus,
 };
 
 use super::maintenance::Maintenance;
@@ -115,6 +115,9 @@ pub struct Org {
     /// The service account every cluster of this org is created by.
     pub creator_id: String,
     pub clusters: BTreeMap<String, ClusterRecord>,
+    /// Deleted clusters that GET no longer answers for: the description does not say they leave
+    /// `show_inactive=true` lists, so those keep showing them.
+    pub forgotten: BTreeMap<String, Cluster>,
 }
 
 /// What a child operation needs from its cluster.
@@ -134,14 +137,19 @@ impl Org {
             name: format!("Simulated organization {number}"),
             created_at: rfc3339(now),
         };
-        Self { info, creator_id, clusters: BTreeMap::new() }
+        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new() }
     }
 
     pub fn advance(&mut self, now: Now) {
         for record in self.clusters.values_mut() {
             record.advance(now);
         }
-        self.clusters.retain(|_, r| r.purge_at.is_none_or(|at| now < at));
+        let due: Vec<String> = self.clusters.iter().filter(|(_, r)| r.purge_at.is_some_and(|at| at <= now)).map(|(id, _)| id.clone()).collect();
+        for id in due {
+            if let Some(record) = self.clusters.remove(&id) {
+                self.forgotten.insert(id, record.cluster);
+            }
+        }
     }
 
     /// A cluster, deleted ones included (the real GET shows DELETED clusters until they are purged).
@@ -240,6 +248,13 @@ pub struct ClusterRecord {
     pub finalization_stuck: bool,
     /// Log and metric export configurations.
     pub exports: super::exports::Exports,
+    /// CMEK as GET .../cmek reports it (DISABLED until enabled).
+    pub cmek: CmekClusterInfo,
+    /// When ENABLING CMEK keys become ENABLED.
+    pub cmek_ready_at: Option<Now>,
+    pub client_ca: ClientCaCertInfo,
+    /// The cluster's CA certificate (PEM), made on first request.
+    pub ca_cert: Option<String>,
 }
 
 impl ClusterRecord {
@@ -249,6 +264,18 @@ impl ClusterRecord {
 
     /// Applies every transition due by `now`, stamping each at the moment it was due.
     pub fn advance(&mut self, now: Now) {
+        if self.cmek_ready_at.take_if(|at| *at <= now).is_some() {
+            let enabled = |status: &mut Option<CmekStatus>| {
+                if matches!(status, Some(CmekStatus::Enabling | CmekStatus::Rotating)) {
+                    *status = Some(CmekStatus::Enabled);
+                }
+            };
+            enabled(&mut self.cmek.status);
+            for region in &mut self.cmek.region_infos {
+                enabled(&mut region.status);
+                region.key_infos.iter_mut().for_each(|k| enabled(&mut k.status));
+            }
+        }
         if let Some(at) = self.ready_at.filter(|at| *at <= now) {
             self.ready_at = None;
             if self.cluster.state == ClusterState::Creating {

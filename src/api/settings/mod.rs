@@ -3,6 +3,9 @@
 //! means "left alone".
 
 pub mod backup;
+pub mod client_ca;
+pub mod cmek;
+pub mod egress;
 pub mod log_export;
 pub mod maintenance;
 pub mod metric_export;
@@ -29,14 +32,29 @@ pub struct SettingsSpec {
     /// Metric export to Datadog, CloudWatch and Prometheus. Unset: left as the cloud has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_export: Option<metric_export::MetricExportSpec>,
+    /// AllowAll or DefaultDeny outbound traffic (ADVANCED only). Unset: left as the cloud has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_traffic_policy: Option<egress::EgressTrafficPolicy>,
+    /// Customer-managed encryption keys per region (ADVANCED only). Unset: left as the cloud has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmek: Option<cmek::CmekSpec>,
+    /// The client CA certificate, from a Secret or ConfigMap (ADVANCED only). Unset: left as the cloud has it.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "clientCACert")]
+    pub client_ca_cert: Option<client_ca::ClientCaCertSpec>,
 }
 
 impl SettingsSpec {
     /// The Secrets the blocks refer to (their names, in the cluster's namespace): a change of one
     /// wakes the cluster.
     pub fn referenced_secrets(&self) -> Vec<&str> {
-        let datadog = self.metric_export.as_ref().and_then(|m| m.datadog.as_ref()).and_then(|d| d.api_key_secret_ref.as_ref());
-        datadog.map(|r| r.name.as_str()).into_iter().collect()
+        let datadog = self.metric_export.as_ref().and_then(|m| m.datadog.as_ref()).and_then(|d| d.api_key_secret_ref.as_ref()).map(|r| r.name.as_str());
+        let client_ca = self.client_ca_cert.as_ref().and_then(|c| c.secret_ref.as_ref()).map(|r| r.name.as_str());
+        datadog.into_iter().chain(client_ca).collect()
+    }
+
+    /// The ConfigMaps the blocks refer to: a change of one wakes the cluster.
+    pub fn referenced_config_maps(&self) -> Vec<&str> {
+        self.client_ca_cert.as_ref().and_then(|c| c.config_map_ref.as_ref()).map(|r| r.name.as_str()).into_iter().collect()
     }
 }
 
@@ -59,4 +77,14 @@ pub struct SettingsStatus {
     /// The metric exports, while spec.metricExport sets them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric_export: Option<metric_export::MetricExportStatus>,
+    /// The egress traffic policy the cloud reports (ALLOW_ALL, DEFAULT_DENY, UPDATING, ...), while
+    /// spec.egressTrafficPolicy is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress_traffic_policy: Option<String>,
+    /// CMEK as the cloud reports it, while spec.cmek is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmek: Option<cmek::CmekStatus>,
+    /// The client CA as the cloud reports it, while spec.clientCACert is set.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "clientCACert")]
+    pub client_ca_cert: Option<client_ca::ClientCaCertStatus>,
 }

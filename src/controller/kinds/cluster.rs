@@ -5,20 +5,20 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
+use crate::controller::Wiring;
 use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
 use crate::cloud::{CloudClient, CloudError};
 use crate::controller::conditions::Outcome;
-use crate::controller::Wiring;
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::reconciler::Step;
@@ -27,6 +27,17 @@ use crate::controller::settings;
 use crate::controller::error::ReconcileError;
 use crate::controller::reason::Reason;
 use crate::controller::top_level::{Plan, Poll, TopLevel, TopLevelShape, TopLevelStatus};
+
+/// The clusters of `object`'s namespace whose setting blocks name it (through `names`).
+fn referencing<'a>(clusters: &Store<CockroachCluster>, object: &impl ResourceExt, names: impl Fn(&CockroachCluster) -> Vec<String>) -> Vec<ObjectRef<CockroachCluster>> {
+    let name = object.name_any();
+    clusters
+        .state()
+        .into_iter()
+        .filter(|c| c.namespace() == object.namespace() && names(c).contains(&name))
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
 
 crate::impl_status_fields!(CockroachClusterStatus, base);
 
@@ -160,19 +171,20 @@ impl TopLevel for CockroachCluster {
     /// A cluster follows the Secrets its setting blocks refer to (metadata only: the operator
     /// never caches Secret data), so a rotated Datadog API key reaches the cloud without waiting
     /// for the resync.
+    /// A cluster follows the Secrets and ConfigMaps its setting blocks name (metadata only: the
+    /// operator never caches their data), so a rotated Datadog key or a changed client CA reaches
+    /// the cloud at once instead of at the next resync.
     fn watches(controller: Controller<CockroachCluster>, wiring: &Wiring) -> Controller<CockroachCluster> {
-        let clusters = controller.store();
-        let secrets = wiring.api::<PartialObjectMeta<Secret>>();
-        controller.watches(secrets, wiring.watcher_config(), move |secret| {
-            let namespace = secret.namespace();
-            let name = secret.name_any();
-            clusters
-                .state()
-                .into_iter()
-                .filter(|c| c.namespace() == namespace && c.spec.settings.referenced_secrets().contains(&name.as_str()))
-                .map(|c| ObjectRef::from_obj(c.as_ref()))
-                .collect::<Vec<_>>()
-        })
+        let by_secret = controller.store();
+        let by_config_map = controller.store();
+        let owned = |names: Vec<&str>| names.into_iter().map(str::to_string).collect::<Vec<_>>();
+        controller
+            .watches(wiring.api::<PartialObjectMeta<Secret>>(), wiring.watcher_config(), move |secret| {
+                referencing(&by_secret, &secret, |c| owned(c.spec.settings.referenced_secrets()))
+            })
+            .watches(wiring.api::<PartialObjectMeta<ConfigMap>>(), wiring.watcher_config(), move |map| {
+                referencing(&by_config_map, &map, |c| owned(c.spec.settings.referenced_config_maps()))
+            })
     }
 
     /// The setting blocks, once the cluster itself matches the spec.

@@ -267,6 +267,7 @@ pub fn observed_status(cloud: &Cluster) -> CockroachClusterStatus {
         cockroach_version: Some(cloud.cockroach_version.clone()).filter(|v| !v.is_empty()),
         upgrade_status: Some(cloud.upgrade_status.to_string()),
         sql_dns: cloud.sql_dns.clone().or_else(|| cloud.regions.first().map(|r| r.sql_dns.clone())).filter(|d| !d.is_empty()),
+        account_id: cloud.account_id.clone().filter(|a| !a.is_empty()),
         regions: cloud
             .regions
             .iter()

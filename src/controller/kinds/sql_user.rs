@@ -49,8 +49,9 @@ pub fn password_fingerprint(uid: &str, password: &str) -> String {
     hex::encode(&digest[..8])
 }
 
-/// The connection Secret's data.
-pub fn connection_data(host: &str, port: &str, user: &str, password: &str, database: &str) -> BTreeMap<String, String> {
+/// The connection Secret's data; `ca.crt` is the cluster's CA certificate, for `verify-full`.
+pub fn connection_data(endpoint: &Endpoint, user: &str, password: &str, database: &str) -> BTreeMap<String, String> {
+    let Endpoint { host, port, ca_cert } = endpoint;
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20");
     let url = format!("postgresql://{}:{}@{host}:{port}/{}?sslmode=verify-full", encode(user), encode(password), encode(database));
     BTreeMap::from([
@@ -61,6 +62,7 @@ pub fn connection_data(host: &str, port: &str, user: &str, password: &str, datab
         ("database".to_string(), database.to_string()),
         ("sslmode".to_string(), "verify-full".to_string()),
         ("url".to_string(), url),
+        ("ca.crt".to_string(), ca_cert.clone()),
     ])
 }
 
@@ -188,31 +190,33 @@ impl SQLUser {
         // wrote the Secret: an edited host or port is not trusted (it would keep the real password
         // going to another host).
         let known_endpoint = existing.as_ref().and_then(|s| {
-            let (host, port) = (secret_text(s, "host")?, secret_text(s, "port")?);
+            let (host, port, ca_cert) = (secret_text(s, "host")?, secret_text(s, "port")?, secret_text(s, "ca.crt")?);
             let same_target = secret_text(s, "database").as_deref() == Some(database.as_str())
                 && s.annotations().get("crdbcloud.io/cluster-id") == Some(&target.cluster_id)
                 && s.annotations().get(ENDPOINT_ANNOTATION) == Some(&format!("{host}:{port}"));
-            same_target.then_some((host, port))
+            same_target.then_some(Endpoint { host, port, ca_cert })
         });
-        let (host, port) = match known_endpoint {
+        let endpoint = match known_endpoint {
             Some(endpoint) => endpoint,
-            // The endpoint is the cluster's, the same for every user and database: one request
-            // serves every SQLUser of the cluster.
-            None => {
-                let endpoint = ctx
-                    .caches
-                    .endpoints
-                    .get_or_load(&target.list_key, ctx.timing.resync, || async {
-                        let conn = target.cloud.get_connection_string(&target.cluster_id, Some(&database), Some(&self.sql_name())).await?;
-                        Ok(Endpoint { host: conn.params.host, port: conn.params.port })
-                    })
-                    .await
-                    .map_err(|e| ReconcileError::cloud("reading the connection endpoint", e))?;
-                (endpoint.value.host.clone(), endpoint.value.port.clone())
-            }
+            // The endpoint and CA are the cluster's, the same for every user and database: one
+            // load serves every SQLUser of the cluster. The CA certificate is public (no API key,
+            // no request budget), so it always comes along.
+            None => ctx
+                .caches
+                .endpoints
+                .get_or_load(&target.list_key, ctx.timing.resync, || async {
+                    let conn = target.cloud.get_connection_string(&target.cluster_id, Some(&database), Some(&self.sql_name())).await?;
+                    let ca_cert = target.cloud.get_cluster_ca_cert(&target.cluster_id).await?;
+                    Ok(Endpoint { host: conn.params.host, port: conn.params.port, ca_cert })
+                })
+                .await
+                .map_err(|e| ReconcileError::cloud("reading the connection endpoint", e))?
+                .value
+                .as_ref()
+                .clone(),
         };
-        let data = connection_data(&host, &port, &self.sql_name(), password, &database);
-        let endpoint = format!("{host}:{port}");
+        let data = connection_data(&endpoint, &self.sql_name(), password, &database);
+        let endpoint = format!("{}:{}", endpoint.host, endpoint.port);
         let up_to_date = existing.as_ref().is_some_and(|s| {
             data.iter().all(|(k, v)| secret_text(s, k).as_deref() == Some(v.as_str()))
                 && s.data.as_ref().map(|d| d.len()) == Some(data.len())
@@ -372,10 +376,12 @@ mod tests {
 
     #[test]
     fn connection_url_escapes_user_and_password() {
-        let data = connection_data("db.example", "26257", "app.user", "p@ss w/rd", "orders");
+        let endpoint = Endpoint { host: "db.example".into(), port: "26257".into(), ca_cert: "-----BEGIN CERTIFICATE-----".into() };
+        let data = connection_data(&endpoint, "app.user", "p@ss w/rd", "orders");
         assert_eq!(data["url"], "postgresql://app.user:p%40ss%20w%2Frd@db.example:26257/orders?sslmode=verify-full");
         assert_eq!(data["sslmode"], "verify-full");
-        assert_eq!(data.len(), 7);
+        assert_eq!(data["ca.crt"], "-----BEGIN CERTIFICATE-----");
+        assert_eq!(data.len(), 8);
     }
 
     fn user() -> SQLUser {

@@ -3,10 +3,13 @@
 
 pub mod backup;
 pub mod blackout_windows;
-pub mod maintenance_window;
-pub mod upgrade;
+pub mod client_ca;
+pub mod cmek;
+pub mod egress;
 pub mod log_export;
+pub mod maintenance_window;
 pub mod metric_export;
+pub mod upgrade;
 pub mod version_deferral;
 
 use super::setting::{AnySetting, setting};
@@ -25,6 +28,9 @@ pub fn all() -> Vec<Box<dyn AnySetting>> {
         setting::<metric_export::Datadog>(),
         setting::<metric_export::CloudWatch>(),
         setting::<metric_export::Prometheus>(),
+        setting::<egress::Egress>(),
+        setting::<cmek::Cmek>(),
+        setting::<client_ca::ClientCa>(),
     ]
 }
 

@@ -70,7 +70,12 @@ impl Setting for Upgrade {
     type Change = FinalizeUpgrade;
     const BLOCK: &'static str = "spec.upgrade";
     const CONDITION: &'static str = "UpgradeSynced";
-    const DRIFTS: bool = false;
+
+    /// Finalizing follows the cloud's own progress (the soak is over, or a person named the
+    /// version): never drift.
+    fn moved_in_cloud(_status: &CockroachClusterStatus, _observed: &Observed) -> bool {
+        false
+    }
 
     fn desired(spec: &CockroachClusterSpec) -> Option<&UpgradeSpec> {
         spec.settings.upgrade.as_ref()
