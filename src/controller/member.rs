@@ -34,6 +34,7 @@ use crate::api::child::{ChildSpec, ChildStatusFields};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::cloud::cache::{Cached, ListCache, ListKey};
+use crate::cloud::models::ClusterState;
 use crate::cloud::{CloudClient, CloudError, Listing, Priority};
 
 crate::impl_status_fields!(crate::api::ChildStatus, base);
@@ -200,11 +201,12 @@ async fn resolve_target<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Targ
             };
             let status = cluster.status.clone().unwrap_or_default();
             match status.cluster_id {
-                Some(id) if conditions::is_ready(&status.base.conditions) => (id, cluster.spec.credentials_ref.clone()),
+                Some(id) if holds_content(&status) => (id, cluster.spec.credentials_ref.clone()),
                 _ => {
+                    let state = status.state.as_deref().unwrap_or("not created yet");
                     return Ok(Err(Waiting {
                         reason: Reason::WaitingForCluster,
-                        message: format!("spec.clusterRef: CockroachCluster {} is not Ready yet", reference.name),
+                        message: format!("spec.clusterRef: CockroachCluster {} is not Ready yet (cloud state: {state})", reference.name),
                         cluster_credentials: cluster.spec.credentials_ref.clone(),
                     }));
                 }
@@ -220,6 +222,15 @@ async fn resolve_target<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Targ
     Ok(Ok(Target { cluster_id, cloud, list_key }))
 }
 
+/// Whether a cluster, as its resource's status shows it, can take content (users, databases,
+/// allowlist entries): Ready, or created in the cloud and not busy (state CREATED; LOCKED, CREATING
+/// and CREATION_FAILED are other states). A cluster whose only trouble is one of its setting blocks
+/// (a refused backup change, a log export's credentials) is not Ready but still holds content, and
+/// its children keep converging.
+fn holds_content(status: &crate::api::CockroachClusterStatus) -> bool {
+    conditions::is_ready(&status.base.conditions) || status.state.as_deref() == Some(ClusterState::Created.as_str())
+}
+
 /// The CockroachCluster a child refers to. The watch cache answers when it already shows the
 /// cluster Ready (the common case, and the one a thousand children ask at once); otherwise the
 /// apiserver does, because the cache may lag the event that woke this child. `Some(Err(why))`: the
@@ -227,7 +238,7 @@ async fn resolve_target<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Targ
 async fn find_cluster(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Result<Arc<CockroachCluster>, String>>, ReconcileError> {
     if let Some(store) = ctx.stores.get::<CockroachCluster>() {
         let cached = store.get(&ObjectRef::new(name).within(namespace));
-        if let Some(cluster) = cached.filter(|c| c.status.as_ref().is_some_and(|s| s.cluster_id.is_some() && conditions::is_ready(&s.base.conditions))) {
+        if let Some(cluster) = cached.filter(|c| c.status.as_ref().is_some_and(|s| s.cluster_id.is_some() && holds_content(s))) {
             return Ok(Some(Ok(cluster)));
         }
     }
