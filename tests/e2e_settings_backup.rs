@@ -153,3 +153,23 @@ async fn backup_waits_while_the_cluster_is_locked_and_a_cluster_with_it_set_is_d
     let gone = env.record(&id).await.is_none_or(|r| r.cluster.state == ClusterState::Deleted);
     assert!(gone, "the cloud cluster was not deleted");
 }
+
+/// deploy/examples/cluster-production.yaml sets every setting block the operator has: applied as a
+/// user would, the cluster becomes Ready with every block's condition True, and a block added later
+/// without being added to the example fails here.
+#[tokio::test]
+async fn the_production_example_converges_with_every_block_synced() {
+    let env = start("backup-example").await;
+    let clusters: Api<CockroachCluster> = env.api();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples/cluster-production.yaml");
+    kubectl(&["apply", "-n", env.ns(), "-f", example.to_str().unwrap()], None).await.ok();
+    let blocks = crdb_cloud_operator::controller::settings::all();
+    let synced = |c: &CockroachCluster| blocks.iter().all(|b| condition(c, b.condition()).is_some_and(|(s, _, _)| s == "True"));
+    let ready = wait_for(&clusters, "ledger-prod", Duration::from_secs(120), "Ready with every block synced", |c| is_ready(c) && synced(c)).await;
+    let missing: Vec<_> = blocks.iter().filter(|b| condition(&ready, b.condition()).is_none()).map(|b| b.block()).collect();
+    assert!(missing.is_empty(), "the example leaves out {missing:?}");
+    println!("production example: Ready with {} setting blocks synced", blocks.len());
+    // The example keeps its cluster on deletion (deleteProtection and Retain): release it here.
+    let patch = json!({"spec": {"deleteProtection": false}});
+    clusters.patch("ledger-prod", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+}

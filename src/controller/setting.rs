@@ -135,6 +135,10 @@ const CONTINUE_AFTER: Duration = Duration::from_secs(1);
 
 /// A setting with its type erased, so that a cluster's settings form one list.
 pub trait AnySetting: Send + Sync {
+    /// The block's path in the spec (`spec.backup`).
+    fn block(&self) -> &'static str;
+    /// The block's condition type (`BackupSynced`).
+    fn condition(&self) -> &'static str;
     /// Converges the setting of one cluster. `Err`: the block's failure, its message naming the block.
     fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<Recheck>, ReconcileError>>;
 }
@@ -159,6 +163,12 @@ pub fn setting<S: Setting>() -> Box<dyn AnySetting> {
 }
 
 impl<S: Setting> AnySetting for Erased<S> {
+    fn block(&self) -> &'static str {
+        S::BLOCK
+    }
+    fn condition(&self) -> &'static str {
+        S::CONDITION
+    }
     fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<Recheck>, ReconcileError>> {
         async move {
             let generation = pass.cluster.metadata.generation;

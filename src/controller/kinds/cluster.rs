@@ -29,7 +29,7 @@ use crate::controller::reason::Reason;
 use crate::controller::top_level::{Plan, Poll, TopLevel, TopLevelShape, TopLevelStatus};
 
 /// The clusters of `object`'s namespace whose setting blocks name it (through `names`).
-fn referencing<'a>(clusters: &Store<CockroachCluster>, object: &impl ResourceExt, names: impl Fn(&CockroachCluster) -> Vec<String>) -> Vec<ObjectRef<CockroachCluster>> {
+fn referencing(clusters: &Store<CockroachCluster>, object: &impl ResourceExt, names: impl Fn(&CockroachCluster) -> Vec<String>) -> Vec<ObjectRef<CockroachCluster>> {
     let name = object.name_any();
     clusters
         .state()
