@@ -10,7 +10,11 @@
 //! 3. reaction: time from applying one new SQLUser to its CreateSQLUser request, 20 tries;
 //! 4. restart with the fleet in sync: Cloud requests in the first 5 minutes;
 //! 2. steady state: Cloud requests per hour at rest, for 1,200 and for 10 children;
-//! 5. memory: peak RSS of the operator with 5,000 resources.
+//! 5. memory: peak RSS of the operator with 5,000 resources;
+//! 6. settings: 20 ADVANCED clusters with every setting block set (deploy/examples/
+//!    cluster-production.yaml), applied at once: seconds until all Ready with every block synced,
+//!    as a ratio to the physical limit; then at rest, requests per hour against (1 + blocks read
+//!    with a request) per cluster per resync.
 //!
 //! Scenario 2 runs the operator with a 30 s resync and scales to the default 300 s (requests per
 //! hour are proportional to the resync rate), so it takes minutes instead of hours. Scenario 5
@@ -95,6 +99,11 @@ async fn main() {
         let memory = Memory { resources: run.fleet.total(), peak_mib: run.peak_rss_mib(), now_mib: run.rss_mib(), seconds: run.seconds };
         report.memory(&memory);
         run.operator_stop().await;
+    }
+
+    if wants("6") {
+        let settings = settings_scenario().await;
+        report.settings(&settings);
     }
 
     let text = report.render(&machine(&commit));
@@ -525,6 +534,134 @@ struct Memory {
     seconds: f64,
 }
 
+// ---------- scenario 6: setting blocks ----------
+
+const SETTINGS_CLUSTERS: usize = 20;
+/// The example's blocks observed with a request of their own (the upgrade and the egress policy are
+/// read from the cluster object the operator reads anyway).
+const BLOCK_READS: [Operation; 10] = [
+    Operation::GetBackupConfiguration,
+    Operation::GetMaintenanceWindow,
+    Operation::ListBlackoutWindows,
+    Operation::GetClusterVersionDeferral,
+    Operation::GetLogExportInfo,
+    Operation::GetDatadogMetricExportInfo,
+    Operation::GetCloudWatchMetricExportInfo,
+    Operation::GetPrometheusMetricExportInfo,
+    Operation::GetCMEKClusterInfo,
+    Operation::GetClientCACert,
+];
+
+struct Settings {
+    clusters: usize,
+    blocks: usize,
+    seconds: f64,
+    cold: Requests,
+    /// Requests no operator can avoid: per cluster the search, the create, one read of it and one
+    /// read of each block observed by a request; plus every write the blocks needed.
+    mandatory: u64,
+    steady: Steady,
+}
+
+impl Settings {
+    fn physical_limit_seconds(&self) -> f64 {
+        self.mandatory as f64 / RATE
+    }
+    fn expected_per_resync(&self) -> usize {
+        self.clusters * (1 + BLOCK_READS.len())
+    }
+}
+
+/// The example's objects (the Datadog key Secret, the CA ConfigMap, the cluster), the cluster
+/// renamed `index` times.
+fn production_example(index: usize) -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples/cluster-production.yaml");
+    let text = std::fs::read_to_string(path).expect("the production example");
+    let mut docs: Vec<Value> = crdb_test_support::chart::yaml_docs(&text);
+    for doc in &mut docs {
+        if doc["kind"] == "CockroachCluster" {
+            doc["metadata"]["name"] = json!(format!("ledger-{index:02}"));
+            // Released at the end of the scenario.
+            doc["spec"]["deleteProtection"] = json!(false);
+        }
+    }
+    docs
+}
+
+/// Twenty clusters with every block, cold and then at rest.
+async fn settings_scenario() -> Settings {
+    println!("\n== setting blocks: {SETTINGS_CLUSTERS} ADVANCED clusters with every block, {RATE} requests/s ==");
+    let ns = format!("bench-settings-{}", rand::random::<u16>());
+    crdb_test_support::kubectl(&["create", "namespace", &ns], None).await.ok();
+    let sim = start_simulator(RATE as u32).await;
+    let admin = SimAdmin::new(&sim);
+    let fleet = Fleet { clusters: SETTINGS_CLUSTERS, users: 0, databases: 0, allowlist: 0 };
+    let mut run = Run {
+        label: "settings".into(),
+        ns: ns.clone(),
+        fleet,
+        rate: RATE,
+        extra_args: Vec::new(),
+        sim,
+        admin,
+        operator: None,
+        seconds: 0.0,
+        requests: Requests::default(),
+    };
+    run.start_operator(300);
+    run.wait_operator_ready().await;
+    let blocks = crdb_cloud_operator::controller::settings::all();
+    let started = Instant::now();
+    let mut manifests = String::new();
+    for index in 0..SETTINGS_CLUSTERS {
+        for (i, doc) in production_example(index).into_iter().enumerate() {
+            // The Secret and the ConfigMap once; every cluster names the same two.
+            if index == 0 || i == 2 || doc["kind"] == "CockroachCluster" {
+                manifests.push_str("---\n");
+                manifests.push_str(&serde_norway::to_string(&doc).unwrap());
+            }
+        }
+    }
+    crdb_test_support::kubectl(&["apply", "-n", &ns, "-f", "-"], Some(&manifests)).await.ok();
+    let api: Api<CockroachCluster> = Api::namespaced(shared().client(), &ns);
+    loop {
+        let list = api.list(&Default::default()).await.expect("list clusters");
+        let synced = list
+            .items
+            .iter()
+            .filter(|c| is_ready(*c) && blocks.iter().all(|b| crdb_test_support::condition(*c, b.condition()).is_some_and(|(s, _, _)| s == "True")))
+            .count();
+        if synced == SETTINGS_CLUSTERS {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(1800), "only {synced}/{SETTINGS_CLUSTERS} clusters synced");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    run.seconds = started.elapsed().as_secs_f64();
+    let cold = Requests::read(&run.admin).await;
+    let writes: u64 = cold
+        .by_operation
+        .iter()
+        .filter(|(op, _)| op.parse::<Operation>().is_ok_and(|o| o.method() != reqwest::Method::GET && o != Operation::CreateCluster))
+        .map(|(_, n)| n)
+        .sum();
+    let mandatory = (SETTINGS_CLUSTERS * (3 + BLOCK_READS.len())) as u64 + writes;
+    println!(
+        "    all {SETTINGS_CLUSTERS} clusters Ready with {} blocks synced in {:.1}s; {} requests ({}); 429s: {}; physical limit {:.1}s; ratio {:.3}",
+        blocks.len(),
+        run.seconds,
+        cold.total(),
+        cold.breakdown(),
+        cold.throttled,
+        mandatory as f64 / RATE,
+        run.seconds / (mandatory as f64 / RATE)
+    );
+    let steady = steady_state(&mut run).await;
+    let settings = Settings { clusters: SETTINGS_CLUSTERS, blocks: blocks.len(), seconds: run.seconds, cold, mandatory, steady };
+    run.operator_stop().await;
+    settings
+}
+
 // ---------- the report ----------
 
 #[derive(Default)]
@@ -613,6 +750,34 @@ impl Report {
         self.sections.push(format!(
             "### 5. Memory\n\n- {} resources (5 clusters of 400 SQLUsers, 400 Databases, 199 AllowlistEntries), converged in {:.0} s at 100 requests/s\n- operator peak RSS: **{:.1} MiB** (target < 100 MiB); {:.1} MiB after a minute at rest\n",
             m.resources, m.seconds, m.peak_mib, m.now_mib
+        ));
+    }
+
+    fn settings(&mut self, s: &Settings) {
+        let per_resync = s.steady.requests.total() as f64 * STEADY_RESYNC_SECONDS as f64 / s.steady.window.as_secs_f64();
+        self.sections.push(format!(
+            "### 6. Setting blocks\n\n- fleet: {} ADVANCED clusters, each with every setting block ({} blocks: deploy/examples/cluster-production.yaml), applied at once\n- all Ready with every block synced after **{:.1} s**\n- Cloud requests: **{}** ({})\n- 429s received: **{}**\n- physical limit: {} mandatory requests (per cluster the search, the create, one read and {} block reads; plus {} block writes) / {} per s = {:.1} s\n- ratio to the physical limit: **{:.3}** (target ≤ 1.15)\n- at rest: {} requests in {} s at a {STEADY_RESYNC_SECONDS} s resync ({}) = **{:.1} per resync** against (1 + {} block reads) x {} clusters = {} expected; **{:.0} requests/hour** at the default 300 s resync, 429s: {}\n",
+            s.clusters,
+            s.blocks,
+            s.seconds,
+            s.cold.total(),
+            s.cold.breakdown(),
+            s.cold.throttled,
+            s.mandatory,
+            BLOCK_READS.len(),
+            s.mandatory as usize - s.clusters * (3 + BLOCK_READS.len()),
+            RATE,
+            s.physical_limit_seconds(),
+            s.seconds / s.physical_limit_seconds(),
+            s.steady.requests.total(),
+            s.steady.window.as_secs(),
+            s.steady.requests.breakdown(),
+            per_resync,
+            BLOCK_READS.len(),
+            s.clusters,
+            s.expected_per_resync(),
+            s.steady.per_hour_at_default_resync(),
+            s.steady.requests.throttled,
         ));
     }
 
