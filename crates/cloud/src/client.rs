@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::budget::{Budget, BudgetRegistry, Priority};
+use super::operations::CLUSTER_CERT_OPERATION;
 use super::error::CloudError;
 use super::models::*;
 use super::observer::{CloudObserver, NoopObserver};
@@ -501,14 +502,21 @@ impl CloudClient {
 
     /// The cluster's CA certificate (PEM), which clients need for `sslmode=verify-full`. It is
     /// public: served at the site root (`/clusters/{id}/cert`, not under `/api/v1`), outside the
-    /// API's operations, and sent without the API key.
+    /// API's operations, and sent without the API key. It still goes through the key's budget and
+    /// the send permit like every request, so the accounting (and a deposed leader's silence)
+    /// holds for it too.
     pub async fn get_cluster_ca_cert(&self, cluster_id: &str) -> Result<String, CloudError> {
         let mut url = self.config.base_url.clone();
         url.path_segments_mut().expect("base URL is a valid base").pop_if_empty().extend(["clusters", cluster_id, "cert"]);
+        let waited = self.budget.acquire(self.priority).await;
+        self.observer.budget_wait(CLUSTER_CERT_OPERATION, waited);
+        if let Some(permit) = &self.permit {
+            permit().map_err(|reason| CloudError::NotSent(reason.to_string()))?;
+        }
         let started = std::time::Instant::now();
         let response = self.http.get(url).send().await.map_err(|e| CloudError::from_transport(&e))?;
         let status = response.status();
-        self.observer.request("GetClusterCert", status.as_str(), started.elapsed());
+        self.observer.request(CLUSTER_CERT_OPERATION, status.as_str(), started.elapsed());
         let bytes = response.bytes().await.map_err(|e| CloudError::from_transport(&e))?;
         if !status.is_success() {
             return Err(CloudError::from_response(status.as_u16(), &bytes, None));

@@ -101,6 +101,10 @@ operations! {
     DeleteClientCACert: DELETE "/api/v1/clusters/{cluster_id}/client-ca-cert";
 }
 
+/// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,
+/// not an operation of the API) go by in metrics and the simulator's request log.
+pub const CLUSTER_CERT_OPERATION: &str = "GetClusterCert";
+
 impl Operation {
     /// The operation served for `method` on the route `template` (a path template of the table).
     pub fn for_route(method: &Method, template: &str) -> Option<Operation> {

@@ -79,6 +79,7 @@ fn one() -> u32 {
 
 /// The operation of a logged request that matched none.
 pub const UNKNOWN_OPERATION: &str = "Unknown";
+pub use crdb_cloud::operations::CLUSTER_CERT_OPERATION;
 
 /// The name that matches every operation in [`FaultSpec::operation`].
 pub const EVERY_OPERATION: &str = "*";

@@ -215,7 +215,10 @@ fn router(sim: Arc<Sim>) -> Router {
         .layer(from_fn_with_state(sim.clone(), pipeline::api_pipeline))
         .with_state(sim.clone());
     // The cluster CA certificate is served at the site root, outside the API and its key.
-    let public = Router::new().route(security::CLUSTER_CERT_PATH, axum::routing::get(security::cluster_cert)).with_state(sim.clone());
+    let public = Router::new()
+        .route(security::CLUSTER_CERT_PATH, axum::routing::get(security::cluster_cert))
+        .layer(from_fn_with_state(sim.clone(), pipeline::public_pipeline))
+        .with_state(sim.clone());
     admin::router().with_state(sim).merge(public).merge(api)
 }
 

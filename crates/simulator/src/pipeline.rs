@@ -1,5 +1,6 @@
 //! What every `/api/v1` request goes through before and after its handler: authentication,
-//! the rate limit, injected faults, then the request log and stats.
+//! the rate limit, injected faults, then the request log and stats (and the log alone for the
+//! site-root routes outside the API).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use super::Sim;
 use super::connection::ConnectionHandle;
 use super::errors::ApiError;
 use super::extract::OrgCtx;
-use super::admin_api::{FaultKind, RequestRecord, UNKNOWN_OPERATION};
+use super::admin_api::{CLUSTER_CERT_OPERATION, FaultKind, RequestRecord, UNKNOWN_OPERATION};
 use crdb_cloud::Operation;
 use super::state::rfc3339;
 
@@ -106,6 +107,31 @@ pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, 
         fault,
     };
     sim.journal().record(record, rate_limited);
+    response
+}
+
+/// The request log for the site-root routes outside the API (the cluster CA certificate): no key,
+/// no rate limit and no faults, but logged and counted like every request, under `operation`.
+pub(super) async fn public_pipeline(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at = rfc3339(chrono::Utc::now());
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    tracing::info!(%method, %path, operation = CLUSTER_CERT_OPERATION, status, "request");
+    let record = RequestRecord {
+        seq: 0,
+        at,
+        method,
+        path,
+        operation: CLUSTER_CERT_OPERATION.to_string(),
+        status,
+        org: None,
+        duration_ms: started.elapsed().as_millis() as u64,
+        fault: None,
+    };
+    sim.journal().record(record, false);
     response
 }
 
