@@ -287,11 +287,15 @@ pub struct CockroachClusterStatus {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegionStatus {
+    /// The region, e.g. us-east-1.
     pub name: String,
+    /// The region's SQL endpoint.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sql_dns: String,
+    /// The region's DB Console endpoint.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub ui_dns: String,
+    /// Nodes in the region (dedicated clusters).
     #[serde(default)]
     pub node_count: i32,
 }

@@ -27,7 +27,10 @@ pub struct BackupSpec {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStatus {
+    /// Whether the cloud takes backups.
     pub enabled: bool,
+    /// How often a backup is taken, in minutes.
     pub frequency_minutes: i32,
+    /// How many days backups are kept.
     pub retention_days: i32,
 }

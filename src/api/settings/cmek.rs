@@ -73,7 +73,9 @@ pub struct CmekStatus {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CmekRegionStatus {
+    /// The region.
     pub region: String,
+    /// The key's state in the region as the cloud reports it (ENABLING, ENABLED, ROTATING, ...).
     pub state: String,
     /// The key in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -99,8 +99,10 @@ pub struct LogExportStatus {
     /// The cloud's explanation of a failing export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_message: Option<String>,
+    /// The log sink: AWS_CLOUDWATCH or GCP_CLOUD_LOGGING.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
+    /// The log name (or prefix) in the sink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_name: Option<String>,
     /// When the cloud last changed the configuration.

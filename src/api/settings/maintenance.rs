@@ -123,13 +123,16 @@ pub struct MaintenanceWindowStatus {
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<Weekday>,
+    /// The start, HH:MM UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
+    /// The length, as the spec writes it (e.g. "8h").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// As the API holds it: from Monday 00:00 UTC, and the length (e.g. "172800s", "21600s").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_duration: Option<String>,
+    /// The length as the API holds it (e.g. "21600s").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_duration: Option<String>,
 }
@@ -139,7 +142,9 @@ pub struct MaintenanceWindowStatus {
 pub struct BlackoutWindowStatus {
     /// The cloud's id of the window.
     pub id: String,
+    /// When the window starts, RFC 3339 UTC.
     pub start: String,
+    /// When the window ends, RFC 3339 UTC.
     pub end: String,
 }
 

@@ -128,6 +128,7 @@ pub struct ExportState {
 pub struct DatadogExportStatus {
     #[serde(flatten)]
     pub state: ExportState,
+    /// The Datadog site metrics go to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
     /// A salted fingerprint of the API key last sent, so a changed Secret is noticed (never the key).
