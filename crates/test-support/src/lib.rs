@@ -12,6 +12,8 @@
 //! - [`simulator`]: the in-process simulator of a test and its admin client.
 //! - [`resources`]: manifests, waiting for resources and reading their conditions and events.
 //! - [`world`]: one test's namespace, simulator and operator together.
+//! - [`node`]: a real node (kubelet, containerd, kube-proxy and its own control plane in a network
+//!   namespace) for the tests that run the chart's pods.
 //!
 //! Environment variables:
 //! - `CRDB_TESTENV_BIN`: directory holding `etcd`, `kube-apiserver`, `kube-controller-manager`,
@@ -29,6 +31,7 @@ pub mod chart;
 pub mod controlplane;
 pub mod kubectl;
 pub mod namespace;
+pub mod node;
 pub mod operator;
 pub mod pki;
 pub mod processes;
