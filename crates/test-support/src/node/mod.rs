@@ -184,6 +184,11 @@ impl Node {
         kube::Client::try_from(self.config.clone()).expect("build the node's admin client")
     }
 
+    /// Directory of the built programs (kubectl, helm, ...).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin_dir
+    }
+
     pub fn bin(&self, name: &str) -> PathBuf {
         self.bin_dir.join(name)
     }
