@@ -41,8 +41,10 @@ build() {
   for spec in "$@"; do
     local pkg=${spec%%:*} bin=${spec##*:}
     log "building $bin ($pkg) - a cold build takes minutes"
+    local started=$SECONDS
     (cd "$here/$wrapper" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
         -tags "selinux,notest,grpcnotrace${extra_tags:+,$extra_tags}" -ldflags "-s -w $ldflags" -o "$tmp/$bin" "$pkg")
+    log "built $bin in $((SECONDS - started))s"
   done
   # Publish atomically so an interrupted build is never mistaken for a finished one.
   rm -rf "$out"; mv "$tmp" "$out"

@@ -136,15 +136,11 @@ impl Node {
             startup: Duration::ZERO,
             imported: Mutex::new(Vec::new()),
         };
-        // On failure the node is dropped, which tears it down (keeping the logs' tail in the error).
-        match node.bring_up() {
-            Ok(()) => {
-                node.startup = started.elapsed();
-                progress(format!("test node Ready in {:.1}s; admin kubeconfig {}", node.startup.as_secs_f64(), node.kubeconfig.display()));
-                Ok(node)
-            }
-            Err(e) => Err(e),
-        }
+        // On failure the node is dropped, which tears it down (the error carries the log's tail).
+        node.bring_up()?;
+        node.startup = started.elapsed();
+        progress(format!("test node Ready in {:.1}s; admin kubeconfig {}", node.startup.as_secs_f64(), node.kubeconfig.display()));
+        Ok(node)
     }
 
     fn bring_up(&mut self) -> Result<(), String> {
