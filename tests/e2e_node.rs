@@ -428,7 +428,7 @@ async fn the_chart_runs_on_the_node() {
     // 8. kubectl drain respects the PodDisruptionBudget (minAvailable 1): one pod is evicted, the
     //    other's eviction is refused while the first one's replacement cannot be scheduled.
     let out = node
-        .kubectl(&["drain", NODE_NAME, "--pod-selector", &selector, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=25s"], None)
+        .kubectl(&["drain", NODE_NAME, "--pod-selector", &selector, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=15s"], None)
         .await;
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(!out.success(), "the drain cannot finish while the budget holds: {out}");

@@ -23,7 +23,10 @@
 //!   data) after the test binary exits; its path is printed at start-up.
 //! - `CRDB_TESTENV_CONTROLLER_MANAGER=0`: do not start kube-controller-manager (no garbage
 //!   collection, namespaces stay Terminating, no default ServiceAccounts).
-//! - `CRDB_OPERATOR_BIN`: the operator binary to run (default: the one built beside the test).
+//! - `CRDB_OPERATOR_BIN`: the operator binary to run (default: the one built beside the test); the
+//!   node's operator image is written from it too.
+//! - With `CRDB_TESTENV_KEEP=1` the node copies its components' logs to `/tmp/crdb-node-<pid>-logs`
+//!   before it is torn down (the node itself is always torn down).
 
 use std::path::Path;
 

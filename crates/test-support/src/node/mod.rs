@@ -302,9 +302,6 @@ impl Node {
         if self.torn_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        if self.layout.dir.join("KEEP").exists() {
-            progress(format!("CRDB_TESTENV_KEEP: leaving the node's logs in {}", self.layout.dir.display()));
-        }
         let keep_logs = self.layout.dir.join("KEEP").exists();
         // try_lock: never hang the exit path.
         if let Ok(mut children) = self.children.try_lock() {
@@ -314,6 +311,9 @@ impl Node {
                     let _ = child.wait();
                 }
             }
+            // The pods, while containerd still runs (its shims see their containers exit).
+            let mut problems = Vec::new();
+            teardown::kill_cgroup_processes(&self.layout, &mut problems);
             while let Some((_, mut child)) = children.pop() {
                 let _ = child.kill();
                 let _ = child.wait();

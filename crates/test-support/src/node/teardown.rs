@@ -121,7 +121,8 @@ pub(crate) fn sweep_stale() {
     let Ok(entries) = fs::read_dir(std::env::temp_dir()) else { return };
     for entry in entries.flatten() {
         let dir = entry.path();
-        if !entry.file_name().to_string_lossy().starts_with(PREFIX) || dir.join("KEEP").exists() {
+        // Always torn down (KEEP only keeps a copy of the logs, made by the run itself).
+        if !entry.file_name().to_string_lossy().starts_with(PREFIX) || entry.file_name().to_string_lossy().ends_with("-logs") {
             continue;
         }
         let owner = fs::read_to_string(dir.join("owner.pid")).ok().and_then(|p| p.trim().parse::<u32>().ok());
@@ -184,7 +185,7 @@ fn cgroup_pids(layout: &Layout) -> Vec<i32> {
     pids
 }
 
-fn kill_cgroup_processes(layout: &Layout, problems: &mut Vec<String>) {
+pub(crate) fn kill_cgroup_processes(layout: &Layout, problems: &mut Vec<String>) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let pids = cgroup_pids(layout);
