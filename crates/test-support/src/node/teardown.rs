@@ -42,6 +42,14 @@ pub(crate) fn snapshot(layout: &Layout) -> Result<(), String> {
     fs::write(&path, absent.join("\n")).map_err(|e| format!("write {}: {e}", path.display()))
 }
 
+/// The current values of the machine-wide settings the node may change.
+pub fn global_sysctls() -> BTreeMap<String, String> {
+    GLOBAL_SYSCTLS
+        .iter()
+        .filter_map(|key| Some((key.to_string(), fs::read_to_string(Path::new("/proc/sys").join(key)).ok()?.trim().to_string())))
+        .collect()
+}
+
 /// Every kernel setting that differs from the snapshot: `(name, before, now)`.
 pub fn changed_sysctls(layout: &Layout) -> Vec<(String, String, String)> {
     read_snapshot(layout)
@@ -140,7 +148,7 @@ pub(crate) fn sweep_stale() {
 }
 
 /// The node's cgroup directories, one per mounted v1 hierarchy (or the v2 one), that exist.
-pub(crate) fn cgroup_dirs(layout: &Layout) -> Vec<PathBuf> {
+pub fn cgroup_dirs(layout: &Layout) -> Vec<PathBuf> {
     let root = Path::new("/sys/fs/cgroup");
     let mut dirs = Vec::new();
     if root.join("cgroup.controllers").exists() {
@@ -205,7 +213,7 @@ pub(crate) fn kill_cgroup_processes(layout: &Layout, problems: &mut Vec<String>)
 }
 
 /// Processes (other than this one) whose command line names `dir`.
-pub(crate) fn processes_naming(dir: &Path) -> Vec<i32> {
+pub fn processes_naming(dir: &Path) -> Vec<i32> {
     let needle = dir.to_string_lossy().into_owned();
     let me = std::process::id() as i32;
     let mut pids = Vec::new();
@@ -243,7 +251,7 @@ fn kill_processes_naming(dir: &Path, problems: &mut Vec<String>) {
 }
 
 /// Mount points at or under `dir`, from /proc/self/mountinfo.
-pub(crate) fn mounts_under(dir: &Path) -> Vec<String> {
+pub fn mounts_under(dir: &Path) -> Vec<String> {
     let prefix = dir.to_string_lossy().into_owned();
     fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
