@@ -7,15 +7,17 @@ CARGO ?= cargo
 
 .PHONY: demo test testenv crds lint bench
 
-# Builds (once, cached outside the repo) kube-apiserver, etcd, kubectl, helm and promtool and exports
-# their directory.
+# Builds (once, cached outside the repo) kube-apiserver, etcd, kubectl, helm and promtool, and the
+# test node's kubelet, kube-scheduler, kube-proxy and pause; installs the node's runtime
+# (containerd, runc, CNI plugins, iptables, conntrack, socat) from Debian's packages when missing.
 testenv:
 	@bash tests/controlplane/build.sh >/dev/null
 
-# DEMO_ARGS=--exit stops once everything is Ready.
+# DEMO_ARGS=--exit stops once everything is Ready. NODE=1 runs the real install path instead: a
+# node (kubelet, containerd; root only), the image built here, helm install, the operator's pods.
 demo: testenv
 	$(CARGO) build --quiet --bin crdb-cloud-operator
-	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) run --quiet --example demo -- $(DEMO_ARGS)
+	CRDB_TESTENV_BIN="$$(bash tests/controlplane/build.sh)" $(CARGO) run --quiet --example demo -- $(DEMO_ARGS) $(if $(filter-out 0,$(NODE)),--on-node)
 
 # The scale benchmark (not a test: it prints figures and writes tests/benchmark/RESULTS.md; about
 # 30 minutes). BENCH_ARGS="--scenarios 1,3" runs a subset; see examples/bench.rs.

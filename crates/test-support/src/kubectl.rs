@@ -135,7 +135,7 @@ fn kubeconfig_args(kubeconfig: &Path, args: &[&str]) -> Vec<String> {
     all
 }
 
-async fn run(
+pub(crate) async fn run(
     cmd: std::process::Command,
     name: &str,
     args: &[String],

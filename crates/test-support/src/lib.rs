@@ -12,6 +12,8 @@
 //! - [`simulator`]: the in-process simulator of a test and its admin client.
 //! - [`resources`]: manifests, waiting for resources and reading their conditions and events.
 //! - [`world`]: one test's namespace, simulator and operator together.
+//! - [`node`]: a real node (kubelet, containerd, kube-proxy and its own control plane in a network
+//!   namespace) for the tests that run the chart's pods.
 //!
 //! Environment variables:
 //! - `CRDB_TESTENV_BIN`: directory holding `etcd`, `kube-apiserver`, `kube-controller-manager`,
@@ -21,7 +23,10 @@
 //!   data) after the test binary exits; its path is printed at start-up.
 //! - `CRDB_TESTENV_CONTROLLER_MANAGER=0`: do not start kube-controller-manager (no garbage
 //!   collection, namespaces stay Terminating, no default ServiceAccounts).
-//! - `CRDB_OPERATOR_BIN`: the operator binary to run (default: the one built beside the test).
+//! - `CRDB_OPERATOR_BIN`: the operator binary to run (default: the one built beside the test); the
+//!   node's operator image is written from it too.
+//! - With `CRDB_TESTENV_KEEP=1` the node copies its components' logs to `/tmp/crdb-node-<pid>-logs`
+//!   before it is torn down (the node itself is always torn down).
 
 use std::path::Path;
 
@@ -29,6 +34,7 @@ pub mod chart;
 pub mod controlplane;
 pub mod kubectl;
 pub mod namespace;
+pub mod node;
 pub mod operator;
 pub mod pki;
 pub mod processes;

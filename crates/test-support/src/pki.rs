@@ -26,6 +26,12 @@ impl Pki {
     /// envtest's layout: a serving CA, a client CA (admin = `CN=admin,O=system:masters`) and a
     /// ServiceAccount signing key pair; ECDSA P-256 throughout.
     pub(crate) fn generate(dir: &Path) -> Result<Pki, String> {
+        Self::generate_with_sans(dir, &[])
+    }
+
+    /// As [`Pki::generate`], the serving certificate also valid for `extra_sans` (e.g. the test
+    /// node's IP and its `kubernetes` Service address).
+    pub(crate) fn generate_with_sans(dir: &Path, extra_sans: &[&str]) -> Result<Pki, String> {
         let pki = dir.join("pki");
         fs::create_dir_all(&pki).map_err(|e| format!("create {}: {e}", pki.display()))?;
         let e = |e: rcgen::Error| format!("generate certificates: {e}");
@@ -40,7 +46,10 @@ impl Pki {
             "kubernetes.default".to_string(),
             "kubernetes.default.svc".to_string(),
             "kubernetes.default.svc.cluster.local".to_string(),
-        ])
+        ]
+        .into_iter()
+        .chain(extra_sans.iter().map(|s| s.to_string()))
+        .collect::<Vec<_>>())
         .map_err(e)?;
         serving.distinguished_name = dn("localhost", &[]);
         serving.key_usages = vec![

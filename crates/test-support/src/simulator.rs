@@ -55,10 +55,15 @@ pub struct SimAdmin {
 
 impl SimAdmin {
     pub fn new(sim: &RunningSimulator) -> Self {
+        Self::for_url(&sim.base_url())
+    }
+
+    /// For a simulator at `base_url` (e.g. one started as a process, reached through a forward).
+    pub fn for_url(base_url: &str) -> Self {
         crate::install_crypto_provider();
-        let config = ClientConfig { base_url: sim.base_url().parse().expect("the simulator's URL"), ..Default::default() };
+        let config = ClientConfig { base_url: base_url.parse().expect("the simulator's URL"), ..Default::default() };
         let clouds = CloudClients::new(config, BudgetRegistry::default()).expect("a Cloud API client");
-        Self { client: AdminClient::new(sim.base_url()), clouds }
+        Self { client: AdminClient::new(base_url), clouds }
     }
 
     /// The Cloud API with the test key (needs a Tokio runtime).
