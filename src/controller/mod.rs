@@ -19,6 +19,7 @@ pub mod status;
 pub mod top_level;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::core::DeserializeGuard;
@@ -112,8 +113,24 @@ pub async fn run(
     // Every controller is built (and its watch cache published) before any of them runs, so a
     // reconciler always finds the caches of the other kinds.
     let controllers: Vec<_> = kinds.iter().map(|kind| kind.controller(ctx.clone(), wiring.clone(), synced.clone())).collect();
-    futures::future::join_all(controllers).await;
+    // Once stopped, running reconciles get a grace period to finish; one still waiting for the
+    // Cloud API budget after that (a cluster's pass reads each of its setting blocks, and twenty
+    // of them at 10 requests/s take longer than a pod's termination grace) is dropped. Dropping a
+    // reconcile is what a crash does, and every kind resumes from its status (the exactly-once
+    // create records its intent first).
+    let grace = async {
+        wiring.stopped().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        _ = futures::future::join_all(controllers) => {}
+        _ = grace => tracing::warn!(grace = ?SHUTDOWN_GRACE, "reconciles still running after the shutdown grace period were dropped; they resume from status on the next start"),
+    }
 }
+
+/// How long running reconciles may take to finish once the operator is asked to stop: well inside
+/// Kubernetes' default termination grace (30 s), leaving time to release the Lease.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A controller over our own reflector, so the first `InitDone` of its watch can be observed.
 /// (`Store::wait_until_ready` wakes only one waiter, and the controller is already one.) Objects
