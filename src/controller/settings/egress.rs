@@ -5,7 +5,7 @@ use crate::api::cluster::{CockroachClusterSpec, CockroachClusterStatus};
 use crate::api::settings::egress::EgressTrafficPolicy as Wanted;
 use crate::cloud::models::EgressTrafficPolicy;
 use crate::cloud::{CloudClient, CloudError};
-use crate::controller::setting::Setting;
+use crate::controller::setting::{Pass, Setting};
 
 pub struct Egress;
 
@@ -31,6 +31,11 @@ impl Setting for Egress {
 
     async fn get(cloud: &CloudClient, cluster_id: &str) -> Result<Option<EgressTrafficPolicy>, CloudError> {
         cloud.get_cluster(cluster_id).await.map(|c| c.egress_traffic_policy)
+    }
+
+    /// The policy is a field of the cluster object the pass has just read: no request of its own.
+    async fn observe<'a>(pass: &'a Pass<'a>) -> Result<Option<EgressTrafficPolicy>, CloudError> {
+        Ok(pass.item.egress_traffic_policy.clone())
     }
 
     /// Nothing is sent while the cloud is applying a policy (UPDATING): the next pass reads it.
