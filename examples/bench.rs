@@ -301,6 +301,30 @@ struct Run {
 }
 
 impl Run {
+    /// A fresh namespace, simulator and operator (default resync) for one fleet, the operator's
+    /// first watch sync done.
+    async fn start(label: &str, extra_args: &[&str], fleet: Fleet, rate: f64) -> Run {
+        let ns = format!("bench-{label}-{}", rand::random::<u16>());
+        crdb_test_support::kubectl(&["create", "namespace", &ns], None).await.ok();
+        let sim = start_simulator(rate as u32).await;
+        let admin = SimAdmin::new(&sim);
+        let mut run = Run {
+            label: label.to_string(),
+            ns,
+            fleet,
+            rate,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            sim,
+            admin,
+            operator: None,
+            seconds: 0.0,
+            requests: Requests::default(),
+        };
+        run.start_operator(300);
+        run.wait_operator_ready().await;
+        run
+    }
+
     fn start_operator(&mut self, resync_seconds: u64) {
         let url = self.sim.base_url();
         let mut options = OperatorOptions::new(&self.ns, &url);
@@ -347,24 +371,7 @@ async fn cold_convergence(label: &str, extra_args: &[&str]) -> Run {
 /// Applies a fleet at once to a fresh namespace, simulator and operator; waits for all Ready.
 async fn cold_convergence_of(label: &str, extra_args: &[&str], fleet: Fleet, rate: f64) -> Run {
     println!("\n== cold convergence ({label}): {} clusters, {} children, {} requests/s ==", fleet.clusters, fleet.children(), rate);
-    let ns = format!("bench-{label}-{}", rand::random::<u16>());
-    crdb_test_support::kubectl(&["create", "namespace", &ns], None).await.ok();
-    let sim = start_simulator(rate as u32).await;
-    let admin = SimAdmin::new(&sim);
-    let mut run = Run {
-        label: label.to_string(),
-        ns,
-        fleet,
-        rate,
-        extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
-        sim,
-        admin,
-        operator: None,
-        seconds: 0.0,
-        requests: Requests::default(),
-    };
-    run.start_operator(300);
-    run.wait_operator_ready().await;
+    let mut run = Run::start(label, extra_args, fleet, rate).await;
     let started = Instant::now();
     apply_fleet(&run.ns, fleet).await;
     println!("    applied {} resources in {:.1}s", fleet.total(), started.elapsed().as_secs_f64());
@@ -591,25 +598,9 @@ fn production_example(index: usize) -> Vec<Value> {
 /// Twenty clusters with every block, cold and then at rest.
 async fn settings_scenario() -> Settings {
     println!("\n== setting blocks: {SETTINGS_CLUSTERS} ADVANCED clusters with every block, {RATE} requests/s ==");
-    let ns = format!("bench-settings-{}", rand::random::<u16>());
-    crdb_test_support::kubectl(&["create", "namespace", &ns], None).await.ok();
-    let sim = start_simulator(RATE as u32).await;
-    let admin = SimAdmin::new(&sim);
     let fleet = Fleet { clusters: SETTINGS_CLUSTERS, users: 0, databases: 0, allowlist: 0 };
-    let mut run = Run {
-        label: "settings".into(),
-        ns: ns.clone(),
-        fleet,
-        rate: RATE,
-        extra_args: Vec::new(),
-        sim,
-        admin,
-        operator: None,
-        seconds: 0.0,
-        requests: Requests::default(),
-    };
-    run.start_operator(300);
-    run.wait_operator_ready().await;
+    let mut run = Run::start("settings", &[], fleet, RATE).await;
+    let ns = run.ns.clone();
     let blocks = crdb_cloud_operator::controller::settings::all();
     let started = Instant::now();
     let mut manifests = String::new();

@@ -13,7 +13,7 @@ use crdb_cloud::models::{
 use crdb_cloud_operator::api::CockroachCluster;
 use crdb_cloud_simulator::admin_api::{FaultSpec, ForceLogExportStatus};
 use crdb_test_support::*;
-use crdb_test_support::{kubectl, test_namespace};
+use crdb_test_support::{World, kubectl};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -72,14 +72,8 @@ const LOG_EXPORT: &str = "  backup:
 
 #[tokio::test]
 async fn log_export_is_set_changed_put_back_stalled_by_a_credentials_error_and_left_alone_once_removed() {
-    install_crds().await;
-    let ns = test_namespace("export-log").await;
-    let sim = start_simulator(&[]).await;
-    let admin = SimAdmin::new(&sim);
-    let url = sim.base_url();
-    let mut options = OperatorOptions::new(ns.name(), &url);
-    options.resync_seconds = 3;
-    let _operator = Operator::start(options);
+    let env = World::start_with("export-log", |options| options.resync_seconds = 3).await;
+    let (ns, admin) = (&env.ns, &env.admin);
     let api: Api<CockroachCluster> = ns.api();
 
     // Set: the cloud gets the configuration and works on it (ENABLING, then ENABLED).
@@ -195,14 +189,8 @@ const METRIC_EXPORT: &str = "  metricExport:
 
 #[tokio::test]
 async fn metric_exports_are_set_put_back_refused_turned_off_and_deleted_with_the_cluster() {
-    install_crds().await;
-    let ns = test_namespace("export-metric").await;
-    let sim = start_simulator(&[]).await;
-    let admin = SimAdmin::new(&sim);
-    let url = sim.base_url();
-    let mut options = OperatorOptions::new(ns.name(), &url);
-    options.resync_seconds = 3;
-    let operator = Operator::start(options);
+    let env = World::start_with("export-metric", |options| options.resync_seconds = 3).await;
+    let (ns, admin, operator) = (&env.ns, &env.admin, env.operator());
     let api: Api<CockroachCluster> = ns.api();
 
     apply(ns.name(), &key_secret("datadog", FIRST_KEY)).await;
@@ -300,15 +288,9 @@ async fn metric_exports_are_set_put_back_refused_turned_off_and_deleted_with_the
 
 #[tokio::test]
 async fn the_datadog_key_follows_its_secret_without_waiting_for_the_resync() {
-    install_crds().await;
-    let ns = test_namespace("export-key").await;
-    let sim = start_simulator(&[]).await;
-    let admin = SimAdmin::new(&sim);
-    let url = sim.base_url();
-    let mut options = OperatorOptions::new(ns.name(), &url);
-    // Longer than the test: only the Secret watch can wake the cluster.
-    options.resync_seconds = 600;
-    let _operator = Operator::start(options);
+    // A resync longer than the test: only the Secret watch can wake the cluster.
+    let env = World::start_with("export-key", |options| options.resync_seconds = 600).await;
+    let (ns, admin) = (&env.ns, &env.admin);
     let api: Api<CockroachCluster> = ns.api();
     let datadog = "  metricExport:\n    datadog:\n      site: EU1\n      apiKeySecretRef:\n        name: datadog\n        key: api-key\n";
 

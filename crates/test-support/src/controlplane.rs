@@ -190,19 +190,7 @@ impl ControlPlane {
     /// Environment for programs pointed at this cluster: `KUBECONFIG`, `PATH` with [`Self::bin_dir`]
     /// first, and kubectl/helm cache and config directories inside the temporary directory.
     pub fn env(&self) -> Vec<(String, String)> {
-        let path = match std::env::var("PATH") {
-            Ok(p) if !p.is_empty() => format!("{}:{p}", self.bin_dir.display()),
-            _ => self.bin_dir.display().to_string(),
-        };
-        let d = |sub: &str| self.dir.join(sub).display().to_string();
-        vec![
-            ("KUBECONFIG".into(), self.kubeconfig.display().to_string()),
-            ("PATH".into(), path),
-            ("KUBECACHEDIR".into(), d("kube-cache")),
-            ("HELM_CACHE_HOME".into(), d("helm/cache")),
-            ("HELM_CONFIG_HOME".into(), d("helm/config")),
-            ("HELM_DATA_HOME".into(), d("helm/data")),
-        ]
+        tool_env(&self.bin_dir, &self.kubeconfig, &self.dir)
     }
 
     /// A command for `program` (a name from [`Self::bin_dir`], or any path) with [`Self::env`]
@@ -690,4 +678,23 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "start-up panicked".to_string())
+}
+
+/// Environment for kubectl and helm pointed at one cluster: `KUBECONFIG`, `PATH` with `bin_dir`
+/// first, and kubectl's and helm's cache and config directories inside `state_dir`, so tests never
+/// touch the user's own.
+pub(crate) fn tool_env(bin_dir: &Path, kubeconfig: &Path, state_dir: &Path) -> Vec<(String, String)> {
+    let path = match std::env::var("PATH") {
+        Ok(p) if !p.is_empty() => format!("{}:{p}", bin_dir.display()),
+        _ => bin_dir.display().to_string(),
+    };
+    let d = |sub: &str| state_dir.join(sub).display().to_string();
+    vec![
+        ("KUBECONFIG".into(), kubeconfig.display().to_string()),
+        ("PATH".into(), path),
+        ("KUBECACHEDIR".into(), d("kube-cache")),
+        ("HELM_CACHE_HOME".into(), d("helm/cache")),
+        ("HELM_CONFIG_HOME".into(), d("helm/config")),
+        ("HELM_DATA_HOME".into(), d("helm/data")),
+    ]
 }

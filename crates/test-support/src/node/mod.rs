@@ -191,19 +191,7 @@ impl Node {
 
     /// Environment for kubectl and helm pointed at this node (helm's directories in the node's).
     pub fn env(&self) -> Vec<(String, String)> {
-        let path = match std::env::var("PATH") {
-            Ok(p) if !p.is_empty() => format!("{}:{p}", self.bin_dir.display()),
-            _ => self.bin_dir.display().to_string(),
-        };
-        let d = |sub: &str| self.layout.dir.join(sub).display().to_string();
-        vec![
-            ("KUBECONFIG".into(), self.kubeconfig.display().to_string()),
-            ("PATH".into(), path),
-            ("KUBECACHEDIR".into(), d("kube-cache")),
-            ("HELM_CACHE_HOME".into(), d("helm/cache")),
-            ("HELM_CONFIG_HOME".into(), d("helm/config")),
-            ("HELM_DATA_HOME".into(), d("helm/data")),
-        ]
+        crate::controlplane::tool_env(&self.bin_dir, &self.kubeconfig, &self.layout.dir)
     }
 
     /// `program` (a built binary's name, or a path) with [`Node::env`], tied to this process.
