@@ -402,7 +402,9 @@ fn start_with_retries() -> Result<ControlPlane, String> {
     Err(last)
 }
 
-fn locate_binaries() -> Result<PathBuf, String> {
+/// The directory of the built programs: `CRDB_TESTENV_BIN`, or what `tests/controlplane/build.sh`
+/// prints.
+pub(crate) fn locate_binaries() -> Result<PathBuf, String> {
     let dir = match std::env::var_os("CRDB_TESTENV_BIN") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => {

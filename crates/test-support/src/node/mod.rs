@@ -331,22 +331,8 @@ impl Drop for Node {
 /// The directory of the built programs: `CRDB_TESTENV_BIN`, or what `tests/controlplane/build.sh`
 /// prints. It must hold the node's programs too.
 fn locate_binaries() -> Result<PathBuf, String> {
-    let dir = match std::env::var_os("CRDB_TESTENV_BIN").filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let script = crate::repo_root().join("tests/controlplane/build.sh");
-            let out = Command::new("bash")
-                .arg(&script)
-                .stdin(Stdio::null())
-                .stderr(Stdio::inherit())
-                .output()
-                .map_err(|e| format!("run {}: {e}", script.display()))?;
-            if !out.status.success() {
-                return Err(format!("{} failed ({})", script.display(), out.status));
-            }
-            PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim())
-        }
-    };
+    // Found as the control plane finds its programs; the node needs more of them.
+    let dir = crate::controlplane::locate_binaries()?;
     for bin in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "helm", "pause"] {
         if !dir.join(bin).is_file() {
             return Err(format!("{} has no {bin}: run tests/controlplane/build.sh and use the directory it prints", dir.display()));
