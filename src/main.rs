@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator.
-    Run(operator::RunArgs),
+    Run(Box<operator::RunArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
     /// Serve a simulated CockroachDB Cloud API (for tests and demos).
@@ -71,7 +71,7 @@ async fn run(cli: Cli) -> ExitCode {
     crdb_cloud_operator::install_crypto_provider();
     let result = match cli.command {
         // Logs its own failures, in the configured log format.
-        Command::Run(args) => return operator::run(args).await,
+        Command::Run(args) => return operator::run(*args).await,
         Command::Crds => {
             print!("{}", controller::registry::crds_yaml());
             Ok(())

@@ -12,6 +12,7 @@ use crate::leader::{self, Election, ElectionConfig, Mandate, Timings};
 use crate::metrics::Metrics;
 use crate::cloud::{ApiKey, BudgetConfig, BudgetRegistry, ClientConfig, CloudClients};
 use crate::controller::{self, Context, DefaultCredentials, Economies, Timing, WatchScope};
+use crate::controller::trust::OrgNamespaces;
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Args)]
@@ -61,6 +62,11 @@ pub struct RunArgs {
     /// that could not renew stops writing after 2/3 of it, before any standby can take over.
     #[arg(long, env = "CRDB_LEASE_SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
+    /// Namespaces trusted with organisation-level kinds (Folder, ServiceAccount, APIKey, RoleGrant,
+    /// JWTIssuer), comma-separated. Default: the operator's own namespace (POD_NAMESPACE). Those
+    /// kinds anywhere else report Stalled (NamespaceNotAllowed) and nothing is sent.
+    #[arg(long, env = "CRDB_ORG_NAMESPACES", value_delimiter = ',')]
+    pub org_namespaces: Vec<String>,
     /// For measuring only: list a cluster's content for every resource instead of sharing one
     /// cached list per cluster (the benchmark's baseline).
     #[arg(long, hide = true)]
@@ -167,8 +173,10 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         ..Default::default()
     };
     let economies = Economies { list_cache: !args.disable_list_cache, priority: !args.disable_priority };
-    let ctx = Context::new(client, clouds, DefaultCredentials::new(api_key), timing, economies, metrics.clone());
-    tracing::info!(api_url = %args.api_url, ?scope, rate_limit = args.rate_limit, ?economies, "starting controllers");
+    let org_namespaces = OrgNamespaces::new(&args.org_namespaces, std::env::var("POD_NAMESPACE").ok().as_deref());
+    let trusted = org_namespaces.describe();
+    let ctx = Context::new(client, clouds, DefaultCredentials::new(api_key), timing, economies, metrics.clone(), org_namespaces);
+    tracing::info!(api_url = %args.api_url, ?scope, rate_limit = args.rate_limit, ?economies, org_namespaces = %trusted, "starting controllers");
 
     // Stop on a signal, or as soon as leadership is lost (another replica may be taking over).
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -198,7 +198,7 @@ impl Rig {
         };
         let clouds = CloudClients::new(config, BudgetRegistry::default()).unwrap();
         let credentials = DefaultCredentials::new(Some(ApiKey::new(TEST_API_KEY)));
-        let ctx = Context::new(client, clouds, credentials, Timing::default(), Economies::default(), Arc::new(Metrics::new()));
+        let ctx = Context::new(client, clouds, credentials, Timing::default(), Economies::default(), Arc::new(Metrics::new()), Default::default());
         Self { _sim: sim, admin, api, ctx }
     }
 

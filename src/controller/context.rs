@@ -18,6 +18,7 @@ use crate::cloud::{ApiKey, CloudClient, CloudClients, Priority};
 
 use super::error::ReconcileError;
 use super::reason::Reason;
+use super::trust::OrgNamespaces;
 
 /// Timing of requeues.
 #[derive(Debug, Clone)]
@@ -157,6 +158,8 @@ pub struct Context {
     /// The controllers' watch caches, once they run (reads without a round trip to the apiserver).
     pub stores: Stores,
     pub metrics: Arc<Metrics>,
+    /// The namespaces trusted with organisation-level kinds.
+    pub org_namespaces: OrgNamespaces,
 }
 
 /// Values keyed by their type, made on first use: one per kind (watch caches) or per kind of cloud
@@ -229,6 +232,7 @@ impl Context {
         timing: Timing,
         economies: Economies,
         metrics: Arc<Metrics>,
+        org_namespaces: OrgNamespaces,
     ) -> Arc<Self> {
         let reporter = Reporter {
             controller: "crdb-cloud-operator".into(),
@@ -247,6 +251,7 @@ impl Context {
             caches,
             stores: Stores::default(),
             metrics,
+            org_namespaces,
         })
     }
 

@@ -13,6 +13,7 @@ use super::Wiring;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::finalizer;
+use super::reason::Reason;
 use super::reconciler::{Managed, Step, finish, release};
 
 /// How the kinds of one shape converge and clean up. Implemented once per shape
@@ -43,12 +44,19 @@ pub trait Shape<K: Managed>: Send + Sync + 'static {
 /// A kind the operator reconciles, and the shape that drives it.
 pub trait Kind: Managed + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
     type Shape: Shape<Self>;
+    /// Organisation-level kinds (folders, service accounts, API keys, role grants, JWT issuers)
+    /// are honoured only in namespaces trusted for them ([`trust`](super::trust)).
+    const ORG_LEVEL: bool = false;
 }
 
 /// One reconcile of `obj`, for any kind.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let mut draft = obj.status().cloned().unwrap_or_default();
+    let namespace = obj.namespace().unwrap_or_default();
+    if K::ORG_LEVEL && !ctx.org_namespaces.allows(&namespace) {
+        return untrusted(obj.as_ref(), &ctx, &api, draft, &namespace).await;
+    }
     if obj.meta().deletion_timestamp.is_some() {
         if !finalizer::has_finalizer(obj.as_ref()) {
             return Ok(Action::await_change());
@@ -77,4 +85,22 @@ pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
         None => obj,
     };
     finish(&ctx, &api, baseline.as_ref(), draft, result).await
+}
+
+/// An organisation-level resource in a namespace not trusted for it: nothing is sent to the cloud.
+/// It reports Stalled and gets no finalizer. One that got a finalizer while its namespace was
+/// trusted is released on deletion without cleanup (the cloud object stays; an event says so),
+/// since acting on it would be acting for an untrusted namespace.
+async fn untrusted<K: Kind>(obj: &K, ctx: &Context, api: &Api<K>, draft: K::Status, namespace: &str) -> Result<Action, ReconcileError> {
+    let kind = K::kind(&());
+    if obj.meta().deletion_timestamp.is_some() {
+        if !finalizer::has_finalizer(obj) {
+            return Ok(Action::await_change());
+        }
+        let note = format!("namespace {namespace:?} is no longer trusted for organisation-level kinds; the cloud object of this {kind} was left as it is");
+        ctx.event(obj, kube::runtime::events::EventType::Warning, Reason::CleanupSkipped, "Delete", note).await;
+        return release(ctx, api, obj).await;
+    }
+    let refusal = ReconcileError::stalled(Reason::NamespaceNotAllowed, ctx.org_namespaces.refusal(&kind, namespace));
+    finish(ctx, api, obj, draft, Err(refusal)).await
 }

@@ -17,6 +17,7 @@ pub mod setting;
 pub mod settings;
 pub mod status;
 pub mod top_level;
+pub mod trust;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -99,6 +99,8 @@ reasons! {
     CaCertInvalid,
     /// No `credentialsRef` and no operator-wide API key.
     MissingCredentials,
+    /// An organisation-level kind in a namespace the operator does not trust with them.
+    NamespaceNotAllowed,
     CredentialsNotFound,
     CredentialsInvalid,
     /// The cloud rejected the API key.
