@@ -550,20 +550,25 @@ async fn a_database_is_created_once_and_adopted_when_the_cloud_says_it_exists() 
     let rig = Rig::new().await;
     let id = ready_cluster(&rig).await;
 
-    // Created: the finalizer first, one list, one create, Ready with the name recorded.
+    // Created: the finalizer first, one list, the key about to be created recorded, one create,
+    // Ready with the name recorded.
     let orders = database("orders", &id);
     rig.api.put(&orders);
     let before = rig.cloud_ops().await;
     rig.reconcile(&orders).await;
     let seen = rig.api.take();
     let writes = writes_in(&seen);
-    assert_eq!(writes.len(), 2, "{writes:#?}");
+    assert_eq!(writes.len(), 3, "{writes:#?}");
     assert_adds_finalizer(writes[0], &before);
-    let status = &writes[1].body["status"];
+    let intent = &writes[1].body["status"];
+    assert_eq!(intent["createRequestedFor"], "orders", "{intent:#}");
+    assert_eq!(count_of(&writes[1].cloud_before, Operation::CreateDatabase), 0, "recorded before the create");
+    let status = &writes[2].body["status"];
     assert_eq!(condition(status, "Ready")["status"], "True", "{status:#}");
     assert_eq!(status["cloudName"], "orders");
+    assert!(status.get("createRequestedFor").is_none(), "cleared once the name is recorded: {status:#}");
     assert_eq!(status["clusterId"], id.as_str());
-    assert_eq!(count_of(&writes[1].cloud_before, Operation::CreateDatabase), 1);
+    assert_eq!(count_of(&writes[2].cloud_before, Operation::CreateDatabase), 1);
     assert_eq!(events(&seen), ["Created", "Ready"]);
     assert!(database_names(&rig, &id).await.contains(&"orders".to_string()));
 
@@ -625,6 +630,20 @@ async fn a_deleted_database_is_removed_from_the_cloud_unless_retained() {
     assert_eq!(count_of(&writes[0].cloud_before, Operation::DeleteDatabase), 1, "deleted in the cloud before the release");
     assert_eq!(events(&seen), ["Deleted"]);
     assert!(!database_names(&rig, &id).await.contains(&"dropped".to_string()));
+
+    // The create was sent but the operator stopped before recording its answer: only the intent
+    // is in status, and deleting the resource still removes the database.
+    rig.admin.cloud().create_database(&id, "unrecorded").await.unwrap();
+    let mut unrecorded = mark(database("unrecorded", &id), DeletionPolicy::Delete);
+    if let Some(status) = unrecorded.status.as_mut() {
+        status.common.cloud_name = None;
+        status.common.create_requested_for = Some("unrecorded".into());
+    }
+    rig.api.put(&unrecorded);
+    rig.reconcile(&unrecorded).await;
+    let writes_seen = rig.api.take();
+    assert_removes_finalizer(writes_in(&writes_seen)[0]);
+    assert!(!database_names(&rig, &id).await.contains(&"unrecorded".to_string()), "removed by its recorded intent");
 
     let kept = mark(database("kept", &id), DeletionPolicy::Retain);
     rig.api.put(&kept);

@@ -94,6 +94,10 @@ pub struct ChildStatus {
     /// The object's key in the cloud as last seen (a name, or a CIDR for allowlist entries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_name: Option<String>,
+    /// The key of an object whose create request was sent before any answer was recorded: if the
+    /// operator stopped in between, deleting the resource still removes that object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_requested_for: Option<String>,
 }
 
 /// A child's status type: the common part, and (for a kind with fields of its own) the rest.

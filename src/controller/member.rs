@@ -30,6 +30,8 @@ use super::driver::Shape;
 use super::error::ReconcileError;
 use super::reason::Reason;
 use super::reconciler::{Managed, StatusFields, Step, priority_of};
+use super::top_level::standing_refusal;
+use k8s_openapi::jiff::Timestamp;
 use crate::api::child::{ChildSpec, ChildStatusFields};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
@@ -126,8 +128,8 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
 pub struct MemberShape;
 
 impl<K: Member> Shape<K> for MemberShape {
-    async fn apply(obj: &K, ctx: &Context, _api: &Api<K>, draft: &mut K::Status, _written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
-        apply(obj, ctx, draft).await
+    async fn apply(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
+        apply(obj, ctx, Intent { api, written }, draft).await
     }
 
     async fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
@@ -267,7 +269,29 @@ fn waiting_step(ctx: &Context, waiting: Waiting) -> Step {
     Step::new(Outcome::progressing(waiting.reason, waiting.message), jitter(ctx.timing.poll_fast * 6, 0.2))
 }
 
-async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
+/// Where a pass records, before its first write to the cloud, the key it is about to create.
+struct Intent<'a, K: Member> {
+    api: &'a Api<K>,
+    written: &'a mut Option<K::Status>,
+}
+
+impl<K: Member> Intent<'_, K> {
+    /// A resource with no object recorded yet stores the key before the request goes out, so a
+    /// stop between the request and the status write cannot leave an object its deletion misses.
+    /// Once per key: a retried create does not write again.
+    async fn record(&mut self, obj: &K, key: &str, draft: &mut K::Status) -> Result<(), ReconcileError> {
+        let common = draft.common_mut();
+        if common.cloud_name.is_some() || common.create_requested_for.as_deref() == Some(key) {
+            return Ok(());
+        }
+        common.create_requested_for = Some(key.to_string());
+        super::status::apply_status(self.api, obj, &*draft).await?;
+        *self.written = Some(draft.clone());
+        Ok(())
+    }
+}
+
+async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: &mut K::Status) -> Result<Step, ReconcileError> {
     let key = obj.desired_key()?;
     let target = match resolve_target(obj, ctx).await? {
         Ok(target) => target,
@@ -280,7 +304,7 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Resu
     draft.common_mut().cluster_id = Some(target.cluster_id.clone());
     let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
     let cache = cache::<K>(ctx);
-    match converge(obj, ctx, &target, &listed.value.items, key, draft).await {
+    match converge(obj, ctx, &target, &listed.value.items, key, intent, draft).await {
         Ok(None) => Ok(in_sync::<K>(ctx, &listed)),
         Ok(Some(Done { reason, message, now })) => {
             let (event_type, reason) = change_event(drift, reason);
@@ -315,11 +339,34 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Resu
 
 /// Plans against the list, executes the change if there is one, and records what the cloud holds.
 /// `Ok(None)`: nothing needed changing.
-async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[K::Cloud], key: String, draft: &mut K::Status) -> Result<Option<Done<K::Cloud>>, ReconcileError> {
+async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[K::Cloud], key: String, mut intent: Intent<'_, K>, draft: &mut K::Status) -> Result<Option<Done<K::Cloud>>, ReconcileError> {
     let inputs = obj.inputs(ctx, target, listed).await?;
     let done = match obj.plan(&inputs, listed, draft)? {
         None => None,
-        Some(change) => Some(obj.execute(ctx, target, &inputs, change).await?),
+        Some(change) => {
+            if draft.common().cloud_name.is_none() {
+                // A create the cloud refused is not sent again until the spec changes or the slow
+                // stalled retry: the pass's own status writes wake the resource.
+                let generation = obj.meta().generation;
+                if let Some(message) = standing_refusal(draft.conditions(), generation, Timestamp::now(), ctx.timing.stalled_retry) {
+                    return Err(ReconcileError::stalled(Reason::CloudRejectedSpec, message));
+                }
+            }
+            intent.record(obj, &key, draft).await?;
+            match obj.execute(ctx, target, &inputs, change).await {
+                Ok(done) => Some(done),
+                Err(err) => {
+                    // A refusal (Stalled) means nothing was created: forget the intent, or deleting
+                    // the resource would delete an object of that name it never made (a reserved
+                    // user, another team's database). After a transient failure the create may have
+                    // happened, so the intent stays.
+                    if err.is_stalled() {
+                        draft.common_mut().create_requested_for = None;
+                    }
+                    return Err(err);
+                }
+            }
+        }
     };
     let item = match &done {
         Some(done) => done.now.as_ref(),
@@ -329,6 +376,7 @@ async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[
     // The object exists now: record it before the kind's last step, which can still fail, so that
     // deleting the resource removes it.
     draft.common_mut().cloud_name = Some(key);
+    draft.common_mut().create_requested_for = None;
     obj.after(ctx, target, &inputs, draft).await?;
     Ok(done)
 }
@@ -365,8 +413,9 @@ async fn cleanup<K: Member>(obj: &K, ctx: &Context, status: &crate::api::ChildSt
         obj.retain(ctx).await?;
         return Ok(None);
     }
-    // Never created anything: nothing to remove.
-    let Some(key) = status.cloud_name.clone() else {
+    // Never created anything: nothing to remove. A create whose answer was never recorded may
+    // have created the object: remove it too.
+    let Some(key) = status.cloud_name.clone().or_else(|| status.create_requested_for.clone()) else {
         return Ok(None);
     };
     let target = match resolve_target(obj, ctx).await {

@@ -351,8 +351,9 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
 }
 
 /// The message of the cloud's refusal of this generation's spec, while it stands: the create is
-/// not sent again until the spec changes or the slow stalled retry comes due.
-fn standing_refusal(conditions: &[Condition], generation: Option<i64>, now: Timestamp, stalled_retry: Duration) -> Option<String> {
+/// not sent again until the spec changes or the slow stalled retry comes due. (Members use it
+/// for their creates too.)
+pub(super) fn standing_refusal(conditions: &[Condition], generation: Option<i64>, now: Timestamp, stalled_retry: Duration) -> Option<String> {
     let refused = conditions::find(conditions, conditions::STALLED)
         .filter(|c| c.status == "True" && conditions::reason_of(c) == Some(Reason::CloudRejectedSpec) && c.observed_generation == generation)?;
     let since = now.duration_since(refused.last_transition_time.0);
