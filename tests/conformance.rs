@@ -195,6 +195,11 @@ async fn simulator_responses_conform_to_the_official_description() {
     let in_days = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let cmek = |uri: &str| json!({"region_specs": [{"region": "us-east-1", "key_spec": {"type": "AWS_KMS", "uri": uri, "auth_principal": "arn:aws:iam::1:role/crdb"}}]});
     let pem = sim.http.get(format!("{}/clusters/{a}/cert", sim.base)).send().await.unwrap().text().await.unwrap();
+    let creator = created["creator_id"].as_str().expect("a cluster names its creator").to_string();
+    let creator = creator.as_str();
+    let (_, org) = sim.call(Method::GET, &concrete(GetOrganizationInfo, &[]), None).await;
+    let org_id = org["id"].as_str().unwrap().to_string();
+    let org_id = org_id.as_str();
     let cases: Vec<Case> = vec![
         (GetCluster, vec![a], "", None, 200),
         (GetConnectionString, vec![a], "?os=LINUX", None, 200),
@@ -211,6 +216,15 @@ async fn simulator_responses_conform_to_the_official_description() {
         (DeleteClientCACert, vec![a], "", None, 200),
         (GetCMEKClusterInfo, vec![c], "", None, 400),
         (GetOrganizationInfo, vec![], "", None, 200),
+        (GetAllRolesForUser, vec![creator], "", None, 200),
+        (AddUserToRole, vec![creator, "CLUSTER", c, "CLUSTER_ADMIN"], "", None, 200),
+        (AddUserToRole, vec![creator, "ORGANIZATION", org_id, "CLUSTER_CREATOR"], "", None, 200),
+        (AddUserToRole, vec![creator, "CLUSTER", c, "ORG_ADMIN"], "", None, 400),
+        (AddUserToRole, vec![creator, "CLUSTER", c, "MAKE_COFFEE"], "", None, 400),
+        (GetAllRolesForUser, vec![creator], "", None, 200),
+        (RemoveUserFromRole, vec![creator, "CLUSTER", c, "CLUSTER_ADMIN"], "", None, 200),
+        (RemoveUserFromRole, vec![creator, "CLUSTER", c, "CLUSTER_ADMIN"], "", None, 404),
+        (GetAllRolesForUser, vec!["00000000-0000-4000-8000-000000000000"], "", None, 404),
         (ListClusters, vec![], "", None, 200),
         (GetCluster, vec![c], "", None, 200),
         (ListMajorClusterVersions, vec![], "", None, 200),

@@ -79,6 +79,8 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
     type Change: Debug + Send + Sync;
     /// "SQL user", "database", "allowlist entry".
     const NOUN: &'static str;
+    /// What owns the list, for messages: "cluster" (default), "principal".
+    const OWNER_NOUN: &'static str = "cluster";
 
     /// The object's key in the cloud, from the spec; an invalid spec is a Stalled error naming the field.
     fn desired_key(&self) -> Result<String, ReconcileError>;
@@ -114,6 +116,26 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
         controller
     }
 
+    /// The owner of the list this member is in, and how to reach it. Default: the cluster named
+    /// by `clusterRef`/`clusterId`, waiting while it is not Ready. A member of another owner's
+    /// list (a principal's role grants) resolves its own.
+    fn resolve(&self, ctx: &Context) -> impl Future<Output = Result<Result<Target, Waiting>, ReconcileError>> + Send {
+        resolve_cluster(self, ctx)
+    }
+    /// The object's key once the owner is known. Default: [`desired_key`](Member::desired_key);
+    /// a key naming other resources' cloud IDs (a role grant's scope) waits for them here.
+    fn resolve_key(&self, _ctx: &Context, _target: &Target) -> impl Future<Output = Result<Result<String, Waiting>, ReconcileError>> + Send {
+        async { self.desired_key().map(Ok) }
+    }
+    /// Records in status whose list the object is in. Default: `status.clusterId`.
+    fn record_owner(status: &mut Self::Status, owner_id: &str) {
+        status.common_mut().cluster_id = Some(owner_id.to_string());
+    }
+    /// The owner recorded by [`record_owner`](Member::record_owner).
+    fn recorded_owner(status: &Self::Status) -> Option<&str> {
+        status.common().cluster_id.as_deref()
+    }
+
     /// The listed object with this key.
     fn find<'a>(listed: &'a [Self::Cloud], key: &str) -> Option<&'a Self::Cloud> {
         listed.iter().find(|item| Self::key_of(item) == key)
@@ -133,7 +155,7 @@ impl<K: Member> Shape<K> for MemberShape {
     }
 
     async fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
-        cleanup(obj, ctx, draft.common()).await
+        cleanup(obj, ctx, draft).await
     }
 
     /// A member waiting for its cluster proceeds as soon as the cluster changes (e.g. becomes
@@ -166,16 +188,23 @@ fn cache<K: Member>(ctx: &Context) -> Arc<ListCache<K::Cloud>> {
     ctx.caches.list::<K::Cloud>()
 }
 
-/// Why a child cannot proceed yet (not an error: it proceeds by itself when the cluster is Ready).
-struct Waiting {
+/// Why a member cannot proceed yet (not an error: it proceeds by itself when what it waits for,
+/// its cluster Ready for example, is there).
+pub struct Waiting {
     reason: Reason,
     message: String,
     /// The credentialsRef of the cluster resource, when it exists (cleanup still needs it).
     cluster_credentials: Option<CredentialsRef>,
 }
 
+impl Waiting {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        Self { reason, message: message.into(), cluster_credentials: None }
+    }
+}
+
 /// Resolves the cluster and the credentials. `Err(Waiting)` while the cluster is not usable yet.
-async fn resolve_target<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Target, Waiting>, ReconcileError> {
+async fn resolve_cluster<K: Member + ?Sized>(obj: &K, ctx: &Context) -> Result<Result<Target, Waiting>, ReconcileError> {
     let spec = obj.spec();
     let namespace = obj.namespace().unwrap_or_default();
     let (cluster_id, inherited_credentials) = match (spec.cluster_ref(), spec.cluster_id()) {
@@ -292,16 +321,21 @@ impl<K: Member> Intent<'_, K> {
 }
 
 async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: &mut K::Status) -> Result<Step, ReconcileError> {
-    let key = obj.desired_key()?;
-    let target = match resolve_target(obj, ctx).await? {
+    // An invalid spec is reported at once, whatever the owner's state.
+    obj.desired_key()?;
+    let target = match obj.resolve(ctx).await? {
         Ok(target) => target,
+        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
+    };
+    let key = match obj.resolve_key(ctx, &target).await? {
+        Ok(key) => key,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
     let listed = match list::<K>(ctx, &target, priority_of(obj)).await? {
         Ok(listed) => listed,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
-    draft.common_mut().cluster_id = Some(target.cluster_id.clone());
+    K::record_owner(draft, &target.cluster_id);
     let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
     let cache = cache::<K>(ctx);
     match converge(obj, ctx, &target, &listed.value.items, key, intent, draft).await {
@@ -407,8 +441,10 @@ fn in_sync<K: Member>(ctx: &Context, listed: &Cached<Listing<K::Cloud>>) -> Step
 }
 
 /// Removes the cloud object unless the policy is Retain. `Ok(None)`: done, release the finalizer.
-async fn cleanup<K: Member>(obj: &K, ctx: &Context, status: &crate::api::ChildStatus) -> Result<Option<Step>, ReconcileError> {
+async fn cleanup<K: Member>(obj: &K, ctx: &Context, full_status: &K::Status) -> Result<Option<Step>, ReconcileError> {
     let spec = obj.spec();
+    let status = full_status.common();
+    let owner = K::recorded_owner(full_status).map(str::to_string);
     if spec.deletion_policy() == DeletionPolicy::Retain {
         obj.retain(ctx).await?;
         return Ok(None);
@@ -418,12 +454,14 @@ async fn cleanup<K: Member>(obj: &K, ctx: &Context, status: &crate::api::ChildSt
     let Some(key) = status.cloud_name.clone().or_else(|| status.create_requested_for.clone()) else {
         return Ok(None);
     };
-    let target = match resolve_target(obj, ctx).await {
+    let owner_noun = K::OWNER_NOUN;
+    let target = match obj.resolve(ctx).await {
         Ok(Ok(target)) => target,
-        // The cluster resource is gone or not usable: its cloud cluster (if any) takes the object with it.
-        Ok(Err(_)) if status.cluster_id.is_none() => return Ok(None),
+        // The owner resource is gone or not usable, and no owner was ever recorded: a cloud
+        // cluster (if any) takes the object with it.
+        Ok(Err(_)) if owner.is_none() => return Ok(None),
         Ok(Err(waiting)) => {
-            let id = status.cluster_id.clone().unwrap_or_default();
+            let id = owner.unwrap_or_default();
             let namespace = obj.namespace().unwrap_or_default();
             let credentials = spec.credentials_ref().cloned().or(waiting.cluster_credentials);
             let cloud = match ctx.cloud_for(&namespace, credentials.as_ref(), priority_of(obj)).await {
@@ -431,7 +469,7 @@ async fn cleanup<K: Member>(obj: &K, ctx: &Context, status: &crate::api::ChildSt
                 // The cluster resource that named the credentials is gone and there is no other key:
                 // nothing can reach the cloud cluster any more; do not block the deletion forever.
                 Err(err) if unreachable_for_cleanup(&err, credentials.as_ref()) => {
-                    let note = format!("no credentials left to reach cloud cluster {id}; {} {key} was not removed by the operator", K::NOUN);
+                    let note = format!("no credentials left to reach cloud {owner_noun} {id}; {} {key} was not removed by the operator", K::NOUN);
                     ctx.event(obj, EventType::Warning, Reason::CleanupSkipped, "Delete", note).await;
                     return Ok(None);
                 }
@@ -446,7 +484,7 @@ async fn cleanup<K: Member>(obj: &K, ctx: &Context, status: &crate::api::ChildSt
     match result {
         // Already gone, or the cluster itself is gone: done.
         Ok(()) | Err(CloudError::NotFound(_)) => {
-            ctx.event(obj, EventType::Normal, Reason::Deleted, "Delete", format!("removed {} {key} from cluster {}", K::NOUN, target.cluster_id)).await;
+            ctx.event(obj, EventType::Normal, Reason::Deleted, "Delete", format!("removed {} {key} from {owner_noun} {}", K::NOUN, target.cluster_id)).await;
             Ok(None)
         }
         Err(e) => Err(ReconcileError::cloud(&format!("deleting the {}", K::NOUN), e)),

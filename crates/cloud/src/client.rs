@@ -500,6 +500,23 @@ impl CloudClient {
         self.send(Call::new(Operation::DeleteClientCACert, &[cluster_id])).await
     }
 
+    /// Every role the user (a person or a service account) holds directly, and through groups.
+    pub async fn get_roles_for_user(&self, user_id: &str) -> Result<GetAllRolesForUserResponse, CloudError> {
+        self.send(Call::new(Operation::GetAllRolesForUser, &[user_id])).await
+    }
+
+    /// Grants one role; granting a role the user holds already changes nothing.
+    pub async fn add_user_to_role(&self, user_id: &str, role: &BuiltInRole) -> Result<GetAllRolesForUserResponse, CloudError> {
+        let (resource_type, resource_id) = (role.resource.resource_type.as_str(), role.resource.id.as_deref().unwrap_or_default());
+        self.send(Call::new(Operation::AddUserToRole, &[user_id, resource_type, resource_id, role.name.as_str()])).await
+    }
+
+    /// Revokes one role.
+    pub async fn remove_user_from_role(&self, user_id: &str, role: &BuiltInRole) -> Result<GetAllRolesForUserResponse, CloudError> {
+        let (resource_type, resource_id) = (role.resource.resource_type.as_str(), role.resource.id.as_deref().unwrap_or_default());
+        self.send(Call::new(Operation::RemoveUserFromRole, &[user_id, resource_type, resource_id, role.name.as_str()])).await
+    }
+
     /// The cluster's CA certificate (PEM), which clients need for `sslmode=verify-full`. It is
     /// public: served at the site root (`/clusters/{id}/cert`, not under `/api/v1`), outside the
     /// API's operations, and sent without the API key. It still goes through the key's budget and

@@ -99,6 +99,9 @@ operations! {
     SetClientCACert: POST "/api/v1/clusters/{cluster_id}/client-ca-cert";
     UpdateClientCACert: PATCH "/api/v1/clusters/{cluster_id}/client-ca-cert";
     DeleteClientCACert: DELETE "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    GetAllRolesForUser: GET "/api/v1/roles/{user_id}";
+    AddUserToRole: POST "/api/v1/roles/{user_id}/{resource_type}/{resource_id}/{role_name}";
+    RemoveUserFromRole: DELETE "/api/v1/roles/{user_id}/{resource_type}/{resource_id}/{role_name}";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

@@ -29,6 +29,7 @@ pub mod pagination;
 mod pipeline;
 pub mod provision;
 pub mod ratelimit;
+mod roles;
 pub mod security;
 mod sql_users;
 pub mod state;
@@ -202,6 +203,9 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         SetClientCACert => on(method, security::set_client_ca),
         UpdateClientCACert => on(method, security::update_client_ca),
         DeleteClientCACert => on(method, security::delete_client_ca),
+        GetAllRolesForUser => on(method, roles::get_for_user),
+        AddUserToRole => on(method, roles::add),
+        RemoveUserFromRole => on(method, roles::remove),
     }
 }
 

@@ -118,6 +118,8 @@ pub struct Org {
     /// Deleted clusters that GET no longer answers for: the description does not say they leave
     /// `show_inactive=true` lists, so those keep showing them.
     pub forgotten: BTreeMap<String, Cluster>,
+    /// The roles each principal (a person or a service account, by ID) holds directly.
+    pub roles: BTreeMap<String, Vec<crdb_cloud::models::BuiltInRole>>,
 }
 
 /// What a child operation needs from its cluster.
@@ -137,7 +139,7 @@ impl Org {
             name: format!("Simulated organization {number}"),
             created_at: rfc3339(now),
         };
-        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new() }
+        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), roles: BTreeMap::new() }
     }
 
     pub fn advance(&mut self, now: Now) {
