@@ -204,7 +204,7 @@ impl Waiting {
 }
 
 /// Resolves the cluster and the credentials. `Err(Waiting)` while the cluster is not usable yet.
-async fn resolve_cluster<K: Member + ?Sized>(obj: &K, ctx: &Context) -> Result<Result<Target, Waiting>, ReconcileError> {
+async fn resolve_cluster<K: Member>(obj: &K, ctx: &Context) -> Result<Result<Target, Waiting>, ReconcileError> {
     let spec = obj.spec();
     let namespace = obj.namespace().unwrap_or_default();
     let (cluster_id, inherited_credentials) = match (spec.cluster_ref(), spec.cluster_id()) {

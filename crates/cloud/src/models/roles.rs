@@ -29,10 +29,10 @@ cloud_enum!(
 /// `Resource`: what a role is granted on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RoleResource {
-    #[serde(rename = "type")]
-    pub resource_type: ResourceType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub resource_type: ResourceType,
 }
 
 /// `BuiltInRole`: one role on one resource.
