@@ -108,6 +108,7 @@ async fn log_export_is_set_changed_put_back_stalled_by_a_credentials_error_and_l
         log_name: "hijacked".into(),
         auth_principal: "other-project".into(),
         aws_external_id: None,
+        azure_shared_key: None,
         groups: vec![],
         omitted_channels: vec![],
         redact: None,
