@@ -46,8 +46,8 @@ pub struct LogExportSpec {
     /// `azureSharedKeySecretRef`).
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<LogExportType>,
-    /// Name of the logs in the sink (the CloudWatch log group, the GCP log name, the Azure Log
-    /// Analytics log type).
+    /// Name of the logs in the sink (the CloudWatch log group, the GCP log name; for Azure Log
+    /// Analytics, the name the logs carry in the workspace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256), regex(pattern = r"^[A-Za-z0-9._/#-]+$"))]
     pub log_name: Option<String>,
