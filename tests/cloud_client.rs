@@ -215,6 +215,7 @@ async fn every_operation_round_trips_through_the_simulator() {
         log_name: "default".into(),
         auth_principal: "my-project".into(),
         aws_external_id: None,
+        azure_shared_key: None,
         groups: vec![LogExportGroup { log_name: "devops".into(), channels: vec!["OPS".into()], min_level: Some(LogLevel::Warning), redact: None }],
         omitted_channels: vec!["SESSIONS".into()],
         redact: Some(true),
@@ -225,6 +226,16 @@ async fn every_operation_round_trips_through_the_simulator() {
     assert_eq!(enabled.spec.as_ref().unwrap().groups, log.groups);
     let read = client.get_log_export(&id).await.unwrap().unwrap();
     assert_eq!(read.spec.unwrap().log_name.as_deref(), Some("default"));
+    let azure = EnableLogExportRequest {
+        type_: LogExportType::AzureLogAnalytics,
+        log_name: "crdb_logs".into(),
+        auth_principal: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+        azure_shared_key: Some(AzureSharedKey::new("QXp1cmUtY2xpZW50LWtleQ==")),
+        groups: vec![],
+        ..log.clone()
+    };
+    assert_eq!(client.enable_log_export(&id, &azure).await.unwrap().spec.unwrap().type_, Some(LogExportType::AzureLogAnalytics));
+    assert_eq!(h.admin.azure_shared_key(&id).await.as_deref(), Some("QXp1cmUtY2xpZW50LWtleQ=="), "the key is sent in the body");
     assert_eq!(client.delete_log_export(&id).await.unwrap().status, Some(LogExportStatus::Disabling));
     let datadog = EnableDatadogMetricExportRequest { site: DatadogSite::Eu1, api_key: DatadogApiKey::new("0123456789abcdef0123456789abWXYZ") };
     assert_eq!(client.enable_datadog_metric_export(&id, &datadog).await.unwrap().api_key.as_deref(), Some("WXYZ"));

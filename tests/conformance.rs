@@ -19,11 +19,14 @@ use crdb_cloud::Operation::{self, *};
 use crdb_cloud::models::*;
 use crdb_cloud_operator::controller::kinds::cluster_plan;
 use crdb_cloud_operator::controller::setting::Setting;
-use crdb_cloud_operator::controller::settings::log_export::{LogExport, LogExportChange};
+use crdb_cloud_operator::controller::settings::log_export::{LogExport, LogExportChange, LogExportObserved};
 use crdb_cloud_operator::controller::settings::metric_export::{CloudWatch, ExportChange};
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 
 const KEY: &str = "conformance-key";
+/// An Azure Log Analytics workspace ID and shared key.
+const AZURE_WORKSPACE: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+const AZURE_SHARED_KEY: &str = "QXp1cmUtY29uZm9ybWFuY2Utc2hhcmVkLWtleQ==";
 
 fn spec_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/specs/cockroach-cloud-openapi.json")
@@ -245,6 +248,9 @@ async fn simulator_responses_conform_to_the_official_description() {
         (EnableLogExport, vec![c], "", Some(json!({"type": "GCP_CLOUD_LOGGING", "log_name": "default", "auth_principal": "my-project", "redact": true, "region": "us-central1", "groups": [{"log_name": "devops", "channels": ["OPS"], "min_level": "WARNING", "redact": false}], "omitted_channels": ["SESSIONS"]})), 200),
         (GetLogExportInfo, vec![c], "", None, 200),
         (EnableLogExport, vec![c], "", Some(json!({"type": "AWS_CLOUDWATCH", "log_name": "x", "auth_principal": "arn:aws:iam::123456789012:role/l", "aws_external_id": "ext"})), 400),
+        (EnableLogExport, vec![c], "", Some(json!({"type": "AZURE_LOG_ANALYTICS", "log_name": "crdb_logs", "auth_principal": AZURE_WORKSPACE, "azure_shared_key": AZURE_SHARED_KEY, "redact": true})), 200),
+        (GetLogExportInfo, vec![c], "", None, 200),
+        (EnableLogExport, vec![c], "", Some(json!({"type": "AZURE_LOG_ANALYTICS", "log_name": "crdb_logs", "auth_principal": AZURE_WORKSPACE})), 400),
         (DeleteLogExport, vec![c], "", None, 200),
         (EnableDatadogMetricExport, vec![c], "", Some(json!({"site": "US5", "api_key": "0123456789abcdef0123456789abcdef"})), 200),
         (GetDatadogMetricExportInfo, vec![c], "", None, 200),
@@ -411,8 +417,19 @@ fn operator_request_bodies_conform_to_the_official_description() {
         "logExport": {"type": "AWS_CLOUDWATCH", "logName": "crdb", "authPrincipal": "arn:aws:iam::123456789012:role/logs", "awsExternalId": "ext-1", "region": "us-east-1", "redact": true, "groups": [{"logName": "devops", "channels": ["OPS", "HEALTH"], "minLevel": "ERROR", "redact": false}], "omittedChannels": ["SESSIONS"]},
         "metricExport": {"cloudwatch": {"roleArn": "arn:aws:iam::123456789012:role/metrics", "targetRegion": "us-east-1", "logGroupName": "crdb", "externalId": "ext-2"}}
     }));
-    let Some(LogExportChange::Enable(log)) = LogExport::plan(LogExport::desired(&exports.spec).unwrap(), &None) else { panic!("no log export request") };
-    spec.check("enable log export", &spec.request_schema(EnableLogExport), &serde_json::to_value(&log).unwrap());
+    let Some(LogExportChange::Enable(log)) = LogExport::plan(LogExport::desired(&exports.spec).unwrap(), &LogExportObserved::default()) else { panic!("no log export request") };
+    spec.check("enable log export", &spec.request_schema(EnableLogExport), &serde_json::to_value(&log.request).unwrap());
+    // Azure Log Analytics: the workspace ID as the auth principal, the shared key from its Secret.
+    let azure = sample_cluster(json!({
+        "provider": "AZURE",
+        "dedicated": {"regionNodes": {"eastus2": 3}, "hardware": {"numVirtualCpus": 4, "storageGib": 150}},
+        "logExport": {"type": "AZURE_LOG_ANALYTICS", "logName": "crdb_logs", "authPrincipal": AZURE_WORKSPACE, "azureSharedKeySecretRef": {"name": "azure-logs", "key": "shared-key"}, "groups": [{"logName": "crdb_ops", "channels": ["OPS"]}]}
+    }));
+    let read = LogExportObserved { shared_key: Some(AzureSharedKey::new(AZURE_SHARED_KEY)), key_fingerprint: Some("fp".into()), ..Default::default() };
+    let Some(LogExportChange::Enable(log)) = LogExport::plan(LogExport::desired(&azure.spec).unwrap(), &read) else { panic!("no Azure log export request") };
+    let body = serde_json::to_value(&log.request).unwrap();
+    assert_eq!((body["auth_principal"].as_str(), body["azure_shared_key"].as_str()), (Some(AZURE_WORKSPACE), Some(AZURE_SHARED_KEY)), "{body}");
+    spec.check("enable Azure log export", &spec.request_schema(EnableLogExport), &body);
     let Some(ExportChange::Enable(cloudwatch)) = CloudWatch::plan(CloudWatch::desired(&exports.spec).unwrap(), &None) else { panic!("no CloudWatch request") };
     spec.check("enable CloudWatch metric export", &spec.request_schema(EnableCloudWatchMetricExport), &serde_json::to_value(&cloudwatch).unwrap());
     let datadog = EnableDatadogMetricExportRequest { site: DatadogSite::Us1Gov, api_key: DatadogApiKey::new("0123456789abcdef0123456789abcdef") };

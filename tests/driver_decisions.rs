@@ -5,7 +5,8 @@
 //! finalizer released only once the cloud confirms.
 //!
 //! The scripted apiserver keeps the objects it was given and answers what the driver sends: JSON
-//! patches of the finalizer list, server-side applies of status, events. Anything else is recorded
+//! patches of the finalizer list, server-side applies of status (each write a new resource
+//! version), events, reads. Anything else is recorded
 //! as unexpected and fails the test. Each request it sees is stamped with the cloud operations the
 //! simulator had served by then, which is how "before" and "after" are asserted.
 
@@ -128,16 +129,22 @@ impl FakeApiserver {
             state.unexpected.push(format!("{method} {uri} (no such object)"));
             return json_response(404, &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}));
         };
+        let next_version = |object: &mut Value| {
+            let version: u64 = object["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
+            object["metadata"]["resourceVersion"] = json!((version + 1).to_string());
+        };
         match (method.as_str(), status) {
             ("PATCH", true) if seen.is_status_apply() => {
                 // One field manager owns all of status: applying it replaces what it held.
                 object["status"] = body["status"].clone();
+                next_version(object);
             }
             ("PATCH", false) if seen.is_finalizer_patch() => {
                 if let Err(why) = apply_json_patch(object, &body) {
                     let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "message": why, "code": 422});
                     return json_response(422, &conflict);
                 }
+                next_version(object);
             }
             ("GET", _) => {}
             _ => {
@@ -150,7 +157,9 @@ impl FakeApiserver {
 }
 
 fn path_of<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
-    format!("/apis/{}/namespaces/{NS}/{}/{}", K::api_version(&()), K::plural(&()), obj.meta().name.as_deref().unwrap())
+    // The core group (Secrets) is served under /api, the others under /apis.
+    let root = if K::group(&()).is_empty() { "api" } else { "apis" };
+    format!("/{root}/{}/namespaces/{NS}/{}/{}", K::api_version(&()), K::plural(&()), obj.meta().name.as_deref().unwrap())
 }
 
 fn json_response(code: u16, body: &Value) -> Response<Body> {
@@ -204,7 +213,11 @@ impl Rig {
 
     /// One reconcile of the object as the apiserver holds it now.
     async fn reconcile<K: driver::Kind>(&self, like: &K) -> Action {
-        let obj = self.api.get(like);
+        self.reconcile_as(self.api.get(like)).await
+    }
+
+    /// One reconcile of `obj` as a watch cache may still hold it.
+    async fn reconcile_as<K: driver::Kind>(&self, obj: K) -> Action {
         tokio::time::timeout(Duration::from_secs(20), driver::reconcile(Arc::new(obj), self.ctx.clone()))
             .await
             .expect("a reconcile finishes")
@@ -665,4 +678,42 @@ async fn a_deleted_database_is_removed_from_the_cloud_unless_retained() {
     let seen = rig.api.take();
     assert!(!seen.iter().any(Seen::is_finalizer_patch), "{seen:#?}");
     assert!(database_names(&rig, &id).await.contains(&"stuck".to_string()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A watch cache behind the operator's own status write
+
+#[tokio::test]
+async fn a_pass_from_a_cache_older_than_the_last_status_write_waits_instead_of_sending_the_datadog_key_again() {
+    let rig = Rig::new().await;
+    let secret: k8s_openapi::api::core::v1::Secret =
+        serde_json::from_value(json!({"metadata": {"name": "dd", "namespace": NS}, "data": {"api-key": "ZGQta2V5LTAxMjM0NTY3ODlhYmNkZWY="}})).unwrap();
+    rig.api.put(&secret);
+    let mut cr = cluster("metrics-db");
+    cr.spec.settings.metric_export = Some(serde_json::from_value(json!({"datadog": {"site": "US1", "apiKeySecretRef": {"name": "dd", "key": "api-key"}}})).unwrap());
+    rig.api.put(&cr);
+    rig.reconcile(&cr).await;
+    let id = rig.api.get(&cr).status.unwrap().cluster_id.unwrap();
+    rig.admin.force_state(&id, &ForceState { state: Some(ClusterState::Created), ..Default::default() }).await;
+    rig.api.take();
+
+    // The pass that finds the cluster created sends the key and records its fingerprint.
+    let before_write = rig.api.get(&cr);
+    rig.reconcile(&cr).await;
+    assert_eq!(rig.count(Operation::EnableDatadogMetricExport).await, 1);
+    let recorded = serde_json::to_value(rig.api.get(&cr).status.unwrap()).unwrap();
+    assert!(recorded["metricExport"]["datadog"]["apiKeyFingerprint"].is_string(), "{recorded:#}");
+    rig.api.take();
+
+    // A trigger queued during that pass runs from the cache, which has not yet seen the write:
+    // nothing is read or sent (that older status has no fingerprint, so the key would go again).
+    let cloud_before = rig.cloud_ops().await;
+    rig.reconcile_as(before_write).await;
+    assert_eq!(rig.cloud_ops().await, cloud_before, "a pass from a stale cache reached the cloud");
+    assert!(rig.api.take().is_empty(), "a pass from a stale cache wrote to the apiserver");
+
+    // Once the cache holds the write, the pass runs, and the key is not sent again.
+    rig.reconcile(&cr).await;
+    assert!(rig.cloud_ops().await.len() > cloud_before.len(), "the pass from the current object read the cloud");
+    assert_eq!(rig.count(Operation::EnableDatadogMetricExport).await, 1, "the Datadog key was sent twice");
 }

@@ -1,7 +1,8 @@
 //! Secret sweep: full lifecycles of all four kinds (create, update, password rotation through the
 //! password Secrets, per-namespace API keys through `credentialsRef`, rejected credentials, invalid
-//! passwords, a Datadog metric export whose API key comes from a Secret and is rotated, injected
-//! Cloud faults on the password and Datadog paths, delete) with the operator logging at
+//! passwords, a Datadog metric export whose API key comes from a Secret and is rotated, an Azure
+//! Log Analytics log export whose shared key comes from a Secret and is rotated, injected Cloud
+//! faults on the password, Datadog and log export paths, delete) with the operator logging at
 //! `trace`, the most verbose level; then every API key and password used is searched for in
 //! everything the operator produces or Kubernetes and the simulator record about it: the whole
 //! operator log, every Event of the namespace, `-o yaml` and `describe` of every crdbcloud object
@@ -39,6 +40,9 @@ const GEN_ROTATED: &str = "Gen-rotated-pass-8f4e2a";
 /// Datadog API keys of a metric export, from a Secret: first and rotated.
 const DATADOG_FIRST: &str = "dd5ecret0first00000000000000c0ffee";
 const DATADOG_SECOND: &str = "dd5ecret0second0000000000000decaf";
+/// Azure Log Analytics shared keys of a log export, from a Secret: first and rotated.
+const AZURE_FIRST: &str = "QXp1cmVTd2VlcEZpcnN0U2hhcmVkS2V5MDAwMDA=";
+const AZURE_SECOND: &str = "QXp1cmVTd2VlcFJvdGF0ZWRTaGFyZWRLZXkxMTE=";
 
 /// Standard base64 with padding (as Secret data is encoded).
 fn b64(s: &str) -> String {
@@ -202,6 +206,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
         ("ref-pw", "password", REF_FIRST),
         ("short-pw", "password", SHORT),
         ("datadog-key", "api-key", DATADOG_FIRST),
+        ("azure-logs", "shared-key", AZURE_FIRST),
     ] {
         // Created, not applied: `kubectl apply` would copy the value into the
         // last-applied-configuration annotation (the sweep finds it there).
@@ -212,9 +217,11 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     // Create: the lost answer of one SQL user create makes the operator adopt it and set its password.
     admin.add_fault(&FaultSpec { drop_response: true, ..FaultSpec::on(Operation::CreateSQLUser) }).await;
     admin.add_fault(&FaultSpec { status: Some(500), ..FaultSpec::on(Operation::EnableDatadogMetricExport) }).await;
+    admin.add_fault(&FaultSpec { status: Some(500), ..FaultSpec::on(Operation::EnableLogExport) }).await;
     let mut manifest = cluster("alpha-db", None);
     manifest.push_str("  metricExport:\n    datadog:\n      site: US5\n      apiKeySecretRef:\n        name: datadog-key\n        key: api-key\n");
     manifest.push_str(&format!("---\n{}", cluster("beta-db", Some("team-cloud-key"))));
+    manifest.push_str("  logExport:\n    type: AZURE_LOG_ANALYTICS\n    logName: crdb_logs\n    authPrincipal: 0f8fad5b-d9cb-469f-a165-70867728950e\n    azureSharedKeySecretRef:\n      name: azure-logs\n      key: shared-key\n");
     manifest.push_str(&format!("---\n{}", cluster("gamma-db", Some("wrong-cloud-key"))));
     manifest.push_str(&child("SQLUser", "genuser", "alpha-db", ""));
     manifest.push_str(&child("SQLUser", "refuser", "beta-db", "  passwordSecretRef:\n    name: ref-pw\n    key: password\n"));
@@ -243,6 +250,8 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     wait_cloud_password(&admin, &beta, "refuser", REF_FIRST, "the first referenced password").await;
     wait_for(&clusters, "alpha-db", TIMEOUT, "Datadog export Synced", |c| condition(c, "DatadogMetricExportSynced").is_some_and(|(s, _, _)| s == "True")).await;
     assert_eq!(admin.datadog_api_key(&alpha).await.as_deref(), Some(DATADOG_FIRST), "the Datadog key reached the cloud");
+    wait_for(&clusters, "beta-db", TIMEOUT, "log export Synced", |c| condition(c, "LogExportSynced").is_some_and(|(s, _, _)| s == "True")).await;
+    assert_eq!(admin.azure_shared_key(&beta).await.as_deref(), Some(AZURE_FIRST), "the Azure shared key reached the cloud");
     snapshots.push_str(&snapshot(&ns_name, "created").await);
     let metrics_created = scrape(&metrics_addr).await;
 
@@ -256,6 +265,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     patch_secret(&secrets, "genuser-password", "password", GEN_ROTATED).await;
     patch_secret(&secrets, "short-pw", "password", SHORT_FIXED).await;
     patch_secret(&secrets, "datadog-key", "api-key", DATADOG_SECOND).await;
+    patch_secret(&secrets, "azure-logs", "shared-key", AZURE_SECOND).await;
     let relabel = json!({"spec": {"labels": {"team": "payments", "tier": "gold"}}});
     clusters.patch("alpha-db", &PatchParams::default(), &Patch::Merge(&relabel)).await.unwrap();
     dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
@@ -267,6 +277,10 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     let deadline = Instant::now() + TIMEOUT;
     while admin.datadog_api_key(&alpha).await.as_deref() != Some(DATADOG_SECOND) {
         assert!(Instant::now() < deadline, "the rotated Datadog key never reached the cloud");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    while admin.azure_shared_key(&beta).await.as_deref() != Some(AZURE_SECOND) {
+        assert!(Instant::now() < deadline, "the rotated Azure shared key never reached the cloud");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     for name in ["genuser", "refuser", "shortuser"] {
@@ -303,6 +317,9 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     let datadog_secret = serde_json::to_string(&secrets.get("datadog-key").await.unwrap()).unwrap();
     let in_datadog_secret = findings("Datadog Secret", &datadog_secret, &control("rotated Datadog key", DATADOG_SECOND));
     assert!(in_datadog_secret.iter().any(|f| f.contains("(base64)")), "the search misses a base64-encoded Datadog key");
+    let azure_secret = serde_json::to_string(&secrets.get("azure-logs").await.unwrap()).unwrap();
+    let in_azure_secret = findings("Azure Secret", &azure_secret, &control("rotated Azure shared key", AZURE_SECOND));
+    assert!(in_azure_secret.iter().any(|f| f.contains("(base64)")), "the search misses a base64-encoded Azure shared key");
 
     // Delete everything (the rejected-key cluster too) and wait until it is all gone.
     kubectl(&["delete", "crdbcloud", "--all", "-n", &ns_name, "--wait=false"], None).await.ok();
@@ -343,11 +360,11 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     // Each corpus holds what it should, so an empty or unrelated one cannot pass unnoticed.
     let markers: Vec<(&str, Vec<&str>)> = vec![
         ("operator log", vec!["TRACE", "DEBUG", "alpha-db", "beta-db", "gamma-db", "genuser", "refuser", "short-pw", Operation::UpdateSQLUserPassword.name()]),
-        ("events", vec!["PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser", "spec.metricExport.datadog"]),
-        ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2", "apiKeyFingerprint"]),
-        ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint", "datadog-key"]),
+        ("events", vec!["PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser", "spec.metricExport.datadog", "spec.logExport"]),
+        ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2", "apiKeyFingerprint", "azureSharedKeyFingerprint"]),
+        ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint", "datadog-key", "azure-logs"]),
         ("metrics", vec!["crdb_operator_cloud_api_requests_total", Operation::UpdateSQLUserPassword.name(), "crdb_operator_reconciles_total"]),
-        ("simulator request log", vec![Operation::UpdateSQLUserPassword.name(), Operation::EnableDatadogMetricExport.name(), FaultKind::DropResponse.as_str(), FaultKind::ResetConnection.as_str(), &alpha, &beta]),
+        ("simulator request log", vec![Operation::UpdateSQLUserPassword.name(), Operation::EnableDatadogMetricExport.name(), Operation::EnableLogExport.name(), FaultKind::DropResponse.as_str(), FaultKind::ResetConnection.as_str(), &alpha, &beta]),
         ("simulator stats", vec![Operation::UpdateSQLUserPassword.name(), Operation::CreateSQLUser.name()]),
     ];
     for (name, wanted) in &markers {
@@ -369,6 +386,8 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
         Needle { label: "fixed password".into(), value: SHORT_FIXED.into() },
         Needle { label: "first Datadog API key".into(), value: DATADOG_FIRST.into() },
         Needle { label: "rotated Datadog API key".into(), value: DATADOG_SECOND.into() },
+        Needle { label: "first Azure shared key".into(), value: AZURE_FIRST.into() },
+        Needle { label: "rotated Azure shared key".into(), value: AZURE_SECOND.into() },
     ];
     needles.sort_by_key(|n| std::cmp::Reverse(n.value.len()));
     let mut leaks = Vec::new();

@@ -1,13 +1,15 @@
 //! spec.logExport and spec.metricExport end to end: a real kube-apiserver, kubectl, the real
 //! operator binary and the Cloud API simulator. Each block is set, changed, put back after a
 //! change made in the cloud, refused or failed by the cloud (the other blocks and the cluster
-//! carry on), turned off explicitly, left alone once removed, and deleted with its cluster.
+//! carry on), turned off explicitly, left alone once removed, and deleted with its cluster. The
+//! keys read from Secrets (Datadog's API key, Azure Log Analytics' shared key) follow their Secret
+//! and never show.
 
 use std::time::{Duration, Instant};
 
 use crdb_cloud::Operation;
 use crdb_cloud::models::{
-    DatadogApiKey, DatadogSite, EnableCloudWatchMetricExportRequest, EnableDatadogMetricExportRequest, EnableLogExportRequest, LogExportStatus,
+    AzureSharedKey, DatadogApiKey, DatadogSite, EnableCloudWatchMetricExportRequest, EnableDatadogMetricExportRequest, EnableLogExportRequest, LogExportStatus,
     LogExportType,
 };
 use crdb_cloud_operator::api::CockroachCluster;
@@ -21,6 +23,10 @@ use serde_json::{Value, json};
 const TIMEOUT: Duration = Duration::from_secs(60);
 const FIRST_KEY: &str = "dd0e2e0first0key0000000000a1b2c3";
 const SECOND_KEY: &str = "dd0e2e0second0key000000000d4e5f6";
+/// An Azure Log Analytics workspace ID and two shared keys (base64, as Azure shows them).
+const WORKSPACE: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+const AZURE_FIRST: &str = "QXp1cmVFMmVGaXJzdFNoYXJlZEtleTAwMDAwMDAw";
+const AZURE_SECOND: &str = "QXp1cmVFMmVTZWNvbmRTaGFyZWRLZXkxMTExMTEx";
 
 async fn apply(namespace: &str, manifest: &str) {
     kubectl(&["apply", "-n", namespace, "-f", "-"], Some(manifest)).await.ok();
@@ -45,7 +51,12 @@ fn cluster_with(name: &str, blocks: &str) -> String {
 }
 
 fn key_secret(name: &str, key: &str) -> String {
-    format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  api-key: {key}\n")
+    secret_with(name, "api-key", key)
+}
+
+/// A Secret `name` holding `value` under `data_key`.
+fn secret_with(name: &str, data_key: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  {data_key}: {value}\n")
 }
 
 /// Polls `check` until it holds, panicking with `what` after the timeout.
@@ -108,6 +119,7 @@ async fn log_export_is_set_changed_put_back_stalled_by_a_credentials_error_and_l
         log_name: "hijacked".into(),
         auth_principal: "other-project".into(),
         aws_external_id: None,
+        azure_shared_key: None,
         groups: vec![],
         omitted_channels: vec![],
         redact: None,
@@ -317,4 +329,92 @@ async fn the_datadog_key_follows_its_secret_without_waiting_for_the_resync() {
     let events = events_for(ns.name(), "key-db").await;
     assert!(events.iter().any(|e| e.contains("sent the API key from Secret datadog")), "{events:?}");
     assert!(!events.iter().any(|e| e.contains(FIRST_KEY) || e.contains(SECOND_KEY)));
+}
+
+const AZURE_LOG_EXPORT: &str = "  logExport:
+    type: AZURE_LOG_ANALYTICS
+    logName: crdb_logs
+    authPrincipal: 0f8fad5b-d9cb-469f-a165-70867728950e
+    azureSharedKeySecretRef:
+      name: azure-logs
+      key: shared-key
+    groups:
+      - logName: crdb_ops
+        channels: [OPS, HEALTH]
+";
+
+#[tokio::test]
+async fn azure_log_export_sends_the_shared_key_again_when_its_secret_changes_and_puts_drift_back_without_showing_it() {
+    let env = World::start_with("export-azure", |options| options.resync_seconds = 3).await;
+    let (ns, admin, operator) = (&env.ns, &env.admin, env.operator());
+    let api: Api<CockroachCluster> = ns.api();
+    let azure_cluster = |name: &str| cluster_with(name, AZURE_LOG_EXPORT).replace("provider: GCP", "provider: AZURE").replace("[us-central1]", "[eastus2]");
+
+    // Set: the workspace ID goes as the auth principal, the key from the Secret with it.
+    apply(ns.name(), &secret_with("azure-logs", "shared-key", AZURE_FIRST)).await;
+    apply(ns.name(), &azure_cluster("azure-db")).await;
+    let cr = wait_for(&api, "azure-db", TIMEOUT, "Ready with the Azure log export ENABLED", |c| {
+        is_ready(c) && synced(c, "LogExportSynced") && status(c)["logExport"]["status"] == "ENABLED"
+    })
+    .await;
+    let id = cr.status.clone().unwrap().cluster_id.unwrap();
+    assert_eq!(admin.azure_shared_key(&id).await.as_deref(), Some(AZURE_FIRST));
+    let spec = admin.cloud().get_log_export(&id).await.unwrap().unwrap().spec.unwrap();
+    assert_eq!((spec.type_, spec.auth_principal.as_deref()), (Some(LogExportType::AzureLogAnalytics), Some(WORKSPACE)));
+    assert_eq!(status(&cr)["logExport"]["type"], "AZURE_LOG_ANALYTICS");
+    let first_fingerprint = status(&cr)["logExport"]["azureSharedKeyFingerprint"].as_str().expect("a fingerprint of the key sent").to_string();
+
+    // A changed Secret sends the configuration again with the new key: an update, not drift,
+    // and exactly one request (nothing is re-sent on the following resyncs).
+    let sent = admin.count(Operation::EnableLogExport).await;
+    let secrets: Api<Secret> = ns.api();
+    secrets.patch("azure-logs", &PatchParams::default(), &Patch::Merge(&json!({"stringData": {"shared-key": AZURE_SECOND}}))).await.unwrap();
+    eventually("the rotated shared key in the cloud", || async { admin.azure_shared_key(&id).await.as_deref() == Some(AZURE_SECOND) }).await;
+    let cr = wait_for(&api, "azure-db", TIMEOUT, "a new fingerprint in status", |c| {
+        synced(c, "LogExportSynced") && status(c)["logExport"]["azureSharedKeyFingerprint"].as_str().is_some_and(|f| f != first_fingerprint)
+    })
+    .await;
+    assert!(is_ready(&cr));
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(admin.count(Operation::EnableLogExport).await, sent + 1, "the rotated key was sent more than once");
+    let events = events_for(ns.name(), "azure-db").await;
+    assert!(events.iter().any(|e| e.starts_with("Normal Updated") && e.contains("with the shared key from Secret azure-logs")), "{events:?}");
+    assert!(!events.iter().any(|e| e.starts_with("Warning DriftCorrected")), "a rotated Secret is not drift: {events:?}");
+
+    // Drift: another workspace and key set in the console; both are put back.
+    let hijack = EnableLogExportRequest {
+        type_: LogExportType::AzureLogAnalytics,
+        log_name: "crdb_logs".into(),
+        auth_principal: "11111111-2222-4333-8444-555555555555".into(),
+        aws_external_id: None,
+        azure_shared_key: Some(AzureSharedKey::new("c29tZW9uZS1lbHNlcy1henVyZS1rZXk=")),
+        groups: vec![],
+        omitted_channels: vec![],
+        redact: None,
+        region: None,
+    };
+    admin.cloud().enable_log_export(&id, &hijack).await.unwrap();
+    eventually("the Azure log export to be put back", || async {
+        let spec = admin.cloud().get_log_export(&id).await.unwrap().and_then(|i| i.spec).unwrap_or_default();
+        spec.auth_principal.as_deref() == Some(WORKSPACE) && admin.azure_shared_key(&id).await.as_deref() == Some(AZURE_SECOND)
+    })
+    .await;
+    let events = events_for(ns.name(), "azure-db").await;
+    assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected") && e.contains("spec.logExport")), "{events:?}");
+    wait_for(&api, "azure-db", TIMEOUT, "Ready after the drift", |c| is_ready(c) && synced(c, "LogExportSynced")).await;
+
+    // No shared key showed anywhere the operator writes.
+    let yaml = kubectl(&["get", "crdbcluster", "azure-db", "-n", ns.name(), "-o", "yaml"], None).await.ok().stdout;
+    let events = events_for(ns.name(), "azure-db").await.join("\n");
+    assert!(yaml.contains("azureSharedKeyFingerprint") && events.contains("azure-logs"), "the corpora cover the export");
+    for (what, text) in [("status", yaml.as_str()), ("events", events.as_str()), ("operator log", operator.logs().as_str())] {
+        for key in [AZURE_FIRST, AZURE_SECOND, "c29tZW9uZS1lbHNlcy1henVyZS1rZXk="] {
+            assert!(!text.contains(key), "an Azure shared key is in the {what}");
+        }
+    }
+
+    // Deleted with the block set.
+    api.delete("azure-db", &DeleteParams::default()).await.unwrap();
+    wait_gone(&api, "azure-db", TIMEOUT).await;
+    assert!(admin.live_clusters_named("azure-db").await.is_empty());
 }

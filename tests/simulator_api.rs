@@ -849,6 +849,26 @@ async fn exports_are_singletons_that_enable_asynchronously_and_refuse_what_the_c
     let external = s.post(&log, json!({"type": "AWS_CLOUDWATCH", "log_name": "x", "auth_principal": "arn:aws:iam::1:role/r", "aws_external_id": "e"})).await;
     external.error(400, 3);
     assert!(external.message().contains("ADVANCED"), "{}", external.message());
+
+    // Azure Log Analytics: the workspace ID as auth_principal and a shared key, which is required
+    // and never answered (the admin surface shows what was sent).
+    let workspace = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    let no_key = s.post(&log, json!({"type": "AZURE_LOG_ANALYTICS", "log_name": "crdb_logs", "auth_principal": workspace})).await;
+    no_key.error(400, 3);
+    assert!(no_key.message().contains("azure_shared_key"), "{}", no_key.message());
+    let azure = json!({"type": "AZURE_LOG_ANALYTICS", "log_name": "crdb_logs", "auth_principal": workspace, "azure_shared_key": "azure-shared-secret-5150"});
+    let enabled = s.post(&log, azure).await.ok();
+    let read = s.get(&log).await.ok();
+    assert_eq!((read["spec"]["type"].as_str(), read["spec"]["auth_principal"].as_str()), (Some("AZURE_LOG_ANALYTICS"), Some(workspace)));
+    for answer in [&enabled, &read] {
+        assert!(!answer.to_string().contains("azure-shared-secret") && answer["spec"].get("azure_shared_key").is_none(), "{answer}");
+    }
+    assert_eq!(s.admin.azure_shared_key(&id).await.as_deref(), Some("azure-shared-secret-5150"));
+    assert!(!serde_json::to_string(&s.admin.requests(0, None).await).unwrap().contains("azure-shared-secret"));
+    // A key sent with another type is used by nothing and kept by nothing.
+    s.post(&log, json!({"type": "GCP_CLOUD_LOGGING", "log_name": "default", "auth_principal": "p", "azure_shared_key": "stray-key"})).await.ok();
+    assert_eq!(s.admin.azure_shared_key(&id).await, None);
+
     let cloudwatch = format!("/api/v1/clusters/{id}/metricexport/cloudwatch");
     s.post(&cloudwatch, json!({"role_arn": "arn:aws:iam::123456789012:role/m", "external_id": "e"})).await.error(400, 3);
     s.post(&cloudwatch, json!({"role_arn": "not-an-arn"})).await.error(400, 3);

@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::cloud::{ApiKey, CloudClient, CloudClients, Priority};
 
 use super::error::ReconcileError;
+use super::own_writes::OwnWrites;
 use super::reason::Reason;
 use super::trust::OrgNamespaces;
 
@@ -153,6 +154,9 @@ pub struct Context {
     pub economies: Economies,
     /// Consecutive transient failures per object, for per-object backoff.
     pub failures: FailureCounts,
+    /// The versions of each object the operator's own last writes made obsolete, so no pass
+    /// starts from a watch cache that has not caught up with them.
+    pub own_writes: OwnWrites,
     /// Per-cluster list caches shared by every child resource.
     pub caches: ListCaches,
     /// The controllers' watch caches, once they run (reads without a round trip to the apiserver).
@@ -248,6 +252,7 @@ impl Context {
             timing,
             economies,
             failures: FailureCounts::default(),
+            own_writes: OwnWrites::default(),
             caches,
             stores: Stores::default(),
             metrics,

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::runtime::controller::{Action, Controller};
 use kube::{Api, ResourceExt};
@@ -49,8 +50,18 @@ pub trait Kind: Managed + kube::Resource<Scope = kube::core::NamespaceResourceSc
     const ORG_LEVEL: bool = false;
 }
 
+/// How soon a pass that found the watch cache behind looks again, should the watch event that
+/// normally wakes it be lost.
+const CACHE_CATCH_UP: Duration = Duration::from_secs(1);
+
 /// One reconcile of `obj`, for any kind.
 pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    // The cache has not caught up with this operator's last write of the object (see
+    // `own_writes`): that write's watch event wakes it again; the requeue only covers a lost one.
+    if ctx.own_writes.behind(obj.as_ref()) {
+        tracing::debug!("the watch cache is behind the operator's last write; waiting for it");
+        return Ok(Action::requeue(CACHE_CATCH_UP));
+    }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let mut draft = obj.status().cloned().unwrap_or_default();
     let namespace = obj.namespace().unwrap_or_default();
@@ -69,7 +80,10 @@ pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
     }
     // The finalizer goes on before anything can be created in the cloud.
     let obj = match finalizer::add(&api, obj.as_ref()).await? {
-        Some(updated) => Arc::new(updated),
+        Some(updated) => {
+            ctx.own_writes.wrote(obj.as_ref(), &updated);
+            Arc::new(updated)
+        }
         None => obj,
     };
     let mut written = None;

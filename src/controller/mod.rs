@@ -10,6 +10,7 @@ pub mod finalizer;
 pub mod guard;
 pub mod kinds;
 pub mod member;
+pub mod own_writes;
 pub mod reason;
 pub mod reconciler;
 pub mod registry;

@@ -159,7 +159,7 @@ pub async fn finish<K: Managed>(
             a != b
         };
     if changed {
-        apply_status(api, obj, &draft).await?;
+        apply_status(api, &ctx.own_writes, obj, &draft).await?;
         announce_transition(ctx, obj, &previous, &outcome).await;
     }
     Ok(Action::requeue(requeue))
@@ -191,6 +191,7 @@ fn transition_event(previous: &[Condition], outcome: &Outcome) -> Option<(EventT
 /// Removes the finalizer once cleanup is done; the resource no longer counts in the metrics.
 pub async fn release<K: Managed>(ctx: &Context, api: &Api<K>, obj: &K) -> Result<Action, ReconcileError> {
     super::finalizer::remove(api, obj).await?;
+    ctx.own_writes.forget(obj);
     ctx.metrics.resource_state(&K::kind(&()), &object_key(obj), None, None);
     Ok(Action::await_change())
 }

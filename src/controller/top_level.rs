@@ -255,7 +255,7 @@ async fn observe_or_create<K: TopLevel>(
         draft.conditions(),
         Timestamp::now(),
     ));
-    apply_status(api, obj, &intent).await?;
+    apply_status(api, &ctx.own_writes, obj, &intent).await?;
     *written = Some(intent.clone());
 
     match obj.create(cloud).await {
@@ -266,7 +266,7 @@ async fn observe_or_create<K: TopLevel>(
             let mut recorded = intent.clone();
             recorded.set_cloud_id(Some(K::id_of(&item).to_string()));
             recorded.set_create_requested_at(None);
-            apply_status(api, obj, &recorded).await?;
+            apply_status(api, &ctx.own_writes, obj, &recorded).await?;
             *written = Some(recorded);
             Ok(Some(item))
         }

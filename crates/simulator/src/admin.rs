@@ -12,7 +12,7 @@ use crdb_cloud::models::{Cluster, LogExportClusterInfo};
 
 use super::Sim;
 use super::admin_api::{
-    Cleared, ClusterDump, DatadogApiKeyDump, Fault, ForceLogExportStatus, FaultSpec, ForceState, Health, OrgDump, RequestRecord, Reset, SqlUserPassword, StateDump,
+    AzureSharedKeyDump, Cleared, ClusterDump, DatadogApiKeyDump, Fault, ForceLogExportStatus, FaultSpec, ForceState, Health, OrgDump, RequestRecord, Reset, SqlUserPassword, StateDump,
     Stats, UserDump, paths,
 };
 use super::errors::{ApiError, ApiResult};
@@ -31,6 +31,7 @@ pub(super) fn router() -> Router<Arc<Sim>> {
         .route(paths::SQL_USER_PASSWORD, get(sql_user_password))
         .route(paths::LOG_EXPORT_STATUS, post(force_log_export_status))
         .route(paths::DATADOG_API_KEY, get(datadog_api_key))
+        .route(paths::AZURE_SHARED_KEY, get(azure_shared_key))
 }
 
 async fn stats(State(sim): State<Arc<Sim>>) -> Json<Stats> {
@@ -151,4 +152,12 @@ async fn datadog_api_key(State(sim): State<Arc<Sim>>, ApiPath(cluster_id): ApiPa
     let record = store.find_cluster(&cluster_id, Utc::now())?;
     let export = record.exports.datadog.as_ref().ok_or_else(|| ApiError::not_found(format!("Datadog metric export is not configured for cluster {cluster_id}")))?;
     Ok(Json(DatadogApiKeyDump { api_key: export.config.api_key.expose().to_string() }))
+}
+
+async fn azure_shared_key(State(sim): State<Arc<Sim>>, ApiPath(cluster_id): ApiPath<String>) -> ApiResult<Json<AzureSharedKeyDump>> {
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, Utc::now())?;
+    let key = record.exports.log.as_ref().and_then(|l| l.azure_shared_key.as_ref());
+    let key = key.ok_or_else(|| ApiError::not_found(format!("no Azure Log Analytics export is configured for cluster {cluster_id}")))?;
+    Ok(Json(AzureSharedKeyDump { azure_shared_key: key.expose().to_string() }))
 }

@@ -8,7 +8,8 @@
 //!   [`ForceState`], answered with the cluster), `GET clusters/{id}/sql-users/{name}/password`
 //!   ([`SqlUserPassword`]), `POST clusters/{id}/logexport/status` (a [`ForceLogExportStatus`]:
 //!   the fault hook for a log export that fails, e.g. CREDENTIALS_ERROR, answered with the export),
-//!   `GET clusters/{id}/metricexport/datadog/api-key` ([`DatadogApiKeyDump`]).
+//!   `GET clusters/{id}/metricexport/datadog/api-key` ([`DatadogApiKeyDump`]),
+//!   `GET clusters/{id}/logexport/azure-shared-key` ([`AzureSharedKeyDump`]).
 //! - `GET|POST|DELETE faults`: a POST's body is a [`FaultSpec`], answered with the [`Fault`];
 //!   GET lists them; DELETE answers [`Cleared`].
 
@@ -32,6 +33,7 @@ pub mod paths {
     pub const SQL_USER_PASSWORD: &str = "/_simulator/clusters/{cluster_id}/sql-users/{name}/password";
     pub const LOG_EXPORT_STATUS: &str = "/_simulator/clusters/{cluster_id}/logexport/status";
     pub const DATADOG_API_KEY: &str = "/_simulator/clusters/{cluster_id}/metricexport/datadog/api-key";
+    pub const AZURE_SHARED_KEY: &str = "/_simulator/clusters/{cluster_id}/logexport/azure-shared-key";
 }
 
 /// The body of `POST /_simulator/faults`: the next `count` calls of `operation` (or of every
@@ -298,4 +300,10 @@ pub struct ForceLogExportStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatadogApiKeyDump {
     pub api_key: String,
+}
+
+/// The Azure Log Analytics shared key the log export was given (the API never shows it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AzureSharedKeyDump {
+    pub azure_shared_key: String,
 }

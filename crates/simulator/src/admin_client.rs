@@ -12,7 +12,7 @@ use crdb_cloud::Operation;
 use crdb_cloud::models::{Cluster, LogExportClusterInfo};
 
 use crate::admin_api::{
-    DatadogApiKeyDump, ForceLogExportStatus,
+    AzureSharedKeyDump, DatadogApiKeyDump, ForceLogExportStatus,
     Cleared, ClusterDump, Fault, FaultSpec, ForceState, Health, RequestRecord, Reset, SqlUserPassword, StateDump, Stats,
     paths,
 };
@@ -184,6 +184,17 @@ impl AdminClient {
         let path = fill(paths::DATADOG_API_KEY, &[cluster_id]);
         match self.try_call::<DatadogApiKeyDump>(Method::GET, &path, &[], None::<&()>).await {
             Ok(answer) => Some(answer.api_key),
+            Err(e) if e.status == 404 => None,
+            Err(e) => panic!("admin GET {path} failed: {e}"),
+        }
+    }
+
+    /// The Azure Log Analytics shared key the cluster's log export was given; `None` when no Azure
+    /// export is configured.
+    pub async fn azure_shared_key(&self, cluster_id: &str) -> Option<String> {
+        let path = fill(paths::AZURE_SHARED_KEY, &[cluster_id]);
+        match self.try_call::<AzureSharedKeyDump>(Method::GET, &path, &[], None::<&()>).await {
+            Ok(answer) => Some(answer.azure_shared_key),
             Err(e) if e.status == 404 => None,
             Err(e) => panic!("admin GET {path} failed: {e}"),
         }

@@ -1,16 +1,17 @@
 //! Log export and the three metric exports of a cluster: singletons that answer 404 until
 //! configured, are created or replaced by POST, work asynchronously (ENABLING, then ENABLED once
 //! a cloud operation's time has passed) and are removed by DELETE. The Datadog API key is kept
-//! only to show its last four characters, as the service does (and for the admin state dump).
+//! only to show its last four characters, as the service does, and the Azure Log Analytics shared
+//! key is kept but never answered (the admin surface reads both, for tests).
 
 use axum::Json;
 use axum::extract::Extension;
 use chrono::Utc;
 
 use crdb_cloud::models::{
-    CloudWatchMetricExportInfo, DatadogApiKey, DatadogMetricExportInfo, DatadogSite, DeleteMetricExportResponse,
+    AzureSharedKey, CloudWatchMetricExportInfo, DatadogApiKey, DatadogMetricExportInfo, DatadogSite, DeleteMetricExportResponse,
     EnableCloudWatchMetricExportRequest, EnableDatadogMetricExportRequest, EnableLogExportRequest, LogExportClusterInfo,
-    LogExportClusterSpecification, LogExportStatus, MetricExportStatus, PrometheusMetricExportInfo,
+    LogExportClusterSpecification, LogExportStatus, LogExportType, MetricExportStatus, PrometheusMetricExportInfo,
 };
 
 use super::SimState;
@@ -32,7 +33,11 @@ pub struct Exports {
 /// A log export configuration and where the cloud is with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogExport {
+    /// What the cloud answers: never the shared key.
     pub spec: LogExportClusterSpecification,
+    /// The Azure Log Analytics shared key of an AZURE_LOG_ANALYTICS export, kept apart from
+    /// `spec` so no answer can carry it.
+    pub azure_shared_key: Option<AzureSharedKey>,
     pub created_at: Now,
     pub updated_at: Now,
     /// When ENABLING turns ENABLED.
@@ -101,6 +106,11 @@ fn log_request(req: &EnableLogExportRequest) -> ApiResult<()> {
     validation::known("type", &req.type_)?;
     required("log_name", &req.log_name)?;
     required("auth_principal", &req.auth_principal)?;
+    // The official description: for AZURE_LOG_ANALYTICS `auth_principal` is the workspace
+    // (customer) ID and `azure_shared_key` the workspace key the export authenticates with.
+    if req.type_ == LogExportType::AzureLogAnalytics {
+        required("azure_shared_key", req.azure_shared_key.as_ref().map_or("", AzureSharedKey::expose))?;
+    }
     for (i, group) in req.groups.iter().enumerate() {
         required(&format!("groups[{i}].log_name"), &group.log_name)?;
         if group.channels.is_empty() {
@@ -129,6 +139,8 @@ pub(super) async fn enable_log(
     with_cluster(&sim, &ctx, &cluster_id, Access::Write, |record| {
         advanced_only(record, "aws_external_id", req.aws_external_id.as_ref())?;
         let now = Utc::now();
+        // A key sent with another type is used by nothing (the description ties it to Azure).
+        let azure_shared_key = req.azure_shared_key.filter(|_| req.type_ == LogExportType::AzureLogAnalytics);
         let spec = LogExportClusterSpecification {
             auth_principal: Some(req.auth_principal),
             aws_external_id: req.aws_external_id,
@@ -140,7 +152,7 @@ pub(super) async fn enable_log(
             type_: Some(req.type_),
         };
         let created_at = record.exports.log.as_ref().map_or(now, |l| l.created_at);
-        let log = LogExport { spec, created_at, updated_at: now, enabled_at: now + delay, forced: None };
+        let log = LogExport { spec, azure_shared_key, created_at, updated_at: now, enabled_at: now + delay, forced: None };
         let info = log.info(&cluster_id, now);
         record.exports.log = Some(log);
         Ok(Json(info))

@@ -3,14 +3,17 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Where logs go (the cloud's `LogExportType`). Azure Log Analytics needs a shared key, which
-/// this block does not carry yet.
+use crate::api::common::SecretKeyRef;
+
+/// Where logs go (the cloud's `LogExportType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum LogExportType {
     #[serde(rename = "AWS_CLOUDWATCH")]
     AwsCloudwatch,
     #[serde(rename = "GCP_CLOUD_LOGGING")]
     GcpCloudLogging,
+    #[serde(rename = "AZURE_LOG_ANALYTICS")]
+    AzureLogAnalytics,
 }
 
 /// The least severe level a group exports (the cloud's `LogLevel.Type`).
@@ -32,19 +35,25 @@ pub enum LogLevel {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("(has(self.enabled) && !self.enabled) || (has(self.type) && has(self.logName) && has(self.authPrincipal))").message("spec.logExport needs type, logName and authPrincipal (or enabled: false to turn log export off)"))]
 #[x_kube(validation = Rule::new("!has(self.awsExternalId) || (has(self.type) && self.type == 'AWS_CLOUDWATCH')").message("spec.logExport.awsExternalId is only for type AWS_CLOUDWATCH"))]
+#[x_kube(validation = Rule::new("(has(self.enabled) && !self.enabled) || !has(self.type) || self.type != 'AZURE_LOG_ANALYTICS' || has(self.azureSharedKeySecretRef)").message("spec.logExport.azureSharedKeySecretRef is required for type AZURE_LOG_ANALYTICS (the Secret key holding the workspace's shared key)"))]
+#[x_kube(validation = Rule::new("!has(self.azureSharedKeySecretRef) || (has(self.type) && self.type == 'AZURE_LOG_ANALYTICS')").message("spec.logExport.azureSharedKeySecretRef is only for type AZURE_LOG_ANALYTICS"))]
+#[x_kube(validation = Rule::new("!has(self.type) || self.type != 'AZURE_LOG_ANALYTICS' || !has(self.authPrincipal) || self.authPrincipal.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')").message("spec.logExport.authPrincipal must be the Log Analytics workspace ID (a GUID) for type AZURE_LOG_ANALYTICS"))]
 pub struct LogExportSpec {
     /// Whether logs are exported. `false` turns the cloud's log export off. Defaults to true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// The sink: AWS_CLOUDWATCH or GCP_CLOUD_LOGGING.
+    /// The sink: AWS_CLOUDWATCH, GCP_CLOUD_LOGGING or AZURE_LOG_ANALYTICS (which also needs
+    /// `azureSharedKeySecretRef`).
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<LogExportType>,
-    /// Name of the logs in the sink (the CloudWatch log group, the GCP log name).
+    /// Name of the logs in the sink (the CloudWatch log group, the GCP log name; for Azure Log
+    /// Analytics, the name the logs carry in the workspace).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256), regex(pattern = r"^[A-Za-z0-9._/#-]+$"))]
     pub log_name: Option<String>,
     /// CloudWatch: the ARN of the IAM role the cluster assumes to write logs; GCP Cloud Logging:
-    /// the project ID the cluster's service account writes to.
+    /// the project ID the cluster's service account writes to; Azure Log Analytics: the
+    /// workspace ID (also called customer ID, a GUID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub auth_principal: Option<String>,
@@ -53,6 +62,11 @@ pub struct LogExportSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 1224))]
     pub aws_external_id: Option<String>,
+    /// AZURE_LOG_ANALYTICS only (and required there): the Secret key, in this namespace, holding
+    /// the workspace's primary or secondary shared key. The key is sent to the cloud and never
+    /// shown anywhere; changing the Secret's value sends the configuration again with the new key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_shared_key_secret_ref: Option<SecretKeyRef>,
     /// Sends every log to this region of the sink instead of each node's own region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 2, max = 64), regex(pattern = r"^[a-z0-9-]+$"))]
@@ -99,7 +113,7 @@ pub struct LogExportStatus {
     /// The cloud's explanation of a failing export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_message: Option<String>,
-    /// The log sink: AWS_CLOUDWATCH or GCP_CLOUD_LOGGING.
+    /// The log sink: AWS_CLOUDWATCH, GCP_CLOUD_LOGGING or AZURE_LOG_ANALYTICS.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
     /// The log name (or prefix) in the sink.
@@ -108,4 +122,8 @@ pub struct LogExportStatus {
     /// When the cloud last changed the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    /// AZURE_LOG_ANALYTICS: a salted fingerprint of the shared key last sent, so a changed Secret
+    /// is noticed (never the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_shared_key_fingerprint: Option<String>,
 }

@@ -48,8 +48,9 @@ impl SettingsSpec {
     /// wakes the cluster.
     pub fn referenced_secrets(&self) -> Vec<&str> {
         let datadog = self.metric_export.as_ref().and_then(|m| m.datadog.as_ref()).and_then(|d| d.api_key_secret_ref.as_ref()).map(|r| r.name.as_str());
+        let azure = self.log_export.as_ref().and_then(|l| l.azure_shared_key_secret_ref.as_ref()).map(|r| r.name.as_str());
         let client_ca = self.client_ca_cert.as_ref().and_then(|c| c.secret_ref.as_ref()).map(|r| r.name.as_str());
-        datadog.into_iter().chain(client_ca).collect()
+        datadog.into_iter().chain(azure).chain(client_ca).collect()
     }
 
     /// The ConfigMaps the blocks refer to: a change of one wakes the cluster.

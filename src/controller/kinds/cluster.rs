@@ -168,12 +168,9 @@ impl TopLevel for CockroachCluster {
         }
     }
 
-    /// A cluster follows the Secrets its setting blocks refer to (metadata only: the operator
-    /// never caches Secret data), so a rotated Datadog API key reaches the cloud without waiting
-    /// for the resync.
     /// A cluster follows the Secrets and ConfigMaps its setting blocks name (metadata only: the
-    /// operator never caches their data), so a rotated Datadog key or a changed client CA reaches
-    /// the cloud at once instead of at the next resync.
+    /// operator never caches their data), so a rotated Datadog or Azure Log Analytics key or a
+    /// changed client CA reaches the cloud at once instead of at the next resync.
     fn watches(controller: Controller<CockroachCluster>, wiring: &Wiring) -> Controller<CockroachCluster> {
         let by_secret = controller.store();
         let by_config_map = controller.store();

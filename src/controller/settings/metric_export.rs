@@ -7,9 +7,6 @@
 //! characters, so a changed Secret is noticed by a salted fingerprint of the key last sent, kept
 //! in status (and a key changed in the cloud by its last four characters).
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, ResourceExt};
-
 use crate::api::cluster::{CockroachClusterSpec, CockroachClusterStatus};
 use crate::api::settings::metric_export::{
     self as api, CloudWatchExportSpec, DatadogExportSpec, DatadogExportStatus, ExportState, PrometheusExportSpec, PrometheusExportStatus,
@@ -20,11 +17,11 @@ use crate::cloud::models::{
 };
 use crate::cloud::{CloudClient, CloudError};
 use crate::controller::error::ReconcileError;
-use crate::controller::kinds::sql_user::password_fingerprint;
 use crate::controller::reason::Reason;
 use crate::controller::setting::{Pass, Setting};
 
 use super::log_export::NOT_CONFIGURED;
+use super::secret_key;
 
 /// The one write a metric export may need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,16 +119,9 @@ impl Setting for Datadog {
         let Some(reference) = desired.api_key_secret_ref.as_ref().filter(|_| desired.enabled != Some(false)) else {
             return Ok(());
         };
-        let namespace = cluster.namespace().unwrap_or_default();
-        let secrets: Api<Secret> = Api::namespaced(pass.ctx.client.clone(), &namespace);
-        let secret = secrets.get_opt(&reference.name).await?;
-        let value = secret.as_ref().and_then(|s| s.data.as_ref()).and_then(|d| d.get(&reference.key)).and_then(|b| String::from_utf8(b.0.clone()).ok());
-        let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
-            let why = if secret.is_none() { "not found".to_string() } else { format!("has no non-empty key {:?}", reference.key) };
-            return Err(ReconcileError::stalled(Reason::SecretNotFound, format!("apiKeySecretRef: Secret {namespace}/{} {why}", reference.name)));
-        };
-        observed.key_fingerprint = Some(password_fingerprint(&cluster.uid().unwrap_or_default(), &value));
-        observed.key = Some(DatadogApiKey::new(value));
+        let (key, fingerprint) = secret_key::read(pass, reference, "apiKeySecretRef", DatadogApiKey::new).await?;
+        observed.key_fingerprint = Some(fingerprint);
+        observed.key = Some(key);
         Ok(())
     }
 

@@ -9,6 +9,7 @@ pub mod egress;
 pub mod log_export;
 pub mod maintenance_window;
 pub mod metric_export;
+pub mod secret_key;
 pub mod upgrade;
 pub mod version_deferral;
 

@@ -46,8 +46,9 @@ pub struct LogExportGroup {
     pub redact: Option<bool>,
 }
 
-/// `LogExportClusterSpecification` (as the cloud reports it; `azure_shared_key` is never read back
-/// into anything the operator shows).
+/// `LogExportClusterSpecification` (as the cloud reports it). `azure_shared_key` is deliberately
+/// absent: a shared key the cloud might echo is dropped when the answer is parsed, so it can reach
+/// nothing the operator keeps or shows (the simulator never returns it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogExportClusterSpecification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,7 +86,8 @@ pub struct LogExportClusterInfo {
     pub user_message: Option<String>,
 }
 
-/// `EnableLogExportRequest` (without `azure_shared_key`, which this project does not send).
+/// `EnableLogExportRequest`. For AZURE_LOG_ANALYTICS, `auth_principal` is the workspace (customer)
+/// ID and `azure_shared_key` the workspace's shared key (masked in `Debug`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnableLogExportRequest {
     #[serde(rename = "type")]
@@ -94,6 +96,8 @@ pub struct EnableLogExportRequest {
     pub auth_principal: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_shared_key: Option<AzureSharedKey>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<LogExportGroup>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -104,29 +108,49 @@ pub struct EnableLogExportRequest {
     pub region: Option<String>,
 }
 
-/// A Datadog API key: sent to the cloud, never shown. `Debug` masks it and there is no `Display`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DatadogApiKey(String);
+/// A credential the operator sends to the cloud and never shows: `Debug` masks it, there is no
+/// `Display`, and only [`expose`](DatadogApiKey::expose) gives the value (to serialise it into a
+/// request, or to the simulator that must store it).
+macro_rules! sent_secret {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            /// The value itself, for whoever must compare or store it (the simulator).
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+
+sent_secret!(
+    /// A Datadog API key: sent to the cloud, never shown.
+    DatadogApiKey
+);
+sent_secret!(
+    /// The shared key of an Azure Log Analytics workspace (`azure_shared_key`): sent to the cloud,
+    /// never shown.
+    AzureSharedKey
+);
 
 impl DatadogApiKey {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The key itself, for whoever must compare or store it (the simulator).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
     /// The last four characters, which is all the cloud ever shows of a key.
     pub fn last_four(&self) -> String {
         let chars: Vec<char> = self.0.chars().collect();
         chars[chars.len().saturating_sub(4)..].iter().collect()
-    }
-}
-
-impl std::fmt::Debug for DatadogApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DatadogApiKey(<redacted>)")
     }
 }
 
@@ -210,5 +234,25 @@ mod tests {
         assert!(!format!("{request:?}").contains("0123"), "{request:?}");
         assert_eq!(key.last_four(), "cdef");
         assert_eq!(serde_json::to_value(&request).unwrap(), serde_json::json!({"site": "US1", "api_key": "0123456789abcdef0123456789abcdef"}));
+    }
+
+    #[test]
+    fn an_azure_shared_key_is_sent_but_never_shown_nor_read_back() {
+        let request = EnableLogExportRequest {
+            type_: LogExportType::AzureLogAnalytics,
+            log_name: "crdb".into(),
+            auth_principal: "workspace-id".into(),
+            aws_external_id: None,
+            azure_shared_key: Some(AzureSharedKey::new("c2hhcmVkLWtleQ==")),
+            groups: vec![],
+            omitted_channels: vec![],
+            redact: None,
+            region: None,
+        };
+        assert!(!format!("{request:?}").contains("c2hhcmVk"), "{request:?}");
+        assert_eq!(serde_json::to_value(&request).unwrap()["azure_shared_key"], "c2hhcmVkLWtleQ==");
+        let echoed = serde_json::json!({"type": "AZURE_LOG_ANALYTICS", "log_name": "crdb", "azure_shared_key": "c2hhcmVkLWtleQ=="});
+        let spec: LogExportClusterSpecification = serde_json::from_value(echoed).unwrap();
+        assert!(!format!("{spec:?}").contains("c2hhcmVk") && !serde_json::to_string(&spec).unwrap().contains("c2hhcmVk"));
     }
 }
