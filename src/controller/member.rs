@@ -308,13 +308,13 @@ impl<K: Member> Intent<'_, K> {
     /// A resource with no object recorded yet stores the key before the request goes out, so a
     /// stop between the request and the status write cannot leave an object its deletion misses.
     /// Once per key: a retried create does not write again.
-    async fn record(&mut self, obj: &K, key: &str, draft: &mut K::Status) -> Result<(), ReconcileError> {
+    async fn record(&mut self, ctx: &Context, obj: &K, key: &str, draft: &mut K::Status) -> Result<(), ReconcileError> {
         let common = draft.common_mut();
         if common.cloud_name.is_some() || common.create_requested_for.as_deref() == Some(key) {
             return Ok(());
         }
         common.create_requested_for = Some(key.to_string());
-        super::status::apply_status(self.api, obj, &*draft).await?;
+        super::status::apply_status(self.api, &ctx.own_writes, obj, &*draft).await?;
         *self.written = Some(draft.clone());
         Ok(())
     }
@@ -386,7 +386,7 @@ async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[
                     return Err(ReconcileError::stalled(Reason::CloudRejectedSpec, message));
                 }
             }
-            intent.record(obj, &key, draft).await?;
+            intent.record(ctx, obj, &key, draft).await?;
             match obj.execute(ctx, target, &inputs, change).await {
                 Ok(done) => Some(done),
                 Err(err) => {
