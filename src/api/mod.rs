@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod common;
 pub mod database;
 pub mod prose;
+pub mod role_grant;
 pub mod settings;
 pub mod sql_user;
 
@@ -15,6 +16,7 @@ pub use database::DatabaseStatus;
 pub use sql_user::SQLUserStatus;
 pub use database::Database;
 pub use sql_user::SQLUser;
+pub use role_grant::RoleGrant;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
 

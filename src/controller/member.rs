@@ -286,7 +286,7 @@ async fn list<K: Member>(ctx: &Context, target: &Target, priority: Priority) -> 
         Ok(items) => Ok(Ok(items)),
         Err(CloudError::NotFound(message)) | Err(CloudError::FailedPrecondition(message)) => Ok(Err(Waiting {
             reason: Reason::WaitingForCluster,
-            message: format!("cloud cluster {} cannot hold {}s yet: {message}", target.cluster_id, K::NOUN),
+            message: format!("cloud {} {} cannot hold {}s yet: {message}", K::OWNER_NOUN, target.cluster_id, K::NOUN),
             cluster_credentials: None,
         })),
         Err(e) => Err(ReconcileError::cloud(&format!("listing {}s", K::NOUN), e)),

@@ -42,11 +42,16 @@ pub fn rfc3339(t: Now) -> String {
 
 /// A stable UUID-shaped id derived from a secret, so org ids survive restarts without revealing
 /// the key (a one-way hash).
-fn derived_id(purpose: &str, secret: &str) -> String {
+pub fn derived_id(purpose: &str, secret: &str) -> String {
     let digest = Sha256::digest(format!("{purpose}:{secret}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}
+
+/// The ID of the service account an API key belongs to (what clusters report as `creator_id`).
+pub fn creator_id_for_key(key: &str) -> String {
+    derived_id("creator", key)
 }
 
 pub struct Store {
@@ -64,7 +69,7 @@ impl Store {
             }
             let id = derived_id("org", key);
             store.keys.insert(key.clone(), id.clone());
-            store.orgs.insert(id.clone(), Org::new(id, derived_id("creator", key), index + 1, now));
+            store.orgs.insert(id.clone(), Org::new(id, creator_id_for_key(key), index + 1, now));
         }
         store
     }
@@ -73,6 +78,7 @@ impl Store {
     pub fn reset(&mut self) {
         for org in self.orgs.values_mut() {
             org.clusters.clear();
+            org.roles.clear();
         }
     }
 
