@@ -107,6 +107,19 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
         async { Ok(()) }
     }
 
+    /// Whether the cloud is still putting `item` into force: in line with the spec but not in
+    /// effect yet (an egress rule PENDING_CREATION). `Some(why)` keeps the resource Progressing and
+    /// looks again soon from a fresh list. Most kinds take effect at once: `None`.
+    fn pending(_item: &Self::Cloud) -> Option<String> {
+        None
+    }
+    /// What [`delete`](Member::delete) is given: by default the key recorded in `status.cloudName`.
+    /// A kind whose objects the cloud addresses by an id it assigned (an egress rule) records that
+    /// id in [`record`](Member::record) and returns it here. `None`: nothing was created.
+    fn delete_key(status: &Self::Status) -> Option<String> {
+        status.common().cloud_name.clone()
+    }
+
     /// Watches besides its own and its cluster's that wake a resource of this kind.
     fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
         controller
@@ -131,7 +144,7 @@ impl<K: Member> Shape<K> for MemberShape {
     }
 
     async fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
-        cleanup(obj, ctx, draft.common()).await
+        cleanup(obj, ctx, draft).await
     }
 
     /// A member waiting for its cluster proceeds as soon as the cluster changes (e.g. becomes
@@ -281,8 +294,18 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Resu
     let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
     let cache = cache::<K>(ctx);
     match converge(obj, ctx, &target, &listed.value.items, key, draft).await {
-        Ok(None) => Ok(in_sync::<K>(ctx, &listed)),
-        Ok(Some(Done { reason, message, now })) => {
+        // In line with the spec, but the cloud is still putting it into force: look again from a
+        // fresh list (the cached one shows it pending).
+        Ok((done, Some(why))) => {
+            if let Some(Done { reason, message, .. }) = done {
+                let (event_type, reason) = change_event(drift, reason);
+                ctx.event(obj, event_type, reason, "Converge", message).await;
+            }
+            cache.invalidate(&target.list_key);
+            Ok(Step::new(Outcome::progressing(Reason::OperationRunning, why), ctx.timing.poll_while_working(None)))
+        }
+        Ok((None, None)) => Ok(in_sync::<K>(ctx, &listed)),
+        Ok((Some(Done { reason, message, now }), None)) => {
             let (event_type, reason) = change_event(drift, reason);
             ctx.event(obj, event_type, reason, "Converge", message.clone()).await;
             match now {
@@ -314,8 +337,16 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Resu
 }
 
 /// Plans against the list, executes the change if there is one, and records what the cloud holds.
-/// `Ok(None)`: nothing needed changing.
-async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[K::Cloud], key: String, draft: &mut K::Status) -> Result<Option<Done<K::Cloud>>, ReconcileError> {
+/// The change made (`None`: nothing needed changing), and why the object is not in force yet
+/// ([`Member::pending`]).
+async fn converge<K: Member>(
+    obj: &K,
+    ctx: &Context,
+    target: &Target,
+    listed: &[K::Cloud],
+    key: String,
+    draft: &mut K::Status,
+) -> Result<(Option<Done<K::Cloud>>, Option<String>), ReconcileError> {
     let inputs = obj.inputs(ctx, target, listed).await?;
     let done = match obj.plan(&inputs, listed, draft)? {
         None => None,
@@ -325,12 +356,13 @@ async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[
         Some(done) => done.now.as_ref(),
         None => K::find(listed, &key),
     };
+    let pending = item.and_then(K::pending);
     obj.record(draft, &inputs, item);
     // The object exists now: record it before the kind's last step, which can still fail, so that
     // deleting the resource removes it.
     draft.common_mut().cloud_name = Some(key);
     obj.after(ctx, target, &inputs, draft).await?;
-    Ok(done)
+    Ok((done, pending))
 }
 
 /// The event for a change a pass made. A change while the spec is unchanged since the last Ready
@@ -359,16 +391,17 @@ fn in_sync<K: Member>(ctx: &Context, listed: &Cached<Listing<K::Cloud>>) -> Step
 }
 
 /// Removes the cloud object unless the policy is Retain. `Ok(None)`: done, release the finalizer.
-async fn cleanup<K: Member>(obj: &K, ctx: &Context, status: &crate::api::ChildStatus) -> Result<Option<Step>, ReconcileError> {
+async fn cleanup<K: Member>(obj: &K, ctx: &Context, full_status: &K::Status) -> Result<Option<Step>, ReconcileError> {
     let spec = obj.spec();
     if spec.deletion_policy() == DeletionPolicy::Retain {
         obj.retain(ctx).await?;
         return Ok(None);
     }
     // Never created anything: nothing to remove.
-    let Some(key) = status.cloud_name.clone() else {
+    let Some(key) = K::delete_key(full_status) else {
         return Ok(None);
     };
+    let status = full_status.common();
     let target = match resolve_target(obj, ctx).await {
         Ok(Ok(target)) => target,
         // The cluster resource is gone or not usable: its cloud cluster (if any) takes the object with it.

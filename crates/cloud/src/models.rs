@@ -738,6 +738,8 @@ pub struct ClusterVersionDeferralUpdate {
 }
 mod exports;
 pub use exports::*;
+mod egress_rules;
+pub use egress_rules::*;
 /// `SetEgressTrafficPolicyRequest`. The answer is an empty object; the policy is read back from
 /// `Cluster.egress_traffic_policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

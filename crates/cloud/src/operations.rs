@@ -99,6 +99,11 @@ operations! {
     SetClientCACert: POST "/api/v1/clusters/{cluster_id}/client-ca-cert";
     UpdateClientCACert: PATCH "/api/v1/clusters/{cluster_id}/client-ca-cert";
     DeleteClientCACert: DELETE "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    ListEgressRules: GET "/api/v1/clusters/{cluster_id}/networking/egress-rules";
+    AddEgressRule: POST "/api/v1/clusters/{cluster_id}/networking/egress-rules";
+    GetEgressRule: GET "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
+    EditEgressRule: PATCH "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
+    DeleteEgressRule: DELETE "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

@@ -18,6 +18,7 @@ mod children;
 mod clusters;
 pub mod connection;
 mod databases;
+mod egress_rules;
 pub mod exports;
 pub mod errors;
 mod extract;
@@ -202,6 +203,11 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         SetClientCACert => on(method, security::set_client_ca),
         UpdateClientCACert => on(method, security::update_client_ca),
         DeleteClientCACert => on(method, security::delete_client_ca),
+        ListEgressRules => on(method, egress_rules::list),
+        AddEgressRule => on(method, egress_rules::add),
+        GetEgressRule => on(method, egress_rules::get),
+        EditEgressRule => on(method, egress_rules::edit),
+        DeleteEgressRule => on(method, egress_rules::delete),
     }
 }
 
