@@ -9,6 +9,7 @@ pub mod prose;
 pub mod settings;
 pub mod sql_user;
 pub mod egress_rule;
+pub mod connection_secret;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
