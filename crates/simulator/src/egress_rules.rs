@@ -98,7 +98,7 @@ fn ports(ports: &[i32]) -> ApiResult<()> {
 }
 
 /// Rules are an ADVANCED feature.
-fn rules_of<'a>(record: &'a mut ClusterRecord) -> ApiResult<&'a mut EgressRules> {
+fn rules_of(record: &mut ClusterRecord) -> ApiResult<&mut EgressRules> {
     advanced_only(record, "egress rules")?;
     Ok(&mut record.egress_rules)
 }
