@@ -208,3 +208,25 @@ async fn invalid_egress_rules_are_refused_or_stalled_and_nothing_is_sent() {
     assert_eq!(env.admin.count(Operation::AddEgressRule).await, 0);
     assert_eq!(env.admin.count(Operation::DeleteEgressRule).await, 0);
 }
+
+/// deploy/examples/egressrule.yaml, applied as a user would beside the production-shaped cluster
+/// it names (whose egress policy is DEFAULT_DENY): both rules become Ready.
+#[tokio::test]
+async fn the_example_rules_become_ready_beside_the_production_example() {
+    let env = Env::start("egress-example").await;
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
+    for file in ["cluster-production.yaml", "egressrule.yaml"] {
+        kubectl(&["apply", "-n", env.ns(), "-f", examples.join(file).to_str().unwrap()], None).await.ok();
+    }
+    let rules: Api<EgressRule> = env.api();
+    let kafka = wait_for(&rules, "ledger-kafka", Duration::from_secs(120), "Ready", is_ready).await;
+    wait_for(&rules, "ledger-backups", TIMEOUT, "Ready", is_ready).await;
+    let id = kafka.status.as_ref().and_then(|s| s.common.cluster_id.clone()).unwrap();
+    let held = cloud_rules(&env, &id).await;
+    let mut names: Vec<&str> = held.iter().map(|r| r.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["kafka", "ledger-backups"], "{held:#?}");
+    // The example keeps its cluster on deletion (deleteProtection): release it here.
+    let patch = json!({"spec": {"deleteProtection": false}});
+    env.api::<CockroachCluster>().patch("ledger-prod", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+}
