@@ -127,6 +127,18 @@ async fn egress_rules_are_created_changed_put_back_adopted_retained_and_deleted(
     let kafka = wait_for(&rules, "kafka", TIMEOUT, "Ready again", |r| is_ready(r) && r.status.as_ref().and_then(|s| s.rule_id.as_deref()) != Some(kafka_id.as_str())).await;
     assert_eq!(named(&restored, "kafka")[0].id, rule_id(&kafka), "the re-created rule is recorded");
 
+    // The cloud does not keep names unique: a second resource naming the same rule gets a rule of
+    // its own (the first one is recorded by its resource), and neither resource touches the other's.
+    env.apply(&rule("buckets-twin", "ledger-db", "  name: buckets\n  type: FQDN\n  destination: s3.amazonaws.com\n")).await;
+    let twin = wait_for(&rules, "buckets-twin", TIMEOUT, "Ready", is_ready).await;
+    let buckets = rules.get("buckets").await.unwrap();
+    assert_ne!(rule_id(&twin), rule_id(&buckets));
+    let both = cloud_rules(&env, &id).await;
+    let twins = named(&both, "buckets");
+    assert_eq!(twins.len(), 2, "{both:#?}");
+    assert!(twins.iter().any(|r| r.id == rule_id(&buckets) && r.destination == "storage.googleapis.com"));
+    assert!(twins.iter().any(|r| r.id == rule_id(&twin) && r.destination == "s3.amazonaws.com"));
+
     // Settled: resyncs send nothing but lists.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let writes = env.admin.count(Operation::AddEgressRule).await + env.admin.count(Operation::EditEgressRule).await;
@@ -139,7 +151,8 @@ async fn egress_rules_are_created_changed_put_back_adopted_retained_and_deleted(
     wait_gone(&rules, "buckets", TIMEOUT).await;
     wait_gone(&rules, "kafka", TIMEOUT).await;
     let left = cloud_rules(&env, &id).await;
-    assert!(named(&left, "buckets").is_empty(), "Delete left the rule: {left:#?}");
+    let buckets_left: Vec<&str> = named(&left, "buckets").iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(buckets_left, [rule_id(&twin).as_str()], "Delete left the rule, or removed the twin's: {left:#?}");
     assert_eq!(named(&left, "kafka").len(), 1, "Retain removed the rule: {left:#?}");
     assert!(events_for(env.ns(), "buckets").await.iter().any(|e| e.starts_with("Normal Deleted")));
 }

@@ -113,6 +113,12 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
     fn pending(_item: &Self::Cloud) -> Option<String> {
         None
     }
+    /// The listed object this resource manages, when the pass changed nothing (what
+    /// [`record`](Member::record) and [`pending`](Member::pending) see): by default the one with
+    /// its key. A kind whose keys need not be unique in the cloud finds it as its plan did.
+    fn observed<'a>(&self, _inputs: &Self::Inputs, listed: &'a [Self::Cloud], key: &str, _status: &Self::Status) -> Option<&'a Self::Cloud> {
+        Self::find(listed, key)
+    }
     /// What [`delete`](Member::delete) is given: by default the key recorded in `status.cloudName`.
     /// A kind whose objects the cloud addresses by an id it assigned (an egress rule) records that
     /// id in [`record`](Member::record) and returns it here. `None`: nothing was created.
@@ -354,7 +360,7 @@ async fn converge<K: Member>(
     };
     let item = match &done {
         Some(done) => done.now.as_ref(),
-        None => K::find(listed, &key),
+        None => obj.observed(&inputs, listed, &key, draft),
     };
     let pending = item.and_then(K::pending);
     obj.record(draft, &inputs, item);

@@ -130,8 +130,11 @@ impl Member for EgressRule {
         Ok(self.rule_name())
     }
 
+    /// The id, not the name: names need not be unique, and the shared list is kept in step by
+    /// this key (replacing this rule must not drop another rule of the same name). The rule is
+    /// found by [`observed`](Member::observed), not by comparing keys with the name.
     fn key_of(item: &models::EgressRule) -> String {
-        item.name.clone()
+        item.id.clone()
     }
 
     async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Listing<models::EgressRule>, CloudError> {
@@ -207,6 +210,11 @@ impl Member for EgressRule {
             status.rule_id = Some(rule.id.clone());
             status.state = Some(rule.state.to_string());
         }
+    }
+
+    /// As the plan found it: by the recorded id, never another resource's rule of the same name.
+    fn observed<'a>(&self, inputs: &EgressRuleInputs, listed: &'a [models::EgressRule], _key: &str, status: &EgressRuleStatus) -> Option<&'a models::EgressRule> {
+        self.find_own(inputs, listed, status).ok().flatten()
     }
 
     fn pending(item: &models::EgressRule) -> Option<String> {
@@ -304,6 +312,18 @@ mod tests {
         managed.crl_managed = true;
         let err = want.plan(&EgressRuleInputs::default(), &[managed], &status(None)).unwrap_err();
         assert!(err.is_stalled() && err.message.contains("managed by CockroachDB Cloud"), "{err:?}");
+    }
+
+    #[test]
+    fn a_rule_in_line_is_observed_by_its_id_not_by_a_name_another_resource_shares() {
+        let mine = cloud("mine", "buckets", vec![443], EgressRuleState::Active);
+        let theirs = cloud("theirs", "buckets", vec![443], EgressRuleState::Active);
+        let listed = vec![theirs, mine];
+        let claimed = EgressRuleInputs { claimed: BTreeSet::from(["theirs".to_string()]) };
+        let want = resource("storage.googleapis.com", vec![443]);
+        assert_eq!(want.plan(&claimed, &listed, &status(Some("mine"))).unwrap(), None);
+        assert_eq!(want.observed(&claimed, &listed, "buckets", &status(Some("mine"))).map(|r| r.id.as_str()), Some("mine"));
+        assert_eq!(want.observed(&claimed, &listed, "buckets", &status(None)).map(|r| r.id.as_str()), Some("mine"));
     }
 
     #[test]
