@@ -60,8 +60,7 @@ pub fn url_encode(s: &str) -> String {
 /// for `verify-full`.
 pub fn connection_data(endpoint: &Endpoint, user: &str, password: &str, database: &str) -> BTreeMap<String, String> {
     let Endpoint { host, port, ca_cert } = endpoint;
-    let encode = url_encode;
-    let url = format!("postgresql://{}:{}@{host}:{port}/{}?sslmode=verify-full", encode(user), encode(password), encode(database));
+    let url = format!("postgresql://{}:{}@{host}:{port}/{}?sslmode=verify-full", url_encode(user), url_encode(password), url_encode(database));
     BTreeMap::from([
         ("host".to_string(), host.to_string()),
         ("port".to_string(), port.to_string()),
