@@ -243,3 +243,31 @@ async fn the_example_rules_become_ready_beside_the_production_example() {
     let patch = json!({"spec": {"deleteProtection": false}});
     env.api::<CockroachCluster>().patch("ledger-prod", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
 }
+
+/// The cloud adds rules only under DEFAULT_DENY: a rule for a cluster that still allows all
+/// egress says why it waits (retried with backoff, not in a loop) and is added once the cluster's
+/// spec.egressTrafficPolicy is DefaultDeny.
+#[tokio::test]
+async fn a_rule_waits_for_its_cluster_to_deny_egress_by_default() {
+    let env = Env::start("egress-policy").await;
+    let clusters: Api<CockroachCluster> = env.api();
+    env.apply(&advanced_cluster("open-db").replace("  egressTrafficPolicy: DefaultDeny\n", "")).await;
+    let id = wait_for(&clusters, "open-db", Duration::from_secs(60), "Ready", is_ready).await.status.unwrap().cluster_id.unwrap();
+    env.apply(&rule("kafka", "open-db", "  type: CIDR\n  destination: 10.20.0.0/16\n")).await;
+    let rules: Api<EgressRule> = env.api();
+    let waiting = wait_for(&rules, "kafka", TIMEOUT, "retrying with the cloud's reason", |r| {
+        condition(r, "Reconciling").is_some_and(|(s, reason, _)| s == "True" && reason == "FailedPrecondition")
+    })
+    .await;
+    let (_, _, message) = condition(&waiting, "Ready").unwrap();
+    assert!(message.contains("DEFAULT_DENY"), "{message}");
+    let attempts = env.admin.count(Operation::AddEgressRule).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let more = env.admin.count(Operation::AddEgressRule).await - attempts;
+    assert!(more <= 3, "{more} refused creates in 6 s: retried in a loop");
+    assert!(cloud_rules(&env, &id).await.is_empty());
+
+    clusters.patch("open-db", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"egressTrafficPolicy": "DefaultDeny"}}))).await.unwrap();
+    wait_for(&rules, "kafka", Duration::from_secs(60), "Ready once the cluster denies by default", is_ready).await;
+    assert_eq!(named(&cloud_rules(&env, &id).await, "kafka").len(), 1);
+}
