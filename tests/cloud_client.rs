@@ -379,6 +379,28 @@ async fn every_operation_round_trips_through_the_simulator() {
     assert_eq!(deferred.deferral_policy, DeferralPolicy::Deferral30Days);
     assert!(deferred.deferred_until.is_some(), "{deferred:?}");
 
+    // Egress rules, added only under DEFAULT_DENY: a repeated idempotency key answers with the
+    // first rule; edits keep the id.
+    client.set_egress_traffic_policy(&adv, false).await.unwrap();
+    let add = AddEgressRuleRequest {
+        name: "kafka".into(),
+        rule_type: EgressRuleType::Cidr,
+        destination: "10.20.0.0/16".into(),
+        ports: vec![9092],
+        description: "changefeeds".into(),
+        idempotency_key: Some("client-ops-1".into()),
+    };
+    let rule = client.add_egress_rule(&adv, &add).await.unwrap();
+    assert_eq!((rule.name.as_str(), rule.state.clone(), rule.ports.clone()), ("kafka", EgressRuleState::PendingCreation, vec![9092]));
+    assert_eq!(client.add_egress_rule(&adv, &add).await.unwrap().id, rule.id, "the repeated key made a second rule");
+    assert_eq!(client.list_egress_rules(&adv).await.unwrap().items.len(), 1);
+    assert_eq!(client.get_egress_rule(&adv, &rule.id).await.unwrap().id, rule.id);
+    let edit = EditEgressRuleRequest { ports: Some(vec![]), description: Some("every port".into()), ..Default::default() };
+    let edited = client.edit_egress_rule(&adv, &rule.id, &edit).await.unwrap();
+    assert_eq!((edited.id.as_str(), edited.ports.clone(), edited.state.clone()), (rule.id.as_str(), vec![], EgressRuleState::PendingUpdate));
+    assert_eq!(client.delete_egress_rule(&adv, &rule.id).await.unwrap().state, EgressRuleState::PendingDeletion);
+    assert!(client.list_egress_rules(&adv).await.unwrap().items.is_empty());
+
     // Every client operation reached the simulator, and nothing failed along the way.
     let stats = h.stats().await;
     for operation in client_operations() {

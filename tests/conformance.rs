@@ -78,6 +78,11 @@ impl Spec {
         response["content"]["application/json"]["schema"].clone()
     }
 
+    /// The body of an error answer: 4xx responses are described only by `default` (Status).
+    fn error_schema(&self, operation: Operation) -> Value {
+        self.operation(&operation.method().as_str().to_lowercase(), operation.path())["responses"]["default"]["content"]["application/json"]["schema"].clone()
+    }
+
     fn request_schema(&self, operation: Operation) -> Value {
         self.operation(&operation.method().as_str().to_lowercase(), operation.path())["requestBody"]["content"]["application/json"]["schema"].clone()
     }
@@ -319,6 +324,49 @@ async fn simulator_responses_conform_to_the_official_description() {
         assert_eq!(status, expected, "{operation}: {response}");
         spec.check(&format!("{operation} response"), &spec.response_schema(operation, 200), &response);
     }
+
+    // Egress rules of the ADVANCED cluster (its policy is DEFAULT_DENY since the case above): a
+    // repeated idempotency key answers with the first rule; then the rule by its id.
+    let rule = json!({"name": "roach-buckets", "type": "FQDN", "destination": "storage.googleapis.com", "ports": [443, 80], "description": "egress for GCP storage buckets", "idempotency_key": "conformance-1"});
+    let egress: Vec<Case> = vec![
+        (AddEgressRule, vec![a], "", Some(rule.clone()), 200),
+        (AddEgressRule, vec![a], "", Some(rule), 200),
+        (ListEgressRules, vec![a], "", None, 200),
+        (AddEgressRule, vec![a], "", Some(json!({"name": "bad", "type": "CIDR", "destination": "storage.googleapis.com", "description": ""})), 400),
+    ];
+    let mut first_id = None;
+    for (operation, params, query, body, expected) in egress {
+        if let Some(body) = body.as_ref().filter(|_| expected == 200) {
+            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
+        }
+        let (status, response) = sim.call(operation.method(), &format!("{}{query}", concrete(operation, &params)), body.as_ref()).await;
+        assert_eq!(status, expected, "{operation}: {response}");
+        let schema = if expected == 200 { spec.response_schema(operation, 200) } else { spec.error_schema(operation) };
+        spec.check(&format!("{operation} -> {status}"), &schema, &response);
+        if operation == AddEgressRule && expected == 200 {
+            let id = response["rule"]["id"].as_str().unwrap().to_string();
+            assert_eq!(first_id.get_or_insert(id.clone()), &id, "a repeated idempotency key made a second rule");
+        }
+    }
+    let (_, list) = sim.call(reqwest::Method::GET, &concrete(ListEgressRules, &[a]), None).await;
+    assert_eq!(list["rules"].as_array().unwrap().len(), 1, "{list}");
+    let id = first_id.unwrap();
+    let r = id.as_str();
+    let by_id: Vec<Case> = vec![
+        (GetEgressRule, vec![a, r], "", None, 200),
+        (EditEgressRule, vec![a, r], "", Some(json!({"ports": [443], "description": "only HTTPS"})), 200),
+        (DeleteEgressRule, vec![a, r], "", None, 200),
+        (GetEgressRule, vec![a, r], "", None, 404),
+    ];
+    for (operation, params, _, body, expected) in by_id {
+        if let Some(body) = &body {
+            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
+        }
+        let (status, response) = sim.call(operation.method(), &concrete(operation, &params), body.as_ref()).await;
+        assert_eq!(status, expected, "{operation}: {response}");
+        let schema = if expected == 200 { spec.response_schema(operation, 200) } else { spec.error_schema(operation) };
+        spec.check(&format!("{operation} -> {status}"), &schema, &response);
+    }
 }
 
 /// One request of the conformance run: the operation, its path parameters, its query (with the
@@ -409,6 +457,17 @@ fn operator_request_bodies_conform_to_the_official_description() {
     spec.check("blackout window", &spec.request_schema(CreateBlackoutWindow), &serde_json::to_value(&blackout).unwrap());
     let deferral = ClusterVersionDeferralUpdate { deferral_policy: DeferralPolicy::Deferral90Days };
     spec.check("version deferral", &spec.request_schema(SetClusterVersionDeferral), &serde_json::to_value(&deferral).unwrap());
+    let add_rule = AddEgressRuleRequest {
+        name: "kafka".into(),
+        rule_type: EgressRuleType::Cidr,
+        destination: "10.20.0.0/16".into(),
+        ports: vec![9092],
+        description: "changefeeds".into(),
+        idempotency_key: Some("crdb-cloud-operator:0a1b2c3d-0000-4000-8000-000000000003".into()),
+    };
+    spec.check("add egress rule", &spec.request_schema(AddEgressRule), &serde_json::to_value(&add_rule).unwrap());
+    let edit_rule = EditEgressRuleRequest { rule_type: Some(EgressRuleType::Fqdn), destination: Some("storage.googleapis.com".into()), ports: Some(vec![]), description: Some(String::new()), idempotency_key: None };
+    spec.check("edit egress rule", &spec.request_schema(EditEgressRule), &serde_json::to_value(&edit_rule).unwrap());
 
     // The export blocks' writes, as their plans build them from a spec with every field set.
     let exports = sample_cluster(json!({

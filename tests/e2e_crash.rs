@@ -1,5 +1,6 @@
 //! Crash consistency: seeded, reproducible randomised trials in which clusters, SQL users (with
-//! generated and referenced passwords), databases and allowlist entries are created, updated,
+//! generated and referenced passwords), databases, allowlist entries and egress rules (on an
+//! ADVANCED cluster of their own) are created, updated,
 //! rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
 //! delays) and restarted, again and again. After each trial's operations the operator runs
 //! undisturbed and everything must converge; then the trial deletes everything.
@@ -23,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::EgressRule;
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -82,12 +84,21 @@ struct EntryModel {
     ui: bool,
 }
 
+#[derive(Debug, Clone)]
+struct RuleModel {
+    ports: Vec<i32>,
+}
+
 #[derive(Debug, Default)]
 struct Model {
     clusters: BTreeMap<String, ClusterModel>,
     users: BTreeMap<String, UserModel>,
     databases: BTreeMap<String, DatabaseModel>,
     entries: BTreeMap<String, EntryModel>,
+    /// The ADVANCED cluster (DEFAULT_DENY egress) that holds the egress rules, made with the first
+    /// rule; never updated or deleted before the teardown.
+    egress_cluster: Option<String>,
+    rules: BTreeMap<String, RuleModel>,
     /// (kind, name) of every deleted resource.
     deleted: Vec<(&'static str, String)>,
     next: u32,
@@ -222,7 +233,9 @@ impl Trial {
             54..=61 => self.rename_database().await,
             62..=75 => self.add_entry(&cluster).await,
             76..=83 => self.toggle_entry().await,
-            84..=94 => self.delete_child().await,
+            84..=87 => self.add_rule().await,
+            88..=89 => self.change_rule().await,
+            90..=95 => self.delete_child().await,
             _ => self.delete_cluster().await,
         }
     }
@@ -303,11 +316,37 @@ impl Trial {
         self.actions.push("toggle-entry");
     }
 
+    async fn add_rule(&mut self) {
+        let cluster = match self.model.egress_cluster.clone() {
+            Some(cluster) => cluster,
+            None => {
+                let cluster = self.model.fresh("ledger-");
+                self.apply(&advanced_cluster(&cluster)).await;
+                self.model.egress_cluster = Some(cluster.clone());
+                cluster
+            }
+        };
+        let name = self.model.fresh("r");
+        let cidr = format!("10.{}.{}.0/24", self.number % 250, self.model.next % 250);
+        self.apply(&child("EgressRule", &name, &cluster, &format!("  type: CIDR\n  destination: {cidr}\n  ports: [443]\n"))).await;
+        self.model.rules.insert(name, RuleModel { ports: vec![443] });
+        self.actions.push("add-rule");
+    }
+
+    async fn change_rule(&mut self) {
+        let Some(name) = pick(&self.model.rules, &mut self.rng).map(|(n, _)| n.clone()) else { return };
+        let ports = vec![self.rng.random_range(1000..2000)];
+        self.merge::<EgressRule>(&name, json!({"spec": {"ports": ports}})).await;
+        self.model.rules.insert(name, RuleModel { ports });
+        self.actions.push("change-rule");
+    }
+
     async fn delete_child(&mut self) {
         let mut all: Vec<(&'static str, String)> = Vec::new();
         all.extend(self.model.users.keys().map(|n| ("sqluser", n.clone())));
         all.extend(self.model.databases.keys().map(|n| ("database", n.clone())));
         all.extend(self.model.entries.keys().map(|n| ("allowlistentry", n.clone())));
+        all.extend(self.model.rules.keys().map(|n| ("egressrule", n.clone())));
         if all.is_empty() {
             return;
         }
@@ -341,6 +380,9 @@ impl Trial {
             "database" => {
                 self.model.databases.remove(name);
             }
+            "egressrule" => {
+                self.model.rules.remove(name);
+            }
             _ => {
                 self.model.entries.remove(name);
             }
@@ -360,6 +402,7 @@ impl Trial {
             ("sqluser", serde_json::to_value(self.api::<SQLUser>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("database", serde_json::to_value(self.api::<Database>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("allowlistentry", serde_json::to_value(self.api::<AllowlistEntry>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("egressrule", serde_json::to_value(self.api::<EgressRule>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
             lists.iter().find(|(k, _)| *k == kind)?.1.as_array()?.iter().find(|o| o["metadata"]["name"] == name).cloned()
@@ -372,6 +415,8 @@ impl Trial {
             .chain(self.model.users.keys().map(|n| ("sqluser", n)))
             .chain(self.model.databases.keys().map(|n| ("database", n)))
             .chain(self.model.entries.keys().map(|n| ("allowlistentry", n)))
+            .chain(self.model.egress_cluster.iter().map(|n| ("cockroachcluster", n)))
+            .chain(self.model.rules.keys().map(|n| ("egressrule", n)))
             .collect();
         for (kind, name) in expected {
             let obj = find(kind, name);
@@ -421,7 +466,7 @@ impl Trial {
                 audit.duplicates += records.len() - 1;
                 audit.problems.push(format!("{} live clusters named {name}", records.len()));
             }
-            if !self.model.clusters.contains_key(name) {
+            if !self.model.clusters.contains_key(name) && self.model.egress_cluster.as_ref() != Some(name) {
                 audit.orphans += records.len();
                 audit.problems.push(format!("orphan cloud cluster {name} ({})", records[0].cluster.id));
             }
@@ -487,7 +532,44 @@ impl Trial {
                 }
             }
         }
+        self.audit_rules(&mut audit).await;
         audit
+    }
+
+    /// The egress rules: one per resource (named after it), none else, with the spec's ports.
+    async fn audit_rules(&self, audit: &mut Audit) {
+        let Some(cluster) = &self.model.egress_cluster else { return };
+        let Some(id) = self.api::<CockroachCluster>().get(cluster).await.unwrap().status.and_then(|s| s.cluster_id) else {
+            audit.problems.push(format!("egress cluster {cluster} has no cloud id"));
+            return;
+        };
+        let rules = match self.admin.cloud().list_egress_rules(&id).await {
+            Ok(listing) => listing.items,
+            Err(e) => return audit.problems.push(format!("listing the egress rules of {cluster}: {e}")),
+        };
+        let mut by_name: BTreeMap<&str, Vec<&crdb_cloud::models::EgressRule>> = BTreeMap::new();
+        for rule in &rules {
+            by_name.entry(rule.name.as_str()).or_default().push(rule);
+        }
+        for (name, found) in &by_name {
+            if found.len() > 1 {
+                audit.duplicates += found.len() - 1;
+                audit.problems.push(format!("{} egress rules named {name}", found.len()));
+            }
+            match self.model.rules.get(*name) {
+                None => {
+                    audit.orphans += found.len();
+                    audit.problems.push(format!("orphan egress rule {name} on {cluster}"));
+                }
+                Some(model) if found.iter().any(|r| r.ports != model.ports) => {
+                    audit.problems.push(format!("egress rule {name}: ports {:?}, spec {:?}", found[0].ports, model.ports));
+                }
+                Some(_) => {}
+            }
+        }
+        for name in self.model.rules.keys().filter(|n| !by_name.contains_key(n.as_str())) {
+            audit.problems.push(format!("egress rule {name} missing on {cluster}"));
+        }
     }
 }
 
@@ -571,6 +653,12 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
             trial.forget(kind, &n);
         }
         trial.model.clusters.remove(&name);
+        trial.model.deleted.push(("cockroachcluster", name));
+    }
+    for name in trial.model.rules.keys().cloned().collect::<Vec<_>>() {
+        trial.forget("egressrule", &name);
+    }
+    if let Some(name) = trial.model.egress_cluster.take() {
         trial.model.deleted.push(("cockroachcluster", name));
     }
     if trial.rng.random_bool(0.5) {

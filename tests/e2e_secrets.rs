@@ -224,7 +224,9 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     manifest.push_str("  logExport:\n    type: AZURE_LOG_ANALYTICS\n    logName: crdb_logs\n    authPrincipal: 0f8fad5b-d9cb-469f-a165-70867728950e\n    azureSharedKeySecretRef:\n      name: azure-logs\n      key: shared-key\n");
     manifest.push_str(&format!("---\n{}", cluster("gamma-db", Some("wrong-cloud-key"))));
     manifest.push_str(&child("SQLUser", "genuser", "alpha-db", ""));
-    manifest.push_str(&child("SQLUser", "refuser", "beta-db", "  passwordSecretRef:\n    name: ref-pw\n    key: password\n"));
+    // Its connection Secret also holds the password in a templated key, raw (not URL-encoded).
+    let shaped = "  connectionSecret:\n    keys:\n      host: PGHOST\n    template:\n      DATABASE_URL: \"postgresql://{{user}}:{{password}}@{{host}}:{{port}}/{{database}}?sslmode=verify-full\"\n";
+    manifest.push_str(&child("SQLUser", "refuser", "beta-db", &format!("  passwordSecretRef:\n    name: ref-pw\n    key: password\n{shaped}")));
     manifest.push_str(&child("SQLUser", "shortuser", "alpha-db", "  passwordSecretRef:\n    name: short-pw\n    key: password\n"));
     manifest.push_str(&child("Database", "orders", "alpha-db", ""));
     manifest.push_str(&child("Database", "ledger", "beta-db", ""));
@@ -314,6 +316,9 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     assert!(in_secret.iter().any(|f| f.contains("(base64)")), "the search misses a base64-encoded password");
     let in_url = findings("connection url", &connection_url, &control("rotated", REF_SECOND));
     assert!(in_url.iter().any(|f| f.contains("(url-encoded)")), "the search misses a URL-encoded password");
+    let templated_url = secret_text(&secrets.get("refuser-connection").await.unwrap(), "DATABASE_URL");
+    let in_template = findings("templated url", &templated_url, &control("rotated", REF_SECOND));
+    assert!(in_template.iter().any(|f| f.contains("(plain)")), "the search misses a password in a templated key");
     let datadog_secret = serde_json::to_string(&secrets.get("datadog-key").await.unwrap()).unwrap();
     let in_datadog_secret = findings("Datadog Secret", &datadog_secret, &control("rotated Datadog key", DATADOG_SECOND));
     assert!(in_datadog_secret.iter().any(|f| f.contains("(base64)")), "the search misses a base64-encoded Datadog key");
@@ -361,7 +366,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     let markers: Vec<(&str, Vec<&str>)> = vec![
         ("operator log", vec!["TRACE", "DEBUG", "alpha-db", "beta-db", "gamma-db", "genuser", "refuser", "short-pw", Operation::UpdateSQLUserPassword.name()]),
         ("events", vec!["PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser", "spec.metricExport.datadog", "spec.logExport"]),
-        ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2", "apiKeyFingerprint", "azureSharedKeyFingerprint"]),
+        ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2", "apiKeyFingerprint", "azureSharedKeyFingerprint", "DATABASE_URL", "{{password}}"]),
         ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint", "datadog-key", "azure-logs"]),
         ("metrics", vec!["crdb_operator_cloud_api_requests_total", Operation::UpdateSQLUserPassword.name(), "crdb_operator_reconciles_total"]),
         ("simulator request log", vec![Operation::UpdateSQLUserPassword.name(), Operation::EnableDatadogMetricExport.name(), Operation::EnableLogExport.name(), FaultKind::DropResponse.as_str(), FaultKind::ResetConnection.as_str(), &alpha, &beta]),

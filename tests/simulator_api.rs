@@ -1011,3 +1011,58 @@ async fn egress_cmek_and_client_ca_are_advanced_only_and_keep_their_rules() {
     assert_eq!(s.patch(&ca, json!({"x509_pem_cert": second})).await.ok()["x509_pem_cert"], json!(second));
     assert_eq!(s.delete(&ca).await.ok(), json!({"status": "NOT_SET"}));
 }
+
+#[tokio::test]
+async fn egress_rules_follow_the_policy_answer_a_repeated_key_once_and_list_by_name() {
+    let s = Sim::start(config()).await;
+    let serverless = s.ready_cluster("rules-basic").await;
+    let rule = |name: &str, key: Option<&str>| {
+        let mut body = json!({"name": name, "type": "FQDN", "destination": format!("{name}.example.com"), "ports": [443], "description": ""});
+        if let Some(key) = key {
+            body["idempotency_key"] = json!(key);
+        }
+        body
+    };
+    // ADVANCED only, and only under DEFAULT_DENY (the documented order: policy first).
+    let r = s.post(&format!("/api/v1/clusters/{serverless}/networking/egress-rules"), rule("a", None)).await;
+    r.error(400, 3);
+    assert!(r.message().contains("ADVANCED"), "{}", r.message());
+    let id = ready_dedicated(&s, "rules-adv").await;
+    let rules = format!("/api/v1/clusters/{id}/networking/egress-rules");
+    let r = s.post(&rules, rule("a", None)).await;
+    r.error(400, 9);
+    assert!(r.message().contains("DEFAULT_DENY"), "{}", r.message());
+    s.post(&format!("{rules}/egress-traffic-policy"), json!({"allow_all": false})).await.ok();
+
+    // A repeated idempotency key answers with the first rule, even with another body.
+    let first = s.post(&rules, rule("zeta", Some("k1"))).await.ok();
+    assert_eq!(first["rule"]["state"], "PENDING_CREATION");
+    let again = s.post(&rules, rule("zeta-renamed", Some("k1"))).await.ok();
+    assert_eq!(again["rule"]["id"], first["rule"]["id"]);
+    // Names are not unique; ids are. Invalid destinations and ports are refused.
+    s.post(&rules, rule("zeta", Some("k2"))).await.ok();
+    s.post(&rules, rule("alpha", None)).await.ok();
+    s.post(&rules, json!({"name": "x", "type": "CIDR", "destination": "10.0.0.0/33", "description": ""})).await.error(400, 3);
+    s.post(&rules, json!({"name": "x", "type": "FQDN", "destination": "a.example.com", "ports": [0], "description": ""})).await.error(400, 3);
+    s.post(&rules, json!({"name": "x", "type": "URL", "destination": "a.example.com", "description": ""})).await.error(400, 3);
+
+    // Sorted by name, paged by the keyset; ACTIVE after the operation delay.
+    let page = s.get(&format!("{rules}?pagination.limit=2")).await.ok();
+    let names: Vec<&str> = page["rules"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alpha", "zeta"]);
+    let token = page["pagination"]["next_page"].as_str().unwrap();
+    let rest = s.get(&format!("{rules}?pagination.limit=2&pagination.page={token}")).await.ok();
+    assert_eq!(rest["rules"].as_array().unwrap().len(), 1);
+    let rule_id = first["rule"]["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.get(&format!("{rules}/{rule_id}")).await.ok()["rule"]["state"] != "ACTIVE" {
+        assert!(Instant::now() < deadline, "the rule never became ACTIVE");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Edits keep the id and set what they carry; a delete answers PENDING_DELETION and the rule is gone.
+    let edited = s.patch(&format!("{rules}/{rule_id}"), json!({"ports": []})).await.ok();
+    assert_eq!((edited["rule"]["id"].as_str(), edited["rule"]["state"].as_str(), edited["rule"]["ports"].clone()), (Some(rule_id), Some("PENDING_UPDATE"), json!([])));
+    assert_eq!(s.delete(&format!("{rules}/{rule_id}")).await.ok()["rule"]["state"], "PENDING_DELETION");
+    s.get(&format!("{rules}/{rule_id}")).await.error(404, 5);
+    s.delete(&format!("{rules}/{rule_id}")).await.error(404, 5);
+}

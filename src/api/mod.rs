@@ -9,6 +9,8 @@ pub mod prose;
 pub mod role_grant;
 pub mod settings;
 pub mod sql_user;
+pub mod egress_rule;
+pub mod connection_secret;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
@@ -19,6 +21,7 @@ pub use sql_user::SQLUser;
 pub use role_grant::RoleGrant;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
+pub use egress_rule::{EgressRule, EgressRuleStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
 

@@ -25,6 +25,7 @@ crate::child_spec! {
         validation = Rule::new("has(self.spec.name) || self.metadata.name.matches('^[a-z0-9_][a-z0-9._-]{0,62}$')").message("metadata.name is used as the SQL user name when spec.name is unset and must then be a valid SQL user name; set spec.name"),
     )]
     #[x_kube(validation = Rule::new("has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)").message("spec.name is immutable"))]
+    #[x_kube(validation = Rule::new("!has(self.connectionSecretName) || !has(self.connectionSecret) || !has(self.connectionSecret.name)").message("name the connection Secret in spec.connectionSecret.name or in spec.connectionSecretName, not both"))]
     pub struct SQLUserSpec {
         /// SQL user name (1-63 characters: lowercase letters, digits, `_`, `.`, `-`; not starting with
         /// `.` or `-`). Defaults to metadata.name. Immutable.
@@ -45,6 +46,10 @@ crate::child_spec! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schemars(length(min = 1, max = 63))]
         pub connection_database: Option<String>,
+        /// Shape of the connection Secret: its name, other names for its keys, and extra keys made
+        /// from templates. Unset: the keys above under their standard names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub connection_secret: Option<super::connection_secret::ConnectionSecretSpec>,
     }
 }
 
@@ -72,8 +77,10 @@ impl SQLUser {
     }
     pub fn connection_secret(&self) -> String {
         self.spec
-            .connection_secret_name
-            .clone()
+            .connection_secret
+            .as_ref()
+            .and_then(|c| c.name.clone())
+            .or_else(|| self.spec.connection_secret_name.clone())
             .unwrap_or_else(|| format!("{}-connection", self.metadata.name.as_deref().unwrap_or_default()))
     }
 }

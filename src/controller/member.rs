@@ -111,6 +111,28 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
         async { Ok(()) }
     }
 
+    /// Whether the cloud is still putting `item` into force: in line with the spec but not in
+    /// effect yet (an egress rule PENDING_CREATION). `Some(why)` keeps the resource Progressing and
+    /// looks again soon from a fresh list. Most kinds take effect at once: `None`.
+    fn pending(_item: &Self::Cloud) -> Option<String> {
+        None
+    }
+    /// The listed object this resource manages, when the pass changed nothing (what
+    /// [`record`](Member::record) and [`pending`](Member::pending) see): by default the one with
+    /// its key. A kind whose keys need not be unique in the cloud finds it as its plan did.
+    fn observed<'a>(&self, _inputs: &Self::Inputs, listed: &'a [Self::Cloud], key: &str, _status: &Self::Status) -> Option<&'a Self::Cloud> {
+        Self::find(listed, key)
+    }
+    /// What [`delete`](Member::delete) is given: by default the key recorded in `status.cloudName`.
+    /// A kind whose objects the cloud addresses by an id it assigned (an egress rule) records that
+    /// id in [`record`](Member::record) and returns it here. `None`: nothing was created.
+    /// A create whose answer was never recorded may have created the object: its intended key
+    /// counts too.
+    fn delete_key(status: &Self::Status) -> Option<String> {
+        let common = status.common();
+        common.cloud_name.clone().or_else(|| common.create_requested_for.clone())
+    }
+
     /// Watches besides its own and its cluster's that wake a resource of this kind.
     fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
         controller
@@ -339,8 +361,18 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: 
     let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
     let cache = cache::<K>(ctx);
     match converge(obj, ctx, &target, &listed.value.items, key, intent, draft).await {
-        Ok(None) => Ok(in_sync::<K>(ctx, &listed)),
-        Ok(Some(Done { reason, message, now })) => {
+        // In line with the spec, but the cloud is still putting it into force: look again from a
+        // fresh list (the cached one shows it pending).
+        Ok((done, Some(why))) => {
+            if let Some(Done { reason, message, .. }) = done {
+                let (event_type, reason) = change_event(drift, reason);
+                ctx.event(obj, event_type, reason, "Converge", message).await;
+            }
+            cache.invalidate(&target.list_key);
+            Ok(Step::new(Outcome::progressing(Reason::OperationRunning, why), ctx.timing.poll_while_working(None)))
+        }
+        Ok((None, None)) => Ok(in_sync::<K>(ctx, &listed)),
+        Ok((Some(Done { reason, message, now }), None)) => {
             let (event_type, reason) = change_event(drift, reason);
             ctx.event(obj, event_type, reason, "Converge", message.clone()).await;
             match now {
@@ -372,8 +404,17 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: 
 }
 
 /// Plans against the list, executes the change if there is one, and records what the cloud holds.
-/// `Ok(None)`: nothing needed changing.
-async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[K::Cloud], key: String, mut intent: Intent<'_, K>, draft: &mut K::Status) -> Result<Option<Done<K::Cloud>>, ReconcileError> {
+/// The change made (`None`: nothing needed changing), and why the object is not in force yet
+/// ([`Member::pending`]).
+async fn converge<K: Member>(
+    obj: &K,
+    ctx: &Context,
+    target: &Target,
+    listed: &[K::Cloud],
+    key: String,
+    mut intent: Intent<'_, K>,
+    draft: &mut K::Status,
+) -> Result<(Option<Done<K::Cloud>>, Option<String>), ReconcileError> {
     let inputs = obj.inputs(ctx, target, listed).await?;
     let done = match obj.plan(&inputs, listed, draft)? {
         None => None,
@@ -404,15 +445,16 @@ async fn converge<K: Member>(obj: &K, ctx: &Context, target: &Target, listed: &[
     };
     let item = match &done {
         Some(done) => done.now.as_ref(),
-        None => K::find(listed, &key),
+        None => obj.observed(&inputs, listed, &key, draft),
     };
+    let pending = item.and_then(K::pending);
     obj.record(draft, &inputs, item);
     // The object exists now: record it before the kind's last step, which can still fail, so that
     // deleting the resource removes it.
     draft.common_mut().cloud_name = Some(key);
     draft.common_mut().create_requested_for = None;
     obj.after(ctx, target, &inputs, draft).await?;
-    Ok(done)
+    Ok((done, pending))
 }
 
 /// The event for a change a pass made. A change while the spec is unchanged since the last Ready
@@ -443,15 +485,14 @@ fn in_sync<K: Member>(ctx: &Context, listed: &Cached<Listing<K::Cloud>>) -> Step
 /// Removes the cloud object unless the policy is Retain. `Ok(None)`: done, release the finalizer.
 async fn cleanup<K: Member>(obj: &K, ctx: &Context, full_status: &K::Status) -> Result<Option<Step>, ReconcileError> {
     let spec = obj.spec();
-    let status = full_status.common();
     let owner = K::recorded_owner(full_status).map(str::to_string);
     if spec.deletion_policy() == DeletionPolicy::Retain {
         obj.retain(ctx).await?;
         return Ok(None);
     }
-    // Never created anything: nothing to remove. A create whose answer was never recorded may
-    // have created the object: remove it too.
-    let Some(key) = status.cloud_name.clone().or_else(|| status.create_requested_for.clone()) else {
+    // Never created anything: nothing to remove (a create whose answer was never recorded may
+    // have created the object: see `delete_key`).
+    let Some(key) = K::delete_key(full_status) else {
         return Ok(None);
     };
     let owner_noun = K::OWNER_NOUN;

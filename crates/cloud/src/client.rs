@@ -615,6 +615,7 @@ impl CloudClient {
 }
 
 mod exports;
+mod egress_rules;
 
 /// Reads `Retry-After` as delta-seconds (the service's form); HTTP dates are not used by it.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {

@@ -740,6 +740,8 @@ mod exports;
 pub use exports::*;
 mod roles;
 pub use roles::*;
+mod egress_rules;
+pub use egress_rules::*;
 /// `SetEgressTrafficPolicyRequest`. The answer is an empty object; the policy is read back from
 /// `Cluster.egress_traffic_policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -102,6 +102,11 @@ operations! {
     GetAllRolesForUser: GET "/api/v1/roles/{user_id}";
     AddUserToRole: POST "/api/v1/roles/{user_id}/{resource_type}/{resource_id}/{role_name}";
     RemoveUserFromRole: DELETE "/api/v1/roles/{user_id}/{resource_type}/{resource_id}/{role_name}";
+    ListEgressRules: GET "/api/v1/clusters/{cluster_id}/networking/egress-rules";
+    AddEgressRule: POST "/api/v1/clusters/{cluster_id}/networking/egress-rules";
+    GetEgressRule: GET "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
+    EditEgressRule: PATCH "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
+    DeleteEgressRule: DELETE "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

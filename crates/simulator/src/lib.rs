@@ -18,6 +18,7 @@ mod children;
 mod clusters;
 pub mod connection;
 mod databases;
+mod egress_rules;
 pub mod exports;
 pub mod errors;
 mod extract;
@@ -206,6 +207,11 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         GetAllRolesForUser => on(method, roles::get_for_user),
         AddUserToRole => on(method, roles::add),
         RemoveUserFromRole => on(method, roles::remove),
+        ListEgressRules => on(method, egress_rules::list),
+        AddEgressRule => on(method, egress_rules::add),
+        GetEgressRule => on(method, egress_rules::get),
+        EditEgressRule => on(method, egress_rules::edit),
+        DeleteEgressRule => on(method, egress_rules::delete),
     }
 }
 

@@ -21,7 +21,7 @@ use super::pagination::paginate;
 use super::state::{Access, ClusterRecord, rfc3339};
 
 /// Egress policies, CMEK and the client CA are features of ADVANCED clusters.
-fn advanced_only(record: &ClusterRecord, feature: &str) -> ApiResult<()> {
+pub(super) fn advanced_only(record: &ClusterRecord, feature: &str) -> ApiResult<()> {
     if record.cluster.plan == Plan::Advanced {
         Ok(())
     } else {

@@ -263,6 +263,7 @@ pub struct ClusterRecord {
     pub client_ca: ClientCaCertInfo,
     /// The cluster's CA certificate (PEM), made on first request.
     pub ca_cert: Option<String>,
+    pub egress_rules: super::egress_rules::EgressRules,
 }
 
 impl ClusterRecord {
@@ -372,6 +373,7 @@ impl ClusterRecord {
         self.databases.clear();
         self.allowlist.clear();
         self.maintenance = Maintenance::default();
+        self.egress_rules = Default::default();
     }
 
     /// Forces a state (admin surface, for fault tests). Pending timers are cancelled so the forced

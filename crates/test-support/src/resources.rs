@@ -35,14 +35,39 @@ pub fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
     format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterRef:\n    name: {cluster}\n{spec}")
 }
 
-/// `serverless_cluster(cluster)` with one child of every kind: SQLUser `app`, Database `orders`
-/// and AllowlistEntry `office` (203.0.113.0/24).
+/// An ADVANCED cluster (as deploy/examples/cluster-dedicated.yaml: AWS us-east-1, 3 nodes of 4
+/// vCPUs) whose egress traffic policy is DEFAULT_DENY, so that it can hold egress rules.
+pub fn advanced_cluster(name: &str) -> String {
+    format!(
+        r#"apiVersion: crdbcloud.io/v1alpha1
+kind: CockroachCluster
+metadata:
+  name: {name}
+spec:
+  provider: AWS
+  dedicated:
+    regionNodes:
+      us-east-1: 3
+    hardware:
+      numVirtualCpus: 4
+      storageGib: 150
+  egressTrafficPolicy: DefaultDeny
+  labels:
+    team: payments
+"#
+    )
+}
+
+/// `advanced_cluster(cluster)` (every kind needs a cluster that can hold it: egress rules need
+/// ADVANCED and DEFAULT_DENY) with one child of every kind: SQLUser `app`, Database `orders`,
+/// AllowlistEntry `office` (203.0.113.0/24) and EgressRule `backups` (FQDN storage.googleapis.com).
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
     [
-        serverless_cluster(cluster),
+        advanced_cluster(cluster),
         child("SQLUser", "app", cluster, ""),
         child("Database", "orders", cluster, ""),
         child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"),
+        child("EgressRule", "backups", cluster, "  type: FQDN\n  destination: storage.googleapis.com\n  ports: [443]\n"),
     ]
     .concat()
 }

@@ -8,11 +8,19 @@ pub mod cluster_plan;
 pub mod database;
 pub mod role_grant;
 pub mod sql_user;
+pub mod egress_rule;
 
 use super::registry::{Registered, entry};
-use crate::api::{AllowlistEntry, CockroachCluster, Database, RoleGrant, SQLUser};
+use crate::api::{AllowlistEntry, CockroachCluster, Database, EgressRule, RoleGrant, SQLUser};
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
-    vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>(), entry::<RoleGrant>()]
+    vec![
+        entry::<CockroachCluster>(),
+        entry::<SQLUser>(),
+        entry::<Database>(),
+        entry::<AllowlistEntry>(),
+        entry::<EgressRule>(),
+        entry::<RoleGrant>(),
+    ]
 }

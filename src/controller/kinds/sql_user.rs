@@ -49,11 +49,18 @@ pub fn password_fingerprint(uid: &str, password: &str) -> String {
     hex::encode(&digest[..8])
 }
 
-/// The connection Secret's data; `ca.crt` is the cluster's CA certificate, for `verify-full`.
+pub mod connection_shape;
+
+/// Percent-encodes a user, password or database for a connection URL.
+pub fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
+/// The connection Secret's data in its default shape; `ca.crt` is the cluster's CA certificate,
+/// for `verify-full`.
 pub fn connection_data(endpoint: &Endpoint, user: &str, password: &str, database: &str) -> BTreeMap<String, String> {
     let Endpoint { host, port, ca_cert } = endpoint;
-    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20");
-    let url = format!("postgresql://{}:{}@{host}:{port}/{}?sslmode=verify-full", encode(user), encode(password), encode(database));
+    let url = format!("postgresql://{}:{}@{host}:{port}/{}?sslmode=verify-full", url_encode(user), url_encode(password), url_encode(database));
     BTreeMap::from([
         ("host".to_string(), host.to_string()),
         ("port".to_string(), port.to_string()),
@@ -189,9 +196,11 @@ impl SQLUser {
         // The endpoint in the Secret is reused only if it is the one the operator recorded when it
         // wrote the Secret: an edited host or port is not trusted (it would keep the real password
         // going to another host).
+        let shape = self.spec.connection_secret.as_ref();
+        let keys = connection_shape::key_names(shape);
         let known_endpoint = existing.as_ref().and_then(|s| {
-            let (host, port, ca_cert) = (secret_text(s, "host")?, secret_text(s, "port")?, secret_text(s, "ca.crt")?);
-            let same_target = secret_text(s, "database").as_deref() == Some(database.as_str())
+            let (host, port, ca_cert) = (secret_text(s, &keys.name_of("host"))?, secret_text(s, &keys.name_of("port"))?, secret_text(s, &keys.name_of("ca.crt"))?);
+            let same_target = secret_text(s, &keys.name_of("database")).as_deref() == Some(database.as_str())
                 && s.annotations().get("crdbcloud.io/cluster-id") == Some(&target.cluster_id)
                 && s.annotations().get(ENDPOINT_ANNOTATION) == Some(&format!("{host}:{port}"));
             same_target.then_some(Endpoint { host, port, ca_cert })
@@ -215,7 +224,10 @@ impl SQLUser {
                 .as_ref()
                 .clone(),
         };
-        let data = connection_data(&endpoint, &self.sql_name(), password, &database);
+        let user = self.sql_name();
+        let encoded = (url_encode(&user), url_encode(password));
+        let data = connection_shape::shape(connection_data(&endpoint, &user, password, &database), encoded, shape)
+            .map_err(|why| ReconcileError::stalled(Reason::InvalidSpec, why))?;
         let endpoint = format!("{}:{}", endpoint.host, endpoint.port);
         let up_to_date = existing.as_ref().is_some_and(|s| {
             data.iter().all(|(k, v)| secret_text(s, k).as_deref() == Some(v.as_str()))
@@ -265,6 +277,8 @@ impl Member for SQLUser {
     }
 
     fn plan(&self, inputs: &SqlUserInputs, listed: &[models::SqlUser], _status: &SQLUserStatus) -> Result<Option<SqlUserChange>, ReconcileError> {
+        // A connection Secret that cannot be written stops the pass before the cloud is touched.
+        connection_shape::validate(self.spec.connection_secret.as_ref()).map_err(|why| ReconcileError::stalled(Reason::InvalidSpec, why))?;
         Ok(if !Self::contains(listed, &self.sql_name()) {
             Some(SqlUserChange::Create)
         } else if !inputs.password_recorded {
@@ -392,6 +406,7 @@ mod tests {
             password_secret_ref: None,
             connection_secret_name: None,
             connection_database: None,
+            connection_secret: None,
             deletion_policy: Default::default(),
             credentials_ref: None,
         };
@@ -400,6 +415,17 @@ mod tests {
 
     fn inputs(password_recorded: bool) -> SqlUserInputs {
         SqlUserInputs { password: "correct-horse".into(), fingerprint: "f".into(), password_recorded }
+    }
+
+    #[test]
+    fn a_connection_secret_of_clashing_keys_stops_the_plan_before_the_cloud() {
+        let mut clash = user();
+        clash.spec.connection_secret = Some(crate::api::connection_secret::ConnectionSecretSpec {
+            template: [("url".to_string(), "{{url}}".to_string())].into(),
+            ..Default::default()
+        });
+        let err = clash.plan(&inputs(true), &[], &SQLUserStatus::default()).unwrap_err();
+        assert!(err.is_stalled() && err.reason == Reason::InvalidSpec && err.message.starts_with("spec.connectionSecret.template.url"), "{err:?}");
     }
 
     #[test]
