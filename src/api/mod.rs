@@ -8,6 +8,8 @@ pub mod database;
 pub mod prose;
 pub mod settings;
 pub mod sql_user;
+pub mod service_account;
+pub mod api_key;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
@@ -16,6 +18,8 @@ pub use sql_user::SQLUserStatus;
 pub use database::Database;
 pub use sql_user::SQLUser;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
+pub use service_account::ServiceAccount;
+pub use api_key::APIKey;
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};

@@ -36,15 +36,24 @@ pub fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
 }
 
 /// `serverless_cluster(cluster)` with one child of every kind: SQLUser `app`, Database `orders`
-/// and AllowlistEntry `office` (203.0.113.0/24).
+/// and AllowlistEntry `office` (203.0.113.0/24); and one of each organisation-level kind:
+/// ServiceAccount `deployer` with its APIKey `deployer-key` (Stalled NamespaceNotAllowed unless the
+/// operator trusts the namespace with them).
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
     [
         serverless_cluster(cluster),
         child("SQLUser", "app", cluster, ""),
         child("Database", "orders", cluster, ""),
         child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"),
+        org_level("ServiceAccount", "deployer", "  description: deploys the shop\n"),
+        org_level("APIKey", "deployer-key", "  serviceAccountRef: {name: deployer}\n"),
     ]
     .concat()
+}
+
+/// An organisation-level resource (ServiceAccount, APIKey); `spec` as for [`child`].
+pub fn org_level(kind: &str, name: &str, spec: &str) -> String {
+    format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n{spec}")
 }
 
 /// Polls `get` until `done` holds, panicking with the last value after `timeout`.
