@@ -456,13 +456,14 @@ async fn service_accounts_and_api_keys_conform_to_the_official_description() {
     let rename = json!({"name": "ci-key-2"});
 
     let (a, k) = (account.as_str(), id.as_str());
+    let of_account = format!("?service_account_id={a}");
     let cases: Vec<Case> = vec![
         (ListServiceAccounts, vec![], "", None, 200),
         (ListServiceAccounts, vec![], "?pagination.limit=1&pagination.sort_order=DESC", None, 200),
         (GetServiceAccount, vec![a], "", None, 200),
         (UpdateServiceAccount, vec![a], "", Some(update.clone()), 200),
         (ListApiKeys, vec![], "", None, 200),
-        (ListApiKeys, vec![], &format!("?service_account_id={a}"), None, 200),
+        (ListApiKeys, vec![], &of_account, None, 200),
         (GetApiKey, vec![k], "", None, 200),
         (UpdateApiKey, vec![k], "", Some(rename), 200),
         // Errors carry the `Status` body.
