@@ -10,7 +10,7 @@ use crdb_cloud::models::{CreateApiKeyRequest, CreateServiceAccountRequest, Updat
 use crdb_cloud::{ApiKey, BudgetRegistry, ClientConfig, CloudClient, CloudClients, CloudError};
 use crdb_cloud_operator::api::{APIKey, CockroachCluster, ServiceAccount};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
 use serde_json::json;
 use crdb_test_support::World as Env;
