@@ -359,13 +359,13 @@ impl Trial {
                 self.model.accounts.insert(account, description);
                 self.actions.push("describe-service-account");
             }
-            (109..=114, Some(account)) => {
+            (109..=119, Some(account)) if roll <= 113 || self.model.keys.is_empty() => {
                 let name = self.model.fresh("key-");
                 self.apply(&org_level("APIKey", &name, &format!("  serviceAccountRef: {{name: {account}}}\n  rotationGracePeriodSeconds: 1\n"))).await;
                 self.model.keys.insert(name, account);
                 self.actions.push("add-api-key");
             }
-            (115..=119, _) => {
+            (114..=119, _) => {
                 let Some(key) = pick(&self.model.keys, &mut self.rng).map(|(n, _)| n.clone()) else { return };
                 let generation = self.rng.random_range(1..1_000_000);
                 self.merge::<APIKey>(&key, json!({"spec": {"rotationGeneration": generation}})).await;

@@ -354,12 +354,10 @@ fn capitalised(noun: &str) -> String {
 }
 
 /// The live objects named `name`: the one an earlier create of `obj` made (if any), and another
-/// (if any). A kind whose names repeat can only have made one if a create was sent, so without an
-/// intent it is not listed at all.
+/// (if any). The list is read even when no create was sent (nothing can then be this resource's
+/// where names repeat): it proves the key before the intent is written, so a rejected key stalls
+/// the resource without a status write and a create per pass.
 async fn find_named<K: TopLevel>(obj: &K, cloud: &CloudClient, name: &str, intent: Option<Timestamp>) -> Result<(Option<K::Cloud>, Option<K::Cloud>), ReconcileError> {
-    if !K::UNIQUE_NAMES && intent.is_none() {
-        return Ok((None, None));
-    }
     let items = K::list(cloud).await.map_err(|e| ReconcileError::cloud(&format!("listing {}s", K::NOUN), e))?;
     let (mut own, mut other) = (None, None);
     for item in items.into_iter().filter(|item| K::name_of(item) == name && !K::is_gone(item)) {
