@@ -240,3 +240,15 @@ async fn an_untrusted_namespace_sends_nothing() {
     assert_eq!(after.len(), before, "nothing is sent to the cloud: {:?}", &after[before..]);
     assert!(env.api::<Secret>().get_opt("sneaky-api-key").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn the_examples_become_ready_and_the_secret_works() {
+    let env = env("apikey-examples", true).await;
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
+    for file in ["serviceaccount.yaml", "apikey.yaml"] {
+        kubectl(&["apply", "-n", env.ns(), "-f", examples.join(file).to_str().unwrap()], None).await.ok();
+    }
+    kubectl(&["wait", "-n", env.ns(), "--for=condition=Ready", "--timeout=40s", "crdbsa/ci-deployer", "crdbapikey/ci-deployer-key"], None).await.ok();
+    let value = secret_value(&env, "ci-deployer-key").await.expect("the example's Secret");
+    client_with(&env, &value).get_organization().await.expect("the example's key authenticates");
+}
