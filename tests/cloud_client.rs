@@ -378,6 +378,7 @@ async fn every_operation_round_trips_through_the_simulator() {
     let deferred = client.set_version_deferral(&adv, &ClusterVersionDeferralUpdate { deferral_policy: DeferralPolicy::Deferral30Days }).await.unwrap();
     assert_eq!(deferred.deferral_policy, DeferralPolicy::Deferral30Days);
     assert!(deferred.deferred_until.is_some(), "{deferred:?}");
+    service_accounts_and_api_keys(&h, &client).await;
 
     // Egress rules, added only under DEFAULT_DENY: a repeated idempotency key answers with the
     // first rule; edits keep the id.
@@ -788,4 +789,29 @@ async fn interactive_requests_overtake_queued_background_ones() {
     let tenth_background = sent.iter().enumerate().filter(|(_, op)| **op == Operation::GetOrganizationInfo.name()).nth(9).unwrap().0;
     let last_interactive = sent.iter().rposition(|op| *op == Operation::ListMajorClusterVersions.name()).unwrap();
     assert!(last_interactive < tenth_background, "request order: {sent:?}");
+}
+
+/// Every service account and API key operation of the client, and the key a create answers with
+/// working as a credential of the same organisation.
+async fn service_accounts_and_api_keys(h: &Harness, client: &CloudClient) {
+    let request = CreateServiceAccountRequest { name: "ci".into(), description: "deploys".into(), roles: vec![] };
+    let account = client.create_service_account(&request).await.unwrap();
+    assert_eq!(client.get_service_account(&account.id).await.unwrap(), account);
+    let renamed = client.update_service_account(&account.id, &UpdateServiceAccountSpecification { name: Some("ci-2".into()), description: None }).await.unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.description.as_str()), ("ci-2", "deploys"));
+    assert!(client.list_service_accounts().await.unwrap().items.iter().any(|a| a.id == account.id));
+
+    let created = client.create_api_key(&CreateApiKeyRequest { name: "ci-key".into(), service_account_id: account.id.clone() }).await.unwrap();
+    assert!(!format!("{created:?}").contains(created.secret.expose()), "Debug masks the secret");
+    assert_eq!(client.get_api_key(&created.api_key.id).await.unwrap(), created.api_key);
+    assert_eq!(client.list_api_keys(Some(&account.id)).await.unwrap().items, vec![created.api_key.clone()]);
+    let renamed = client.update_api_key(&created.api_key.id, &UpdateApiKeySpecification { name: Some("ci-key-2".into()) }).await.unwrap();
+    assert_eq!(renamed.name, "ci-key-2");
+    // The new key reaches the same organisation.
+    let as_key = h.clients(fast_budget(), no_retry()).client(ApiKey::new(created.secret.expose()));
+    assert_eq!(as_key.get_organization().await.unwrap(), client.get_organization().await.unwrap());
+    assert!(as_key.list_api_keys(None).await.unwrap().items.iter().any(|k| k.id == created.api_key.id));
+    // (What a deleted key meets is in tests/simulator_api.rs: this run counts only successes.)
+    client.delete_api_key(&created.api_key.id).await.unwrap();
+    client.delete_service_account(&account.id).await.unwrap();
 }

@@ -510,3 +510,78 @@ fn the_strict_schema_catches_wrong_shapes() {
     let number_for_int64 = json!({"name": "abcdef", "provider": "GCP", "spec": {"serverless": {"regions": ["r"], "usage_limits": {"provisioned_virtual_cpus": 2}}}});
     assert!(!validator.is_valid(&number_for_int64));
 }
+
+/// Service accounts and API keys: every operation's response (the key's secret only in the
+/// create's answer), and the bodies the operator sends for them.
+#[tokio::test]
+async fn service_accounts_and_api_keys_conform_to_the_official_description() {
+    use crdb_cloud_operator::api::{APIKey, ServiceAccount};
+    use crdb_cloud_operator::controller::kinds::{api_key, service_account};
+    use reqwest::Method;
+    let spec = Spec::load();
+    let sim = Sim::start().await;
+
+    // The operator's bodies.
+    let mut sa = ServiceAccount::new("ci", serde_json::from_value(json!({"name": "ci-deployer", "description": "deploys"})).unwrap());
+    let create_sa = serde_json::to_value(service_account::create_request(&sa)).unwrap();
+    spec.check("create service account request", &spec.request_schema(CreateServiceAccount), &create_sa);
+    let (status, created) = sim.call(Method::POST, &concrete(CreateServiceAccount, &[]), Some(&create_sa)).await;
+    assert_eq!(status, 200, "{created}");
+    spec.check("CreateServiceAccount response", &spec.response_schema(CreateServiceAccount, 200), &created);
+    let account = created["id"].as_str().unwrap().to_string();
+    sa.spec.description = Some("deploys everything".into());
+    let (update, _) = service_account::diff("ci-deployer", "deploys everything", &serde_json::from_value(created.clone()).unwrap()).unwrap();
+    let update = serde_json::to_value(update).unwrap();
+    spec.check("update service account request", &spec.request_schema(UpdateServiceAccount), &update);
+
+    let mut key = APIKey::new("ci-key", serde_json::from_value(json!({"serviceAccountId": account, "name": "ci-key"})).unwrap());
+    let create_key = serde_json::to_value(api_key::create_request(&key)).unwrap();
+    spec.check("create API key request", &spec.request_schema(CreateApiKey), &create_key);
+    let (status, issued) = sim.call(Method::POST, &concrete(CreateApiKey, &[]), Some(&create_key)).await;
+    assert_eq!(status, 200, "{issued}");
+    spec.check("CreateApiKey response", &spec.response_schema(CreateApiKey, 200), &issued);
+    assert!(issued["secret"].as_str().is_some_and(|s| s.starts_with(&format!("{}_", issued["api_key"]["id"].as_str().unwrap()))));
+    let id = issued["api_key"]["id"].as_str().unwrap().to_string();
+    key.spec.name = Some("ci-key-2".into());
+    let rename = json!({"name": "ci-key-2"});
+
+    let (a, k) = (account.as_str(), id.as_str());
+    let of_account = format!("?service_account_id={a}");
+    let cases: Vec<Case> = vec![
+        (ListServiceAccounts, vec![], "", None, 200),
+        (ListServiceAccounts, vec![], "?pagination.limit=1&pagination.sort_order=DESC", None, 200),
+        (GetServiceAccount, vec![a], "", None, 200),
+        (UpdateServiceAccount, vec![a], "", Some(update.clone()), 200),
+        (ListApiKeys, vec![], "", None, 200),
+        (ListApiKeys, vec![], &of_account, None, 200),
+        (GetApiKey, vec![k], "", None, 200),
+        (UpdateApiKey, vec![k], "", Some(rename), 200),
+        // Errors carry the `Status` body.
+        (CreateServiceAccount, vec![], "", Some(json!({"name": "", "description": "", "roles": []})), 400),
+        (CreateApiKey, vec![], "", Some(json!({"name": "x", "service_account_id": "00000000-0000-4000-8000-000000000000"})), 404),
+        (GetApiKey, vec!["CCDB1_nosuchkey"], "", None, 404),
+        (ListApiKeys, vec![], "?service_account_id=00000000-0000-4000-8000-000000000000", None, 404),
+        (DeleteApiKey, vec![k], "", None, 200),
+        (DeleteServiceAccount, vec![a], "", None, 200),
+        (GetServiceAccount, vec![a], "", None, 404),
+    ];
+    for (operation, params, query, body, expected) in cases {
+        let (method, template) = (operation.method(), operation.path());
+        if let Some(body) = &body
+            && expected == 200
+        {
+            spec.check(&format!("{method} {template} request"), &spec.request_schema(operation), body);
+        }
+        let path = format!("{}{query}", concrete(operation, &params));
+        let (status, response) = sim.call(method.clone(), &path, body.as_ref()).await;
+        assert_eq!(status, expected, "{method} {path}: {response}");
+        let schema = if expected == 200 {
+            spec.response_schema(operation, 200)
+        } else {
+            spec.doc["paths"][template][method.as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
+        };
+        spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
+        // Only the create's answer carries a key's secret.
+        assert!(!response.to_string().contains("\"secret\""), "{operation} shows a key's secret: {response}");
+    }
+}

@@ -11,8 +11,7 @@
 
 use std::time::Duration;
 
-use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::api::EgressRule;
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, RoleGrant, SQLUser, ServiceAccount};
 use crdb_cloud_operator::controller::registry;
 use kube::api::{Patch, PatchParams};
 use mlua::{Lua, Table};
@@ -90,7 +89,7 @@ fn condition_message(obj: &Value, type_: &str) -> String {
 }
 
 /// The objects of a cluster with one child of each kind, as kubectl names them (one per registered kind).
-fn resources(cluster: &str, user: &str, database: &str, entry: &str, rule: &str) -> Vec<String> {
+fn resources(cluster: &str, user: &str, database: &str, entry: &str, rule: &str, account: &str, key: &str, grant: &str) -> Vec<String> {
     // Every registered kind: a kind added to the registry fails here until this test covers it in
     // every state below.
     let name = |kind: &str| match kind {
@@ -99,6 +98,9 @@ fn resources(cluster: &str, user: &str, database: &str, entry: &str, rule: &str)
         "Database" => database,
         "AllowlistEntry" => entry,
         "EgressRule" => rule,
+        "ServiceAccount" => account,
+        "APIKey" => key,
+        "RoleGrant" => grant,
         other => panic!("{other} is registered but this test reads no {other} in any state; add it"),
     };
     registry::kinds().iter().map(|k| format!("{}.{}/{}", k.plural(), k.crd().spec.group, name(&k.kind()))).collect()
@@ -153,15 +155,22 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     let sim = start_simulator_with(&[], |c| c.cluster_create_delay = Duration::from_secs(8)).await;
     let mut world = World::with_simulator("argocd-health", sim).await;
     let ns = world.ns().to_string();
-    let good = resources("shop-db", "app", "orders", "office", "backups");
+    let good = resources("shop-db", "app", "orders", "office", "backups", "deployer", "deployer-key", "deployer-dev");
+    // The organisation-level kinds are honoured in this namespace.
+    let trusted = |options: &mut OperatorOptions<'_>| options.extra_args = vec!["--org-namespaces".into(), options.namespace.to_string()];
 
     // Just applied, before any operator saw it: no status.
     world.apply(&cluster_with_one_child_of_each_kind("shop-db")).await;
     let waiting = health("Progressing", "Waiting for the operator");
     assert_health(&ns, &good, "applied", |_| (waiting.clone(), waiting.clone())).await;
 
-    // Creating: the cluster is CREATING, its children wait for it (Reconciling=True).
-    world.start_operator(|_| {});
+    // Creating: the cluster is CREATING, its children wait for it (Reconciling=True); the service
+    // account's create takes 10 s to answer, and its key waits for it.
+    world.admin.add_fault(&FaultSpec { latency_ms: Some(10_000), ..FaultSpec::on(Operation::CreateServiceAccount) }).await;
+    world.start_operator(trusted);
+    wait_for(&world.api::<ServiceAccount>(), "deployer", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
+    wait_for(&world.api::<APIKey>(), "deployer-key", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
+    wait_for(&world.api::<RoleGrant>(), "deployer-dev", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<CockroachCluster>(), "shop-db", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<SQLUser>(), "app", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<Database>(), "orders", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
@@ -181,6 +190,9 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<AllowlistEntry>(), "office", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<EgressRule>(), "backups", TIMEOUT, "Ready", is_ready).await;
+    let account = wait_for(&world.api::<ServiceAccount>(), "deployer", TIMEOUT, "Ready", is_ready).await.status.unwrap().service_account_id.unwrap();
+    wait_for(&world.api::<APIKey>(), "deployer-key", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&world.api::<RoleGrant>(), "deployer-dev", TIMEOUT, "Ready", is_ready).await;
     assert_health(&ns, &good, "ready", |obj| {
         let healthy = health("Healthy", condition_message(obj, "Ready"));
         (healthy.clone(), healthy)
@@ -198,6 +210,9 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
             child("Database", "orders-locked", "shop-db", wrong_key),
             child("AllowlistEntry", "office-locked", "shop-db", &format!("{wrong_key}  cidr: \"198.51.100.0/24\"\n")),
             child("EgressRule", "backups-locked", "shop-db", &format!("{wrong_key}  type: FQDN\n  destination: s3.amazonaws.com\n")),
+            org_level("ServiceAccount", "sa-locked", wrong_key),
+            org_level("APIKey", "key-locked", &format!("{wrong_key}  serviceAccountId: {account}\n")),
+            org_level("RoleGrant", "grant-locked", &format!("{wrong_key}  userId: {account}\n  role: CLUSTER_CREATOR\n  scope: {{organization: true}}\n")),
         ]
         .concat())
         .await;
@@ -206,7 +221,10 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<Database>(), "orders-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<AllowlistEntry>(), "office-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<EgressRule>(), "backups-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
-    let locked = resources("locked-db", "app-locked", "orders-locked", "office-locked", "backups-locked");
+    wait_for(&world.api::<ServiceAccount>(), "sa-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    wait_for(&world.api::<APIKey>(), "key-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    wait_for(&world.api::<RoleGrant>(), "grant-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    let locked = resources("locked-db", "app-locked", "orders-locked", "office-locked", "backups-locked", "sa-locked", "key-locked", "grant-locked");
     assert_health(&ns, &locked, "stalled", |obj| {
         let degraded = health("Degraded", condition_message(obj, "Stalled"));
         assert!(!degraded.message.is_empty(), "the Stalled condition says why: {obj:#}");
@@ -225,6 +243,9 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     world.api::<Database>().patch("orders", &params, &patch).await.unwrap();
     world.api::<AllowlistEntry>().patch("office", &params, &patch).await.unwrap();
     world.api::<EgressRule>().patch("backups", &params, &patch).await.unwrap();
+    world.api::<ServiceAccount>().patch("deployer", &params, &patch).await.unwrap();
+    world.api::<APIKey>().patch("deployer-key", &params, &patch).await.unwrap();
+    world.api::<RoleGrant>().patch("deployer-dev", &params, &patch).await.unwrap();
     assert_health(&ns, &good, "generation behind", |obj| {
         let observed = obj["status"]["observedGeneration"].as_i64().unwrap();
         assert!(observed < obj["metadata"]["generation"].as_i64().unwrap(), "{obj:#}");
@@ -249,10 +270,19 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
 
     // Being deleted, seen: the cloud answers every delete with 503, so each object reports that it
     // is retrying (Reconciling, the Ready condition saying why).
-    for operation in [Operation::DeleteCluster, Operation::DeleteSQLUser, Operation::DeleteDatabase, Operation::DeleteAllowlistEntry, Operation::DeleteEgressRule] {
+    for operation in [
+        Operation::DeleteCluster,
+        Operation::DeleteSQLUser,
+        Operation::DeleteDatabase,
+        Operation::DeleteAllowlistEntry,
+        Operation::DeleteEgressRule,
+        Operation::DeleteServiceAccount,
+        Operation::DeleteApiKey,
+        Operation::RemoveUserFromRole,
+    ] {
         world.admin.add_fault(&FaultSpec { status: Some(503), count: 1000, ..FaultSpec::on(operation) }).await;
     }
-    world.start_operator(|_| {});
+    world.start_operator(trusted);
     let failing = |o: &Value| condition(o, "Ready").is_some_and(|c| c.2.ends_with("(retrying)")) && generation_observed(o);
     for child in &good {
         let deadline = std::time::Instant::now() + TIMEOUT;
@@ -272,4 +302,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_gone(&world.api::<Database>(), "orders-locked", TIMEOUT).await;
     wait_gone(&world.api::<AllowlistEntry>(), "office-locked", TIMEOUT).await;
     wait_gone(&world.api::<EgressRule>(), "backups-locked", TIMEOUT).await;
+    wait_gone(&world.api::<ServiceAccount>(), "sa-locked", TIMEOUT).await;
+    wait_gone(&world.api::<APIKey>(), "key-locked", TIMEOUT).await;
+    wait_gone(&world.api::<RoleGrant>(), "grant-locked", TIMEOUT).await;
 }

@@ -23,8 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
-use crdb_cloud_operator::api::EgressRule;
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, SQLUser, ServiceAccount};
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -99,6 +98,10 @@ struct Model {
     /// rule; never updated or deleted before the teardown.
     egress_cluster: Option<String>,
     rules: BTreeMap<String, RuleModel>,
+    /// Service accounts (their cloud name is the resource's name): the description.
+    accounts: BTreeMap<String, String>,
+    /// API keys (cloud name = resource name): their service account resource.
+    keys: BTreeMap<String, String>,
     /// (kind, name) of every deleted resource.
     deleted: Vec<(&'static str, String)>,
     next: u32,
@@ -189,7 +192,10 @@ impl Trial {
     fn start_operator(&mut self) {
         // The same identity after a restart (as a restarted container keeps its pod name), so the
         // new process takes the Lease over at once instead of waiting for it to expire.
-        self.world.start_operator(|options| options.pod_name = Some("crash-operator"));
+        self.world.start_operator(|options| {
+            options.pod_name = Some("crash-operator");
+            options.extra_args = vec!["--org-namespaces".into(), options.namespace.to_string()];
+        });
     }
 
     /// SIGKILL after a seeded delay, then a restart after another.
@@ -220,7 +226,10 @@ impl Trial {
 
     /// One seeded random operation.
     async fn step(&mut self) {
-        let roll = self.rng.random_range(0..100);
+        let roll = self.rng.random_range(0..125);
+        if roll >= 100 {
+            return self.org_step(roll).await;
+        }
         let Some(cluster) = self.model.pick_cluster(&mut self.rng) else {
             return self.add_cluster().await;
         };
@@ -372,8 +381,63 @@ impl Trial {
         self.actions.push("delete-cluster");
     }
 
+    /// A seeded operation on the organisation-level kinds: service accounts and their API keys.
+    async fn org_step(&mut self, roll: u32) {
+        let account = pick(&self.model.accounts, &mut self.rng).map(|(n, _)| n.clone());
+        match (roll, account) {
+            (_, None) | (100..=104, _) => {
+                let name = self.model.fresh("sa-");
+                self.apply(&org_level("ServiceAccount", &name, "  description: first\n")).await;
+                self.model.accounts.insert(name, "first".into());
+                self.actions.push("add-service-account");
+            }
+            (105..=108, Some(account)) => {
+                let description = format!("d{}", self.rng.random_range(1..1000));
+                self.merge::<ServiceAccount>(&account, json!({"spec": {"description": description}})).await;
+                self.model.accounts.insert(account, description);
+                self.actions.push("describe-service-account");
+            }
+            (109..=119, Some(account)) if roll <= 113 || self.model.keys.is_empty() => {
+                let name = self.model.fresh("key-");
+                self.apply(&org_level("APIKey", &name, &format!("  serviceAccountRef: {{name: {account}}}\n  rotationGracePeriodSeconds: 1\n"))).await;
+                self.model.keys.insert(name, account);
+                self.actions.push("add-api-key");
+            }
+            (114..=119, _) => {
+                let Some(key) = pick(&self.model.keys, &mut self.rng).map(|(n, _)| n.clone()) else { return };
+                let generation = self.rng.random_range(1..1_000_000);
+                self.merge::<APIKey>(&key, json!({"spec": {"rotationGeneration": generation}})).await;
+                self.actions.push("rotate-api-key");
+            }
+            (_, Some(account)) => {
+                // A key alone, or an account with its keys in one `kubectl delete`.
+                let key = pick(&self.model.keys, &mut self.rng).map(|(n, _)| n.clone()).filter(|_| self.rng.random_bool(0.5));
+                let doomed: Vec<(&'static str, String)> = match key {
+                    Some(key) => vec![("apikey", key)],
+                    None => std::iter::once(("serviceaccount", account.clone()))
+                        .chain(self.model.keys.iter().filter(|(_, a)| **a == account).map(|(k, _)| ("apikey", k.clone())))
+                        .collect(),
+                };
+                let mut args = vec!["delete".to_string(), "-n".into(), self.ns().to_string(), "--wait=false".into()];
+                args.extend(doomed.iter().map(|(kind, n)| format!("{}/{n}", plural(kind))));
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                kubectl(&args, None).await.ok();
+                for (kind, n) in doomed {
+                    self.forget(kind, &n);
+                }
+                self.actions.push("delete-org-object");
+            }
+        }
+    }
+
     fn forget(&mut self, kind: &'static str, name: &str) {
         match kind {
+            "serviceaccount" => {
+                self.model.accounts.remove(name);
+            }
+            "apikey" => {
+                self.model.keys.remove(name);
+            }
             "sqluser" => {
                 self.model.users.remove(name);
             }
@@ -403,6 +467,8 @@ impl Trial {
             ("database", serde_json::to_value(self.api::<Database>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("allowlistentry", serde_json::to_value(self.api::<AllowlistEntry>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("egressrule", serde_json::to_value(self.api::<EgressRule>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("serviceaccount", serde_json::to_value(self.api::<ServiceAccount>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("apikey", serde_json::to_value(self.api::<APIKey>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
             lists.iter().find(|(k, _)| *k == kind)?.1.as_array()?.iter().find(|o| o["metadata"]["name"] == name).cloned()
@@ -417,9 +483,16 @@ impl Trial {
             .chain(self.model.entries.keys().map(|n| ("allowlistentry", n)))
             .chain(self.model.egress_cluster.iter().map(|n| ("cockroachcluster", n)))
             .chain(self.model.rules.keys().map(|n| ("egressrule", n)))
+            .chain(self.model.accounts.keys().map(|n| ("serviceaccount", n)))
+            .chain(self.model.keys.keys().map(|n| ("apikey", n)))
             .collect();
         for (kind, name) in expected {
             let obj = find(kind, name);
+            // A rotated key is settled once the previous one is deleted.
+            let retiring = obj.as_ref().is_some_and(|o| o["status"]["retiring"].as_array().is_some_and(|r| !r.is_empty()));
+            if retiring {
+                problems.push(format!("{kind}/{name} still retires a previous key"));
+            }
             if !ready(obj.as_ref()) {
                 let why = obj.map(|o| format!("{:?}", condition(&o, "Ready"))).unwrap_or_else(|| "absent".into());
                 problems.push(format!("{kind}/{name} not Ready: {why}"));
@@ -471,6 +544,7 @@ impl Trial {
                 audit.problems.push(format!("orphan cloud cluster {name} ({})", records[0].cluster.id));
             }
         }
+        self.audit_org(&mut audit).await;
         let clusters = self.api::<CockroachCluster>();
         for (name, expected) in &self.model.clusters {
             let Some(records) = by_name.get(name) else {
@@ -571,6 +645,55 @@ impl Trial {
             audit.problems.push(format!("egress rule {name} missing on {cluster}"));
         }
     }
+
+    /// Service accounts and API keys: one cloud object per resource (names are unique in the
+    /// model), none of a deleted resource, descriptions as specified, each key's Secret holding it.
+    async fn audit_org(&self, audit: &mut Audit) {
+        let cloud = self.admin.cloud();
+        let mut accounts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for account in cloud.list_service_accounts().await.unwrap().items {
+            accounts.entry(account.name.clone()).or_default().push(account.description);
+        }
+        let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for key in cloud.list_api_keys(None).await.unwrap().items {
+            keys.entry(key.name.clone()).or_default().push(key.id);
+        }
+        for (what, cloud_names, model_names) in [
+            ("service account", accounts.iter().map(|(n, v)| (n.clone(), v.len())).collect::<Vec<_>>(), self.model.accounts.keys().cloned().collect::<BTreeSet<_>>()),
+            ("API key", keys.iter().map(|(n, v)| (n.clone(), v.len())).collect(), self.model.keys.keys().cloned().collect()),
+        ] {
+            for (name, count) in &cloud_names {
+                let count = *count;
+                if count > 1 {
+                    audit.duplicates += count - 1;
+                    audit.problems.push(format!("{count} cloud {what}s named {name}"));
+                }
+                if !model_names.contains(name) {
+                    audit.orphans += count;
+                    audit.problems.push(format!("orphan cloud {what} {name}"));
+                }
+            }
+            for name in &model_names {
+                if !cloud_names.iter().any(|(n, _)| n == name) {
+                    audit.problems.push(format!("{what} {name} missing in the cloud"));
+                }
+            }
+        }
+        for (name, description) in &self.model.accounts {
+            if accounts.get(name).is_some_and(|d| d.iter().any(|d| d != description)) {
+                audit.problems.push(format!("service account {name}: description differs from the spec"));
+            }
+        }
+        for (name, ids) in &keys {
+            if !self.model.keys.contains_key(name) {
+                continue;
+            }
+            let held = self.api::<Secret>().get_opt(&format!("{name}-api-key")).await.unwrap().and_then(|s| s.data?.get("apiKey").map(|b| String::from_utf8(b.0.clone()).unwrap()));
+            if !held.is_some_and(|value| ids.iter().any(|id| value.starts_with(&format!("{id}_")))) {
+                audit.problems.push(format!("API key {name}: its Secret does not hold the cloud key"));
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -661,6 +784,11 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     if let Some(name) = trial.model.egress_cluster.take() {
         trial.model.deleted.push(("cockroachcluster", name));
     }
+    let org: Vec<(&'static str, String)> =
+        trial.model.accounts.keys().map(|n| ("serviceaccount", n.clone())).chain(trial.model.keys.keys().map(|n| ("apikey", n.clone()))).collect();
+    for (kind, n) in org {
+        trial.forget(kind, &n);
+    }
     if trial.rng.random_bool(0.5) {
         trial.crash().await;
     }
@@ -680,6 +808,11 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     }
     outcome.orphans += left.len();
     outcome.problems.extend(left.iter().map(|c| format!("orphan after deletion: cluster {}", c.cluster.name)));
+    let accounts_left = trial.admin.cloud().list_service_accounts().await.unwrap().items;
+    let keys_left = trial.admin.cloud().list_api_keys(None).await.unwrap().items;
+    outcome.orphans += accounts_left.len() + keys_left.len();
+    outcome.problems.extend(accounts_left.iter().map(|a| format!("orphan after deletion: service account {}", a.name)));
+    outcome.problems.extend(keys_left.iter().map(|k| format!("orphan after deletion: API key {}", k.name)));
     let operator_panicked = trial.operator.as_ref().is_some_and(|o| o.logs().contains("panicked"));
     if operator_panicked {
         outcome.problems.push("the operator panicked".into());

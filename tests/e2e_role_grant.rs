@@ -140,3 +140,23 @@ async fn a_namespace_not_trusted_for_organisation_kinds_sends_nothing() {
     grants.delete("sneaky", &DeleteParams::default()).await.unwrap();
     wait_gone(&grants, "sneaky", TIMEOUT).await;
 }
+
+#[tokio::test]
+async fn the_example_grants_a_declared_service_account_its_roles() {
+    let world = World::start("grants-example").await;
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
+    for file in ["serviceaccount.yaml", "cluster-serverless.yaml", "role-grant.yaml"] {
+        kubectl(&["apply", "-n", world.ns(), "-f", examples.join(file).to_str().unwrap()], None).await.ok();
+    }
+    let grants: Api<RoleGrant> = world.api();
+    let mut principals = Vec::new();
+    for name in ["ci-deployer-orders", "ci-deployer-creator"] {
+        principals.push(wait_for(&grants, name, TIMEOUT, "Ready", is_ready).await.status.unwrap().principal_id.unwrap());
+    }
+    let accounts: Api<crdb_cloud_operator::api::ServiceAccount> = world.api();
+    let account = accounts.get("ci-deployer").await.unwrap().status.unwrap().service_account_id.unwrap();
+    assert_eq!(principals, [account.clone(), account.clone()], "the grants name the declared service account");
+    let roles = world.admin.cloud().get_roles_for_user(&account).await.unwrap().roles;
+    let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+    assert!(names.contains(&"CLUSTER_DEVELOPER") && names.contains(&"CLUSTER_CREATOR"), "{roles:?}");
+}

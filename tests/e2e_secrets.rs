@@ -3,6 +3,9 @@
 //! passwords, a Datadog metric export whose API key comes from a Secret and is rotated, an Azure
 //! Log Analytics log export whose shared key comes from a Secret and is rotated, injected Cloud
 //! faults on the password, Datadog and log export paths, delete) with the operator logging at
+//! passwords, a Datadog metric export whose API key comes from a Secret and is rotated, injected
+//! Cloud faults on the password and Datadog paths, an APIKey whose Secret is a cluster's
+//! `credentialsRef` and which is rotated, delete) with the operator logging at
 //! `trace`, the most verbose level; then every API key and password used is searched for in
 //! everything the operator produces or Kubernetes and the simulator record about it: the whole
 //! operator log, every Event of the namespace, `-o yaml` and `describe` of every crdbcloud object
@@ -17,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, SQLUser};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -189,6 +192,8 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     let mut options = OperatorOptions::new(&ns_name, &url);
     // The most verbose level the operator accepts (an EnvFilter directive): every crate, every span.
     options.log_level = "trace";
+    // Trusted with the organisation-level kinds (the APIKey and its ServiceAccount).
+    options.extra_args = vec!["--org-namespaces".into(), ns_name.clone()];
     let operator = Operator::start(options);
     let metrics_addr = operator.health_addr().await;
 
@@ -254,6 +259,14 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     assert_eq!(admin.datadog_api_key(&alpha).await.as_deref(), Some(DATADOG_FIRST), "the Datadog key reached the cloud");
     wait_for(&clusters, "beta-db", TIMEOUT, "log export Synced", |c| condition(c, "LogExportSynced").is_some_and(|(s, _, _)| s == "True")).await;
     assert_eq!(admin.azure_shared_key(&beta).await.as_deref(), Some(AZURE_FIRST), "the Azure shared key reached the cloud");
+    // An API key of a service account, written into a Secret that a cluster then uses.
+    let keys: Api<APIKey> = ns.api();
+    let org = "---\napiVersion: crdbcloud.io/v1alpha1\nkind: ServiceAccount\nmetadata:\n  name: sweeper\nspec:\n  description: secret sweep\n---\napiVersion: crdbcloud.io/v1alpha1\nkind: APIKey\nmetadata:\n  name: sweeper-key\nspec:\n  serviceAccountRef: {name: sweeper}\n  rotationGracePeriodSeconds: 2\n";
+    apply(&ns_name, org).await;
+    let first_key_id = wait_for(&keys, "sweeper-key", TIMEOUT, "Ready", is_ready).await.status.unwrap().api_key_id.unwrap();
+    let issued_first = secret_text(&secrets.get("sweeper-key-api-key").await.unwrap(), "apiKey");
+    apply(&ns_name, &cluster("delta-db", Some("sweeper-key-api-key"))).await;
+    wait_for(&clusters, "delta-db", TIMEOUT, "Ready on the issued key", is_ready).await;
     snapshots.push_str(&snapshot(&ns_name, "created").await);
     let metrics_created = scrape(&metrics_addr).await;
 
@@ -272,6 +285,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     clusters.patch("alpha-db", &PatchParams::default(), &Patch::Merge(&relabel)).await.unwrap();
     dbs.patch("orders", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"name": "orders_v2"}}))).await.unwrap();
     entries.patch("office", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"ui": true}}))).await.unwrap();
+    keys.patch("sweeper-key", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"rotationGeneration": 1}}))).await.unwrap();
 
     wait_cloud_password(&admin, &beta, "refuser", REF_SECOND, "the rotated referenced password").await;
     wait_cloud_password(&admin, &alpha, "genuser", GEN_ROTATED, "the replaced generated password").await;
@@ -295,6 +309,12 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     wait_for(&clusters, "alpha-db", TIMEOUT, "Ready relabelled", |c| is_ready(c) && c.metadata.generation == Some(2)).await;
     wait_for(&dbs, "orders", TIMEOUT, "Ready renamed", |d| is_ready(d) && d.metadata.generation == Some(2)).await;
     wait_for(&entries, "office", TIMEOUT, "Ready updated", |e| is_ready(e) && e.metadata.generation == Some(2)).await;
+    wait_for(&keys, "sweeper-key", TIMEOUT, "rotated, the old key deleted", |k| {
+        is_ready(k) && k.status.as_ref().is_some_and(|s| s.api_key_id.as_deref() != Some(first_key_id.as_str()) && s.retiring.is_empty())
+    })
+    .await;
+    let issued_rotated = secret_text(&secrets.get("sweeper-key-api-key").await.unwrap(), "apiKey");
+    assert_ne!(issued_rotated, issued_first);
     let faults_left = admin.faults().await;
     assert!(faults_left.is_empty(), "an injected fault was never hit: {faults_left:?}");
     assert!(admin.count(Operation::UpdateSQLUserPassword).await >= 5, "the failing password updates were retried");
@@ -326,8 +346,12 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     let in_azure_secret = findings("Azure Secret", &azure_secret, &control("rotated Azure shared key", AZURE_SECOND));
     assert!(in_azure_secret.iter().any(|f| f.contains("(base64)")), "the search misses a base64-encoded Azure shared key");
 
-    // Delete everything (the rejected-key cluster too) and wait until it is all gone.
+    // Delete everything (the rejected-key cluster too) and wait until it is all gone; the cluster
+    // running on the issued key goes first, while its key still exists.
+    clusters.delete("delta-db", &Default::default()).await.unwrap();
+    wait_gone(&clusters, "delta-db", TIMEOUT).await;
     kubectl(&["delete", "crdbcloud", "--all", "-n", &ns_name, "--wait=false"], None).await.ok();
+    wait_gone(&keys, "sweeper-key", TIMEOUT).await;
     for name in ["genuser", "refuser", "shortuser"] {
         wait_gone(&users, name, TIMEOUT).await;
     }
@@ -368,6 +392,9 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
         ("events", vec!["PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser", "spec.metricExport.datadog", "spec.logExport"]),
         ("objects", vec![&alpha, &beta, "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2", "apiKeyFingerprint", "azureSharedKeyFingerprint", "DATABASE_URL", "{{password}}"]),
         ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint", "datadog-key", "azure-logs"]),
+        ("events", vec!["KeyRotated", "PasswordRotated", "CredentialsRejected", "PasswordSecretInvalid", "Deleted", "genuser", "refuser", "spec.metricExport.datadog"]),
+        ("objects", vec![&alpha, &beta, &first_key_id, "sweeper-key-api-key", "passwordFingerprint", "CredentialsRejected", "PasswordSecretInvalid", "orders_v2", "apiKeyFingerprint"]),
+        ("secret metadata", vec!["genuser-password", "refuser-connection", "crdbcloud.io/endpoint", "datadog-key"]),
         ("metrics", vec!["crdb_operator_cloud_api_requests_total", Operation::UpdateSQLUserPassword.name(), "crdb_operator_reconciles_total"]),
         ("simulator request log", vec![Operation::UpdateSQLUserPassword.name(), Operation::EnableDatadogMetricExport.name(), Operation::EnableLogExport.name(), FaultKind::DropResponse.as_str(), FaultKind::ResetConnection.as_str(), &alpha, &beta]),
         ("simulator stats", vec![Operation::UpdateSQLUserPassword.name(), Operation::CreateSQLUser.name()]),
@@ -393,6 +420,8 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
         Needle { label: "rotated Datadog API key".into(), value: DATADOG_SECOND.into() },
         Needle { label: "first Azure shared key".into(), value: AZURE_FIRST.into() },
         Needle { label: "rotated Azure shared key".into(), value: AZURE_SECOND.into() },
+        Needle { label: "issued API key".into(), value: issued_first.clone() },
+        Needle { label: "rotated issued API key".into(), value: issued_rotated.clone() },
     ];
     needles.sort_by_key(|n| std::cmp::Reverse(n.value.len()));
     let mut leaks = Vec::new();

@@ -19,9 +19,10 @@ const GROUP: &str = "crdbcloud.io";
 /// its finalizer added and removed; status is written with server-side apply.
 const ON_EVERY_KIND: [(&str, &[&str]); 2] = [("", &["get", "list", "watch", "patch", "update"]), ("/status", &["get", "patch", "update"])];
 
-/// Kinds whose resources own other objects with `blockOwnerDeletion` (a SQLUser's Secrets): they
-/// need `update` on `<plural>/finalizers` where OwnerReferencesPermissionEnforcement is on.
-const OWNERS: [&str; 1] = ["SQLUser"];
+/// Kinds whose resources own other objects with `blockOwnerDeletion` (a SQLUser's Secrets, an
+/// APIKey's Secret): they need `update` on `<plural>/finalizers` where
+/// OwnerReferencesPermissionEnforcement is on.
+const OWNERS: [&str; 2] = ["SQLUser", "APIKey"];
 
 /// `(kind, plural)` of every registered kind.
 fn registered() -> Vec<(String, String)> {

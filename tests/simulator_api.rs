@@ -1066,3 +1066,75 @@ async fn egress_rules_follow_the_policy_answer_a_repeated_key_once_and_list_by_n
     s.get(&format!("{rules}/{rule_id}")).await.error(404, 5);
     s.delete(&format!("{rules}/{rule_id}")).await.error(404, 5);
 }
+
+// ---- service accounts and API keys ----
+
+#[tokio::test]
+async fn an_api_key_created_through_the_api_authenticates_for_its_organisation_until_deleted() {
+    let s = Sim::start(config()).await;
+    let account = s.post("/api/v1/service-accounts", json!({"name": "ci", "description": "", "roles": []})).await.ok();
+    let account_id = account["id"].as_str().unwrap();
+    let created = s.post("/api/v1/api-keys", json!({"name": "ci-key", "service_account_id": account_id})).await.ok();
+    let (id, secret) = (created["api_key"]["id"].as_str().unwrap(), created["secret"].as_str().unwrap());
+    assert!(secret.starts_with(&format!("{id}_")), "a key's secret begins with its ID");
+
+    // The secret is in the create's answer only.
+    for path in [format!("/api/v1/api-keys/{id}"), "/api/v1/api-keys".to_string(), format!("/api/v1/api-keys?service_account_id={account_id}")] {
+        let body = s.get(&path).await.ok().to_string();
+        assert!(!body.contains(secret) && !body.contains("\"secret\""), "{path} shows the secret: {body}");
+    }
+    let state = serde_json::to_string(&s.admin.state().await).unwrap();
+    assert!(!state.contains(secret), "the admin state dump shows the secret");
+
+    // It authenticates for org A: it sees org A's clusters and not org B's.
+    let mine = s.create_serverless("org-a-db").await;
+    s.call(Some(KEY_B), Method::POST, "/api/v1/clusters", Some(serverless_body("org-b-db"))).await.ok();
+    let seen = s.call(Some(secret), Method::GET, "/api/v1/clusters", None).await.ok();
+    let names: Vec<&str> = seen["clusters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["org-a-db"], "{seen}");
+    assert_eq!(mine["name"], "org-a-db");
+    // A key of org B sees nothing of org A's accounts.
+    let other = s.call(Some(KEY_B), Method::GET, &format!("/api/v1/service-accounts/{account_id}"), None).await;
+    other.error(404, 5);
+
+    // Deleted, it stops authenticating at once; so do the keys of a deleted service account.
+    s.delete(&format!("/api/v1/api-keys/{id}")).await.ok();
+    s.call(Some(secret), Method::GET, "/api/v1/clusters", None).await.error(401, 16);
+    let second = s.post("/api/v1/api-keys", json!({"name": "ci-key-2", "service_account_id": account_id})).await.ok();
+    let second_secret = second["secret"].as_str().unwrap().to_string();
+    s.call(Some(&second_secret), Method::GET, "/api/v1/organization", None).await.ok();
+    s.delete(&format!("/api/v1/service-accounts/{account_id}")).await.ok();
+    s.call(Some(&second_secret), Method::GET, "/api/v1/organization", None).await.error(401, 16);
+    s.get(&format!("/api/v1/api-keys/{}", second["api_key"]["id"].as_str().unwrap())).await.error(404, 5);
+}
+
+#[tokio::test]
+async fn service_accounts_and_api_keys_validate_and_page_in_creation_order() {
+    let s = Sim::start(config()).await;
+    s.post("/api/v1/service-accounts", json!({"name": " ", "description": "", "roles": []})).await.error(400, 3);
+    s.post("/api/v1/service-accounts", json!({"name": "x", "description": ""})).await.error(400, 3);
+    s.post("/api/v1/api-keys", json!({"name": "k", "service_account_id": "00000000-0000-4000-8000-000000000000"})).await.error(404, 5);
+    s.patch("/api/v1/service-accounts/00000000-0000-4000-8000-000000000000", json!({"name": "y"})).await.error(404, 5);
+
+    // Names need not be unique.
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(s.post("/api/v1/service-accounts", json!({"name": "same", "description": "", "roles": []})).await.ok()["id"].as_str().unwrap().to_string());
+    }
+    let mut seen = Vec::new();
+    let mut page = String::new();
+    loop {
+        let body = s.get(&format!("/api/v1/service-accounts?pagination.limit=2{page}")).await.ok();
+        let batch = body["service_accounts"].as_array().unwrap();
+        assert!(batch.len() <= 2);
+        seen.extend(batch.iter().map(|a| a["id"].as_str().unwrap().to_string()));
+        match body["pagination"]["next_page"].as_str() {
+            Some(token) => page = format!("&pagination.page={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every account once, in creation order");
+    let reversed = s.get("/api/v1/service-accounts?pagination.sort_order=DESC").await.ok();
+    let first = reversed["service_accounts"][0]["id"].as_str().unwrap();
+    assert_eq!(first, ids.last().unwrap());
+}

@@ -11,6 +11,8 @@ pub mod settings;
 pub mod sql_user;
 pub mod egress_rule;
 pub mod connection_secret;
+pub mod service_account;
+pub mod api_key;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
@@ -22,6 +24,8 @@ pub use role_grant::RoleGrant;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
 pub use egress_rule::{EgressRule, EgressRuleStatus};
+pub use service_account::ServiceAccount;
+pub use api_key::APIKey;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
 

@@ -134,6 +134,10 @@ reasons! {
     UnexpectedResponse,
     CloudError,
     NotSent,
+    /// An API key was replaced by a new one (rotation, or a Secret that lost it).
+    KeyRotated,
+    /// An APIKey waits for the ServiceAccount it names to have a cloud service account.
+    WaitingForServiceAccount,
 }
 
 impl fmt::Display for Reason {

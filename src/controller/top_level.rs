@@ -107,6 +107,43 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// Sends the delete of `item` (after checks such as delete protection).
     fn delete(&self, cloud: &CloudClient, item: &Self::Cloud) -> impl Future<Output = Result<(), ReconcileError>> + Send;
 
+    /// Whether the cloud keeps names unique among these objects, so one of the spec's name that
+    /// this resource did not create blocks the create (NameInUse). Kinds whose names may repeat
+    /// (service accounts, API keys) say `false`: another object of the same name is no obstacle.
+    const UNIQUE_NAMES: bool = true;
+
+    /// Whether `item` (of the spec's name, not gone) is the object an earlier create request of
+    /// this resource made; `intent` is when that request was sent (`status.createRequestedAt`).
+    /// Default: its ownership marker carries this resource's UID. A kind whose objects carry no
+    /// marker decides from what the cloud reports (e.g. created after the intent).
+    fn made_by_this(&self, item: &Self::Cloud, _intent: Option<Timestamp>) -> bool {
+        Self::created_by(item) == self.meta().uid.as_deref()
+    }
+
+    /// What becomes of an object an earlier create made whose answer was lost: `Some` manages it
+    /// (default); `None` once the kind has deleted it, so it is created again (an API key, whose
+    /// secret was only in the lost answer).
+    fn reclaim(&self, _cloud: &CloudClient, item: Self::Cloud) -> impl Future<Output = Result<Option<Self::Cloud>, ReconcileError>> + Send {
+        async { Ok(Some(item)) }
+    }
+
+    /// Runs once a create succeeded, before its ID is recorded: what must be kept from the
+    /// create's answer alone (an API key's secret). An error leaves the ID unrecorded, so the next
+    /// pass finds the object through [`TopLevel::made_by_this`] and [`TopLevel::reclaim`]s it.
+    fn created(&self, _ctx: &Context, _item: &Self::Cloud) -> impl Future<Output = Result<(), ReconcileError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// This resource with what its spec names in Kubernetes resolved for the pass (a referenced
+    /// resource's cloud ID), or `None` to use it as it is (default). A reference not resolvable
+    /// yet is an error (e.g. waiting for the referenced resource).
+    fn resolve(&self, _ctx: &Context) -> impl Future<Output = Result<Option<Self>, ReconcileError>> + Send
+    where
+        Self: Sized,
+    {
+        async { Ok(None) }
+    }
+
     /// Other watches that wake a resource of this kind, besides its own (objects its spec
     /// references). Default: none.
     fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
@@ -141,6 +178,8 @@ async fn cloud_client<K: TopLevel>(obj: &K, ctx: &Context) -> Result<CloudClient
 }
 
 async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
+    let resolved = obj.resolve(ctx).await?;
+    let obj = resolved.as_ref().unwrap_or(obj);
     let cloud = cloud_client(obj, ctx).await?;
     let Some(item) = observe_or_create(obj, ctx, api, &cloud, draft, written).await? else {
         return Ok(Step::new(
@@ -219,11 +258,20 @@ async fn observe_or_create<K: TopLevel>(
     // Exactly once: before creating, look for an object created earlier (the response may have
     // been lost, or the operator may have crashed before recording the ID).
     let name = obj.cloud_name();
-    if let Some(existing) = find_by_name::<K>(cloud, &name).await? {
-        if K::created_by(&existing) == obj.meta().uid.as_deref() {
-            tracing::info!(id = %K::id_of(&existing), "found the {noun} created by an earlier create request");
-            return Ok(Some(existing));
+    let intent = draft.create_requested_at().and_then(|t| t.parse::<Timestamp>().ok());
+    let (own, other) = find_named::<K>(obj, cloud, &name, intent).await?;
+    let mut reclaimed = false;
+    if let Some(existing) = own {
+        let id = K::id_of(&existing).to_string();
+        match obj.reclaim(cloud, existing).await? {
+            Some(item) => {
+                tracing::info!(%id, "found the {noun} created by an earlier create request");
+                return Ok(Some(item));
+            }
+            None => reclaimed = true,
         }
+    }
+    if let Some(existing) = other.filter(|_| K::UNIQUE_NAMES) {
         let id = K::id_of(&existing);
         return Err(ReconcileError::stalled(
             Reason::NameInUse,
@@ -233,7 +281,7 @@ async fn observe_or_create<K: TopLevel>(
             ),
         ));
     }
-    if let Some(requested) = draft.create_requested_at().and_then(|t| t.parse::<Timestamp>().ok()) {
+    if let Some(requested) = intent.filter(|_| !reclaimed) {
         let since = Timestamp::now().duration_since(requested);
         if since.as_secs() >= 0 && (since.as_secs() as u64) < ctx.timing.create_confirm_window.as_secs() {
             return Ok(None);
@@ -262,6 +310,7 @@ async fn observe_or_create<K: TopLevel>(
         Ok(item) => {
             let note = format!("created cloud {noun} {} ({})", K::name_of(&item), K::id_of(&item));
             ctx.event(obj, EventType::Normal, Reason::Created, "Create", note).await;
+            obj.created(ctx, &item).await?;
             // Record the ID at once; everything else follows in the final status write.
             let mut recorded = intent.clone();
             recorded.set_cloud_id(Some(K::id_of(&item).to_string()));
@@ -304,14 +353,28 @@ fn capitalised(noun: &str) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-async fn find_by_name<K: TopLevel>(cloud: &CloudClient, name: &str) -> Result<Option<K::Cloud>, ReconcileError> {
+/// The live objects named `name`: the one an earlier create of `obj` made (if any), and another
+/// (if any). The list is read even when no create was sent (nothing can then be this resource's
+/// where names repeat): it proves the key before the intent is written, so a rejected key stalls
+/// the resource without a status write and a create per pass.
+async fn find_named<K: TopLevel>(obj: &K, cloud: &CloudClient, name: &str, intent: Option<Timestamp>) -> Result<(Option<K::Cloud>, Option<K::Cloud>), ReconcileError> {
     let items = K::list(cloud).await.map_err(|e| ReconcileError::cloud(&format!("listing {}s", K::NOUN), e))?;
-    Ok(items.into_iter().find(|item| K::name_of(item) == name && !K::is_gone(item)))
+    let (mut own, mut other) = (None, None);
+    for item in items.into_iter().filter(|item| K::name_of(item) == name && !K::is_gone(item)) {
+        if own.is_none() && obj.made_by_this(&item, intent) {
+            own = Some(item);
+        } else if other.is_none() {
+            other = Some(item);
+        }
+    }
+    Ok((own, other))
 }
 
 /// Deletes (or releases) the cloud object. `Ok(None)` means done: the finalizer may go.
 async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
     let noun = K::NOUN;
+    let resolved = if obj.deletion_policy() == DeletionPolicy::Retain { None } else { obj.resolve(ctx).await? };
+    let obj = resolved.as_ref().unwrap_or(obj);
     if obj.deletion_policy() == DeletionPolicy::Retain {
         if let Some(id) = draft.cloud_id() {
             let note = format!("deletionPolicy is Retain: left cloud {noun} {id} in place");
@@ -328,7 +391,8 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
         },
         // No ID recorded: a create may still have happened (crash or lost response).
         None if draft.create_requested_at().is_some() => {
-            find_by_name::<K>(&cloud, &obj.cloud_name()).await?.filter(|item| K::created_by(item) == obj.meta().uid.as_deref())
+            let intent = draft.create_requested_at().and_then(|t| t.parse::<Timestamp>().ok());
+            find_named(obj, &cloud, &obj.cloud_name(), intent).await?.0
         }
         None => None,
     };

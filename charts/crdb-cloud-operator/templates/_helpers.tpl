@@ -143,10 +143,10 @@ RBAC rules of the operator for the namespaces it watches. Least privilege: no de
 - apiGroups: ["crdbcloud.io"]
   resources: [{{ range $i, $plural := $plurals }}{{ if $i }}, {{ end }}"{{ $plural }}/status"{{ end }}]
   verbs: ["get", "patch", "update"]
-# Owner references with blockOwnerDeletion on the Secrets a SQLUser owns (needed where the
-# OwnerReferencesPermissionEnforcement admission plugin is on, e.g. OpenShift).
+# Owner references with blockOwnerDeletion on the Secrets a SQLUser or an APIKey owns (needed
+# where the OwnerReferencesPermissionEnforcement admission plugin is on, e.g. OpenShift).
 - apiGroups: ["crdbcloud.io"]
-  resources: ["sqlusers/finalizers"]
+  resources: ["sqlusers/finalizers", "apikeys/finalizers"]
   verbs: ["update"]
 # Secrets: credentialsRef/passwordSecretRef reads, a metadata watch for rotations, the generated
 # password Secret (create) and the connection Secret (server-side apply). Owned Secrets are

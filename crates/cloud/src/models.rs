@@ -742,6 +742,8 @@ mod roles;
 pub use roles::*;
 mod egress_rules;
 pub use egress_rules::*;
+mod accounts;
+pub use accounts::*;
 /// `SetEgressTrafficPolicyRequest`. The answer is an empty object; the policy is read back from
 /// `Cluster.egress_traffic_policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

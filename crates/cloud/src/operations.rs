@@ -107,6 +107,16 @@ operations! {
     GetEgressRule: GET "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
     EditEgressRule: PATCH "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
     DeleteEgressRule: DELETE "/api/v1/clusters/{cluster_id}/networking/egress-rules/{rule_id}";
+    ListServiceAccounts: GET "/api/v1/service-accounts";
+    CreateServiceAccount: POST "/api/v1/service-accounts";
+    GetServiceAccount: GET "/api/v1/service-accounts/{id}";
+    UpdateServiceAccount: PATCH "/api/v1/service-accounts/{id}";
+    DeleteServiceAccount: DELETE "/api/v1/service-accounts/{id}";
+    ListApiKeys: GET "/api/v1/api-keys";
+    CreateApiKey: POST "/api/v1/api-keys";
+    GetApiKey: GET "/api/v1/api-keys/{id}";
+    UpdateApiKey: PATCH "/api/v1/api-keys/{id}";
+    DeleteApiKey: DELETE "/api/v1/api-keys/{id}";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

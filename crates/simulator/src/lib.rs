@@ -35,6 +35,7 @@ pub mod security;
 mod sql_users;
 pub mod state;
 pub mod validation;
+mod accounts;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -212,6 +213,16 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         GetEgressRule => on(method, egress_rules::get),
         EditEgressRule => on(method, egress_rules::edit),
         DeleteEgressRule => on(method, egress_rules::delete),
+        ListServiceAccounts => on(method, accounts::list_service_accounts),
+        CreateServiceAccount => on(method, accounts::create_service_account),
+        GetServiceAccount => on(method, accounts::get_service_account),
+        UpdateServiceAccount => on(method, accounts::update_service_account),
+        DeleteServiceAccount => on(method, accounts::delete_service_account),
+        ListApiKeys => on(method, accounts::list_api_keys),
+        CreateApiKey => on(method, accounts::create_api_key),
+        GetApiKey => on(method, accounts::get_api_key),
+        UpdateApiKey => on(method, accounts::update_api_key),
+        DeleteApiKey => on(method, accounts::delete_api_key),
     }
 }
 

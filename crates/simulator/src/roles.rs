@@ -2,7 +2,8 @@
 //! /roles/{user_id}/{resource_type}/{resource_id}/{role_name}`. Every answer is the user's roles
 //! after the call (`GetAllRolesForUserResponse`). The rules a client meets: the role and resource
 //! type are the description's enums; the principal must exist in the organisation (the API key's
-//! own service account, or one created through the API); the resource must exist (the
+//! own service account, or one created through the API; its grants go when it is deleted); the
+//! resource must exist (the
 //! organisation itself, a live cluster); organisation roles are granted on the organisation only,
 //! folder roles on a folder or the organisation; granting a role held already changes nothing;
 //! revoking one not held is NotFound.
@@ -22,9 +23,10 @@ fn answer(org: &Org, user_id: &str) -> Json<GetAllRolesForUserResponse> {
     Json(GetAllRolesForUserResponse { roles: org.roles.get(user_id).cloned().unwrap_or_default(), group_roles: Vec::new() })
 }
 
-/// Whether `user_id` names a principal of the organisation.
+/// Whether `user_id` names a principal of the organisation: the API key's own service account or
+/// one created through the API (the simulator has no person users).
 fn principal_known(org: &Org, user_id: &str) -> bool {
-    user_id == org.creator_id
+    user_id == org.creator_id || org.accounts.service_accounts.contains_key(user_id)
 }
 
 fn check_principal(org: &Org, user_id: &str) -> ApiResult<()> {

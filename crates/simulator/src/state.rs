@@ -58,11 +58,13 @@ pub struct Store {
     /// API key -> organisation id. The only place keys are kept.
     keys: HashMap<String, String>,
     orgs: BTreeMap<String, Org>,
+    /// Keys created through the API: the SHA-256 of the secret -> (organisation id, key id).
+    issued: HashMap<String, (String, String)>,
 }
 
 impl Store {
     pub fn new(api_keys: &[String], now: Now) -> Self {
-        let mut store = Self { keys: HashMap::new(), orgs: BTreeMap::new() };
+        let mut store = Self { keys: HashMap::new(), orgs: BTreeMap::new(), issued: HashMap::new() };
         for (index, key) in api_keys.iter().enumerate() {
             if store.keys.contains_key(key) {
                 continue;
@@ -79,11 +81,23 @@ impl Store {
         for org in self.orgs.values_mut() {
             org.clusters.clear();
             org.roles.clear();
+            org.accounts = Default::default();
         }
+        self.issued.clear();
     }
 
     pub fn org_id_for_key(&self, key: &str) -> Option<&str> {
-        self.keys.get(key).map(String::as_str)
+        self.keys.get(key).or_else(|| self.issued.get(&issued_hash(key)).map(|(org, _)| org)).map(String::as_str)
+    }
+
+    /// A key created through the API authenticates for `org_id` until it is revoked.
+    pub fn issue_key(&mut self, secret: &str, org_id: &str, key_id: &str) {
+        self.issued.insert(issued_hash(secret), (org_id.to_string(), key_id.to_string()));
+    }
+
+    /// The key with id `key_id` no longer authenticates.
+    pub fn revoke_key(&mut self, key_id: &str) {
+        self.issued.retain(|_, (_, id)| id != key_id);
     }
 
     /// The organisation, with its clusters brought up to `now`.
@@ -112,6 +126,11 @@ impl Store {
     }
 }
 
+/// Issued keys are kept as hashes: the secret is shown once, in the create's answer.
+fn issued_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
 pub fn cluster_not_found(cluster_id: &str) -> ApiError {
     ApiError::not_found(format!("cluster {cluster_id} not found"))
 }
@@ -126,6 +145,8 @@ pub struct Org {
     pub forgotten: BTreeMap<String, Cluster>,
     /// The roles each principal (a person or a service account, by ID) holds directly.
     pub roles: BTreeMap<String, Vec<crdb_cloud::models::BuiltInRole>>,
+    /// Service accounts and API keys.
+    pub accounts: super::accounts::Accounts,
 }
 
 /// What a child operation needs from its cluster.
@@ -145,7 +166,7 @@ impl Org {
             name: format!("Simulated organization {number}"),
             created_at: rfc3339(now),
         };
-        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), roles: BTreeMap::new() }
+        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), roles: BTreeMap::new(), accounts: Default::default() }
     }
 
     pub fn advance(&mut self, now: Now) {

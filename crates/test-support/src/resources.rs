@@ -60,7 +60,10 @@ spec:
 
 /// `advanced_cluster(cluster)` (every kind needs a cluster that can hold it: egress rules need
 /// ADVANCED and DEFAULT_DENY) with one child of every kind: SQLUser `app`, Database `orders`,
-/// AllowlistEntry `office` (203.0.113.0/24) and EgressRule `backups` (FQDN storage.googleapis.com).
+/// AllowlistEntry `office` (203.0.113.0/24) and EgressRule `backups` (FQDN storage.googleapis.com);
+/// and one of each organisation-level kind: ServiceAccount `deployer` with its APIKey
+/// `deployer-key` and a RoleGrant `deployer-dev` (CLUSTER_DEVELOPER on the cluster), Stalled
+/// NamespaceNotAllowed unless the operator trusts the namespace with them.
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
     [
         advanced_cluster(cluster),
@@ -68,8 +71,16 @@ pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
         child("Database", "orders", cluster, ""),
         child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"),
         child("EgressRule", "backups", cluster, "  type: FQDN\n  destination: storage.googleapis.com\n  ports: [443]\n"),
+        org_level("ServiceAccount", "deployer", "  description: deploys the shop\n"),
+        org_level("APIKey", "deployer-key", "  serviceAccountRef: {name: deployer}\n"),
+        org_level("RoleGrant", "deployer-dev", &format!("  serviceAccountRef: {{name: deployer}}\n  role: CLUSTER_DEVELOPER\n  scope: {{clusterRef: {{name: {cluster}}}}}\n")),
     ]
     .concat()
+}
+
+/// An organisation-level resource (ServiceAccount, APIKey, RoleGrant); `spec` as for [`child`].
+pub fn org_level(kind: &str, name: &str, spec: &str) -> String {
+    format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n{spec}")
 }
 
 /// Polls `get` until `done` holds, panicking with the last value after `timeout`.

@@ -9,9 +9,11 @@ pub mod database;
 pub mod role_grant;
 pub mod sql_user;
 pub mod egress_rule;
+pub mod service_account;
+pub mod api_key;
 
 use super::registry::{Registered, entry};
-use crate::api::{AllowlistEntry, CockroachCluster, Database, EgressRule, RoleGrant, SQLUser};
+use crate::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, RoleGrant, SQLUser, ServiceAccount};
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
@@ -21,6 +23,8 @@ pub fn all() -> Vec<Box<dyn Registered>> {
         entry::<Database>(),
         entry::<AllowlistEntry>(),
         entry::<EgressRule>(),
+        entry::<ServiceAccount>(),
+        entry::<APIKey>(),
         entry::<RoleGrant>(),
     ]
 }

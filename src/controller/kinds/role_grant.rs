@@ -8,7 +8,7 @@ use kube::ResourceExt;
 
 use crate::api::child::ChildStatusFields;
 use crate::api::role_grant::{GrantedRole, RoleGrantStatus};
-use crate::api::{CockroachCluster, RoleGrant};
+use crate::api::{CockroachCluster, RoleGrant, ServiceAccount};
 use crate::cloud::cache::ListKey;
 use crate::cloud::models::{BuiltInRole, Organization, OrganizationUserRole, ResourceType, RoleResource};
 use crate::cloud::{CloudClient, CloudError, Listing};
@@ -65,10 +65,17 @@ impl RoleGrant {
     }
 
     /// The principal's cloud ID, or what it waits for.
-    async fn principal(&self, _ctx: &Context) -> Result<Result<String, Waiting>, ReconcileError> {
+    async fn principal(&self, ctx: &Context) -> Result<Result<String, Waiting>, ReconcileError> {
         match (&self.spec.user_id, &self.spec.service_account_ref) {
             (Some(id), _) => Ok(Ok(id.clone())),
-            (None, Some(_)) => Err(ReconcileError::stalled(Reason::InvalidSpec, "spec.serviceAccountRef is not served by this build; use spec.userId")),
+            (None, Some(reference)) => {
+                let namespace = self.namespace().unwrap_or_default();
+                let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(ctx.client.clone(), &namespace);
+                let id = accounts.get_opt(&reference.name).await?.and_then(|a| a.status.and_then(|s| s.service_account_id));
+                Ok(id.ok_or_else(|| {
+                    Waiting::new(Reason::WaitingForServiceAccount, format!("spec.serviceAccountRef: ServiceAccount {namespace}/{} has no cloud service account yet", reference.name))
+                }))
+            }
             (None, None) => Err(ReconcileError::stalled(Reason::InvalidSpec, "exactly one of spec.serviceAccountRef or spec.userId must be set")),
         }
     }
