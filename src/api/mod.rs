@@ -5,6 +5,7 @@ pub mod child;
 pub mod cluster;
 pub mod common;
 pub mod database;
+pub mod folder;
 pub mod prose;
 pub mod settings;
 pub mod sql_user;
@@ -17,6 +18,7 @@ pub use database::Database;
 pub use sql_user::SQLUser;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
+pub use folder::{Folder, FolderSpec, FolderStatus, LocalFolderRef};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
 

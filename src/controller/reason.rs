@@ -134,6 +134,10 @@ reasons! {
     UnexpectedResponse,
     CloudError,
     NotSent,
+    /// A resource waits for the Folder its spec names to have a cloud folder.
+    WaitingForFolder,
+    /// The cloud refuses to delete a folder that holds clusters or folders.
+    FolderNotEmpty,
 }
 
 impl fmt::Display for Reason {

@@ -67,6 +67,20 @@ pub enum Plan<C> {
     Change { change: C, summary: String },
 }
 
+/// What a resource's references to other resources (a folder named by `folderRef`) resolve to,
+/// before anything is sent.
+#[derive(Debug)]
+pub enum Resolved<K> {
+    /// The spec names no other resource: use it as it is.
+    AsIs,
+    /// The spec with every reference replaced by the cloud ID it names (e.g. `folderRef` by
+    /// `parentId`): plan, create and execute read this copy.
+    With(Box<K>),
+    /// A referenced resource has no cloud ID yet: nothing is sent, and the resource waits, woken by
+    /// the watch of the referenced kind (see [`TopLevel::watches`]), not by polling.
+    Wait { reason: Reason, message: String },
+}
+
 /// A top-level cloud object kind.
 pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
     /// The cloud object.
@@ -107,6 +121,18 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// Sends the delete of `item` (after checks such as delete protection).
     fn delete(&self, cloud: &CloudClient, item: &Self::Cloud) -> impl Future<Output = Result<(), ReconcileError>> + Send;
 
+    /// Whether a listed object holds the key this resource's object takes (another object there
+    /// blocks the create). Default: the same name; a kind whose names are unique only within a
+    /// parent (folders) compares the parent too.
+    fn same_key(&self, item: &Self::Cloud) -> bool {
+        Self::name_of(item) == self.cloud_name()
+    }
+
+    /// Resolves the spec's references to other resources of the namespace. Default: none.
+    fn resolve(&self, _ctx: &Context) -> impl Future<Output = Result<Resolved<Self>, ReconcileError>> + Send {
+        async { Ok(Resolved::AsIs) }
+    }
+
     /// Other watches that wake a resource of this kind, besides its own (objects its spec
     /// references). Default: none.
     fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
@@ -141,6 +167,13 @@ async fn cloud_client<K: TopLevel>(obj: &K, ctx: &Context) -> Result<CloudClient
 }
 
 async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
+    let resolved = match obj.resolve(ctx).await? {
+        Resolved::AsIs => None,
+        Resolved::With(resolved) => Some(resolved),
+        // The referenced resource's watch wakes this one; the resync is only a safety net.
+        Resolved::Wait { reason, message } => return Ok(Step::new(Outcome::progressing(reason, message), ctx.timing.jittered_resync())),
+    };
+    let obj = resolved.as_deref().unwrap_or(obj);
     let cloud = cloud_client(obj, ctx).await?;
     let Some(item) = observe_or_create(obj, ctx, api, &cloud, draft, written).await? else {
         return Ok(Step::new(
@@ -219,11 +252,12 @@ async fn observe_or_create<K: TopLevel>(
     // Exactly once: before creating, look for an object created earlier (the response may have
     // been lost, or the operator may have crashed before recording the ID).
     let name = obj.cloud_name();
-    if let Some(existing) = find_by_name::<K>(cloud, &name).await? {
-        if K::created_by(&existing) == obj.meta().uid.as_deref() {
-            tracing::info!(id = %K::id_of(&existing), "found the {noun} created by an earlier create request");
-            return Ok(Some(existing));
-        }
+    let (own, taken) = search(obj, cloud).await?;
+    if let Some(existing) = own {
+        tracing::info!(id = %K::id_of(&existing), "found the {noun} created by an earlier create request");
+        return Ok(Some(existing));
+    }
+    if let Some(existing) = taken {
         let id = K::id_of(&existing);
         return Err(ReconcileError::stalled(
             Reason::NameInUse,
@@ -304,9 +338,13 @@ fn capitalised(noun: &str) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-async fn find_by_name<K: TopLevel>(cloud: &CloudClient, name: &str) -> Result<Option<K::Cloud>, ReconcileError> {
+/// Lists the objects the key can see: the one this resource created (it carries the resource's
+/// marker, wherever it is now), else another one holding the key this resource's object would take.
+async fn search<K: TopLevel>(obj: &K, cloud: &CloudClient) -> Result<(Option<K::Cloud>, Option<K::Cloud>), ReconcileError> {
     let items = K::list(cloud).await.map_err(|e| ReconcileError::cloud(&format!("listing {}s", K::NOUN), e))?;
-    Ok(items.into_iter().find(|item| K::name_of(item) == name && !K::is_gone(item)))
+    let uid = obj.meta().uid.as_deref();
+    let (own, others): (Vec<_>, Vec<_>) = items.into_iter().filter(|item| !K::is_gone(item)).partition(|item| uid.is_some() && K::created_by(item) == uid);
+    Ok((own.into_iter().next(), others.into_iter().find(|item| obj.same_key(item))))
 }
 
 /// Deletes (or releases) the cloud object. `Ok(None)` means done: the finalizer may go.
@@ -327,9 +365,7 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
             Err(e) => return Err(ReconcileError::cloud(&format!("reading the {noun} before deleting it"), e)),
         },
         // No ID recorded: a create may still have happened (crash or lost response).
-        None if draft.create_requested_at().is_some() => {
-            find_by_name::<K>(&cloud, &obj.cloud_name()).await?.filter(|item| K::created_by(item) == obj.meta().uid.as_deref())
-        }
+        None if draft.create_requested_at().is_some() => search(obj, &cloud).await?.0,
         None => None,
     };
     let Some(item) = item.filter(|item| !K::is_gone(item)) else {

@@ -99,6 +99,12 @@ operations! {
     SetClientCACert: POST "/api/v1/clusters/{cluster_id}/client-ca-cert";
     UpdateClientCACert: PATCH "/api/v1/clusters/{cluster_id}/client-ca-cert";
     DeleteClientCACert: DELETE "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    ListFolders: GET "/api/v1/folders";
+    CreateFolder: POST "/api/v1/folders";
+    GetFolder: GET "/api/v1/folders/{folder_id}";
+    UpdateFolder: PATCH "/api/v1/folders/{folder_id}";
+    DeleteFolder: DELETE "/api/v1/folders/{folder_id}";
+    ListFolderContents: GET "/api/v1/folders/{folder_id}/contents";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

@@ -22,6 +22,7 @@ pub mod exports;
 pub mod errors;
 mod extract;
 pub mod faults;
+pub mod folders;
 pub mod journal;
 mod maintenance;
 mod misc;
@@ -202,6 +203,12 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         SetClientCACert => on(method, security::set_client_ca),
         UpdateClientCACert => on(method, security::update_client_ca),
         DeleteClientCACert => on(method, security::delete_client_ca),
+        ListFolders => on(method, folders::list),
+        CreateFolder => on(method, folders::create),
+        GetFolder => on(method, folders::get),
+        UpdateFolder => on(method, folders::update),
+        DeleteFolder => on(method, folders::delete),
+        ListFolderContents => on(method, folders::list_contents),
     }
 }
 

@@ -73,6 +73,7 @@ impl Store {
     pub fn reset(&mut self) {
         for org in self.orgs.values_mut() {
             org.clusters.clear();
+            org.folders.clear();
         }
     }
 
@@ -118,6 +119,8 @@ pub struct Org {
     /// Deleted clusters that GET no longer answers for: the description does not say they leave
     /// `show_inactive=true` lists, so those keep showing them.
     pub forgotten: BTreeMap<String, Cluster>,
+    /// The organisation's folders (see [`folders`](super::folders)).
+    pub folders: super::folders::Folders,
 }
 
 /// What a child operation needs from its cluster.
@@ -137,7 +140,7 @@ impl Org {
             name: format!("Simulated organization {number}"),
             created_at: rfc3339(now),
         };
-        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new() }
+        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), folders: BTreeMap::new() }
     }
 
     pub fn advance(&mut self, now: Now) {

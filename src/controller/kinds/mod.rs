@@ -6,12 +6,13 @@ pub mod allowlist_entry;
 pub mod cluster;
 pub mod cluster_plan;
 pub mod database;
+pub mod folder;
 pub mod sql_user;
 
 use super::registry::{Registered, entry};
-use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crate::api::{AllowlistEntry, CockroachCluster, Database, Folder, SQLUser};
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
-    vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>()]
+    vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>(), entry::<Folder>()]
 }
