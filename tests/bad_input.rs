@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, Folder, SQLUser};
 use kube::api::Api;
 use serde_json::Value;
 use crdb_test_support::*;
@@ -189,6 +189,7 @@ async fn the_bad_input_corpus_is_refused_or_stalled_and_harms_nothing() {
     let users: Api<SQLUser> = ns.api();
     let databases: Api<Database> = ns.api();
     let allowlist: Api<AllowlistEntry> = ns.api();
+    let folders: Api<Folder> = ns.api();
     let base = wait_for(&clusters, "base-db", READY_TIMEOUT, "Ready", is_ready).await;
     wait_for(&users, "base-user", READY_TIMEOUT, "Ready", is_ready).await;
     wait_for(&databases, "base-database", READY_TIMEOUT, "Ready", is_ready).await;
@@ -262,6 +263,7 @@ async fn the_bad_input_corpus_is_refused_or_stalled_and_harms_nothing() {
                 "SQLUser" => users.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap()),
                 "Database" => databases.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap()),
                 "AllowlistEntry" => allowlist.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap()),
+                "Folder" => folders.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap()),
                 other => panic!("{}: unexpected kind {other}", case.file),
             };
             let Some(obj) = obj else { continue };
