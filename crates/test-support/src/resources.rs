@@ -36,13 +36,15 @@ pub fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
 }
 
 /// `serverless_cluster(cluster)` with one child of every kind: SQLUser `app`, Database `orders`
-/// and AllowlistEntry `office` (203.0.113.0/24).
+/// and AllowlistEntry `office` (203.0.113.0/24); and one of every organisation-level kind: Folder
+/// `team` (at the root; the cluster is not in it, so everything can be deleted at once).
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
     [
         serverless_cluster(cluster),
         child("SQLUser", "app", cluster, ""),
         child("Database", "orders", cluster, ""),
         child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"),
+        "---\napiVersion: crdbcloud.io/v1alpha1\nkind: Folder\nmetadata:\n  name: team\nspec: {}\n".to_string(),
     ]
     .concat()
 }
