@@ -1,6 +1,6 @@
 //! Crash consistency: seeded, reproducible randomised trials in which clusters, SQL users (with
-//! generated and referenced passwords), databases and allowlist entries are created, updated,
-//! rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
+//! generated and referenced passwords), databases, allowlist entries and folders are created,
+//! updated, rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
 //! delays) and restarted, again and again. After each trial's operations the operator runs
 //! undisturbed and everything must converge; then the trial deletes everything.
 //!
@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, Folder, SQLUser};
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -88,6 +88,8 @@ struct Model {
     users: BTreeMap<String, UserModel>,
     databases: BTreeMap<String, DatabaseModel>,
     entries: BTreeMap<String, EntryModel>,
+    /// Folder resource -> the folder's name in the cloud.
+    folders: BTreeMap<String, String>,
     /// (kind, name) of every deleted resource.
     deleted: Vec<(&'static str, String)>,
     next: u32,
@@ -222,7 +224,8 @@ impl Trial {
             54..=61 => self.rename_database().await,
             62..=75 => self.add_entry(&cluster).await,
             76..=83 => self.toggle_entry().await,
-            84..=94 => self.delete_child().await,
+            84..=87 => self.delete_child().await,
+            88..=94 => self.folder_action().await,
             _ => self.delete_cluster().await,
         }
     }
@@ -317,6 +320,32 @@ impl Trial {
         self.actions.push("delete-child");
     }
 
+    /// Adds a folder (while there are fewer than two), renames one, or deletes one.
+    async fn folder_action(&mut self) {
+        let roll = self.rng.random_range(0..3);
+        let picked = pick(&self.model.folders, &mut self.rng).map(|(n, _)| n.clone());
+        match (roll, picked) {
+            (_, None) | (0, _) if self.model.folders.len() < 2 => {
+                let name = self.model.fresh("folder-");
+                self.apply(&format!("apiVersion: crdbcloud.io/v1alpha1\nkind: Folder\nmetadata:\n  name: {name}\nspec: {{}}\n")).await;
+                self.model.folders.insert(name.clone(), name);
+                self.actions.push("add-folder");
+            }
+            (1, Some(name)) => {
+                let cloud_name = format!("{name}-v{}", self.rng.random_range(1..1000));
+                self.merge::<Folder>(&name, json!({"spec": {"name": cloud_name}})).await;
+                self.model.folders.insert(name, cloud_name);
+                self.actions.push("rename-folder");
+            }
+            (_, Some(name)) => {
+                kubectl(&["delete", "-n", self.ns(), "--wait=false", &format!("{}/{name}", plural("folder"))], None).await.ok();
+                self.forget("folder", &name);
+                self.actions.push("delete-folder");
+            }
+            _ => {}
+        }
+    }
+
     /// Deletes a cluster together with its children, in one `kubectl delete`.
     async fn delete_cluster(&mut self) {
         let Some(name) = self.model.pick_cluster(&mut self.rng) else { return };
@@ -341,6 +370,9 @@ impl Trial {
             "database" => {
                 self.model.databases.remove(name);
             }
+            "folder" => {
+                self.model.folders.remove(name);
+            }
             _ => {
                 self.model.entries.remove(name);
             }
@@ -360,6 +392,7 @@ impl Trial {
             ("sqluser", serde_json::to_value(self.api::<SQLUser>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("database", serde_json::to_value(self.api::<Database>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("allowlistentry", serde_json::to_value(self.api::<AllowlistEntry>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("folder", serde_json::to_value(self.api::<Folder>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
             lists.iter().find(|(k, _)| *k == kind)?.1.as_array()?.iter().find(|o| o["metadata"]["name"] == name).cloned()
@@ -372,6 +405,7 @@ impl Trial {
             .chain(self.model.users.keys().map(|n| ("sqluser", n)))
             .chain(self.model.databases.keys().map(|n| ("database", n)))
             .chain(self.model.entries.keys().map(|n| ("allowlistentry", n)))
+            .chain(self.model.folders.keys().map(|n| ("folder", n)))
             .collect();
         for (kind, name) in expected {
             let obj = find(kind, name);
@@ -487,7 +521,38 @@ impl Trial {
                 }
             }
         }
+        self.audit_folders(&mut audit).await;
         audit
+    }
+
+    /// Folders: one per resource, named as its spec says, tagged with its UID; no others.
+    async fn audit_folders(&self, audit: &mut Audit) {
+        let cloud = self.admin.cloud().list_folders().await.unwrap().items;
+        let folders = self.api::<Folder>();
+        let mut accounted = BTreeSet::new();
+        for (name, cloud_name) in &self.model.folders {
+            let cr = folders.get(name).await.unwrap();
+            let owned: Vec<_> = cloud.iter().filter(|f| f.labels.get("crdb-operator-uid").map(String::as_str) == cr.metadata.uid.as_deref()).collect();
+            if owned.len() > 1 {
+                audit.duplicates += owned.len() - 1;
+                audit.problems.push(format!("{} cloud folders for Folder {name}", owned.len()));
+            }
+            let Some(folder) = owned.first() else {
+                audit.problems.push(format!("folder {name} missing in the cloud"));
+                continue;
+            };
+            accounted.extend(owned.iter().map(|f| f.resource_id.clone()));
+            if &folder.name != cloud_name {
+                audit.problems.push(format!("folder {name}: named {:?} in the cloud, spec {cloud_name:?}", folder.name));
+            }
+            if cr.status.as_ref().and_then(|s| s.folder_id.as_deref()) != Some(folder.resource_id.as_str()) {
+                audit.problems.push(format!("folder {name}: status does not name cloud folder {}", folder.resource_id));
+            }
+        }
+        for orphan in cloud.iter().filter(|f| !accounted.contains(&f.resource_id)) {
+            audit.orphans += 1;
+            audit.problems.push(format!("orphan cloud folder {} ({})", orphan.name, orphan.resource_id));
+        }
     }
 }
 
@@ -573,6 +638,10 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
         trial.model.clusters.remove(&name);
         trial.model.deleted.push(("cockroachcluster", name));
     }
+    let folders: Vec<String> = trial.model.folders.keys().cloned().collect();
+    for name in folders {
+        trial.forget("folder", &name);
+    }
     if trial.rng.random_bool(0.5) {
         trial.crash().await;
     }
@@ -592,6 +661,9 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     }
     outcome.orphans += left.len();
     outcome.problems.extend(left.iter().map(|c| format!("orphan after deletion: cluster {}", c.cluster.name)));
+    let folders_left = trial.admin.cloud().list_folders().await.unwrap().items;
+    outcome.orphans += folders_left.len();
+    outcome.problems.extend(folders_left.iter().map(|f| format!("orphan after deletion: folder {}", f.name)));
     let operator_panicked = trial.operator.as_ref().is_some_and(|o| o.logs().contains("panicked"));
     if operator_panicked {
         outcome.problems.push("the operator panicked".into());
