@@ -224,3 +224,25 @@ async fn a_folder_in_an_untrusted_namespace_is_stalled_and_nothing_is_sent() {
     api.delete("sneaky", &DeleteParams::default()).await.unwrap();
     wait_gone(&api, "sneaky", TIMEOUT).await;
 }
+
+#[tokio::test]
+async fn folders_at_rest_share_one_list_per_resync() {
+    let world = World::start_with("folder-rest", |o| o.resync_seconds = 3).await;
+    let api: Api<Folder> = world.api();
+    let names = ["rest-a", "rest-b", "rest-c", "rest-d"];
+    world.apply(&names.iter().map(|n| folder(n, "")).collect::<String>()).await;
+    for name in names {
+        wait_for(&api, name, TIMEOUT, "Ready", is_ready).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (gets, lists) = (world.admin.count(Operation::GetFolder).await, world.admin.count(Operation::ListFolders).await);
+    let window = Duration::from_secs(15);
+    tokio::time::sleep(window).await;
+    let gets = world.admin.count(Operation::GetFolder).await - gets;
+    let lists = world.admin.count(Operation::ListFolders).await - lists;
+    println!("folders at rest: {lists} ListFolders and {gets} GetFolder in {window:?}, four folders at a 3 s resync");
+    // Four folders drift-checked every 3 s for 15 s: one shared list per resync (about five, a
+    // few more with the resync's jitter), not one read per folder (twenty).
+    assert_eq!(gets, 0, "settled folders are read from the shared list");
+    assert!((3..=8).contains(&lists), "{lists} folder lists in {window:?} at a 3 s resync");
+}

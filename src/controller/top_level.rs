@@ -35,7 +35,7 @@ use super::reason::Reason;
 use super::reconciler::{Managed, StatusFields, Step, priority_of};
 use super::status::apply_status;
 use crate::api::common::{CredentialsRef, DeletionPolicy};
-use crate::cloud::{CloudClient, CloudError};
+use crate::cloud::{CloudClient, CloudError, Priority};
 
 /// The status fields the exactly-once create keeps.
 pub trait TopLevelStatus: StatusFields {
@@ -121,6 +121,19 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// Sends the delete of `item` (after checks such as delete protection).
     fn delete(&self, cloud: &CloudClient, item: &Self::Cloud) -> impl Future<Output = Result<(), ReconcileError>> + Send;
 
+    /// Reads the object with this ID for one pass. Default: one GET per resource. An
+    /// organisation-level kind reads it from one paginated list of its kind per API key, shared by
+    /// all its resources (as cluster contents are), `priority` saying how old that list may be.
+    fn read(_ctx: &Context, cloud: &CloudClient, id: &str, _priority: Priority) -> impl Future<Output = Result<Self::Cloud, CloudError>> + Send {
+        Self::get(cloud, id)
+    }
+
+    /// After the operator's own write: the object as the cloud now holds it (`None`: deleted), so a
+    /// shared list [`read`](TopLevel::read) uses can follow it. Default: nothing.
+    fn wrote(_ctx: &Context, _cloud: &CloudClient, _id: &str, _now: Option<&Self::Cloud>) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
     /// Whether a listed object holds the key this resource's object takes (another object there
     /// blocks the create). Default: the same name; a kind whose names are unique only within a
     /// parent (folders) compares the parent too.
@@ -201,6 +214,7 @@ async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K:
         Plan::Change { change, summary } => (change, summary),
     };
     let updated = obj.execute(&cloud, &item, change).await?;
+    K::wrote(ctx, &cloud, K::id_of(&updated), Some(&updated)).await;
     let (reason, note) = if drift {
         (Reason::DriftCorrected, format!("the cloud {} had drifted from the spec ({summary}); restored it", K::NOUN))
     } else {
@@ -223,7 +237,7 @@ async fn observe_or_create<K: TopLevel>(
 ) -> Result<Option<K::Cloud>, ReconcileError> {
     let noun = K::NOUN;
     if let Some(id) = draft.cloud_id().map(str::to_string) {
-        match K::get(cloud, &id).await {
+        match K::read(ctx, cloud, &id, priority_of(obj)).await {
             Ok(item) if !K::is_gone(&item) => return Ok(Some(item)),
             Ok(_) | Err(CloudError::NotFound(_)) => {
                 let note = format!("cloud {noun} {id} no longer exists (deleted outside the operator); creating it again");
@@ -294,6 +308,7 @@ async fn observe_or_create<K: TopLevel>(
 
     match obj.create(cloud).await {
         Ok(item) => {
+            K::wrote(ctx, cloud, K::id_of(&item), Some(&item)).await;
             let note = format!("created cloud {noun} {} ({})", K::name_of(&item), K::id_of(&item));
             ctx.event(obj, EventType::Normal, Reason::Created, "Create", note).await;
             // Record the ID at once; everything else follows in the final status write.
@@ -373,6 +388,7 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
     };
     K::observe(draft, &item);
     obj.delete(&cloud, &item).await?;
+    K::wrote(ctx, &cloud, K::id_of(&item), None).await;
     let id = K::id_of(&item);
     ctx.event(obj, EventType::Normal, Reason::Deleting, "Delete", format!("deleting cloud {noun} {id}")).await;
     // Wait for the cloud to confirm (gone or 404) before releasing the resource.
