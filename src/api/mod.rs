@@ -5,10 +5,10 @@ pub mod child;
 pub mod cluster;
 pub mod common;
 pub mod database;
-pub mod folder;
 pub mod prose;
 pub mod settings;
 pub mod sql_user;
+pub mod folder;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};

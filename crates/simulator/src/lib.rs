@@ -22,7 +22,6 @@ pub mod exports;
 pub mod errors;
 mod extract;
 pub mod faults;
-pub mod folders;
 pub mod journal;
 mod maintenance;
 mod misc;
@@ -34,6 +33,7 @@ pub mod security;
 mod sql_users;
 pub mod state;
 pub mod validation;
+pub mod folders;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -6,11 +6,12 @@ pub mod allowlist_entry;
 pub mod cluster;
 pub mod cluster_plan;
 pub mod database;
-pub mod folder;
 pub mod sql_user;
+pub mod folder;
 
 use super::registry::{Registered, entry};
-use crate::api::{AllowlistEntry, CockroachCluster, Database, Folder, SQLUser};
+use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crate::api::Folder;
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
