@@ -246,3 +246,24 @@ async fn folders_at_rest_share_one_list_per_resync() {
     assert_eq!(gets, 0, "settled folders are read from the shared list");
     assert!((3..=8).contains(&lists), "{lists} folder lists in {window:?} at a 3 s resync");
 }
+
+#[tokio::test]
+async fn a_strangers_folder_with_the_same_name_in_the_same_parent_is_not_taken_over() {
+    let world = World::start("folder-stranger").await;
+    let api: Api<Folder> = world.api();
+    // Made in the console: no ownership label.
+    let request = crdb_cloud::models::CreateFolderRequest { name: "shared".into(), ..Default::default() };
+    let stranger = world.admin.cloud().create_folder(&request).await.unwrap();
+    world.apply(&folder("shared", "")).await;
+    let stalled = wait_for(&api, "shared", TIMEOUT, "Stalled NameInUse", |f| is_stalled_with(f, "NameInUse")).await;
+    let (_, _, message) = condition(&stalled, "Stalled").unwrap();
+    assert!(message.contains(&stranger.resource_id) && message.contains("spec.adoptFolderId"), "{message}");
+    assert_eq!(world.admin.count(Operation::CreateFolder).await, 1, "only the console's create");
+    assert_eq!(world.admin.count(Operation::UpdateFolder).await, 0, "the stranger's folder is left as it is");
+
+    // The same name under another parent is another key: created there.
+    world.apply(&[folder("home", ""), folder("shared-inside", "  name: shared\n  parentRef:\n    name: home\n")].concat()).await;
+    let inside = wait_for(&api, "shared-inside", TIMEOUT, "Ready", is_ready).await;
+    assert_eq!(inside.status.as_ref().unwrap().path.as_deref(), Some("/home/shared"));
+    assert_ne!(folder_id(&inside), stranger.resource_id);
+}
