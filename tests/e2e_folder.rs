@@ -158,7 +158,9 @@ async fn a_cluster_waits_for_its_folder_without_polling_and_is_created_in_it() {
 
 #[tokio::test]
 async fn a_non_empty_folder_is_stalled_until_emptied_and_clusters_move_between_folders() {
-    let world = World::start_with("folder-full", |o| o.resync_seconds = 3).await;
+    // The default resync (300 s) and stalled retry (120 s): only the watches of what a folder holds
+    // can wake its refused deletion within the test's timeouts.
+    let world = World::start("folder-full").await;
     let clusters: Api<CockroachCluster> = world.api();
     let folders: Api<Folder> = world.api();
     world.apply(&[folder("apps", ""), folder("inner", "  parentRef:\n    name: apps\n"), cluster_in("moved-db", "apps")].concat()).await;

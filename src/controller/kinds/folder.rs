@@ -15,12 +15,16 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
+use futures::TryStreamExt;
+use kube::core::DeserializeGuard;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 
 use super::cluster_plan::{OWNER_LABEL, desired_labels};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
+use crate::api::CockroachCluster;
 use crate::api::folder::{Folder, FolderStatus, LocalFolderRef};
 use crate::cloud::models::{CreateFolderRequest, FolderResource, ROOT_FOLDER, UpdateFolderSpec};
 use crate::cloud::cache::ListKey;
@@ -220,9 +224,16 @@ impl TopLevel for Folder {
         })
     }
 
-    /// A folder waiting for its parent proceeds as soon as the parent gets its cloud ID.
+    /// A folder waiting for its parent proceeds as soon as the parent gets its cloud ID; a folder
+    /// whose deletion the cloud refused (not empty) tries again as soon as a Folder or a
+    /// CockroachCluster naming it changes or goes, instead of at the slow stalled retry.
     fn watches(controller: Controller<Folder>, wiring: &Wiring) -> Controller<Folder> {
-        wake_on_folders(controller, wiring, |f: &Folder| f.spec.parent_ref.as_ref())
+        let controller = wake_on_folders(controller, wiring, |f: &Folder| f.spec.parent_ref.as_ref());
+        let parent_of = |folder: &Folder| folder.spec.parent_ref.as_ref().map(|p| ObjectRef::new(&p.name).within(&folder.namespace().unwrap_or_default()));
+        let folder_of = |cluster: &CockroachCluster| cluster.spec.folder_ref.as_ref().map(|f| ObjectRef::new(&f.name).within(&cluster.namespace().unwrap_or_default()));
+        controller
+            .watches_stream(readable::<Folder>(wiring), move |child| parent_of(&child))
+            .watches_stream(readable::<CockroachCluster>(wiring), move |cluster| folder_of(&cluster))
     }
 }
 
@@ -246,13 +257,24 @@ pub fn folder_id(ctx: &Context, namespace: &str, reference: &LocalFolderRef, fie
     }
 }
 
+/// The objects of kind `R` as they change, created, updated or deleted. One the operator cannot
+/// read (an older or hand-edited schema) wakes nobody: its own controller reports it, and it does
+/// not stop this watch.
+fn readable<R>(wiring: &Wiring) -> impl futures::Stream<Item = Result<R, watcher::Error>> + Send + 'static
+where
+    R: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let api: Api<DeserializeGuard<R>> = wiring.api();
+    watcher(api, wiring.watcher_config()).touched_objects().try_filter_map(|object| std::future::ready(Ok(object.0.ok())))
+}
+
 /// Wakes the resources of kind `K` whose spec names (through `reference`) a Folder that changed.
 pub fn wake_on_folders<K>(controller: Controller<K>, wiring: &Wiring, reference: fn(&K) -> Option<&LocalFolderRef>) -> Controller<K>
 where
     K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     let store = controller.store();
-    controller.watches(wiring.api::<Folder>(), wiring.watcher_config(), move |folder| {
+    controller.watches_stream(readable::<Folder>(wiring), move |folder| {
         let (namespace, name) = (folder.namespace(), folder.name_any());
         store
             .state()
