@@ -123,6 +123,8 @@ async fn on_node(exit_when_ready: bool, timeout: Duration) {
                 "install", "crdb-cloud-operator", &chart, "-n", "crdb-cloud-operator", "--wait", "--timeout", "180s",
                 "--set", &repository, "--set", &tag, "--set", "image.pullPolicy=Never", "--set", &api_url,
                 "--set", "apiKey.existingSecret=cloud-api-key",
+                // The examples' Folder is organisation-level: trust the namespace they go to.
+                "--set", &format!("orgNamespaces={{{NAMESPACE}}}"),
             ],
             None,
         )

@@ -402,6 +402,20 @@ async fn every_operation_round_trips_through_the_simulator() {
     assert_eq!(client.delete_egress_rule(&adv, &rule.id).await.unwrap().state, EgressRuleState::PendingDeletion);
     assert!(client.list_egress_rules(&adv).await.unwrap().items.is_empty());
 
+    // Folders: a tree, renamed and moved, listed, its contents, then removed.
+    let team = client.create_folder(&CreateFolderRequest { name: "team".into(), ..Default::default() }).await.unwrap();
+    assert_eq!((team.parent_id.as_str(), team.resource_type.clone()), (ROOT_FOLDER, FolderResourceType::Folder));
+    let inner = CreateFolderRequest { name: "prod".into(), parent_id: Some(team.resource_id.clone()), labels: Some([("env".to_string(), "prod".to_string())].into()) };
+    let prod = client.create_folder(&inner).await.unwrap();
+    assert_eq!(client.get_folder(&prod.resource_id).await.unwrap().path, vec![PathSegment { id: team.resource_id.clone(), name: "team".into() }]);
+    let renamed = client.update_folder(&prod.resource_id, &UpdateFolderSpec { name: Some("live".into()), ..Default::default() }).await.unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.labels.get("env").map(String::as_str)), ("live", Some("prod")));
+    assert_eq!(client.list_folders().await.unwrap().items.len(), 2);
+    assert_eq!(client.list_folder_contents(&team.resource_id).await.unwrap().items, vec![renamed.clone()]);
+    client.delete_folder(&prod.resource_id).await.unwrap();
+    client.delete_folder(&team.resource_id).await.unwrap();
+    assert!(client.list_folder_contents(ROOT_FOLDER).await.unwrap().items.iter().all(|r| r.resource_type == FolderResourceType::Cluster));
+
     // Every client operation reached the simulator, and nothing failed along the way.
     let stats = h.stats().await;
     for operation in client_operations() {
@@ -814,4 +828,37 @@ async fn service_accounts_and_api_keys(h: &Harness, client: &CloudClient) {
     // (What a deleted key meets is in tests/simulator_api.rs: this run counts only successes.)
     client.delete_api_key(&created.api_key.id).await.unwrap();
     client.delete_service_account(&account.id).await.unwrap();
+}
+
+// ---- folders: errors and pages ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folder_refusals_are_classified_and_long_lists_are_paged() {
+    let h = Harness::start(0).await;
+    let client = h.clients(fast_budget(), fast_retry()).client(ApiKey::new(KEY));
+    let folder = |name: &str, parent: Option<&str>| CreateFolderRequest { name: name.into(), parent_id: parent.map(str::to_string), labels: None };
+    let top = client.create_folder(&folder("top", None)).await.unwrap();
+    let t = top.resource_id.as_str();
+    // A non-empty folder is a failed precondition, a taken name already exists, a missing one is not found.
+    client.create_folder(&folder("child", Some(t))).await.unwrap();
+    assert!(matches!(client.delete_folder(t).await, Err(CloudError::FailedPrecondition(m)) if m.contains("not empty")));
+    assert!(matches!(client.create_folder(&folder("child", Some(t))).await, Err(CloudError::AlreadyExists(_))));
+    assert!(matches!(client.get_folder("00000000-0000-4000-8000-000000000000").await, Err(CloudError::NotFound(_))));
+    assert!(matches!(client.update_folder(t, &UpdateFolderSpec { name: Some("bad/name".into()), ..Default::default() }).await, Err(CloudError::InvalidArgument(_))));
+    // Another key is another organisation: it sees none of these.
+    let other = h.clients(fast_budget(), fast_retry()).client(ApiKey::new(KEY_B));
+    assert!(other.list_folders().await.unwrap().items.is_empty());
+    assert!(matches!(other.get_folder(t).await, Err(CloudError::NotFound(_))));
+
+    // 1,100 folders at the root: three pages of at most 500, in name order, each exactly once.
+    let names: Vec<String> = (0..1100).map(|i| format!("f{i:04}")).collect();
+    let client_ref = &client;
+    let created: Vec<Result<FolderResource, CloudError>> =
+        futures::stream::iter(&names).map(|name| async move { client_ref.create_folder(&folder(name, None)).await }).buffer_unordered(16).collect().await;
+    assert!(created.iter().all(Result::is_ok));
+    let listing = client.list_folders().await.unwrap();
+    assert_eq!(listing.pages, 3);
+    let listed: Vec<&str> = listing.items.iter().map(|f| f.name.as_str()).filter(|n| n.starts_with('f')).collect();
+    assert_eq!(listed, names.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(client.list_folder_contents(ROOT_FOLDER).await.unwrap().pages, 3);
 }

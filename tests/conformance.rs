@@ -585,3 +585,83 @@ async fn service_accounts_and_api_keys_conform_to_the_official_description() {
         assert!(!response.to_string().contains("\"secret\""), "{operation} shows a key's secret: {response}");
     }
 }
+
+/// A Folder resource with this spec, as the operator would read it.
+fn sample_folder(name: &str, spec: Value) -> crdb_cloud_operator::api::Folder {
+    let mut folder = crdb_cloud_operator::api::Folder::new(name, serde_json::from_value(spec).unwrap());
+    folder.metadata.uid = Some("0a1b2c3d-0000-4000-8000-0000000000f1".into());
+    folder
+}
+
+/// Every folder operation: the simulator's answers (successes and errors) and the operator's
+/// request bodies (built by the Folder kind's own create and plan) against the description.
+#[tokio::test]
+async fn folder_operations_conform_to_the_official_description() {
+    use crdb_cloud_operator::controller::kinds::folder;
+    use reqwest::Method;
+    let spec = Spec::load();
+    let sim = Sim::start().await;
+    let status_schema = |operation: Operation| {
+        spec.doc["paths"][operation.path()][operation.method().as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
+    };
+    let call = async |operation: Operation, params: &[&str], query: &str, body: Option<Value>, expected: u16| -> Value {
+        if let Some(body) = &body {
+            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
+        }
+        let path = format!("{}{query}", concrete(operation, params));
+        let (status, response) = sim.call(operation.method(), &path, body.as_ref()).await;
+        assert_eq!(status, expected, "{operation} {path}: {response}");
+        let schema = if expected == 200 { spec.response_schema(operation, 200) } else { status_schema(operation) };
+        spec.check(&format!("{operation} -> {status}"), &schema, &response);
+        response
+    };
+
+    // The operator's create bodies: at the root with labels, and under a parent.
+    let top = serde_json::to_value(folder::create_request(&sample_folder("platform", json!({"labels": {"team": "platform"}})))).unwrap();
+    let created = call(CreateFolder, &[], "", Some(top), 200).await;
+    let platform = created["resource_id"].as_str().unwrap().to_string();
+    let p = platform.as_str();
+    let child = serde_json::to_value(folder::create_request(&sample_folder("prod", json!({"parentId": p})))).unwrap();
+    let prod = call(CreateFolder, &[], "", Some(child), 200).await["resource_id"].as_str().unwrap().to_string();
+    assert_eq!(call(GetFolder, &[&prod], "", None, 200).await["path"][0]["name"], "platform");
+    call(ListFolders, &[], "", None, 200).await;
+    assert_eq!(call(ListFolders, &[], "?path=%2Fplatform%2Fprod", None, 200).await["folders"][0]["resource_id"], prod.as_str());
+
+    // The operator's update body: a rename, a move and the labels, from the Folder's plan.
+    let cloud: FolderResource = serde_json::from_value(call(GetFolder, &[&prod], "", None, 200).await).unwrap();
+    let wanted = sample_folder("prod", json!({"name": "production", "parentId": "root", "labels": {"env": "prod"}}));
+    let (update, _) = folder::diff(&wanted, &cloud).expect("a change");
+    call(UpdateFolder, &[&prod], "", Some(serde_json::to_value(&update).unwrap()), 200).await;
+    call(UpdateFolder, &[&prod], "", Some(json!({"parent_id": p})), 200).await;
+
+    // A cluster in the folder; the folder's contents list folders, then clusters.
+    let mut in_folder = cluster_plan::create_request(&sample_cluster(json!({"provider": "GCP", "serverless": {"regions": ["us-central1"]}})), "0a1b2c3d-0000-4000-8000-0000000000f2");
+    in_folder.spec.parent_id = Some(platform.clone());
+    let cluster = call(CreateCluster, &[], "", Some(serde_json::to_value(&in_folder).unwrap()), 200).await;
+    let contents = call(ListFolderContents, &[p], "", None, 200).await;
+    let types: Vec<&str> = contents["resources"].as_array().unwrap().iter().map(|r| r["resource_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["FOLDER", "CLUSTER"]);
+    call(ListFolderContents, &["root"], "?pagination.limit=1", None, 200).await;
+
+    // The refusals users meet, each with the Status body.
+    call(DeleteFolder, &[p], "", None, 400).await;
+    call(CreateFolder, &[], "", Some(json!({"name": "production", "parent_id": p})), 409).await;
+    call(CreateFolder, &[], "", Some(json!({"name": "x", "parent_id": "00000000-0000-4000-8000-000000000000"})), 400).await;
+    call(UpdateFolder, &[p], "", Some(json!({"parent_id": prod})), 400).await;
+    call(GetFolder, &["00000000-0000-4000-8000-000000000000"], "", None, 404).await;
+    call(ListFolderContents, &["00000000-0000-4000-8000-000000000000"], "", None, 404).await;
+    call(UpdateCluster, &[cluster["id"].as_str().unwrap()], "", Some(json!({"parent_id": "00000000-0000-4000-8000-000000000000"})), 400).await;
+
+    // Emptied, both go (the cluster moves once CREATED).
+    for _ in 0..50 {
+        let (_, c) = sim.call(Method::GET, &concrete(GetCluster, &[cluster["id"].as_str().unwrap()]), None).await;
+        if c["state"] == "CREATED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    call(UpdateCluster, &[cluster["id"].as_str().unwrap()], "", Some(json!({"parent_id": "root"})), 200).await;
+    call(DeleteFolder, &[&prod], "", None, 200).await;
+    call(DeleteFolder, &[p], "", None, 200).await;
+    call(DeleteFolder, &[p], "", None, 404).await;
+}

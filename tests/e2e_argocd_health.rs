@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, RoleGrant, SQLUser, ServiceAccount};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, RoleGrant, SQLUser, ServiceAccount};
 use crdb_cloud_operator::controller::registry;
 use kube::api::{Patch, PatchParams};
 use mlua::{Lua, Table};
@@ -88,20 +88,13 @@ fn condition_message(obj: &Value, type_: &str) -> String {
     obj["status"]["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == type_).map(|c| c["message"].as_str().unwrap_or("").to_string()).unwrap_or_default()
 }
 
-/// The objects of a cluster with one child of each kind, as kubectl names them (one per registered kind).
-fn resources(cluster: &str, user: &str, database: &str, entry: &str, rule: &str, account: &str, key: &str, grant: &str) -> Vec<String> {
+/// The objects of a cluster with one child of each kind, as kubectl names them (one per registered
+/// kind), from `names` (kind, resource name).
+fn resources(names: &[(&str, &str)]) -> Vec<String> {
     // Every registered kind: a kind added to the registry fails here until this test covers it in
     // every state below.
-    let name = |kind: &str| match kind {
-        "CockroachCluster" => cluster,
-        "SQLUser" => user,
-        "Database" => database,
-        "AllowlistEntry" => entry,
-        "EgressRule" => rule,
-        "ServiceAccount" => account,
-        "APIKey" => key,
-        "RoleGrant" => grant,
-        other => panic!("{other} is registered but this test reads no {other} in any state; add it"),
+    let name = |kind: &str| {
+        names.iter().find(|(k, _)| *k == kind).map(|(_, n)| *n).unwrap_or_else(|| panic!("{kind} is registered but this test reads no {kind} in any state; add it"))
     };
     registry::kinds().iter().map(|k| format!("{}.{}/{}", k.plural(), k.crd().spec.group, name(&k.kind()))).collect()
 }
@@ -155,7 +148,17 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     let sim = start_simulator_with(&[], |c| c.cluster_create_delay = Duration::from_secs(8)).await;
     let mut world = World::with_simulator("argocd-health", sim).await;
     let ns = world.ns().to_string();
-    let good = resources("shop-db", "app", "orders", "office", "backups", "deployer", "deployer-key", "deployer-dev");
+    let good = resources(&[
+        ("CockroachCluster", "shop-db"),
+        ("SQLUser", "app"),
+        ("Database", "orders"),
+        ("AllowlistEntry", "office"),
+        ("EgressRule", "backups"),
+        ("Folder", "team"),
+        ("ServiceAccount", "deployer"),
+        ("APIKey", "deployer-key"),
+        ("RoleGrant", "deployer-dev"),
+    ]);
     // The organisation-level kinds are honoured in this namespace.
     let trusted = |options: &mut OperatorOptions<'_>| options.extra_args = vec!["--org-namespaces".into(), options.namespace.to_string()];
 
@@ -167,7 +170,9 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     // Creating: the cluster is CREATING, its children wait for it (Reconciling=True); the service
     // account's create takes 10 s to answer, and its key waits for it.
     world.admin.add_fault(&FaultSpec { latency_ms: Some(10_000), ..FaultSpec::on(Operation::CreateServiceAccount) }).await;
+    world.admin.add_fault(&FaultSpec { latency_ms: Some(8000), ..FaultSpec::on(Operation::CreateFolder) }).await;
     world.start_operator(trusted);
+    wait_for(&world.api::<Folder>(), "team", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<ServiceAccount>(), "deployer", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<APIKey>(), "deployer-key", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<RoleGrant>(), "deployer-dev", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
@@ -193,6 +198,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     let account = wait_for(&world.api::<ServiceAccount>(), "deployer", TIMEOUT, "Ready", is_ready).await.status.unwrap().service_account_id.unwrap();
     wait_for(&world.api::<APIKey>(), "deployer-key", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<RoleGrant>(), "deployer-dev", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&world.api::<Folder>(), "team", TIMEOUT, "Ready", is_ready).await;
     assert_health(&ns, &good, "ready", |obj| {
         let healthy = health("Healthy", condition_message(obj, "Ready"));
         (healthy.clone(), healthy)
@@ -210,6 +216,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
             child("Database", "orders-locked", "shop-db", wrong_key),
             child("AllowlistEntry", "office-locked", "shop-db", &format!("{wrong_key}  cidr: \"198.51.100.0/24\"\n")),
             child("EgressRule", "backups-locked", "shop-db", &format!("{wrong_key}  type: FQDN\n  destination: s3.amazonaws.com\n")),
+            org_level("Folder", "team-locked", wrong_key),
             org_level("ServiceAccount", "sa-locked", wrong_key),
             org_level("APIKey", "key-locked", &format!("{wrong_key}  serviceAccountId: {account}\n")),
             org_level("RoleGrant", "grant-locked", &format!("{wrong_key}  userId: {account}\n  role: CLUSTER_CREATOR\n  scope: {{organization: true}}\n")),
@@ -224,7 +231,18 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<ServiceAccount>(), "sa-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<APIKey>(), "key-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<RoleGrant>(), "grant-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
-    let locked = resources("locked-db", "app-locked", "orders-locked", "office-locked", "backups-locked", "sa-locked", "key-locked", "grant-locked");
+    wait_for(&world.api::<Folder>(), "team-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    let locked = resources(&[
+        ("CockroachCluster", "locked-db"),
+        ("SQLUser", "app-locked"),
+        ("Database", "orders-locked"),
+        ("AllowlistEntry", "office-locked"),
+        ("EgressRule", "backups-locked"),
+        ("Folder", "team-locked"),
+        ("ServiceAccount", "sa-locked"),
+        ("APIKey", "key-locked"),
+        ("RoleGrant", "grant-locked"),
+    ]);
     assert_health(&ns, &locked, "stalled", |obj| {
         let degraded = health("Degraded", condition_message(obj, "Stalled"));
         assert!(!degraded.message.is_empty(), "the Stalled condition says why: {obj:#}");
@@ -246,6 +264,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     world.api::<ServiceAccount>().patch("deployer", &params, &patch).await.unwrap();
     world.api::<APIKey>().patch("deployer-key", &params, &patch).await.unwrap();
     world.api::<RoleGrant>().patch("deployer-dev", &params, &patch).await.unwrap();
+    world.api::<Folder>().patch("team", &params, &patch).await.unwrap();
     assert_health(&ns, &good, "generation behind", |obj| {
         let observed = obj["status"]["observedGeneration"].as_i64().unwrap();
         assert!(observed < obj["metadata"]["generation"].as_i64().unwrap(), "{obj:#}");
@@ -279,6 +298,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
         Operation::DeleteServiceAccount,
         Operation::DeleteApiKey,
         Operation::RemoveUserFromRole,
+        Operation::DeleteFolder,
     ] {
         world.admin.add_fault(&FaultSpec { status: Some(503), count: 1000, ..FaultSpec::on(operation) }).await;
     }
@@ -305,4 +325,5 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_gone(&world.api::<ServiceAccount>(), "sa-locked", TIMEOUT).await;
     wait_gone(&world.api::<APIKey>(), "key-locked", TIMEOUT).await;
     wait_gone(&world.api::<RoleGrant>(), "grant-locked", TIMEOUT).await;
+    wait_gone(&world.api::<Folder>(), "team-locked", TIMEOUT).await;
 }

@@ -1,5 +1,5 @@
 //! Crash consistency: seeded, reproducible randomised trials in which clusters, SQL users (with
-//! generated and referenced passwords), databases, allowlist entries and egress rules (on an
+//! generated and referenced passwords), databases, allowlist entries, folders and egress rules (on an
 //! ADVANCED cluster of their own) are created, updated,
 //! rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
 //! delays) and restarted, again and again. After each trial's operations the operator runs
@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, SQLUser, ServiceAccount};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, SQLUser, ServiceAccount};
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -102,6 +102,8 @@ struct Model {
     accounts: BTreeMap<String, String>,
     /// API keys (cloud name = resource name): their service account resource.
     keys: BTreeMap<String, String>,
+    /// Folder resource -> the folder's name in the cloud.
+    folders: BTreeMap<String, String>,
     /// (kind, name) of every deleted resource.
     deleted: Vec<(&'static str, String)>,
     next: u32,
@@ -226,7 +228,10 @@ impl Trial {
 
     /// One seeded random operation.
     async fn step(&mut self) {
-        let roll = self.rng.random_range(0..125);
+        let roll = self.rng.random_range(0..135);
+        if roll >= 125 {
+            return self.folder_action().await;
+        }
         if roll >= 100 {
             return self.org_step(roll).await;
         }
@@ -365,6 +370,32 @@ impl Trial {
         self.actions.push("delete-child");
     }
 
+    /// Adds a folder (while there are fewer than two), renames one, or deletes one.
+    async fn folder_action(&mut self) {
+        let roll = self.rng.random_range(0..3);
+        let picked = pick(&self.model.folders, &mut self.rng).map(|(n, _)| n.clone());
+        match (roll, picked) {
+            (_, None) | (0, _) if self.model.folders.len() < 2 => {
+                let name = self.model.fresh("folder-");
+                self.apply(&format!("apiVersion: crdbcloud.io/v1alpha1\nkind: Folder\nmetadata:\n  name: {name}\nspec: {{}}\n")).await;
+                self.model.folders.insert(name.clone(), name);
+                self.actions.push("add-folder");
+            }
+            (1, Some(name)) => {
+                let cloud_name = format!("{name}-v{}", self.rng.random_range(1..1000));
+                self.merge::<Folder>(&name, json!({"spec": {"name": cloud_name}})).await;
+                self.model.folders.insert(name, cloud_name);
+                self.actions.push("rename-folder");
+            }
+            (_, Some(name)) => {
+                kubectl(&["delete", "-n", self.ns(), "--wait=false", &format!("{}/{name}", plural("folder"))], None).await.ok();
+                self.forget("folder", &name);
+                self.actions.push("delete-folder");
+            }
+            _ => {}
+        }
+    }
+
     /// Deletes a cluster together with its children, in one `kubectl delete`.
     async fn delete_cluster(&mut self) {
         let Some(name) = self.model.pick_cluster(&mut self.rng) else { return };
@@ -447,6 +478,9 @@ impl Trial {
             "egressrule" => {
                 self.model.rules.remove(name);
             }
+            "folder" => {
+                self.model.folders.remove(name);
+            }
             _ => {
                 self.model.entries.remove(name);
             }
@@ -468,6 +502,7 @@ impl Trial {
             ("allowlistentry", serde_json::to_value(self.api::<AllowlistEntry>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("egressrule", serde_json::to_value(self.api::<EgressRule>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("serviceaccount", serde_json::to_value(self.api::<ServiceAccount>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("folder", serde_json::to_value(self.api::<Folder>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("apikey", serde_json::to_value(self.api::<APIKey>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
@@ -484,6 +519,7 @@ impl Trial {
             .chain(self.model.egress_cluster.iter().map(|n| ("cockroachcluster", n)))
             .chain(self.model.rules.keys().map(|n| ("egressrule", n)))
             .chain(self.model.accounts.keys().map(|n| ("serviceaccount", n)))
+            .chain(self.model.folders.keys().map(|n| ("folder", n)))
             .chain(self.model.keys.keys().map(|n| ("apikey", n)))
             .collect();
         for (kind, name) in expected {
@@ -545,6 +581,7 @@ impl Trial {
             }
         }
         self.audit_org(&mut audit).await;
+        self.audit_folders(&mut audit).await;
         let clusters = self.api::<CockroachCluster>();
         for (name, expected) in &self.model.clusters {
             let Some(records) = by_name.get(name) else {
@@ -643,6 +680,36 @@ impl Trial {
         }
         for name in self.model.rules.keys().filter(|n| !by_name.contains_key(n.as_str())) {
             audit.problems.push(format!("egress rule {name} missing on {cluster}"));
+        }
+    }
+
+    /// Folders: one per resource, named as its spec says, tagged with its UID; no others.
+    async fn audit_folders(&self, audit: &mut Audit) {
+        let cloud = self.admin.cloud().list_folders().await.unwrap().items;
+        let folders = self.api::<Folder>();
+        let mut accounted = BTreeSet::new();
+        for (name, cloud_name) in &self.model.folders {
+            let cr = folders.get(name).await.unwrap();
+            let owned: Vec<_> = cloud.iter().filter(|f| f.labels.get("crdb-operator-uid").map(String::as_str) == cr.metadata.uid.as_deref()).collect();
+            if owned.len() > 1 {
+                audit.duplicates += owned.len() - 1;
+                audit.problems.push(format!("{} cloud folders for Folder {name}", owned.len()));
+            }
+            let Some(folder) = owned.first() else {
+                audit.problems.push(format!("folder {name} missing in the cloud"));
+                continue;
+            };
+            accounted.extend(owned.iter().map(|f| f.resource_id.clone()));
+            if &folder.name != cloud_name {
+                audit.problems.push(format!("folder {name}: named {:?} in the cloud, spec {cloud_name:?}", folder.name));
+            }
+            if cr.status.as_ref().and_then(|s| s.folder_id.as_deref()) != Some(folder.resource_id.as_str()) {
+                audit.problems.push(format!("folder {name}: status does not name cloud folder {}", folder.resource_id));
+            }
+        }
+        for orphan in cloud.iter().filter(|f| !accounted.contains(&f.resource_id)) {
+            audit.orphans += 1;
+            audit.problems.push(format!("orphan cloud folder {} ({})", orphan.name, orphan.resource_id));
         }
     }
 
@@ -784,6 +851,10 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     if let Some(name) = trial.model.egress_cluster.take() {
         trial.model.deleted.push(("cockroachcluster", name));
     }
+    let folders: Vec<String> = trial.model.folders.keys().cloned().collect();
+    for name in folders {
+        trial.forget("folder", &name);
+    }
     let org: Vec<(&'static str, String)> =
         trial.model.accounts.keys().map(|n| ("serviceaccount", n.clone())).chain(trial.model.keys.keys().map(|n| ("apikey", n.clone()))).collect();
     for (kind, n) in org {
@@ -808,6 +879,9 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     }
     outcome.orphans += left.len();
     outcome.problems.extend(left.iter().map(|c| format!("orphan after deletion: cluster {}", c.cluster.name)));
+    let folders_left = trial.admin.cloud().list_folders().await.unwrap().items;
+    outcome.orphans += folders_left.len();
+    outcome.problems.extend(folders_left.iter().map(|f| format!("orphan after deletion: folder {}", f.name)));
     let accounts_left = trial.admin.cloud().list_service_accounts().await.unwrap().items;
     let keys_left = trial.admin.cloud().list_api_keys(None).await.unwrap().items;
     outcome.orphans += accounts_left.len() + keys_left.len();

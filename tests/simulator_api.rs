@@ -1138,3 +1138,68 @@ async fn service_accounts_and_api_keys_validate_and_page_in_creation_order() {
     let first = reversed["service_accounts"][0]["id"].as_str().unwrap();
     assert_eq!(first, ids.last().unwrap());
 }
+
+// ---- folders ----
+
+/// Folders over HTTP: keyset pages in both orders, the path filter, lineage after a move, what a
+/// non-empty folder's deletion and a cluster in an unknown folder answer, and 404s.
+#[tokio::test]
+async fn folders_page_filter_move_and_refuse_as_the_cloud_does() {
+    let s = Sim::start(SimulatorConfig { max_page_size: 2, ..config() }).await;
+    let mut ids = Vec::new();
+    for name in ["c", "a", "b", "d", "e"] {
+        ids.push(s.post("/api/v1/folders", json!({"name": name})).await.ok()["resource_id"].as_str().unwrap().to_string());
+    }
+    // Pages of two, sorted by name, in both orders, resuming from the opaque token.
+    for (order, expected) in [("ASC", ["a", "b", "c", "d", "e"]), ("DESC", ["e", "d", "c", "b", "a"])] {
+        let mut names = Vec::new();
+        let mut page = String::new();
+        loop {
+            let body = s.get(&format!("/api/v1/folders?pagination.limit=2&pagination.sort_order={order}{page}")).await.ok();
+            names.extend(body["folders"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()));
+            match body["pagination"]["next_page"].as_str() {
+                Some(token) => page = format!("&pagination.page={token}"),
+                None => break,
+            }
+        }
+        assert_eq!(names, expected, "{order}");
+    }
+    s.get("/api/v1/folders?pagination.page=not-a-token").await.error(400, 3);
+
+    // Nest b under a, then move a under c: b's path follows; the path filter finds it.
+    let (a, b, c) = (&ids[1], &ids[2], &ids[0]);
+    s.patch(&format!("/api/v1/folders/{b}"), json!({"parent_id": a})).await.ok();
+    s.patch(&format!("/api/v1/folders/{a}"), json!({"parent_id": c})).await.ok();
+    let moved = s.get(&format!("/api/v1/folders/{b}")).await.ok();
+    let path: Vec<&str> = moved["path"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(path, ["c", "a"]);
+    let found = s.get("/api/v1/folders?path=c/a/b/").await.ok();
+    assert_eq!(found["folders"][0]["resource_id"], b.as_str());
+    assert_eq!(s.get("/api/v1/folders?path=/a/b").await.ok()["folders"], json!([]));
+    // Not into its own subtree.
+    s.patch(&format!("/api/v1/folders/{c}"), json!({"parent_id": b})).await.error(400, 3);
+
+    // A cluster in b: b cannot be deleted; a cluster cannot go into a folder that does not exist.
+    let mut cluster = serverless_body("in-folder");
+    cluster["spec"]["parent_id"] = json!(b);
+    let id = s.post("/api/v1/clusters", cluster).await.ok()["id"].as_str().unwrap().to_string();
+    let refused = s.delete(&format!("/api/v1/folders/{b}")).await;
+    refused.error(400, 9);
+    assert!(refused.message().contains("1 cluster(s)"), "{}", refused.message());
+    let contents = s.get(&format!("/api/v1/folders/{b}/contents")).await.ok();
+    assert_eq!(contents["resources"][0]["resource_id"], id.as_str());
+    assert_eq!(contents["resources"][0]["resource_type"], "CLUSTER");
+    let mut lost = serverless_body("lost-folder");
+    lost["spec"]["parent_id"] = json!("00000000-0000-4000-8000-000000000000");
+    s.post("/api/v1/clusters", lost).await.error(400, 3);
+
+    // Deleted with the cluster gone (DELETED clusters do not count).
+    s.wait_for(&id, |c| c["state"] == "CREATED").await;
+    s.delete(&format!("/api/v1/clusters/{id}")).await.ok();
+    assert_eq!(s.delete(&format!("/api/v1/folders/{b}")).await.ok(), json!({}));
+    s.get(&format!("/api/v1/folders/{b}")).await.error(404, 5);
+    s.get(&format!("/api/v1/folders/{b}/contents")).await.error(404, 5);
+    s.patch(&format!("/api/v1/folders/{b}"), json!({"name": "x"})).await.error(404, 5);
+    // Another organisation sees none of it.
+    assert_eq!(s.call(Some(KEY_B), Method::GET, "/api/v1/folders", None).await.ok()["folders"], json!([]));
+}

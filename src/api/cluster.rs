@@ -40,6 +40,7 @@ use super::settings::{SettingsSpec, SettingsStatus};
 #[x_kube(validation = Rule::new("!has(self.cmek) || has(self.dedicated)").message("spec.cmek is only available on ADVANCED (spec.dedicated) clusters"))]
 #[x_kube(validation = Rule::new("!has(self.cmek) || !has(self.dedicated) || self.cmek.regions.all(r, r.region in self.dedicated.regionNodes)").message("spec.cmek.regions must each be one of spec.dedicated.regionNodes"))]
 #[x_kube(validation = Rule::new("!has(self.clientCACert) || has(self.dedicated)").message("spec.clientCACert is only available on ADVANCED (spec.dedicated) clusters"))]
+#[x_kube(validation = Rule::new("!(has(self.folderRef) && has(self.parentId))").message("at most one of spec.folderRef or spec.parentId may be set"))]
 pub struct CockroachClusterSpec {
     /// Name of the cluster in CockroachDB Cloud: 6-20 characters of lowercase letters, digits and
     /// dashes, without a leading or trailing dash. Defaults to metadata.name. Immutable.
@@ -90,6 +91,12 @@ pub struct CockroachClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^(root|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"))]
     pub parent_id: Option<String>,
+
+    /// Folder holding the cluster: a Folder resource in this namespace. The cluster is created (or
+    /// moved) once that Folder has its cloud folder. At most one of folderRef and parentId; neither
+    /// leaves the folder alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_ref: Option<super::folder::LocalFolderRef>,
 
     /// ID of an existing cloud cluster to adopt instead of creating one. Its provider and
     /// serverless/dedicated shape must match this spec; the operator then manages it like any other.

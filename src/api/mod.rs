@@ -13,6 +13,7 @@ pub mod egress_rule;
 pub mod connection_secret;
 pub mod service_account;
 pub mod api_key;
+pub mod folder;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
@@ -26,6 +27,7 @@ pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterR
 pub use egress_rule::{EgressRule, EgressRuleStatus};
 pub use service_account::ServiceAccount;
 pub use api_key::APIKey;
+pub use folder::{Folder, FolderSpec, FolderStatus, LocalFolderRef};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
 

@@ -138,6 +138,10 @@ reasons! {
     KeyRotated,
     /// An APIKey waits for the ServiceAccount it names to have a cloud service account.
     WaitingForServiceAccount,
+    /// A resource waits for the Folder its spec names to have a cloud folder.
+    WaitingForFolder,
+    /// The cloud refuses to delete a folder that holds clusters or folders.
+    FolderNotEmpty,
 }
 
 impl fmt::Display for Reason {

@@ -35,7 +35,7 @@ use super::reason::Reason;
 use super::reconciler::{Managed, StatusFields, Step, priority_of};
 use super::status::apply_status;
 use crate::api::common::{CredentialsRef, DeletionPolicy};
-use crate::cloud::{CloudClient, CloudError};
+use crate::cloud::{CloudClient, CloudError, Priority};
 
 /// The status fields the exactly-once create keeps.
 pub trait TopLevelStatus: StatusFields {
@@ -65,6 +65,20 @@ pub enum Plan<C> {
     InSync,
     /// One change brings it in line; `summary` names the fields for events and conditions.
     Change { change: C, summary: String },
+}
+
+/// What a resource's references to other resources (a folder named by `folderRef`) resolve to,
+/// before anything is sent.
+#[derive(Debug)]
+pub enum Resolved<K> {
+    /// The spec names no other resource: use it as it is.
+    AsIs,
+    /// The spec with every reference replaced by the cloud ID it names (e.g. `folderRef` by
+    /// `parentId`): plan, create and execute read this copy.
+    With(Box<K>),
+    /// A referenced resource has no cloud ID yet: nothing is sent, and the resource waits, woken by
+    /// the watch of the referenced kind (see [`TopLevel::watches`]), not by polling.
+    Wait { reason: Reason, message: String },
 }
 
 /// A top-level cloud object kind.
@@ -107,15 +121,10 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// Sends the delete of `item` (after checks such as delete protection).
     fn delete(&self, cloud: &CloudClient, item: &Self::Cloud) -> impl Future<Output = Result<(), ReconcileError>> + Send;
 
-    /// Whether the cloud keeps names unique among these objects, so one of the spec's name that
-    /// this resource did not create blocks the create (NameInUse). Kinds whose names may repeat
-    /// (service accounts, API keys) say `false`: another object of the same name is no obstacle.
-    const UNIQUE_NAMES: bool = true;
-
-    /// Whether `item` (of the spec's name, not gone) is the object an earlier create request of
-    /// this resource made; `intent` is when that request was sent (`status.createRequestedAt`).
-    /// Default: its ownership marker carries this resource's UID. A kind whose objects carry no
-    /// marker decides from what the cloud reports (e.g. created after the intent).
+    /// Whether `item` (not gone) is the object an earlier create request of this resource made;
+    /// `intent` is when that request was sent (`status.createRequestedAt`). Default: its ownership
+    /// marker carries this resource's UID, wherever the object is now. A kind whose objects carry
+    /// no marker decides from what the cloud reports (its name, created after the intent).
     fn made_by_this(&self, item: &Self::Cloud, _intent: Option<Timestamp>) -> bool {
         Self::created_by(item) == self.meta().uid.as_deref()
     }
@@ -134,14 +143,29 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
         async { Ok(()) }
     }
 
-    /// This resource with what its spec names in Kubernetes resolved for the pass (a referenced
-    /// resource's cloud ID), or `None` to use it as it is (default). A reference not resolvable
-    /// yet is an error (e.g. waiting for the referenced resource).
-    fn resolve(&self, _ctx: &Context) -> impl Future<Output = Result<Option<Self>, ReconcileError>> + Send
-    where
-        Self: Sized,
-    {
-        async { Ok(None) }
+    /// Reads the object with this ID for one pass. Default: one GET per resource. An
+    /// organisation-level kind reads it from one paginated list of its kind per API key, shared by
+    /// all its resources (as cluster contents are), `priority` saying how old that list may be.
+    fn read(_ctx: &Context, cloud: &CloudClient, id: &str, _priority: Priority) -> impl Future<Output = Result<Self::Cloud, CloudError>> + Send {
+        Self::get(cloud, id)
+    }
+
+    /// After the operator's own write: the object as the cloud now holds it (`None`: deleted), so a
+    /// shared list [`read`](TopLevel::read) uses can follow it. Default: nothing.
+    fn wrote(_ctx: &Context, _cloud: &CloudClient, _id: &str, _now: Option<&Self::Cloud>) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Whether a listed object holds the key this resource's object takes (another object there
+    /// blocks the create). Default: the same name; a kind whose names are unique only within a
+    /// parent (folders) compares the parent too.
+    fn same_key(&self, item: &Self::Cloud) -> bool {
+        Self::name_of(item) == self.cloud_name()
+    }
+
+    /// Resolves the spec's references to other resources of the namespace. Default: none.
+    fn resolve(&self, _ctx: &Context) -> impl Future<Output = Result<Resolved<Self>, ReconcileError>> + Send {
+        async { Ok(Resolved::AsIs) }
     }
 
     /// Other watches that wake a resource of this kind, besides its own (objects its spec
@@ -178,8 +202,13 @@ async fn cloud_client<K: TopLevel>(obj: &K, ctx: &Context) -> Result<CloudClient
 }
 
 async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
-    let resolved = obj.resolve(ctx).await?;
-    let obj = resolved.as_ref().unwrap_or(obj);
+    let resolved = match obj.resolve(ctx).await? {
+        Resolved::AsIs => None,
+        Resolved::With(resolved) => Some(resolved),
+        // The referenced resource's watch wakes this one; the resync is only a safety net.
+        Resolved::Wait { reason, message } => return Ok(Step::new(Outcome::progressing(reason, message), ctx.timing.jittered_resync())),
+    };
+    let obj = resolved.as_deref().unwrap_or(obj);
     let cloud = cloud_client(obj, ctx).await?;
     let Some(item) = observe_or_create(obj, ctx, api, &cloud, draft, written).await? else {
         return Ok(Step::new(
@@ -207,6 +236,7 @@ async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K:
         Plan::Change { change, summary } => (change, summary),
     };
     let updated = obj.execute(&cloud, &item, change).await?;
+    K::wrote(ctx, &cloud, K::id_of(&updated), Some(&updated)).await;
     let (reason, note) = if drift {
         (Reason::DriftCorrected, format!("the cloud {} had drifted from the spec ({summary}); restored it", K::NOUN))
     } else {
@@ -229,7 +259,7 @@ async fn observe_or_create<K: TopLevel>(
 ) -> Result<Option<K::Cloud>, ReconcileError> {
     let noun = K::NOUN;
     if let Some(id) = draft.cloud_id().map(str::to_string) {
-        match K::get(cloud, &id).await {
+        match K::read(ctx, cloud, &id, priority_of(obj)).await {
             Ok(item) if !K::is_gone(&item) => return Ok(Some(item)),
             Ok(_) | Err(CloudError::NotFound(_)) => {
                 let note = format!("cloud {noun} {id} no longer exists (deleted outside the operator); creating it again");
@@ -259,7 +289,7 @@ async fn observe_or_create<K: TopLevel>(
     // been lost, or the operator may have crashed before recording the ID).
     let name = obj.cloud_name();
     let intent = draft.create_requested_at().and_then(|t| t.parse::<Timestamp>().ok());
-    let (own, other) = find_named::<K>(obj, cloud, &name, intent).await?;
+    let (own, taken) = search(obj, cloud, intent).await?;
     let mut reclaimed = false;
     if let Some(existing) = own {
         let id = K::id_of(&existing).to_string();
@@ -271,7 +301,7 @@ async fn observe_or_create<K: TopLevel>(
             None => reclaimed = true,
         }
     }
-    if let Some(existing) = other.filter(|_| K::UNIQUE_NAMES) {
+    if let Some(existing) = taken {
         let id = K::id_of(&existing);
         return Err(ReconcileError::stalled(
             Reason::NameInUse,
@@ -308,6 +338,7 @@ async fn observe_or_create<K: TopLevel>(
 
     match obj.create(cloud).await {
         Ok(item) => {
+            K::wrote(ctx, cloud, K::id_of(&item), Some(&item)).await;
             let note = format!("created cloud {noun} {} ({})", K::name_of(&item), K::id_of(&item));
             ctx.event(obj, EventType::Normal, Reason::Created, "Create", note).await;
             obj.created(ctx, &item).await?;
@@ -353,28 +384,29 @@ fn capitalised(noun: &str) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// The live objects named `name`: the one an earlier create of `obj` made (if any), and another
-/// (if any). The list is read even when no create was sent (nothing can then be this resource's
-/// where names repeat): it proves the key before the intent is written, so a rejected key stalls
-/// the resource without a status write and a create per pass.
-async fn find_named<K: TopLevel>(obj: &K, cloud: &CloudClient, name: &str, intent: Option<Timestamp>) -> Result<(Option<K::Cloud>, Option<K::Cloud>), ReconcileError> {
+/// Lists the objects the key can see: the one an earlier create of this resource made
+/// ([`TopLevel::made_by_this`]: its marker, wherever it is now), else another one holding the key
+/// this resource's object would take ([`TopLevel::same_key`]). The list is read even when no
+/// create was sent: it proves the key before the intent is written, so a rejected key stalls the
+/// resource without a status write and a create per pass.
+async fn search<K: TopLevel>(obj: &K, cloud: &CloudClient, intent: Option<Timestamp>) -> Result<(Option<K::Cloud>, Option<K::Cloud>), ReconcileError> {
     let items = K::list(cloud).await.map_err(|e| ReconcileError::cloud(&format!("listing {}s", K::NOUN), e))?;
-    let (mut own, mut other) = (None, None);
-    for item in items.into_iter().filter(|item| K::name_of(item) == name && !K::is_gone(item)) {
-        if own.is_none() && obj.made_by_this(&item, intent) {
-            own = Some(item);
-        } else if other.is_none() {
-            other = Some(item);
-        }
-    }
-    Ok((own, other))
+    let (own, others): (Vec<_>, Vec<_>) = items.into_iter().filter(|item| !K::is_gone(item)).partition(|item| obj.made_by_this(item, intent));
+    Ok((own.into_iter().next(), others.into_iter().find(|item| obj.same_key(item))))
 }
 
 /// Deletes (or releases) the cloud object. `Ok(None)` means done: the finalizer may go.
 async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
     let noun = K::NOUN;
-    let resolved = if obj.deletion_policy() == DeletionPolicy::Retain { None } else { obj.resolve(ctx).await? };
-    let obj = resolved.as_ref().unwrap_or(obj);
+    // A deletion does not wait for references: what resolves now helps find the object.
+    let resolved = match obj.deletion_policy() {
+        DeletionPolicy::Retain => None,
+        DeletionPolicy::Delete => match obj.resolve(ctx).await? {
+            Resolved::With(resolved) => Some(resolved),
+            Resolved::AsIs | Resolved::Wait { .. } => None,
+        },
+    };
+    let obj = resolved.as_deref().unwrap_or(obj);
     if obj.deletion_policy() == DeletionPolicy::Retain {
         if let Some(id) = draft.cloud_id() {
             let note = format!("deletionPolicy is Retain: left cloud {noun} {id} in place");
@@ -392,7 +424,7 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
         // No ID recorded: a create may still have happened (crash or lost response).
         None if draft.create_requested_at().is_some() => {
             let intent = draft.create_requested_at().and_then(|t| t.parse::<Timestamp>().ok());
-            find_named(obj, &cloud, &obj.cloud_name(), intent).await?.0
+            search(obj, &cloud, intent).await?.0
         }
         None => None,
     };
@@ -401,6 +433,7 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
     };
     K::observe(draft, &item);
     obj.delete(&cloud, &item).await?;
+    K::wrote(ctx, &cloud, K::id_of(&item), None).await;
     let id = K::id_of(&item);
     ctx.event(obj, EventType::Normal, Reason::Deleting, "Delete", format!("deleting cloud {noun} {id}")).await;
     // Wait for the cloud to confirm (gone or 404) before releasing the resource.

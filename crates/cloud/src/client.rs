@@ -617,6 +617,7 @@ impl CloudClient {
 mod exports;
 mod egress_rules;
 mod accounts;
+mod folders;
 
 /// Reads `Retry-After` as delta-seconds (the service's form); HTTP dates are not used by it.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {

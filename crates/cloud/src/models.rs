@@ -928,3 +928,6 @@ mod tests {
         assert_eq!(p.next(), None);
     }
 }
+
+mod folders;
+pub use folders::*;

@@ -117,6 +117,12 @@ operations! {
     GetApiKey: GET "/api/v1/api-keys/{id}";
     UpdateApiKey: PATCH "/api/v1/api-keys/{id}";
     DeleteApiKey: DELETE "/api/v1/api-keys/{id}";
+    ListFolders: GET "/api/v1/folders";
+    CreateFolder: POST "/api/v1/folders";
+    GetFolder: GET "/api/v1/folders/{folder_id}";
+    UpdateFolder: PATCH "/api/v1/folders/{folder_id}";
+    DeleteFolder: DELETE "/api/v1/folders/{folder_id}";
+    ListFolderContents: GET "/api/v1/folders/{folder_id}/contents";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

@@ -65,6 +65,7 @@ pub(super) async fn create(
     let now = Utc::now();
     let mut store = sim.store();
     let org = store.org(&ctx.org_id, now)?;
+    super::folders::existing_parent(&org.folders, "spec.parent_id", Some(&valid.parent_id))?;
     if org.name_in_use(&valid.name) {
         return Err(ApiError::invalid(format!(
             "invalid value {:?} for field `name`: a cluster with this name already exists in the organization",
@@ -97,7 +98,11 @@ pub(super) async fn update(
     validation::update_spec(&spec)?;
     let now = Utc::now();
     let mut store = sim.store();
-    let record = store.org(&ctx.org_id, now)?.live_cluster(&cluster_id)?;
+    let org = store.org(&ctx.org_id, now)?;
+    if let Some(parent) = &spec.parent_id {
+        super::folders::existing_parent(&org.folders, "parent_id", Some(parent))?;
+    }
+    let record = org.live_cluster(&cluster_id)?;
     *record = provision::update_cluster(record, &spec, now, &sim.timing)?;
     Ok(Json(record.cluster.clone()))
 }

@@ -36,6 +36,7 @@ mod sql_users;
 pub mod state;
 pub mod validation;
 mod accounts;
+pub mod folders;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -223,6 +224,12 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         GetApiKey => on(method, accounts::get_api_key),
         UpdateApiKey => on(method, accounts::update_api_key),
         DeleteApiKey => on(method, accounts::delete_api_key),
+        ListFolders => on(method, folders::list),
+        CreateFolder => on(method, folders::create),
+        GetFolder => on(method, folders::get),
+        UpdateFolder => on(method, folders::update),
+        DeleteFolder => on(method, folders::delete),
+        ListFolderContents => on(method, folders::list_contents),
     }
 }
 

@@ -4,7 +4,7 @@
 //! type are the description's enums; the principal must exist in the organisation (the API key's
 //! own service account, or one created through the API; its grants go when it is deleted); the
 //! resource must exist (the
-//! organisation itself, a live cluster); organisation roles are granted on the organisation only,
+//! organisation itself, a folder, a live cluster); organisation roles are granted on the organisation only,
 //! folder roles on a folder or the organisation; granting a role held already changes nothing;
 //! revoking one not held is NotFound.
 
@@ -42,7 +42,8 @@ fn grant_of(org: &Org, resource_type: &str, resource_id: &str, role_name: &str) 
     let exists = match resource_type {
         ResourceType::Organization => resource_id == org.info.id,
         ResourceType::Cluster => org.clusters.get(resource_id).is_some_and(|record| !record.is_deleted()),
-        ResourceType::Folder | ResourceType::Unknown(_) => false,
+        ResourceType::Folder => org.folders.contains_key(resource_id),
+        ResourceType::Unknown(_) => false,
     };
     if !exists {
         return Err(ApiError::not_found(format!("{} {resource_id} not found", resource_type.as_str().to_lowercase())));

@@ -82,6 +82,7 @@ impl Store {
             org.clusters.clear();
             org.roles.clear();
             org.accounts = Default::default();
+            org.folders.clear();
         }
         self.issued.clear();
     }
@@ -147,6 +148,8 @@ pub struct Org {
     pub roles: BTreeMap<String, Vec<crdb_cloud::models::BuiltInRole>>,
     /// Service accounts and API keys.
     pub accounts: super::accounts::Accounts,
+    /// The organisation's folders (see [`folders`](super::folders)).
+    pub folders: super::folders::Folders,
 }
 
 /// What a child operation needs from its cluster.
@@ -166,7 +169,7 @@ impl Org {
             name: format!("Simulated organization {number}"),
             created_at: rfc3339(now),
         };
-        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), roles: BTreeMap::new(), accounts: Default::default() }
+        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), roles: BTreeMap::new(), accounts: Default::default(), folders: BTreeMap::new() }
     }
 
     pub fn advance(&mut self, now: Now) {

@@ -67,6 +67,10 @@ pub struct OperatorOptions<'a> {
     pub poll_seconds: u64,
     /// Further command-line arguments.
     pub extra_args: Vec<String>,
+    /// Namespaces trusted with organisation-level kinds (`--org-namespaces`). Default: the watched
+    /// namespace, as an installed operator trusts its own; empty passes no flag (then nothing is
+    /// trusted, since tests start the operator without POD_NAMESPACE).
+    pub org_namespaces: Vec<String>,
 }
 
 impl<'a> OperatorOptions<'a> {
@@ -83,7 +87,14 @@ impl<'a> OperatorOptions<'a> {
             lease_seconds: None,
             poll_seconds: 1,
             extra_args: Vec::new(),
+            org_namespaces: vec![namespace.to_string()],
         }
+    }
+
+    /// Trusts exactly `namespaces` with organisation-level kinds.
+    pub fn trusting_org_namespaces(mut self, namespaces: &[&str]) -> Self {
+        self.org_namespaces = namespaces.iter().map(|ns| ns.to_string()).collect();
+        self
     }
 }
 
@@ -109,6 +120,9 @@ impl Operator {
             "--health-addr",
             "127.0.0.1:0",
         ]);
+        if !options.org_namespaces.is_empty() {
+            cmd.args(["--org-namespaces", &options.org_namespaces.join(",")]);
+        }
         cmd.args(&options.extra_args);
         // Organisation-level kinds are honoured in the watched namespace unless a test says
         // otherwise (a test of the refusal names another namespace).

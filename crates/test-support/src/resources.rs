@@ -61,7 +61,8 @@ spec:
 /// `advanced_cluster(cluster)` (every kind needs a cluster that can hold it: egress rules need
 /// ADVANCED and DEFAULT_DENY) with one child of every kind: SQLUser `app`, Database `orders`,
 /// AllowlistEntry `office` (203.0.113.0/24) and EgressRule `backups` (FQDN storage.googleapis.com);
-/// and one of each organisation-level kind: ServiceAccount `deployer` with its APIKey
+/// and one of each organisation-level kind: Folder `team` (at the root; the cluster is not in it,
+/// so everything can be deleted at once), ServiceAccount `deployer` with its APIKey
 /// `deployer-key` and a RoleGrant `deployer-dev` (CLUSTER_DEVELOPER on the cluster), Stalled
 /// NamespaceNotAllowed unless the operator trusts the namespace with them.
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
@@ -74,6 +75,7 @@ pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
         org_level("ServiceAccount", "deployer", "  description: deploys the shop\n"),
         org_level("APIKey", "deployer-key", "  serviceAccountRef: {name: deployer}\n"),
         org_level("RoleGrant", "deployer-dev", &format!("  serviceAccountRef: {{name: deployer}}\n  role: CLUSTER_DEVELOPER\n  scope: {{clusterRef: {{name: {cluster}}}}}\n")),
+        "---\napiVersion: crdbcloud.io/v1alpha1\nkind: Folder\nmetadata:\n  name: team\nspec: {}\n".to_string(),
     ]
     .concat()
 }

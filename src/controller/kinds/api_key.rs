@@ -44,7 +44,7 @@ use crate::controller::error::ReconcileError;
 use crate::controller::reason::Reason;
 use crate::controller::reconciler::Step;
 use crate::controller::status::{FIELD_MANAGER, apply_status};
-use crate::controller::top_level::{Plan, TopLevel, TopLevelShape, TopLevelStatus};
+use crate::controller::top_level::{Plan, Resolved, TopLevel, TopLevelShape, TopLevelStatus};
 
 /// The annotation on the Secret naming the key it holds.
 pub const KEY_ID_ANNOTATION: &str = "crdbcloud.io/api-key-id";
@@ -253,7 +253,6 @@ impl TopLevel for APIKey {
     type Cloud = IssuedKey;
     type Change = UpdateApiKeySpecification;
     const NOUN: &'static str = "apiKey";
-    const UNIQUE_NAMES: bool = false;
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()
@@ -282,7 +281,13 @@ impl TopLevel for APIKey {
         false
     }
     fn made_by_this(&self, item: &IssuedKey, intent: Option<Timestamp>) -> bool {
-        self.spec.service_account_id.as_deref() == Some(item.info.service_account_id.as_str()) && created_since(&item.info.created_at, intent)
+        item.info.name == self.cloud_name()
+            && self.spec.service_account_id.as_deref() == Some(item.info.service_account_id.as_str())
+            && created_since(&item.info.created_at, intent)
+    }
+    /// Names may repeat: another key of the same name is no obstacle to a create.
+    fn same_key(&self, _item: &IssuedKey) -> bool {
+        false
     }
 
     async fn get(cloud: &CloudClient, id: &str) -> Result<IssuedKey, CloudError> {
@@ -316,7 +321,7 @@ impl TopLevel for APIKey {
 
     /// `spec.serviceAccountRef` becomes `spec.serviceAccountId` for the pass; a Secret of the
     /// spec's name that is not this resource's is refused before any key is created.
-    async fn resolve(&self, ctx: &Context) -> Result<Option<APIKey>, ReconcileError> {
+    async fn resolve(&self, ctx: &Context) -> Result<Resolved<APIKey>, ReconcileError> {
         let namespace = self.namespace().unwrap_or_default();
         let deleting = self.meta().deletion_timestamp.is_some();
         if !deleting && !self.adopting() {
@@ -331,7 +336,7 @@ impl TopLevel for APIKey {
             }
         }
         let Some(reference) = &self.spec.service_account_ref else {
-            return Ok(None);
+            return Ok(Resolved::AsIs);
         };
         let from_store = ctx.stores.get::<ServiceAccount>().and_then(|store| {
             store
@@ -340,17 +345,17 @@ impl TopLevel for APIKey {
         });
         let id = match from_store.or_else(|| self.status.as_ref().and_then(|s| s.service_account_id.clone())) {
             Some(id) => id,
-            None if deleting => return Ok(None),
+            None if deleting => return Ok(Resolved::AsIs),
             None => {
-                return Err(ReconcileError::transient(
-                    Reason::WaitingForServiceAccount,
-                    format!("waiting for ServiceAccount {namespace}/{} to have a cloud service account", reference.name),
-                ));
+                return Ok(Resolved::Wait {
+                    reason: Reason::WaitingForServiceAccount,
+                    message: format!("waiting for ServiceAccount {namespace}/{} to have a cloud service account", reference.name),
+                });
             }
         };
         let mut resolved = self.clone();
         resolved.spec.service_account_id = Some(id);
-        Ok(Some(resolved))
+        Ok(Resolved::With(Box::new(resolved)))
     }
 
     fn observe(status: &mut APIKeyStatus, item: &IssuedKey) {

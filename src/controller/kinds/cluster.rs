@@ -26,7 +26,8 @@ use crate::controller::setting::{self, Pass};
 use crate::controller::settings;
 use crate::controller::error::ReconcileError;
 use crate::controller::reason::Reason;
-use crate::controller::top_level::{Plan, Poll, TopLevel, TopLevelShape, TopLevelStatus};
+use crate::controller::top_level::{Plan, Poll, Resolved, TopLevel, TopLevelShape, TopLevelStatus};
+use super::folder;
 
 /// The clusters of `object`'s namespace whose setting blocks name it (through `names`).
 fn referencing(clusters: &Store<CockroachCluster>, object: &impl ResourceExt, names: impl Fn(&CockroachCluster) -> Vec<String>) -> Vec<ObjectRef<CockroachCluster>> {
@@ -175,13 +176,30 @@ impl TopLevel for CockroachCluster {
         let by_secret = controller.store();
         let by_config_map = controller.store();
         let owned = |names: Vec<&str>| names.into_iter().map(str::to_string).collect::<Vec<_>>();
-        controller
+        let controller = controller
             .watches(wiring.api::<PartialObjectMeta<Secret>>(), wiring.watcher_config(), move |secret| {
                 referencing(&by_secret, &secret, |c| owned(c.spec.settings.referenced_secrets()))
             })
             .watches(wiring.api::<PartialObjectMeta<ConfigMap>>(), wiring.watcher_config(), move |map| {
                 referencing(&by_config_map, &map, |c| owned(c.spec.settings.referenced_config_maps()))
-            })
+            });
+        // A cluster waiting for its folder proceeds as soon as the Folder gets its cloud ID.
+        folder::wake_on_folders(controller, wiring, |c: &CockroachCluster| c.spec.folder_ref.as_ref())
+    }
+
+    /// `spec.folderRef` becomes the Folder's cloud ID (as `parentId`): the cluster waits until
+    /// the Folder has one, then creates (or moves) the cluster in it.
+    async fn resolve(&self, ctx: &Context) -> Result<Resolved<CockroachCluster>, ReconcileError> {
+        let Some(reference) = &self.spec.folder_ref else { return Ok(Resolved::AsIs) };
+        Ok(match folder::folder_id(ctx, &self.namespace().unwrap_or_default(), reference, "spec.folderRef") {
+            Ok(id) => {
+                let mut resolved = self.clone();
+                resolved.spec.folder_ref = None;
+                resolved.spec.parent_id = Some(id);
+                Resolved::With(Box::new(resolved))
+            }
+            Err(message) => Resolved::Wait { reason: Reason::WaitingForFolder, message },
+        })
     }
 
     /// The setting blocks, once the cluster itself matches the spec.

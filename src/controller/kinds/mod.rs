@@ -11,9 +11,10 @@ pub mod sql_user;
 pub mod egress_rule;
 pub mod service_account;
 pub mod api_key;
+pub mod folder;
 
 use super::registry::{Registered, entry};
-use crate::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, RoleGrant, SQLUser, ServiceAccount};
+use crate::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, RoleGrant, SQLUser, ServiceAccount};
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
@@ -23,6 +24,7 @@ pub fn all() -> Vec<Box<dyn Registered>> {
         entry::<Database>(),
         entry::<AllowlistEntry>(),
         entry::<EgressRule>(),
+        entry::<Folder>(),
         entry::<ServiceAccount>(),
         entry::<APIKey>(),
         entry::<RoleGrant>(),

@@ -8,7 +8,7 @@ use kube::ResourceExt;
 
 use crate::api::child::ChildStatusFields;
 use crate::api::role_grant::{GrantedRole, RoleGrantStatus};
-use crate::api::{CockroachCluster, RoleGrant, ServiceAccount};
+use crate::api::{CockroachCluster, Folder, RoleGrant, ServiceAccount};
 use crate::cloud::cache::ListKey;
 use crate::cloud::models::{BuiltInRole, Organization, OrganizationUserRole, ResourceType, RoleResource};
 use crate::cloud::{CloudClient, CloudError, Listing};
@@ -97,7 +97,12 @@ impl RoleGrant {
                 Waiting::new(Reason::WaitingForCluster, format!("spec.scope.clusterRef: CockroachCluster {namespace}/{} has no cloud cluster yet", reference.name))
             }));
         }
-        Err(ReconcileError::stalled(Reason::InvalidSpec, "spec.scope.folderRef is not served by this build; use spec.scope.folderId"))
+        if let Some(reference) = &scope.folder_ref {
+            let folders: kube::Api<Folder> = kube::Api::namespaced(ctx.client.clone(), &namespace);
+            let id = folders.get_opt(&reference.name).await?.and_then(|f| f.status.and_then(|s| s.folder_id));
+            return Ok(id.ok_or_else(|| Waiting::new(Reason::WaitingForFolder, format!("spec.scope.folderRef: Folder {namespace}/{} has no cloud folder yet", reference.name))));
+        }
+        Err(ReconcileError::stalled(Reason::InvalidSpec, "spec.scope: exactly one of organization, folderRef, folderId, clusterRef or clusterId must be set"))
     }
 
     async fn grant(&self, ctx: &Context, target: &Target) -> Result<Result<BuiltInRole, Waiting>, ReconcileError> {

@@ -83,7 +83,6 @@ impl TopLevel for ServiceAccount {
     type Cloud = CloudServiceAccount;
     type Change = UpdateServiceAccountSpecification;
     const NOUN: &'static str = "serviceAccount";
-    const UNIQUE_NAMES: bool = false;
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()
@@ -112,7 +111,11 @@ impl TopLevel for ServiceAccount {
         false
     }
     fn made_by_this(&self, item: &CloudServiceAccount, intent: Option<Timestamp>) -> bool {
-        created_since(&item.created_at, intent)
+        item.name == self.cloud_name() && created_since(&item.created_at, intent)
+    }
+    /// Names may repeat: another account of the same name is no obstacle to a create.
+    fn same_key(&self, _item: &CloudServiceAccount) -> bool {
+        false
     }
 
     async fn get(cloud: &CloudClient, id: &str) -> Result<CloudServiceAccount, CloudError> {
