@@ -160,7 +160,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
         ("RoleGrant", "deployer-dev"),
     ]);
     // The organisation-level kinds are honoured in this namespace.
-    let trusted = |options: &mut OperatorOptions<'_>| options.extra_args = vec!["--org-namespaces".into(), options.namespace.to_string()];
+    let trusted = |options: &mut OperatorOptions<'_>| options.org_namespaces = vec![options.namespace.to_string()];
 
     // Just applied, before any operator saw it: no status.
     world.apply(&cluster_with_one_child_of_each_kind("shop-db")).await;

@@ -196,7 +196,6 @@ impl Trial {
         // new process takes the Lease over at once instead of waiting for it to expire.
         self.world.start_operator(|options| {
             options.pod_name = Some("crash-operator");
-            options.extra_args = vec!["--org-namespaces".into(), options.namespace.to_string()];
         });
     }
 

@@ -718,7 +718,8 @@ async fn the_operator_runs_a_full_lifecycle_under_the_charts_rbac() {
     options.lease_namespace = Some(r);
     options.pod_name = Some("rbac-operator-0");
     // The watched namespace is trusted with the organisation-level kinds, so every kind converges.
-    options.extra_args = vec!["--lease-name".into(), lease_name.clone(), "--org-namespaces".into(), w.to_string()];
+    options.extra_args = vec!["--lease-name".into(), lease_name.clone()];
+    options.org_namespaces = vec![w.to_string()];
     let operator = Operator::start(options);
     kubectl(&["apply", "-n", w, "-f", "-"], Some(&cluster_with_one_child_of_each_kind("orders-db"))).await.ok();
     let example_world = example_world();

@@ -340,7 +340,7 @@ async fn alerts_fire_on_what_the_operator_really_exports() {
     .await;
 
     // The organisation-level kinds are honoured here, so only the resources below stall.
-    let world = World::start_with("alerts-e2e", |o| o.extra_args = vec!["--org-namespaces".into(), o.namespace.to_string()]).await;
+    let world = World::start_with("alerts-e2e", |o| o.org_namespaces = vec![o.namespace.to_string()]).await;
     let stop = Arc::new(AtomicBool::new(false));
     let scraper = scrape_continuously(world.operator().health_addr().await, Duration::from_secs(1), stop.clone());
     let started = Instant::now();

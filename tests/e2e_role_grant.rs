@@ -127,7 +127,7 @@ async fn a_lost_answer_is_found_bad_input_is_refused_and_the_cloud_refusal_is_sh
 
 #[tokio::test]
 async fn a_namespace_not_trusted_for_organisation_kinds_sends_nothing() {
-    let world = World::start_with("grants-untrusted", |o| o.extra_args = vec!["--org-namespaces".into(), "crdb-admin".into()]).await;
+    let world = World::start_with("grants-untrusted", |o| o.org_namespaces = vec!["crdb-admin".into()]).await;
     world.apply(&grant("sneaky", "ORG_ADMIN", "{organization: true}", "")).await;
     let grants: Api<RoleGrant> = world.api();
     let refused = wait_for(&grants, "sneaky", TIMEOUT, "Stalled", |g| is_stalled_with(g, "NamespaceNotAllowed")).await;

@@ -192,8 +192,9 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     let mut options = OperatorOptions::new(&ns_name, &url);
     // The most verbose level the operator accepts (an EnvFilter directive): every crate, every span.
     options.log_level = "trace";
-    // Trusted with the organisation-level kinds (the APIKey and its ServiceAccount).
-    options.extra_args = vec!["--org-namespaces".into(), ns_name.clone()];
+    // Trusted with the organisation-level kinds (the APIKey and its ServiceAccount), as every test
+    // operator is with its own namespace.
+    assert_eq!(options.org_namespaces, [ns_name.clone()]);
     let operator = Operator::start(options);
     let metrics_addr = operator.health_addr().await;
 

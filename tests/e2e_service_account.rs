@@ -17,8 +17,9 @@ const TIMEOUT: Duration = Duration::from_secs(40);
 async fn env(prefix: &str, trusted: bool) -> Env {
     Env::start_with(prefix, |options| {
         options.resync_seconds = 3;
-        if trusted {
-            options.extra_args = vec!["--org-namespaces".into(), options.namespace.to_string()];
+        // The test operator trusts its own namespace unless told otherwise.
+        if !trusted {
+            options.org_namespaces.clear();
         }
     })
     .await
@@ -120,7 +121,7 @@ async fn adoption_a_lost_create_answer_and_a_shared_name() {
 
 #[tokio::test]
 async fn an_untrusted_namespace_sends_nothing_and_bad_input_is_refused() {
-    // No --org-namespaces and no namespace of its own: nothing is trusted.
+    // No namespace is trusted with organisation-level kinds.
     let env = env("sa-untrusted", false).await;
     env.apply(&service_account("intruder", "  description: let me in\n")).await;
     let sa = wait_for(&env.api::<ServiceAccount>(), "intruder", TIMEOUT, "Stalled NamespaceNotAllowed", |sa| is_stalled_with(sa, "NamespaceNotAllowed")).await;

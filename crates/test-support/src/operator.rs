@@ -124,11 +124,6 @@ impl Operator {
             cmd.args(["--org-namespaces", &options.org_namespaces.join(",")]);
         }
         cmd.args(&options.extra_args);
-        // Organisation-level kinds are honoured in the watched namespace unless a test says
-        // otherwise (a test of the refusal names another namespace).
-        if !options.extra_args.iter().any(|a| a.starts_with("--org-namespaces")) {
-            cmd.args(["--org-namespaces", options.namespace]);
-        }
         if let Some(namespace) = options.lease_namespace {
             cmd.args(["--leader-election-namespace", namespace]);
         }
