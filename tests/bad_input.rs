@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::JWTIssuer;
 use kube::api::Api;
 use serde_json::Value;
 use crdb_test_support::*;
@@ -262,6 +263,7 @@ async fn the_bad_input_corpus_is_refused_or_stalled_and_harms_nothing() {
                 "SQLUser" => users.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap()),
                 "Database" => databases.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap()),
                 "AllowlistEntry" => allowlist.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap()),
+                "JWTIssuer" => ns.api::<JWTIssuer>().get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap()),
                 other => panic!("{}: unexpected kind {other}", case.file),
             };
             let Some(obj) = obj else { continue };

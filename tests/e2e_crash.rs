@@ -1,5 +1,5 @@
 //! Crash consistency: seeded, reproducible randomised trials in which clusters, SQL users (with
-//! generated and referenced passwords), databases and allowlist entries are created, updated,
+//! generated and referenced passwords), databases, allowlist entries and JWT issuers are created, updated,
 //! rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
 //! delays) and restarted, again and again. After each trial's operations the operator runs
 //! undisturbed and everything must converge; then the trial deletes everything.
@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::JWTIssuer;
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -88,6 +89,8 @@ struct Model {
     users: BTreeMap<String, UserModel>,
     databases: BTreeMap<String, DatabaseModel>,
     entries: BTreeMap<String, EntryModel>,
+    /// JWT issuers (organisation-level, beside the clusters): name -> audience.
+    issuers: BTreeMap<String, String>,
     /// (kind, name) of every deleted resource.
     deleted: Vec<(&'static str, String)>,
     next: u32,
@@ -209,6 +212,9 @@ impl Trial {
 
     /// One seeded random operation.
     async fn step(&mut self) {
+        if self.rng.random_bool(0.2) {
+            return self.issuer_step().await;
+        }
         let roll = self.rng.random_range(0..100);
         let Some(cluster) = self.model.pick_cluster(&mut self.rng) else {
             return self.add_cluster().await;
@@ -333,8 +339,36 @@ impl Trial {
         self.actions.push("delete-cluster");
     }
 
+    /// A JWT issuer added, its audience changed, or deleted (its URL names it: unique per organisation).
+    async fn issuer_step(&mut self) {
+        let picked = pick(&self.model.issuers, &mut self.rng).map(|(n, _)| n.clone());
+        match picked {
+            Some(name) if self.rng.random_bool(0.6) => {
+                if self.rng.random_bool(0.6) {
+                    let audience = format!("aud-{}", self.rng.random_range(1..1000));
+                    self.merge::<JWTIssuer>(&name, json!({"spec": {"audience": audience}})).await;
+                    self.model.issuers.insert(name, audience);
+                    self.actions.push("update-issuer");
+                } else {
+                    kubectl(&["delete", "-n", self.ns(), "--wait=false", &format!("{}/{name}", plural("jwtissuer"))], None).await.ok();
+                    self.forget("jwtissuer", &name);
+                    self.actions.push("delete-issuer");
+                }
+            }
+            _ => {
+                let name = self.model.fresh("jwt");
+                self.apply(&jwt_issuer(&name, &format!("https://{name}.example.com"))).await;
+                self.model.issuers.insert(name, "crdb".into());
+                self.actions.push("add-issuer");
+            }
+        }
+    }
+
     fn forget(&mut self, kind: &'static str, name: &str) {
         match kind {
+            "jwtissuer" => {
+                self.model.issuers.remove(name);
+            }
             "sqluser" => {
                 self.model.users.remove(name);
             }
@@ -360,6 +394,7 @@ impl Trial {
             ("sqluser", serde_json::to_value(self.api::<SQLUser>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("database", serde_json::to_value(self.api::<Database>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("allowlistentry", serde_json::to_value(self.api::<AllowlistEntry>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("jwtissuer", serde_json::to_value(self.api::<JWTIssuer>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
             lists.iter().find(|(k, _)| *k == kind)?.1.as_array()?.iter().find(|o| o["metadata"]["name"] == name).cloned()
@@ -372,6 +407,7 @@ impl Trial {
             .chain(self.model.users.keys().map(|n| ("sqluser", n)))
             .chain(self.model.databases.keys().map(|n| ("database", n)))
             .chain(self.model.entries.keys().map(|n| ("allowlistentry", n)))
+            .chain(self.model.issuers.keys().map(|n| ("jwtissuer", n)))
             .collect();
         for (kind, name) in expected {
             let obj = find(kind, name);
@@ -426,6 +462,7 @@ impl Trial {
                 audit.problems.push(format!("orphan cloud cluster {name} ({})", records[0].cluster.id));
             }
         }
+        self.audit_issuers(&mut audit).await;
         let clusters = self.api::<CockroachCluster>();
         for (name, expected) in &self.model.clusters {
             let Some(records) = by_name.get(name) else {
@@ -488,6 +525,43 @@ impl Trial {
             }
         }
         audit
+    }
+}
+
+impl Trial {
+    /// JWT issuers: one per URL, exactly the model's, each with its spec's audience and recorded
+    /// in its resource's status.
+    async fn audit_issuers(&self, audit: &mut Audit) {
+        let held = self.admin.cloud().list_jwt_issuers().await.unwrap().items;
+        let mut by_url: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        for issuer in &held {
+            by_url.entry(issuer.issuer_url.clone()).or_default().push(issuer);
+        }
+        let url_of = |name: &str| format!("https://{name}.example.com");
+        for (url, issuers) in &by_url {
+            if issuers.len() > 1 {
+                audit.duplicates += issuers.len() - 1;
+                audit.problems.push(format!("{} JWT issuers with URL {url}", issuers.len()));
+            }
+            if !self.model.issuers.keys().any(|n| &url_of(n) == url) {
+                audit.orphans += issuers.len();
+                audit.problems.push(format!("orphan JWT issuer {url} ({})", issuers[0].id));
+            }
+        }
+        for (name, audience) in &self.model.issuers {
+            let Some(issuer) = by_url.get(&url_of(name)).map(|i| i[0]) else {
+                audit.problems.push(format!("JWT issuer {name} missing in the cloud"));
+                continue;
+            };
+            if &issuer.audience != audience {
+                audit.problems.push(format!("JWT issuer {name}: audience {:?}, spec {audience:?}", issuer.audience));
+            }
+            let cr = self.api::<JWTIssuer>().get(name).await.unwrap();
+            let recorded = cr.status.as_ref().and_then(|s| s.jwt_issuer_id.clone());
+            if recorded.as_deref() != Some(issuer.id.as_str()) {
+                audit.problems.push(format!("JWT issuer {name}: status names {recorded:?}, the cloud holds {}", issuer.id));
+            }
+        }
     }
 }
 
@@ -573,6 +647,9 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
         trial.model.clusters.remove(&name);
         trial.model.deleted.push(("cockroachcluster", name));
     }
+    for name in trial.model.issuers.keys().cloned().collect::<Vec<_>>() {
+        trial.forget("jwtissuer", &name);
+    }
     if trial.rng.random_bool(0.5) {
         trial.crash().await;
     }
@@ -592,6 +669,9 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     }
     outcome.orphans += left.len();
     outcome.problems.extend(left.iter().map(|c| format!("orphan after deletion: cluster {}", c.cluster.name)));
+    let issuers_left = trial.admin.cloud().list_jwt_issuers().await.map(|l| l.items).unwrap_or_default();
+    outcome.orphans += issuers_left.len();
+    outcome.problems.extend(issuers_left.iter().map(|i| format!("orphan after deletion: JWT issuer {}", i.issuer_url)));
     let operator_panicked = trial.operator.as_ref().is_some_and(|o| o.logs().contains("panicked"));
     if operator_panicked {
         outcome.problems.push("the operator panicked".into());

@@ -8,6 +8,7 @@ pub mod database;
 pub mod prose;
 pub mod settings;
 pub mod sql_user;
+pub mod jwt_issuer;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
@@ -17,6 +18,7 @@ pub use database::Database;
 pub use sql_user::SQLUser;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
+pub use jwt_issuer::{JWTIssuer, JWTIssuerSpec, JWTIssuerStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
 

@@ -12,6 +12,7 @@ pub mod kinds;
 pub mod member;
 pub mod reason;
 pub mod reconciler;
+pub mod references;
 pub mod registry;
 pub mod setting;
 pub mod settings;

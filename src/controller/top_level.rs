@@ -75,6 +75,8 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     type Change: Debug + Send + Sync;
     /// "cluster".
     const NOUN: &'static str;
+    /// The spec field [`cloud_name`](Self::cloud_name) comes from, for messages.
+    const NAME_FIELD: &'static str = "spec.name";
 
     fn credentials_ref(&self) -> Option<&CredentialsRef>;
     fn deletion_policy(&self) -> DeletionPolicy;
@@ -89,6 +91,17 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     fn created_by(item: &Self::Cloud) -> Option<&str>;
     /// Deleted, though still readable.
     fn is_gone(item: &Self::Cloud) -> bool;
+    /// Whether `item`, found by name where this resource's create would put it, is this
+    /// resource's own: its create request reached the cloud but the answer did not come back.
+    /// `create_requested`: this resource recorded a create intent that is still open. Default: the
+    /// create's ownership marker ([`created_by`](Self::created_by)) is this resource's UID. A
+    /// kind whose objects carry no marker but whose name is unique in the cloud (a JWT issuer's
+    /// URL) owns the object found under an open intent, since no other create could have made it
+    /// without this one being refused.
+    fn owns(&self, item: &Self::Cloud, create_requested: bool) -> bool {
+        let _ = create_requested;
+        Self::created_by(item) == self.meta().uid.as_deref()
+    }
 
     fn get(cloud: &CloudClient, id: &str) -> impl Future<Output = Result<Self::Cloud, CloudError>> + Send;
     /// Every object the key can see (the search before a create).
@@ -111,6 +124,21 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// references). Default: none.
     fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
         controller
+    }
+
+    /// Whether a change the plan finds on an object whose spec has not changed comes from the
+    /// cloud (drift, reported as DriftCorrected) rather than from a value outside the spec that
+    /// changed (a ConfigMap's document: an ordinary update). `recorded` is the status as the last
+    /// pass left it. Default: it does.
+    fn moved_in_cloud(&self, _recorded: &Self::Status, _item: &Self::Cloud) -> bool {
+        true
+    }
+
+    /// Reads what the spec takes from outside itself (a ConfigMap's document), before anything is
+    /// sent: `Some` is the resource with those values in its spec, which the pass then uses;
+    /// `Err` (Stalled naming the field) stops the pass with nothing sent. Default: nothing to read.
+    fn resolve(&self, _ctx: &Context) -> impl Future<Output = Result<Option<Self>, ReconcileError>> + Send {
+        async { Ok(None) }
     }
 
     /// Converges what hangs off a settled object (per-cluster settings). `Ok(None)`: all in line.
@@ -141,6 +169,8 @@ async fn cloud_client<K: TopLevel>(obj: &K, ctx: &Context) -> Result<CloudClient
 }
 
 async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
+    let resolved = obj.resolve(ctx).await?;
+    let obj = resolved.as_ref().unwrap_or(obj);
     let cloud = cloud_client(obj, ctx).await?;
     let Some(item) = observe_or_create(obj, ctx, api, &cloud, draft, written).await? else {
         return Ok(Step::new(
@@ -148,9 +178,10 @@ async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K:
             ctx.timing.jittered_poll(),
         ));
     };
+    let recorded = draft.clone();
     K::observe(draft, &item);
     // A change while the spec is unchanged since the last finished reconcile is drift.
-    let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
+    let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions()) && obj.moved_in_cloud(&recorded, &item);
     let (change, summary) = match obj.plan(&item, Timestamp::now())? {
         Plan::Wait { reason, message, poll } => {
             let next = match poll {
@@ -220,7 +251,7 @@ async fn observe_or_create<K: TopLevel>(
     // been lost, or the operator may have crashed before recording the ID).
     let name = obj.cloud_name();
     if let Some(existing) = find_by_name::<K>(cloud, &name).await? {
-        if K::created_by(&existing) == obj.meta().uid.as_deref() {
+        if obj.owns(&existing, draft.create_requested_at().is_some()) {
             tracing::info!(id = %K::id_of(&existing), "found the {noun} created by an earlier create request");
             return Ok(Some(existing));
         }
@@ -228,8 +259,9 @@ async fn observe_or_create<K: TopLevel>(
         return Err(ReconcileError::stalled(
             Reason::NameInUse,
             format!(
-                "a cloud {noun} named {name:?} already exists (id {id}) and was not created by this resource; set spec.adopt{}Id to {id} to manage it, or choose another spec.name",
-                capitalised(noun)
+                "a cloud {noun} named {name:?} already exists (id {id}) and was not created by this resource; set spec.adopt{}Id to {id} to manage it, or choose another {}",
+                capitalised(noun),
+                K::NAME_FIELD
             ),
         ));
     }
@@ -328,7 +360,7 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
         },
         // No ID recorded: a create may still have happened (crash or lost response).
         None if draft.create_requested_at().is_some() => {
-            find_by_name::<K>(&cloud, &obj.cloud_name()).await?.filter(|item| K::created_by(item) == obj.meta().uid.as_deref())
+            find_by_name::<K>(&cloud, &obj.cloud_name()).await?.filter(|item| obj.owns(item, true))
         }
         None => None,
     };

@@ -598,6 +598,7 @@ impl CloudClient {
 }
 
 mod exports;
+mod jwt_issuers;
 
 /// Reads `Retry-After` as delta-seconds (the service's form); HTTP dates are not used by it.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {

@@ -99,6 +99,11 @@ operations! {
     SetClientCACert: POST "/api/v1/clusters/{cluster_id}/client-ca-cert";
     UpdateClientCACert: PATCH "/api/v1/clusters/{cluster_id}/client-ca-cert";
     DeleteClientCACert: DELETE "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    ListJWTIssuers: GET "/api/v1/jwt-issuers";
+    AddJWTIssuer: POST "/api/v1/jwt-issuers";
+    GetJWTIssuer: GET "/api/v1/jwt-issuers/{id}";
+    UpdateJWTIssuer: PATCH "/api/v1/jwt-issuers/{id}";
+    DeleteJWTIssuer: DELETE "/api/v1/jwt-issuers/{id}";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

@@ -33,6 +33,7 @@ pub mod security;
 mod sql_users;
 pub mod state;
 pub mod validation;
+mod jwt_issuers;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -202,6 +203,11 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         SetClientCACert => on(method, security::set_client_ca),
         UpdateClientCACert => on(method, security::update_client_ca),
         DeleteClientCACert => on(method, security::delete_client_ca),
+        ListJWTIssuers => on(method, jwt_issuers::list),
+        AddJWTIssuer => on(method, jwt_issuers::add),
+        GetJWTIssuer => on(method, jwt_issuers::get),
+        UpdateJWTIssuer => on(method, jwt_issuers::update),
+        DeleteJWTIssuer => on(method, jwt_issuers::delete),
     }
 }
 

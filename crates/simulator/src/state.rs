@@ -14,6 +14,7 @@ use crdb_cloud::models::{
     AllowlistEntry, BackupConfiguration, ClientCaCertInfo, CmekClusterInfo, CmekStatus, Cluster, ClusterState, Database,
     DeleteProtection, OperationStatus, Organization, UpgradeStatus,
 };
+use crdb_cloud::models::JwtIssuer;
 
 use super::maintenance::Maintenance;
 use super::errors::{ApiError, ApiResult};
@@ -73,6 +74,7 @@ impl Store {
     pub fn reset(&mut self) {
         for org in self.orgs.values_mut() {
             org.clusters.clear();
+            org.jwt_issuers.clear();
         }
     }
 
@@ -118,6 +120,8 @@ pub struct Org {
     /// Deleted clusters that GET no longer answers for: the description does not say they leave
     /// `show_inactive=true` lists, so those keep showing them.
     pub forgotten: BTreeMap<String, Cluster>,
+    /// JWT issuers by id.
+    pub jwt_issuers: BTreeMap<String, JwtIssuer>,
 }
 
 /// What a child operation needs from its cluster.
@@ -137,7 +141,7 @@ impl Org {
             name: format!("Simulated organization {number}"),
             created_at: rfc3339(now),
         };
-        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new() }
+        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), jwt_issuers: BTreeMap::new() }
     }
 
     pub fn advance(&mut self, now: Now) {
@@ -187,6 +191,13 @@ impl Org {
             return Err(ApiError::failed_precondition(format!("cluster {cluster_id} {why}")));
         }
         Ok(record)
+    }
+
+    /// The JWT issuers in issuer URL order (URLs are unique in an organisation).
+    pub fn jwt_issuers_by_url(&self) -> Vec<&JwtIssuer> {
+        let mut issuers: Vec<&JwtIssuer> = self.jwt_issuers.values().collect();
+        issuers.sort_by(|a, b| a.issuer_url.cmp(&b.issuer_url));
+        issuers
     }
 
     /// Cluster names are unique among an organisation's clusters that are not deleted.

@@ -67,6 +67,11 @@ pub struct OperatorOptions<'a> {
     pub poll_seconds: u64,
     /// Further command-line arguments.
     pub extra_args: Vec<String>,
+    /// Further environment variables of the operator process. By default `CRDB_ORG_NAMESPACES`
+    /// names the watched namespace: a test's operator "runs in" its namespace, and the operator's
+    /// own namespace is the one it trusts with organisation-level kinds by default. A test of an
+    /// untrusted namespace replaces it (or passes `--org-namespaces`, which wins over the variable).
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl<'a> OperatorOptions<'a> {
@@ -83,6 +88,7 @@ impl<'a> OperatorOptions<'a> {
             lease_seconds: None,
             poll_seconds: 1,
             extra_args: Vec::new(),
+            extra_env: vec![("CRDB_ORG_NAMESPACES".into(), namespace.into())],
         }
     }
 }
@@ -129,6 +135,10 @@ impl Operator {
         cmd.env_remove("RUST_LOG").env_remove("COCKROACH_API_KEY").env_remove("POD_NAMESPACE").env_remove("WATCH_NAMESPACE");
         if let Some(key) = options.api_key {
             cmd.env("COCKROACH_API_KEY", key);
+        }
+        cmd.env_remove("CRDB_ORG_NAMESPACES");
+        for (name, value) in &options.extra_env {
+            cmd.env(name, value);
         }
         cmd.stdout(Stdio::from(file.try_clone().unwrap())).stderr(Stdio::from(file)).kill_on_drop(true);
         die_with_parent_tokio(&mut cmd);

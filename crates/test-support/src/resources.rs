@@ -36,15 +36,24 @@ pub fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
 }
 
 /// `serverless_cluster(cluster)` with one child of every kind: SQLUser `app`, Database `orders`
-/// and AllowlistEntry `office` (203.0.113.0/24).
+/// and AllowlistEntry `office` (203.0.113.0/24); and one of each organisation-level kind:
+/// JWTIssuer `ci` (its issuer URL named after `cluster`, unique per organisation).
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
     [
         serverless_cluster(cluster),
         child("SQLUser", "app", cluster, ""),
         child("Database", "orders", cluster, ""),
         child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"),
+        jwt_issuer("ci", &format!("https://{cluster}.issuer.example.com")),
     ]
     .concat()
+}
+
+/// A JWTIssuer with an inline one-key JWKS. Starts with `---`.
+pub fn jwt_issuer(name: &str, issuer_url: &str) -> String {
+    format!(
+        "---\napiVersion: crdbcloud.io/v1alpha1\nkind: JWTIssuer\nmetadata:\n  name: {name}\nspec:\n  issuerUrl: {issuer_url}\n  audience: crdb\n  jwks: '{{\"keys\": [{{\"kty\": \"RSA\", \"kid\": \"{name}\", \"e\": \"AQAB\", \"n\": \"tid8bJCI5Fxt\"}}]}}'\n"
+    )
 }
 
 /// Polls `get` until `done` holds, panicking with the last value after `timeout`.

@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
@@ -26,18 +24,8 @@ use crate::controller::setting::{self, Pass};
 use crate::controller::settings;
 use crate::controller::error::ReconcileError;
 use crate::controller::reason::Reason;
+use crate::controller::references::referencing;
 use crate::controller::top_level::{Plan, Poll, TopLevel, TopLevelShape, TopLevelStatus};
-
-/// The clusters of `object`'s namespace whose setting blocks name it (through `names`).
-fn referencing(clusters: &Store<CockroachCluster>, object: &impl ResourceExt, names: impl Fn(&CockroachCluster) -> Vec<String>) -> Vec<ObjectRef<CockroachCluster>> {
-    let name = object.name_any();
-    clusters
-        .state()
-        .into_iter()
-        .filter(|c| c.namespace() == object.namespace() && names(c).contains(&name))
-        .map(|c| ObjectRef::from_obj(c.as_ref()))
-        .collect()
-}
 
 crate::impl_status_fields!(CockroachClusterStatus, base);
 

@@ -7,11 +7,15 @@ pub mod cluster;
 pub mod cluster_plan;
 pub mod database;
 pub mod sql_user;
+pub mod jwt_issuer;
 
 use super::registry::{Registered, entry};
 use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crate::api::JWTIssuer;
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
-    vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>()]
+    let mut kinds = vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>()];
+    kinds.push(entry::<JWTIssuer>());
+    kinds
 }
