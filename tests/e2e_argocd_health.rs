@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::JWTIssuer;
 use crdb_cloud_operator::controller::registry;
 use kube::api::{Patch, PatchParams};
 use mlua::{Lua, Table};
@@ -89,7 +90,7 @@ fn condition_message(obj: &Value, type_: &str) -> String {
 }
 
 /// The objects of a cluster with one child of each kind, as kubectl names them (one per registered kind).
-fn resources(cluster: &str, user: &str, database: &str, entry: &str) -> Vec<String> {
+fn resources(cluster: &str, user: &str, database: &str, entry: &str, issuer: &str) -> Vec<String> {
     // Every registered kind: a kind added to the registry fails here until this test covers it in
     // every state below.
     let name = |kind: &str| match kind {
@@ -97,6 +98,7 @@ fn resources(cluster: &str, user: &str, database: &str, entry: &str) -> Vec<Stri
         "SQLUser" => user,
         "Database" => database,
         "AllowlistEntry" => entry,
+        "JWTIssuer" => issuer,
         other => panic!("{other} is registered but this test reads no {other} in any state; add it"),
     };
     registry::kinds().iter().map(|k| format!("{}.{}/{}", k.plural(), k.crd().spec.group, name(&k.kind()))).collect()
@@ -151,19 +153,22 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     let sim = start_simulator_with(&[], |c| c.cluster_create_delay = Duration::from_secs(8)).await;
     let mut world = World::with_simulator("argocd-health", sim).await;
     let ns = world.ns().to_string();
-    let good = resources("shop-db", "app", "orders", "office");
+    let good = resources("shop-db", "app", "orders", "office", "ci");
 
     // Just applied, before any operator saw it: no status.
     world.apply(&cluster_with_one_child_of_each_kind("shop-db")).await;
     let waiting = health("Progressing", "Waiting for the operator");
     assert_health(&ns, &good, "applied", |_| (waiting.clone(), waiting.clone())).await;
 
-    // Creating: the cluster is CREATING, its children wait for it (Reconciling=True).
+    // Creating: the cluster is CREATING, its children wait for it (Reconciling=True), and the JWT
+    // issuer's create is still on its way (the cloud answers it late).
+    world.admin.add_fault(&FaultSpec { latency_ms: Some(12_000), ..FaultSpec::on(Operation::AddJWTIssuer) }).await;
     world.start_operator(|_| {});
     wait_for(&world.api::<CockroachCluster>(), "shop-db", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<SQLUser>(), "app", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<Database>(), "orders", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<AllowlistEntry>(), "office", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
+    wait_for(&world.api::<JWTIssuer>(), "ci", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     assert_health(&ns, &good, "creating", |obj| {
         // The message is the Ready condition's (what the operator is waiting for).
         let progressing = health("Progressing", condition_message(obj, "Ready"));
@@ -177,6 +182,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<SQLUser>(), "app", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<AllowlistEntry>(), "office", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&world.api::<JWTIssuer>(), "ci", TIMEOUT, "Ready", is_ready).await;
     assert_health(&ns, &good, "ready", |obj| {
         let healthy = health("Healthy", condition_message(obj, "Ready"));
         (healthy.clone(), healthy)
@@ -193,6 +199,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
             child("SQLUser", "app-locked", "shop-db", wrong_key),
             child("Database", "orders-locked", "shop-db", wrong_key),
             child("AllowlistEntry", "office-locked", "shop-db", &format!("{wrong_key}  cidr: \"198.51.100.0/24\"\n")),
+            format!("{}{wrong_key}", jwt_issuer("ci-locked", "https://locked.issuer.example.com")),
         ]
         .concat())
         .await;
@@ -200,7 +207,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<SQLUser>(), "app-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<Database>(), "orders-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<AllowlistEntry>(), "office-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
-    let locked = resources("locked-db", "app-locked", "orders-locked", "office-locked");
+    wait_for(&world.api::<JWTIssuer>(), "ci-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    let locked = resources("locked-db", "app-locked", "orders-locked", "office-locked", "ci-locked");
     assert_health(&ns, &locked, "stalled", |obj| {
         let degraded = health("Degraded", condition_message(obj, "Stalled"));
         assert!(!degraded.message.is_empty(), "the Stalled condition says why: {obj:#}");
@@ -218,6 +226,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     world.api::<SQLUser>().patch("app", &params, &patch).await.unwrap();
     world.api::<Database>().patch("orders", &params, &patch).await.unwrap();
     world.api::<AllowlistEntry>().patch("office", &params, &patch).await.unwrap();
+    world.api::<JWTIssuer>().patch("ci", &params, &patch).await.unwrap();
     assert_health(&ns, &good, "generation behind", |obj| {
         let observed = obj["status"]["observedGeneration"].as_i64().unwrap();
         assert!(observed < obj["metadata"]["generation"].as_i64().unwrap(), "{obj:#}");
@@ -242,7 +251,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
 
     // Being deleted, seen: the cloud answers every delete with 503, so each object reports that it
     // is retrying (Reconciling, the Ready condition saying why).
-    for operation in [Operation::DeleteCluster, Operation::DeleteSQLUser, Operation::DeleteDatabase, Operation::DeleteAllowlistEntry] {
+    for operation in [Operation::DeleteCluster, Operation::DeleteSQLUser, Operation::DeleteDatabase, Operation::DeleteAllowlistEntry, Operation::DeleteJWTIssuer] {
         world.admin.add_fault(&FaultSpec { status: Some(503), count: 1000, ..FaultSpec::on(operation) }).await;
     }
     world.start_operator(|_| {});
@@ -264,4 +273,5 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_gone(&world.api::<SQLUser>(), "app-locked", TIMEOUT).await;
     wait_gone(&world.api::<Database>(), "orders-locked", TIMEOUT).await;
     wait_gone(&world.api::<AllowlistEntry>(), "office-locked", TIMEOUT).await;
+    wait_gone(&world.api::<JWTIssuer>(), "ci-locked", TIMEOUT).await;
 }
