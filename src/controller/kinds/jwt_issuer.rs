@@ -129,6 +129,17 @@ fn moved_in_cloud(spec: &JWTIssuerSpec, recorded: &JWTIssuerStatus, item: &JwtIs
     fields.iter().any(|f| *f != "spec.jwksConfigMapRef") || held != recorded.jwks_sha256
 }
 
+/// A refused update: another issuer of the organisation has the URL the spec moves to (409) needs
+/// a person; the rest as any cloud error.
+fn update_refused(err: CloudError) -> ReconcileError {
+    match err {
+        CloudError::AlreadyExists(message) => {
+            ReconcileError::stalled(Reason::NameInUse, format!("spec.issuerUrl: another JWT issuer of the organisation has this URL ({message})"))
+        }
+        other => ReconcileError::cloud("updating the JWT issuer", other),
+    }
+}
+
 impl TopLevel for JWTIssuer {
     type Cloud = JwtIssuer;
     type Change = UpdateJwtIssuerRequest;
@@ -195,7 +206,7 @@ impl TopLevel for JWTIssuer {
     }
 
     async fn execute(&self, cloud: &CloudClient, item: &JwtIssuer, change: UpdateJwtIssuerRequest) -> Result<JwtIssuer, ReconcileError> {
-        cloud.update_jwt_issuer(&item.id, &change).await.map_err(|e| ReconcileError::cloud("updating the JWT issuer", e))
+        cloud.update_jwt_issuer(&item.id, &change).await.map_err(update_refused)
     }
 
     async fn delete(&self, cloud: &CloudClient, item: &JwtIssuer) -> Result<(), ReconcileError> {
@@ -364,6 +375,13 @@ mod tests {
         assert!(err.is_stalled() && err.reason == Reason::JwksInvalid, "{err:?}");
         assert!(err.message.starts_with("spec.jwks is not a JSON Web Key Set") && err.message.contains("nothing was sent"), "{}", err.message);
         assert!(checked_jwks("spec.jwks", r#"{"keys":[]}"#.into()).is_ok());
+    }
+
+    #[test]
+    fn moving_to_a_url_another_issuer_has_stalls_naming_the_field() {
+        let err = update_refused(CloudError::AlreadyExists("issuer_url taken".into()));
+        assert!(err.is_stalled() && err.reason == Reason::NameInUse && err.message.starts_with("spec.issuerUrl"), "{err:?}");
+        assert!(!update_refused(CloudError::Transient("503".into())).is_stalled());
     }
 
     #[test]
