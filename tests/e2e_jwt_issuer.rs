@@ -148,11 +148,20 @@ async fn an_issuer_is_created_changed_kept_in_line_and_deleted() {
     wait_cloud(&env, &id, "the drift put back", DRIFT_TIMEOUT, |i| i.audience == "crdb-cloud-v2" && same_keys(i.jwks.as_deref(), JWKS_B)).await;
     assert!(has_event(&env, "ci", "Warning DriftCorrected", "spec.audience").await, "{:?}", events_for(env.ns(), "ci").await);
 
+    // The issuer URL is changed in place: the same issuer, one PATCH, no create.
+    let moved = "https://token.ci-v2.example.com";
+    let changed = issuer("ci", moved, "  audience: crdb-cloud-v2\n  jwksConfigMapRef: {name: ci-jwks}\n");
+    env.apply(&changed.replace("  audience: crdb\n", "")).await;
+    wait_cloud(&env, &id, "the new issuer URL", TIMEOUT, |i| i.issuer_url == moved).await;
+    wait_for(&api, "ci", TIMEOUT, "Ready at the new URL", |i| is_ready(i) && i.status.as_ref().and_then(|s| s.issuer_url.as_deref()) == Some(moved)).await;
+    assert_eq!(env.admin.count(Operation::AddJWTIssuer).await, 1, "moved, not created again");
+    assert!(issuers_with_url(&env, url).await.is_empty());
+
     // Delete: the cloud issuer goes, then the resource.
     kubectl(&["delete", "-n", env.ns(), "jwtissuer/ci", "--wait=false"], None).await.ok();
     wait_gone(&api, "ci", TIMEOUT).await;
     assert!(matches!(cloud(&env).get_jwt_issuer(&id).await, Err(CloudError::NotFound(_))));
-    assert!(issuers_with_url(&env, url).await.is_empty());
+    assert!(issuers_with_url(&env, moved).await.is_empty());
 }
 
 #[tokio::test]
