@@ -416,6 +416,19 @@ async fn every_operation_round_trips_through_the_simulator() {
     client.delete_folder(&team.resource_id).await.unwrap();
     assert!(client.list_folder_contents(ROOT_FOLDER).await.unwrap().items.iter().all(|r| r.resource_type == FolderResourceType::Cluster));
 
+    // JWT issuers of the organisation: add, list, get, update, delete.
+    let jwks = r#"{"keys":[{"kty":"RSA","e":"AQAB","n":"abc"}]}"#;
+    let add = AddJwtIssuerRequest { issuer_url: "https://ci.example.com".into(), audience: "crdb".into(), jwks: Some(jwks.into()), ..Default::default() };
+    let issuer = client.add_jwt_issuer(&add).await.unwrap();
+    assert_eq!((issuer.issuer_url.as_str(), issuer.claim(), issuer.jwks.as_deref()), ("https://ci.example.com", "sub", Some(jwks)));
+    assert_eq!(client.list_jwt_issuers().await.unwrap().items, std::slice::from_ref(&issuer));
+    assert_eq!(client.get_jwt_issuer(&issuer.id).await.unwrap(), issuer);
+    let update = UpdateJwtIssuerRequest { claim: Some("email".into()), ..Default::default() };
+    let updated = client.update_jwt_issuer(&issuer.id, &update).await.unwrap();
+    assert_eq!((updated.claim(), updated.audience.as_str()), ("email", "crdb"));
+    assert_eq!(client.delete_jwt_issuer(&issuer.id).await.unwrap(), updated);
+    assert!(client.list_jwt_issuers().await.unwrap().items.is_empty());
+
     // Every client operation reached the simulator, and nothing failed along the way.
     let stats = h.stats().await;
     for operation in client_operations() {

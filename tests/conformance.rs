@@ -665,3 +665,88 @@ async fn folder_operations_conform_to_the_official_description() {
     call(DeleteFolder, &[p], "", None, 200).await;
     call(DeleteFolder, &[p], "", None, 404).await;
 }
+
+/// The JWT issuer operations: every answer (successes and the refusals a user meets) to the
+/// official schemas, and the requests the test sends to the request schemas.
+#[tokio::test]
+async fn jwt_issuer_responses_conform_to_the_official_description() {
+    use reqwest::Method;
+    let spec = Spec::load();
+    let sim = Sim::start().await;
+    let jwks = r#"{"keys":[{"kty":"RSA","alg":"RS256","e":"AQAB","n":"tid8bJCI5Fxt","kid":"k1"}]}"#;
+    let full = json!({"issuer_url": "https://a.example.com", "audience": "crdb", "jwks": jwks, "claim": "email", "identity_map": [{"token_identity": "/^sso_(.*)$", "cc_identity": "\\1"}]});
+    let minimal = json!({"issuer_url": "https://b.example.com", "audience": "crdb"});
+    let creates: Vec<Case> = vec![
+        (AddJWTIssuer, vec![], "", Some(full.clone()), 200),
+        (AddJWTIssuer, vec![], "", Some(full), 409),
+        (AddJWTIssuer, vec![], "", Some(json!({"issuer_url": "https://c.example.com", "audience": "crdb", "jwks": "not json"})), 400),
+        (AddJWTIssuer, vec![], "", Some(json!({"issuer_url": "c.example.com", "audience": "crdb"})), 400),
+        (AddJWTIssuer, vec![], "", Some(json!({"issuer_url": "https://c.example.com", "audience": "crdb", "identity_map": [{"token_identity": "/^(.*)$", "cc_identity": "x"}]})), 400),
+        (AddJWTIssuer, vec![], "", Some(minimal), 200),
+        (ListJWTIssuers, vec![], "", None, 200),
+        (ListJWTIssuers, vec![], "?pagination.limit=1&pagination.sort_order=DESC", None, 200),
+        (GetJWTIssuer, vec!["00000000-0000-4000-8000-000000000000"], "", None, 404),
+        (GetJWTIssuer, vec!["not-a-uuid"], "", None, 400),
+    ];
+    for (operation, params, query, body, expected) in creates {
+        if let Some(body) = body.as_ref().filter(|_| expected == 200) {
+            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
+        }
+        let (status, response) = sim.call(operation.method(), &format!("{}{query}", concrete(operation, &params)), body.as_ref()).await;
+        assert_eq!(status, expected, "{operation} {query}: {response}");
+        spec.check(&format!("{operation} {query} -> {status}"), &spec.response_schema(operation, status), &response);
+    }
+    // A one-item page of two says where the next one starts; the claim defaults to sub.
+    let (_, page) = sim.call(Method::GET, &format!("{}?pagination.limit=1", concrete(ListJWTIssuers, &[])), None).await;
+    assert_eq!(page["jwt_issuers"].as_array().map(Vec::len), Some(1), "{page}");
+    assert!(page["pagination"]["next_page"].as_str().is_some_and(|t| !t.is_empty()), "{page}");
+    let (_, all) = sim.call(Method::GET, &concrete(ListJWTIssuers, &[]), None).await;
+    let issuers = all["jwt_issuers"].as_array().unwrap();
+    assert_eq!(issuers.len(), 2, "{all}");
+    assert_eq!(issuers[1]["claim"], "sub", "the default claim: {all}");
+    let id = issuers[0]["id"].as_str().unwrap().to_string();
+    let i = id.as_str();
+
+    let by_id: Vec<Case> = vec![
+        (GetJWTIssuer, vec![i], "", None, 200),
+        (UpdateJWTIssuer, vec![i], "", Some(json!({"audience": "crdb-2", "identity_map": []})), 200),
+        (UpdateJWTIssuer, vec![i], "", Some(json!({"issuer_url": "https://b.example.com"})), 409),
+        (UpdateJWTIssuer, vec![i], "", Some(json!({"jwks": "{\"keys\": 1}"})), 400),
+        (DeleteJWTIssuer, vec![i], "", None, 200),
+        (DeleteJWTIssuer, vec![i], "", None, 404),
+        (UpdateJWTIssuer, vec![i], "", Some(json!({"audience": "x"})), 404),
+    ];
+    for (operation, params, _, body, expected) in by_id {
+        if let Some(body) = body.as_ref().filter(|_| expected == 200) {
+            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
+        }
+        let (status, response) = sim.call(operation.method(), &concrete(operation, &params), body.as_ref()).await;
+        assert_eq!(status, expected, "{operation}: {response}");
+        spec.check(&format!("{operation} -> {status}"), &spec.response_schema(operation, status), &response);
+        if operation == UpdateJWTIssuer && status == 200 {
+            assert_eq!((response["audience"].as_str(), response["issuer_url"].as_str()), (Some("crdb-2"), Some("https://a.example.com")), "{response}");
+        }
+    }
+}
+
+/// The operator's JWT issuer requests, as its plan builds them from a spec with every field set.
+#[test]
+fn jwt_issuer_request_bodies_conform_to_the_official_description() {
+    use crdb_cloud_operator::api::JWTIssuerSpec;
+    use crdb_cloud_operator::controller::kinds::jwt_issuer::{create_request, diff};
+    let spec = Spec::load();
+    let issuer: JWTIssuerSpec = serde_json::from_value(json!({
+        "issuerUrl": "https://token.example.com",
+        "audience": "crdb",
+        "jwks": "{\"keys\": [{\"kty\": \"RSA\", \"e\": \"AQAB\", \"n\": \"abc\"}]}",
+        "claim": "email",
+        "identityMap": [{"tokenIdentity": "/^sso_(.*)$", "ccIdentity": "\\1"}, {"tokenIdentity": "bot", "ccIdentity": "sa-1"}],
+    }))
+    .unwrap();
+    let create = create_request(&issuer);
+    spec.check("add JWT issuer", &spec.request_schema(AddJWTIssuer), &serde_json::to_value(&create).unwrap());
+    let held = JwtIssuer { id: "1234abcd-1234-1234-abcd-12345678abcd".into(), issuer_url: "https://old.example.com".into(), audience: "old".into(), ..Default::default() };
+    let (update, fields) = diff(&issuer, &held);
+    assert_eq!(fields.len(), 5, "every field differs: {fields:?}");
+    spec.check("update JWT issuer", &spec.request_schema(UpdateJWTIssuer), &serde_json::to_value(&update).unwrap());
+}

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, RoleGrant, SQLUser, ServiceAccount};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, RoleGrant, SQLUser, ServiceAccount};
 use crdb_cloud_operator::controller::registry;
 use kube::api::{Patch, PatchParams};
 use mlua::{Lua, Table};
@@ -158,6 +158,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
         ("ServiceAccount", "deployer"),
         ("APIKey", "deployer-key"),
         ("RoleGrant", "deployer-dev"),
+        ("JWTIssuer", "ci"),
     ]);
     // The organisation-level kinds are honoured in this namespace.
     let trusted = |options: &mut OperatorOptions<'_>| options.org_namespaces = vec![options.namespace.to_string()];
@@ -171,8 +172,10 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     // account's create takes 10 s to answer, and its key waits for it.
     world.admin.add_fault(&FaultSpec { latency_ms: Some(10_000), ..FaultSpec::on(Operation::CreateServiceAccount) }).await;
     world.admin.add_fault(&FaultSpec { latency_ms: Some(8000), ..FaultSpec::on(Operation::CreateFolder) }).await;
+    world.admin.add_fault(&FaultSpec { latency_ms: Some(12_000), ..FaultSpec::on(Operation::AddJWTIssuer) }).await;
     world.start_operator(trusted);
     wait_for(&world.api::<Folder>(), "team", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
+    wait_for(&world.api::<JWTIssuer>(), "ci", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<ServiceAccount>(), "deployer", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<APIKey>(), "deployer-key", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<RoleGrant>(), "deployer-dev", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
@@ -199,6 +202,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<APIKey>(), "deployer-key", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<RoleGrant>(), "deployer-dev", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<Folder>(), "team", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&world.api::<JWTIssuer>(), "ci", TIMEOUT, "Ready", is_ready).await;
     assert_health(&ns, &good, "ready", |obj| {
         let healthy = health("Healthy", condition_message(obj, "Ready"));
         (healthy.clone(), healthy)
@@ -217,6 +221,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
             child("AllowlistEntry", "office-locked", "shop-db", &format!("{wrong_key}  cidr: \"198.51.100.0/24\"\n")),
             child("EgressRule", "backups-locked", "shop-db", &format!("{wrong_key}  type: FQDN\n  destination: s3.amazonaws.com\n")),
             org_level("Folder", "team-locked", wrong_key),
+            format!("{}{wrong_key}", jwt_issuer("ci-locked", "https://locked.issuer.example.com")),
             org_level("ServiceAccount", "sa-locked", wrong_key),
             org_level("APIKey", "key-locked", &format!("{wrong_key}  serviceAccountId: {account}\n")),
             org_level("RoleGrant", "grant-locked", &format!("{wrong_key}  userId: {account}\n  role: CLUSTER_CREATOR\n  scope: {{organization: true}}\n")),
@@ -232,6 +237,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<APIKey>(), "key-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<RoleGrant>(), "grant-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<Folder>(), "team-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    wait_for(&world.api::<JWTIssuer>(), "ci-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     let locked = resources(&[
         ("CockroachCluster", "locked-db"),
         ("SQLUser", "app-locked"),
@@ -242,6 +248,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
         ("ServiceAccount", "sa-locked"),
         ("APIKey", "key-locked"),
         ("RoleGrant", "grant-locked"),
+        ("JWTIssuer", "ci-locked"),
     ]);
     assert_health(&ns, &locked, "stalled", |obj| {
         let degraded = health("Degraded", condition_message(obj, "Stalled"));
@@ -265,6 +272,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     world.api::<APIKey>().patch("deployer-key", &params, &patch).await.unwrap();
     world.api::<RoleGrant>().patch("deployer-dev", &params, &patch).await.unwrap();
     world.api::<Folder>().patch("team", &params, &patch).await.unwrap();
+    world.api::<JWTIssuer>().patch("ci", &params, &patch).await.unwrap();
     assert_health(&ns, &good, "generation behind", |obj| {
         let observed = obj["status"]["observedGeneration"].as_i64().unwrap();
         assert!(observed < obj["metadata"]["generation"].as_i64().unwrap(), "{obj:#}");
@@ -299,6 +307,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
         Operation::DeleteApiKey,
         Operation::RemoveUserFromRole,
         Operation::DeleteFolder,
+        Operation::DeleteJWTIssuer,
     ] {
         world.admin.add_fault(&FaultSpec { status: Some(503), count: 1000, ..FaultSpec::on(operation) }).await;
     }
@@ -326,4 +335,5 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_gone(&world.api::<APIKey>(), "key-locked", TIMEOUT).await;
     wait_gone(&world.api::<RoleGrant>(), "grant-locked", TIMEOUT).await;
     wait_gone(&world.api::<Folder>(), "team-locked", TIMEOUT).await;
+    wait_gone(&world.api::<JWTIssuer>(), "ci-locked", TIMEOUT).await;
 }

@@ -1,5 +1,5 @@
 //! Crash consistency: seeded, reproducible randomised trials in which clusters, SQL users (with
-//! generated and referenced passwords), databases, allowlist entries, folders and egress rules (on an
+//! generated and referenced passwords), databases, allowlist entries, folders, JWT issuers and egress rules (on an
 //! ADVANCED cluster of their own) are created, updated,
 //! rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
 //! delays) and restarted, again and again. After each trial's operations the operator runs
@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, SQLUser, ServiceAccount};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, SQLUser, ServiceAccount};
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -104,6 +104,8 @@ struct Model {
     keys: BTreeMap<String, String>,
     /// Folder resource -> the folder's name in the cloud.
     folders: BTreeMap<String, String>,
+    /// JWT issuers (organisation-level, beside the clusters): name -> audience.
+    issuers: BTreeMap<String, String>,
     /// (kind, name) of every deleted resource.
     deleted: Vec<(&'static str, String)>,
     next: u32,
@@ -227,7 +229,10 @@ impl Trial {
 
     /// One seeded random operation.
     async fn step(&mut self) {
-        let roll = self.rng.random_range(0..135);
+        let roll = self.rng.random_range(0..145);
+        if roll >= 135 {
+            return self.issuer_step().await;
+        }
         if roll >= 125 {
             return self.folder_action().await;
         }
@@ -395,6 +400,31 @@ impl Trial {
         }
     }
 
+    /// A JWT issuer added, its audience changed, or deleted (its URL names it: unique per organisation).
+    async fn issuer_step(&mut self) {
+        let picked = pick(&self.model.issuers, &mut self.rng).map(|(n, _)| n.clone());
+        match picked {
+            Some(name) if self.rng.random_bool(0.6) => {
+                if self.rng.random_bool(0.6) {
+                    let audience = format!("aud-{}", self.rng.random_range(1..1000));
+                    self.merge::<JWTIssuer>(&name, json!({"spec": {"audience": audience}})).await;
+                    self.model.issuers.insert(name, audience);
+                    self.actions.push("update-issuer");
+                } else {
+                    kubectl(&["delete", "-n", self.ns(), "--wait=false", &format!("{}/{name}", plural("jwtissuer"))], None).await.ok();
+                    self.forget("jwtissuer", &name);
+                    self.actions.push("delete-issuer");
+                }
+            }
+            _ => {
+                let name = self.model.fresh("jwt");
+                self.apply(&jwt_issuer(&name, &format!("https://{name}.example.com"))).await;
+                self.model.issuers.insert(name, "crdb".into());
+                self.actions.push("add-issuer");
+            }
+        }
+    }
+
     /// Deletes a cluster together with its children, in one `kubectl delete`.
     async fn delete_cluster(&mut self) {
         let Some(name) = self.model.pick_cluster(&mut self.rng) else { return };
@@ -480,6 +510,9 @@ impl Trial {
             "folder" => {
                 self.model.folders.remove(name);
             }
+            "jwtissuer" => {
+                self.model.issuers.remove(name);
+            }
             _ => {
                 self.model.entries.remove(name);
             }
@@ -502,6 +535,7 @@ impl Trial {
             ("egressrule", serde_json::to_value(self.api::<EgressRule>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("serviceaccount", serde_json::to_value(self.api::<ServiceAccount>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("folder", serde_json::to_value(self.api::<Folder>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("jwtissuer", serde_json::to_value(self.api::<JWTIssuer>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("apikey", serde_json::to_value(self.api::<APIKey>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
@@ -519,6 +553,7 @@ impl Trial {
             .chain(self.model.rules.keys().map(|n| ("egressrule", n)))
             .chain(self.model.accounts.keys().map(|n| ("serviceaccount", n)))
             .chain(self.model.folders.keys().map(|n| ("folder", n)))
+            .chain(self.model.issuers.keys().map(|n| ("jwtissuer", n)))
             .chain(self.model.keys.keys().map(|n| ("apikey", n)))
             .collect();
         for (kind, name) in expected {
@@ -581,6 +616,7 @@ impl Trial {
         }
         self.audit_org(&mut audit).await;
         self.audit_folders(&mut audit).await;
+        self.audit_issuers(&mut audit).await;
         let clusters = self.api::<CockroachCluster>();
         for (name, expected) in &self.model.clusters {
             let Some(records) = by_name.get(name) else {
@@ -762,6 +798,43 @@ impl Trial {
     }
 }
 
+impl Trial {
+    /// JWT issuers: one per URL, exactly the model's, each with its spec's audience and recorded
+    /// in its resource's status.
+    async fn audit_issuers(&self, audit: &mut Audit) {
+        let held = self.admin.cloud().list_jwt_issuers().await.unwrap().items;
+        let mut by_url: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        for issuer in &held {
+            by_url.entry(issuer.issuer_url.clone()).or_default().push(issuer);
+        }
+        let url_of = |name: &str| format!("https://{name}.example.com");
+        for (url, issuers) in &by_url {
+            if issuers.len() > 1 {
+                audit.duplicates += issuers.len() - 1;
+                audit.problems.push(format!("{} JWT issuers with URL {url}", issuers.len()));
+            }
+            if !self.model.issuers.keys().any(|n| &url_of(n) == url) {
+                audit.orphans += issuers.len();
+                audit.problems.push(format!("orphan JWT issuer {url} ({})", issuers[0].id));
+            }
+        }
+        for (name, audience) in &self.model.issuers {
+            let Some(issuer) = by_url.get(&url_of(name)).map(|i| i[0]) else {
+                audit.problems.push(format!("JWT issuer {name} missing in the cloud"));
+                continue;
+            };
+            if &issuer.audience != audience {
+                audit.problems.push(format!("JWT issuer {name}: audience {:?}, spec {audience:?}", issuer.audience));
+            }
+            let cr = self.api::<JWTIssuer>().get(name).await.unwrap();
+            let recorded = cr.status.as_ref().and_then(|s| s.jwt_issuer_id.clone());
+            if recorded.as_deref() != Some(issuer.id.as_str()) {
+                audit.problems.push(format!("JWT issuer {name}: status names {recorded:?}, the cloud holds {}", issuer.id));
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Audit {
     duplicates: usize,
@@ -850,6 +923,9 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     if let Some(name) = trial.model.egress_cluster.take() {
         trial.model.deleted.push(("cockroachcluster", name));
     }
+    for name in trial.model.issuers.keys().cloned().collect::<Vec<_>>() {
+        trial.forget("jwtissuer", &name);
+    }
     let folders: Vec<String> = trial.model.folders.keys().cloned().collect();
     for name in folders {
         trial.forget("folder", &name);
@@ -878,6 +954,9 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     }
     outcome.orphans += left.len();
     outcome.problems.extend(left.iter().map(|c| format!("orphan after deletion: cluster {}", c.cluster.name)));
+    let issuers_left = trial.admin.cloud().list_jwt_issuers().await.map(|l| l.items).unwrap_or_default();
+    outcome.orphans += issuers_left.len();
+    outcome.problems.extend(issuers_left.iter().map(|i| format!("orphan after deletion: JWT issuer {}", i.issuer_url)));
     let folders_left = trial.admin.cloud().list_folders().await.unwrap().items;
     outcome.orphans += folders_left.len();
     outcome.problems.extend(folders_left.iter().map(|f| format!("orphan after deletion: folder {}", f.name)));

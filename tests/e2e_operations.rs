@@ -395,6 +395,7 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
         "allowlistentry/office",
         "egressrule/backups",
         "folder/team",
+        "jwtissuer/ci",
     ];
     for resource in resources {
         let out = kubectl(&["wait", "-n", ns.name(), "--for=condition=Ready", "--timeout=60s", resource], None).await.ok();

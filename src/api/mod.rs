@@ -14,6 +14,7 @@ pub mod connection_secret;
 pub mod service_account;
 pub mod api_key;
 pub mod folder;
+pub mod jwt_issuer;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
@@ -28,6 +29,7 @@ pub use egress_rule::{EgressRule, EgressRuleStatus};
 pub use service_account::ServiceAccount;
 pub use api_key::APIKey;
 pub use folder::{Folder, FolderSpec, FolderStatus, LocalFolderRef};
+pub use jwt_issuer::{JWTIssuer, JWTIssuerSpec, JWTIssuerStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
 

@@ -13,6 +13,7 @@ pub mod member;
 pub mod own_writes;
 pub mod reason;
 pub mod reconciler;
+pub mod references;
 pub mod registry;
 pub mod setting;
 pub mod settings;

@@ -142,6 +142,12 @@ reasons! {
     WaitingForFolder,
     /// The cloud refuses to delete a folder that holds clusters or folders.
     FolderNotEmpty,
+
+    // JWT issuers: a person has to act (Stalled).
+    /// The ConfigMap spec.jwksConfigMapRef names, or its key, is missing.
+    JwksNotFound,
+    /// The JWKS (spec.jwks or the ConfigMap's key) is not a JSON object with a `keys` array.
+    JwksInvalid,
 }
 
 impl fmt::Display for Reason {

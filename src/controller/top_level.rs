@@ -89,6 +89,8 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     type Change: Debug + Send + Sync;
     /// "cluster".
     const NOUN: &'static str;
+    /// The spec field [`cloud_name`](Self::cloud_name) comes from, for messages.
+    const NAME_FIELD: &'static str = "spec.name";
 
     fn credentials_ref(&self) -> Option<&CredentialsRef>;
     fn deletion_policy(&self) -> DeletionPolicy;
@@ -103,7 +105,6 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     fn created_by(item: &Self::Cloud) -> Option<&str>;
     /// Deleted, though still readable.
     fn is_gone(item: &Self::Cloud) -> bool;
-
     fn get(cloud: &CloudClient, id: &str) -> impl Future<Output = Result<Self::Cloud, CloudError>> + Send;
     /// Every object the key can see (the search before a create).
     fn list(cloud: &CloudClient) -> impl Future<Output = Result<Vec<Self::Cloud>, CloudError>> + Send;
@@ -174,6 +175,14 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
         controller
     }
 
+    /// Whether a change the plan finds on an object whose spec has not changed comes from the
+    /// cloud (drift, reported as DriftCorrected) rather than from a value outside the spec that
+    /// changed (a ConfigMap's document: an ordinary update). `recorded` is the status as the last
+    /// pass left it. Default: it does.
+    fn moved_in_cloud(&self, _recorded: &Self::Status, _item: &Self::Cloud) -> bool {
+        true
+    }
+
     /// Converges what hangs off a settled object (per-cluster settings). `Ok(None)`: all in line.
     fn settle(&self, _ctx: &Context, _cloud: &CloudClient, _item: &Self::Cloud, _status: &mut Self::Status, _drift: bool) -> impl Future<Output = Result<Option<Step>, ReconcileError>> + Send {
         async { Ok(None) }
@@ -216,9 +225,10 @@ async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K:
             ctx.timing.jittered_poll(),
         ));
     };
+    let recorded = draft.clone();
     K::observe(draft, &item);
     // A change while the spec is unchanged since the last finished reconcile is drift.
-    let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
+    let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions()) && obj.moved_in_cloud(&recorded, &item);
     let (change, summary) = match obj.plan(&item, Timestamp::now())? {
         Plan::Wait { reason, message, poll } => {
             let next = match poll {
@@ -306,8 +316,9 @@ async fn observe_or_create<K: TopLevel>(
         return Err(ReconcileError::stalled(
             Reason::NameInUse,
             format!(
-                "a cloud {noun} named {name:?} already exists (id {id}) and was not created by this resource; set spec.adopt{}Id to {id} to manage it, or choose another spec.name",
-                capitalised(noun)
+                "a cloud {noun} named {name:?} already exists (id {id}) and was not created by this resource; set spec.adopt{}Id to {id} to manage it, or choose another {}",
+                capitalised(noun),
+                K::NAME_FIELD
             ),
         ));
     }

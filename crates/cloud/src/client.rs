@@ -618,6 +618,7 @@ mod exports;
 mod egress_rules;
 mod accounts;
 mod folders;
+mod jwt_issuers;
 
 /// Reads `Retry-After` as delta-seconds (the service's form); HTTP dates are not used by it.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {

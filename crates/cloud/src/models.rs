@@ -744,6 +744,8 @@ mod egress_rules;
 pub use egress_rules::*;
 mod accounts;
 pub use accounts::*;
+mod jwt_issuers;
+pub use jwt_issuers::*;
 /// `SetEgressTrafficPolicyRequest`. The answer is an empty object; the policy is read back from
 /// `Cluster.egress_traffic_policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -123,6 +123,11 @@ operations! {
     UpdateFolder: PATCH "/api/v1/folders/{folder_id}";
     DeleteFolder: DELETE "/api/v1/folders/{folder_id}";
     ListFolderContents: GET "/api/v1/folders/{folder_id}/contents";
+    ListJWTIssuers: GET "/api/v1/jwt-issuers";
+    AddJWTIssuer: POST "/api/v1/jwt-issuers";
+    GetJWTIssuer: GET "/api/v1/jwt-issuers/{id}";
+    UpdateJWTIssuer: PATCH "/api/v1/jwt-issuers/{id}";
+    DeleteJWTIssuer: DELETE "/api/v1/jwt-issuers/{id}";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

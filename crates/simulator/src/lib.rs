@@ -37,6 +37,7 @@ pub mod state;
 pub mod validation;
 mod accounts;
 pub mod folders;
+mod jwt_issuers;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -230,6 +231,11 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         UpdateFolder => on(method, folders::update),
         DeleteFolder => on(method, folders::delete),
         ListFolderContents => on(method, folders::list_contents),
+        ListJWTIssuers => on(method, jwt_issuers::list),
+        AddJWTIssuer => on(method, jwt_issuers::add),
+        GetJWTIssuer => on(method, jwt_issuers::get),
+        UpdateJWTIssuer => on(method, jwt_issuers::update),
+        DeleteJWTIssuer => on(method, jwt_issuers::delete),
     }
 }
 

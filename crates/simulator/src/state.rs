@@ -14,6 +14,7 @@ use crdb_cloud::models::{
     AllowlistEntry, BackupConfiguration, ClientCaCertInfo, CmekClusterInfo, CmekStatus, Cluster, ClusterState, Database,
     DeleteProtection, OperationStatus, Organization, UpgradeStatus,
 };
+use crdb_cloud::models::JwtIssuer;
 
 use super::maintenance::Maintenance;
 use super::errors::{ApiError, ApiResult};
@@ -83,6 +84,7 @@ impl Store {
             org.roles.clear();
             org.accounts = Default::default();
             org.folders.clear();
+            org.jwt_issuers.clear();
         }
         self.issued.clear();
     }
@@ -150,6 +152,8 @@ pub struct Org {
     pub accounts: super::accounts::Accounts,
     /// The organisation's folders (see [`folders`](super::folders)).
     pub folders: super::folders::Folders,
+    /// JWT issuers by id.
+    pub jwt_issuers: BTreeMap<String, JwtIssuer>,
 }
 
 /// What a child operation needs from its cluster.
@@ -169,7 +173,7 @@ impl Org {
             name: format!("Simulated organization {number}"),
             created_at: rfc3339(now),
         };
-        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), roles: BTreeMap::new(), accounts: Default::default(), folders: BTreeMap::new() }
+        Self { info, creator_id, clusters: BTreeMap::new(), forgotten: BTreeMap::new(), roles: BTreeMap::new(), accounts: Default::default(), folders: BTreeMap::new(), jwt_issuers: BTreeMap::new() }
     }
 
     pub fn advance(&mut self, now: Now) {
@@ -219,6 +223,13 @@ impl Org {
             return Err(ApiError::failed_precondition(format!("cluster {cluster_id} {why}")));
         }
         Ok(record)
+    }
+
+    /// The JWT issuers in issuer URL order (URLs are unique in an organisation).
+    pub fn jwt_issuers_by_url(&self) -> Vec<&JwtIssuer> {
+        let mut issuers: Vec<&JwtIssuer> = self.jwt_issuers.values().collect();
+        issuers.sort_by(|a, b| a.issuer_url.cmp(&b.issuer_url));
+        issuers
     }
 
     /// Cluster names are unique among an organisation's clusters that are not deleted.

@@ -144,6 +144,8 @@ impl Operator {
         if let Some(key) = options.api_key {
             cmd.env("COCKROACH_API_KEY", key);
         }
+        // Trust comes from `org_namespaces` alone, never from the test's own environment.
+        cmd.env_remove("CRDB_ORG_NAMESPACES");
         cmd.stdout(Stdio::from(file.try_clone().unwrap())).stderr(Stdio::from(file)).kill_on_drop(true);
         die_with_parent_tokio(&mut cmd);
         let child = cmd.spawn().expect("operator binary starts");

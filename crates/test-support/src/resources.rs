@@ -63,7 +63,8 @@ spec:
 /// AllowlistEntry `office` (203.0.113.0/24) and EgressRule `backups` (FQDN storage.googleapis.com);
 /// and one of each organisation-level kind: Folder `team` (at the root; the cluster is not in it,
 /// so everything can be deleted at once), ServiceAccount `deployer` with its APIKey
-/// `deployer-key` and a RoleGrant `deployer-dev` (CLUSTER_DEVELOPER on the cluster), Stalled
+/// `deployer-key`, a RoleGrant `deployer-dev` (CLUSTER_DEVELOPER on the cluster) and JWTIssuer `ci`
+/// (its issuer URL named after `cluster`, unique per organisation), Stalled
 /// NamespaceNotAllowed unless the operator trusts the namespace with them.
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
     [
@@ -76,13 +77,21 @@ pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
         org_level("APIKey", "deployer-key", "  serviceAccountRef: {name: deployer}\n"),
         org_level("RoleGrant", "deployer-dev", &format!("  serviceAccountRef: {{name: deployer}}\n  role: CLUSTER_DEVELOPER\n  scope: {{clusterRef: {{name: {cluster}}}}}\n")),
         "---\napiVersion: crdbcloud.io/v1alpha1\nkind: Folder\nmetadata:\n  name: team\nspec: {}\n".to_string(),
+        jwt_issuer("ci", &format!("https://{cluster}.issuer.example.com")),
     ]
     .concat()
 }
 
-/// An organisation-level resource (ServiceAccount, APIKey, RoleGrant); `spec` as for [`child`].
+/// An organisation-level resource (Folder, ServiceAccount, APIKey, RoleGrant); `spec` as for [`child`].
 pub fn org_level(kind: &str, name: &str, spec: &str) -> String {
     format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n{spec}")
+}
+
+/// A JWTIssuer with an inline one-key JWKS. Starts with `---`.
+pub fn jwt_issuer(name: &str, issuer_url: &str) -> String {
+    format!(
+        "---\napiVersion: crdbcloud.io/v1alpha1\nkind: JWTIssuer\nmetadata:\n  name: {name}\nspec:\n  issuerUrl: {issuer_url}\n  audience: crdb\n  jwks: '{{\"keys\": [{{\"kty\": \"RSA\", \"kid\": \"{name}\", \"e\": \"AQAB\", \"n\": \"tid8bJCI5Fxt\"}}]}}'\n"
+    )
 }
 
 /// Polls `get` until `done` holds, panicking with the last value after `timeout`.

@@ -10,7 +10,6 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
@@ -28,17 +27,7 @@ use crate::controller::error::ReconcileError;
 use crate::controller::reason::Reason;
 use crate::controller::top_level::{Plan, Poll, Resolved, TopLevel, TopLevelShape, TopLevelStatus};
 use super::folder;
-
-/// The clusters of `object`'s namespace whose setting blocks name it (through `names`).
-fn referencing(clusters: &Store<CockroachCluster>, object: &impl ResourceExt, names: impl Fn(&CockroachCluster) -> Vec<String>) -> Vec<ObjectRef<CockroachCluster>> {
-    let name = object.name_any();
-    clusters
-        .state()
-        .into_iter()
-        .filter(|c| c.namespace() == object.namespace() && names(c).contains(&name))
-        .map(|c| ObjectRef::from_obj(c.as_ref()))
-        .collect()
-}
+use crate::controller::references::referencing;
 
 crate::impl_status_fields!(CockroachClusterStatus, base);
 

@@ -12,9 +12,10 @@ pub mod egress_rule;
 pub mod service_account;
 pub mod api_key;
 pub mod folder;
+pub mod jwt_issuer;
 
 use super::registry::{Registered, entry};
-use crate::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, RoleGrant, SQLUser, ServiceAccount};
+use crate::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, RoleGrant, SQLUser, ServiceAccount};
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
@@ -28,5 +29,6 @@ pub fn all() -> Vec<Box<dyn Registered>> {
         entry::<ServiceAccount>(),
         entry::<APIKey>(),
         entry::<RoleGrant>(),
+        entry::<JWTIssuer>(),
     ]
 }

@@ -3,8 +3,7 @@
 //! cluster's controller watches those objects (see the CockroachCluster kind's `watches`) so a
 //! changed PEM reaches the cloud without waiting for a resync.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
 use crate::api::cluster::{CockroachClusterSpec, CockroachClusterStatus};
@@ -14,6 +13,7 @@ use crate::cloud::models::{ClientCaCertInfo, ClientCaCertStatus};
 use crate::cloud::{CloudClient, CloudError};
 use crate::controller::error::ReconcileError;
 use crate::controller::reason::Reason;
+use crate::controller::references::{Holder, KeyRef};
 use crate::controller::setting::{Pass, Setting};
 
 pub struct ClientCa;
@@ -37,27 +37,23 @@ pub fn fingerprint(pem: &str) -> String {
 /// Reads the PEM the block names. `Err`: Stalled, naming the field; the object's watch retries.
 async fn read_pem(pass: &Pass<'_>, block: &ClientCaCertSpec) -> Result<Option<String>, ReconcileError> {
     let namespace = pass.cluster.namespace().unwrap_or_default();
-    let client = pass.ctx.client.clone();
-    let (field, kind, reference, text) = if let Some(reference) = &block.secret_ref {
-        let secret = Api::<Secret>::namespaced(client, &namespace).get_opt(&reference.name).await?;
-        let text = secret.as_ref().map(|s| s.data.as_ref().and_then(|d| d.get(reference.key())).map(|b| String::from_utf8_lossy(&b.0).into_owned()));
-        ("secretRef", "Secret", reference, text)
-    } else if let Some(reference) = &block.config_map_ref {
-        let map = Api::<ConfigMap>::namespaced(client, &namespace).get_opt(&reference.name).await?;
-        let text = map.as_ref().map(|m| m.data.as_ref().and_then(|d| d.get(reference.key())).cloned());
-        ("configMapRef", "ConfigMap", reference, text)
-    } else {
-        return Ok(None);
+    let reference = match (&block.secret_ref, &block.config_map_ref) {
+        (Some(r), _) => KeyRef { field: "secretRef", holder: Holder::Secret, name: &r.name, key: r.key() },
+        (None, Some(r)) => KeyRef { field: "configMapRef", holder: Holder::ConfigMap, name: &r.name, key: r.key() },
+        (None, None) => return Ok(None),
     };
-    let name = &reference.name;
-    let key = reference.key();
-    let pem = match text {
-        None => return Err(ReconcileError::stalled(Reason::CaCertNotFound, format!("{field}: {kind} {namespace}/{name} not found"))),
-        Some(None) => return Err(ReconcileError::stalled(Reason::CaCertNotFound, format!("{field}: {kind} {namespace}/{name} has no key {key:?}"))),
-        Some(Some(pem)) => pem,
-    };
+    let pem = reference.read(&pass.ctx.client, &namespace, Reason::CaCertNotFound).await?;
     certificate::check_pem(&pem).map_err(|why| {
-        ReconcileError::stalled(Reason::CaCertInvalid, format!("{field}: key {key:?} of {kind} {namespace}/{name} is not a valid PEM certificate: {why}; nothing was sent"))
+        ReconcileError::stalled(
+            Reason::CaCertInvalid,
+            format!(
+                "{}: key {:?} of {} {namespace}/{} is not a valid PEM certificate: {why}; nothing was sent",
+                reference.field,
+                reference.key,
+                reference.holder.kind(),
+                reference.name
+            ),
+        )
     })?;
     Ok(Some(pem))
 }
