@@ -194,7 +194,7 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     options.log_level = "trace";
     // Trusted with the organisation-level kinds (the APIKey and its ServiceAccount), as every test
     // operator is with its own namespace.
-    assert_eq!(options.org_namespaces, [ns_name.clone()]);
+    assert_eq!(options.org_namespaces, std::slice::from_ref(&ns_name));
     let operator = Operator::start(options);
     let metrics_addr = operator.health_addr().await;
 
