@@ -8,6 +8,8 @@ pub mod database;
 pub mod prose;
 pub mod settings;
 pub mod sql_user;
+pub mod private_endpoint_connection;
+pub mod private_endpoint_trusted_owner;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
@@ -17,6 +19,8 @@ pub use database::Database;
 pub use sql_user::SQLUser;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
+pub use private_endpoint_connection::{PrivateEndpointConnection, PrivateEndpointConnectionStatus};
+pub use private_endpoint_trusted_owner::{PrivateEndpointTrustedOwner, PrivateEndpointTrustedOwnerStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
 

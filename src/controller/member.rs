@@ -66,6 +66,15 @@ impl<C> Done<C> {
     }
 }
 
+/// How an object in line with the spec is doing, for kinds the cloud keeps working on after it
+/// accepted them (a private endpoint connection is PENDING before it is AVAILABLE).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    Ready,
+    /// The cloud moves it on by itself: Progressing, and looked at again from a fresh list.
+    Pending { reason: Reason, message: String },
+}
+
 /// A kind of cluster content: one member of a list the cloud keeps per cluster.
 pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
     /// The cloud object as listed.
@@ -105,6 +114,14 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
     /// keep whatever the retained cloud object still needs.
     fn retain(&self, _ctx: &Context) -> impl Future<Output = Result<(), ReconcileError>> + Send {
         async { Ok(()) }
+    }
+
+    /// Whether the object in line with the spec (`item`, as the cloud holds it, when known) is
+    /// usable: Ready by default. A kind whose objects go through states of their own says
+    /// Pending while the cloud works, and returns the failure (usually Stalled) for a final state
+    /// a person has to act on.
+    fn settled(&self, _item: Option<&Self::Cloud>) -> Result<Settled, ReconcileError> {
+        Ok(Settled::Ready)
     }
 
     /// Watches besides its own and its cluster's that wake a resource of this kind.
@@ -280,8 +297,8 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Resu
     draft.common_mut().cluster_id = Some(target.cluster_id.clone());
     let drift = draft.observed_generation() == obj.meta().generation && conditions::is_ready(draft.conditions());
     let cache = cache::<K>(ctx);
-    match converge(obj, ctx, &target, &listed.value.items, key, draft).await {
-        Ok(None) => Ok(in_sync::<K>(ctx, &listed)),
+    match converge(obj, ctx, &target, &listed.value.items, key.clone(), draft).await {
+        Ok(None) => settle(obj, ctx, &target, K::find(&listed.value.items, &key), in_sync::<K>(ctx, &listed)),
         Ok(Some(Done { reason, message, now })) => {
             let (event_type, reason) = change_event(drift, reason);
             ctx.event(obj, event_type, reason, "Converge", message.clone()).await;
@@ -290,13 +307,14 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Resu
                 // in step instead of listing again, and report Ready now.
                 Some(item) => {
                     let written = K::key_of(&item);
+                    let settled = obj.settled(Some(&item));
                     cache
                         .edit(&target.list_key, |listing| {
                             listing.items.retain(|i| K::key_of(i) != written);
                             listing.items.push(item);
                         })
                         .await;
-                    Ok(in_sync::<K>(ctx, &listed))
+                    settled_step::<K>(ctx, &target, settled, in_sync::<K>(ctx, &listed))
                 }
                 // Confirm on the next pass from a fresh list.
                 None => {
@@ -309,6 +327,24 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Resu
             // The write may or may not have happened: never act on this list again.
             cache.invalidate(&target.list_key);
             Err(err)
+        }
+    }
+}
+
+/// The step of a pass that found the object in line: Ready, unless the kind says the cloud is
+/// still working on it or it ended in a state a person has to act on.
+fn settle<K: Member>(obj: &K, ctx: &Context, target: &Target, item: Option<&K::Cloud>, ready: Step) -> Result<Step, ReconcileError> {
+    settled_step::<K>(ctx, target, obj.settled(item), ready)
+}
+
+fn settled_step<K: Member>(ctx: &Context, target: &Target, settled: Result<Settled, ReconcileError>, ready: Step) -> Result<Step, ReconcileError> {
+    match settled? {
+        Settled::Ready => Ok(ready),
+        // The cached list would show the same state until it ages out: the next pass, one poll
+        // interval later (not sooner), reads a fresh one.
+        Settled::Pending { reason, message } => {
+            cache::<K>(ctx).invalidate(&target.list_key);
+            Ok(Step::new(Outcome::progressing(reason, message), ctx.timing.jittered_poll()))
         }
     }
 }

@@ -132,6 +132,12 @@ reasons! {
     UnexpectedResponse,
     CloudError,
     NotSent,
+
+    // Private endpoint connections.
+    /// The cloud is setting the connection up (pending).
+    EndpointPending,
+    /// The cloud provider rejected the connection (or it failed or expired): a person has to act.
+    EndpointRejected,
 }
 
 impl fmt::Display for Reason {

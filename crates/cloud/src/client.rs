@@ -598,6 +598,7 @@ impl CloudClient {
 }
 
 mod exports;
+mod private_endpoints;
 
 /// Reads `Retry-After` as delta-seconds (the service's form); HTTP dates are not used by it.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {

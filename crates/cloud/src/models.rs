@@ -738,6 +738,8 @@ pub struct ClusterVersionDeferralUpdate {
 }
 mod exports;
 pub use exports::*;
+mod private_endpoints;
+pub use private_endpoints::*;
 /// `SetEgressTrafficPolicyRequest`. The answer is an empty object; the policy is read back from
 /// `Cluster.egress_traffic_policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -99,6 +99,15 @@ operations! {
     SetClientCACert: POST "/api/v1/clusters/{cluster_id}/client-ca-cert";
     UpdateClientCACert: PATCH "/api/v1/clusters/{cluster_id}/client-ca-cert";
     DeleteClientCACert: DELETE "/api/v1/clusters/{cluster_id}/client-ca-cert";
+    ListPrivateEndpointServices: GET "/api/v1/clusters/{cluster_id}/networking/private-endpoint-services";
+    CreatePrivateEndpointServices: POST "/api/v1/clusters/{cluster_id}/networking/private-endpoint-services";
+    ListPrivateEndpointConnections: GET "/api/v1/clusters/{cluster_id}/networking/private-endpoint-connections";
+    AddPrivateEndpointConnection: POST "/api/v1/clusters/{cluster_id}/networking/private-endpoint-connections";
+    DeletePrivateEndpointConnection: DELETE "/api/v1/clusters/{cluster_id}/networking/private-endpoint-connections/{endpoint_id}";
+    ListPrivateEndpointTrustedOwners: GET "/api/v1/clusters/{cluster_id}/networking/private-endpoint-trusted-owners";
+    AddPrivateEndpointTrustedOwner: POST "/api/v1/clusters/{cluster_id}/networking/private-endpoint-trusted-owners";
+    GetPrivateEndpointTrustedOwner: GET "/api/v1/clusters/{cluster_id}/networking/private-endpoint-trusted-owners/{owner_id}";
+    RemovePrivateEndpointTrustedOwner: DELETE "/api/v1/clusters/{cluster_id}/networking/private-endpoint-trusted-owners/{owner_id}";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

@@ -31,6 +31,7 @@ pub(super) fn router() -> Router<Arc<Sim>> {
         .route(paths::SQL_USER_PASSWORD, get(sql_user_password))
         .route(paths::LOG_EXPORT_STATUS, post(force_log_export_status))
         .route(paths::DATADOG_API_KEY, get(datadog_api_key))
+        .route(paths::REJECT_PRIVATE_ENDPOINT_CONNECTION, post(reject_private_endpoint_connection))
 }
 
 async fn stats(State(sim): State<Arc<Sim>>) -> Json<Stats> {
@@ -151,4 +152,15 @@ async fn datadog_api_key(State(sim): State<Arc<Sim>>, ApiPath(cluster_id): ApiPa
     let record = store.find_cluster(&cluster_id, Utc::now())?;
     let export = record.exports.datadog.as_ref().ok_or_else(|| ApiError::not_found(format!("Datadog metric export is not configured for cluster {cluster_id}")))?;
     Ok(Json(DatadogApiKeyDump { api_key: export.config.api_key.expose().to_string() }))
+}
+
+async fn reject_private_endpoint_connection(
+    State(sim): State<Arc<Sim>>,
+    ApiPath((cluster_id, endpoint_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<crdb_cloud::models::PrivateEndpointConnection>> {
+    let now = Utc::now();
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, now)?;
+    let rejected = record.private_endpoints.reject(&endpoint_id, now);
+    rejected.map(Json).ok_or_else(|| ApiError::not_found(format!("private endpoint connection {endpoint_id} not found on cluster {cluster_id}")))
 }

@@ -8,7 +8,9 @@
 //!   [`ForceState`], answered with the cluster), `GET clusters/{id}/sql-users/{name}/password`
 //!   ([`SqlUserPassword`]), `POST clusters/{id}/logexport/status` (a [`ForceLogExportStatus`]:
 //!   the fault hook for a log export that fails, e.g. CREDENTIALS_ERROR, answered with the export),
-//!   `GET clusters/{id}/metricexport/datadog/api-key` ([`DatadogApiKeyDump`]).
+//!   `GET clusters/{id}/metricexport/datadog/api-key` ([`DatadogApiKeyDump`]),
+//!   `POST clusters/{id}/private-endpoint-connections/{endpoint_id}/reject` (the cloud provider
+//!   rejects that connection: STATUS_REJECTED from then on; answered with the connection).
 //! - `GET|POST|DELETE faults`: a POST's body is a [`FaultSpec`], answered with the [`Fault`];
 //!   GET lists them; DELETE answers [`Cleared`].
 
@@ -32,6 +34,7 @@ pub mod paths {
     pub const SQL_USER_PASSWORD: &str = "/_simulator/clusters/{cluster_id}/sql-users/{name}/password";
     pub const LOG_EXPORT_STATUS: &str = "/_simulator/clusters/{cluster_id}/logexport/status";
     pub const DATADOG_API_KEY: &str = "/_simulator/clusters/{cluster_id}/metricexport/datadog/api-key";
+    pub const REJECT_PRIVATE_ENDPOINT_CONNECTION: &str = "/_simulator/clusters/{cluster_id}/private-endpoint-connections/{endpoint_id}/reject";
 }
 
 /// The body of `POST /_simulator/faults`: the next `count` calls of `operation` (or of every

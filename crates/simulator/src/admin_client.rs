@@ -190,6 +190,13 @@ impl AdminClient {
     }
 }
 
+impl AdminClient {
+    /// The cloud provider rejects a private endpoint connection (STATUS_REJECTED from then on).
+    pub async fn reject_private_endpoint_connection(&self, cluster_id: &str, endpoint_id: &str) -> crdb_cloud::models::PrivateEndpointConnection {
+        self.call(Method::POST, &fill(paths::REJECT_PRIVATE_ENDPOINT_CONNECTION, &[cluster_id, endpoint_id]), &[], None::<&()>).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

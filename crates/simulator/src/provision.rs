@@ -141,6 +141,7 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
         cmek_ready_at: None,
         client_ca: ClientCaCertInfo { status: Some(ClientCaCertStatus::NotSet), x509_pem_cert: None },
         ca_cert: None,
+        private_endpoints: Default::default(),
     }
 }
 

@@ -255,6 +255,8 @@ pub struct ClusterRecord {
     pub client_ca: ClientCaCertInfo,
     /// The cluster's CA certificate (PEM), made on first request.
     pub ca_cert: Option<String>,
+    /// Private endpoint services, connections and trusted owners.
+    pub private_endpoints: super::private_endpoints::PrivateEndpoints,
 }
 
 impl ClusterRecord {

@@ -7,11 +7,21 @@ pub mod cluster;
 pub mod cluster_plan;
 pub mod database;
 pub mod sql_user;
+pub mod private_endpoint_connection;
+pub mod private_endpoint_trusted_owner;
 
 use super::registry::{Registered, entry};
 use crate::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crate::api::{PrivateEndpointConnection, PrivateEndpointTrustedOwner};
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
-    vec![entry::<CockroachCluster>(), entry::<SQLUser>(), entry::<Database>(), entry::<AllowlistEntry>()]
+    vec![
+        entry::<CockroachCluster>(),
+        entry::<SQLUser>(),
+        entry::<Database>(),
+        entry::<AllowlistEntry>(),
+        entry::<PrivateEndpointConnection>(),
+        entry::<PrivateEndpointTrustedOwner>(),
+    ]
 }

@@ -9,6 +9,7 @@ pub mod egress;
 pub mod log_export;
 pub mod maintenance_window;
 pub mod metric_export;
+pub mod private_endpoints;
 pub mod upgrade;
 pub mod version_deferral;
 
@@ -31,6 +32,7 @@ pub fn all() -> Vec<Box<dyn AnySetting>> {
         setting::<egress::Egress>(),
         setting::<cmek::Cmek>(),
         setting::<client_ca::ClientCa>(),
+        setting::<private_endpoints::PrivateEndpoints>(),
     ]
 }
 
