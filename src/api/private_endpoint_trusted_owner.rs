@@ -9,7 +9,8 @@ use super::child::ChildStatus;
 crate::child_spec! {
     noun = "trusted owner";
     /// A cloud account whose private endpoints may connect to the private endpoint services of a
-    /// CockroachDB Cloud cluster (AWS clusters, STANDARD or ADVANCED).
+    /// CockroachDB Cloud cluster (STANDARD or ADVANCED). Once a cluster has trusted owners, only
+    /// their endpoints are meant to connect.
     #[derive(CustomResource, KubeSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[kube(
         group = "crdbcloud.io",

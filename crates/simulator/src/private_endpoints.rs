@@ -2,7 +2,7 @@
 //! POST, CREATING until an operation's time has passed, then AVAILABLE; the API offers no way to
 //! delete them), the connections of customer endpoints to them (STATUS_PENDING after the POST,
 //! STATUS_AVAILABLE once an operation's time has passed, or STATUS_REJECTED through the admin
-//! hook), and the AWS accounts trusted to connect. Not available on BASIC clusters. States are
+//! hook), and the accounts trusted to connect. Not available on BASIC clusters. States are
 //! computed from timestamps when read, like the exports'.
 
 use axum::Json;
@@ -14,7 +14,7 @@ use crdb_cloud::models::{
     AddPrivateEndpointConnectionRequest, AddPrivateEndpointTrustedOwnerRequest, AwsPrivateLinkServiceDetail, CloudProvider, Empty,
     ListPrivateEndpointTrustedOwnersResponse, Plan, PrivateEndpointConnection, PrivateEndpointConnectionStatus, PrivateEndpointConnections,
     PrivateEndpointService, PrivateEndpointServiceStatus, PrivateEndpointServices, PrivateEndpointTrustedOwner,
-    PrivateEndpointTrustedOwnerType, TrustedOwnerResponse,
+    TrustedOwnerResponse,
 };
 
 use super::SimState;
@@ -255,7 +255,7 @@ pub(super) async fn list_trusted_owners(
     })
 }
 
-/// An AWS account (12 digits) or `*` for every account; only AWS clusters have trusted owners.
+/// An AWS account (12 digits) or `*` for every account (AWS_ACCOUNT_ID is the type's only value).
 pub(super) async fn add_trusted_owner(
     sim: SimState,
     Extension(ctx): Extension<OrgCtx>,
@@ -269,9 +269,6 @@ pub(super) async fn add_trusted_owner(
     }
     with_cluster(&sim, &ctx, &cluster_id, Access::Write, |record| {
         not_basic(record)?;
-        if record.cluster.cloud_provider != CloudProvider::Aws || req.owner_type != PrivateEndpointTrustedOwnerType::AwsAccountId {
-            return Err(ApiError::invalid(format!("trusted owners of type {} apply to AWS clusters only; cluster {cluster_id} runs on {}", req.owner_type, record.cluster.cloud_provider)));
-        }
         let owners = &mut record.private_endpoints.trusted_owners;
         if owners.iter().any(|o| o.owner_type == req.owner_type && o.external_owner_id == *id) {
             return Err(ApiError::already_exists(format!("{} {id} is already a trusted owner of cluster {cluster_id}", req.owner_type)));

@@ -35,14 +35,19 @@ pub fn child(kind: &str, name: &str, cluster: &str, spec: &str) -> String {
     format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterRef:\n    name: {cluster}\n{spec}")
 }
 
-/// `serverless_cluster(cluster)` with one child of every kind: SQLUser `app`, Database `orders`
-/// and AllowlistEntry `office` (203.0.113.0/24).
+/// `serverless_cluster(cluster)` with one child of every kind: SQLUser `app`, Database `orders`,
+/// AllowlistEntry `office` (203.0.113.0/24), and (the cluster then sets `privateEndpoints`)
+/// PrivateEndpointConnection `app-endpoint` (a GCP Private Service Connect id) and
+/// PrivateEndpointTrustedOwner `trusted-account`.
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
     [
         serverless_cluster(cluster),
+        "  privateEndpoints: {enabled: true}\n".to_string(),
         child("SQLUser", "app", cluster, ""),
         child("Database", "orders", cluster, ""),
         child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"),
+        child("PrivateEndpointConnection", "app-endpoint", cluster, "  endpointId: \"1234567890\"\n"),
+        child("PrivateEndpointTrustedOwner", "trusted-account", cluster, "  externalOwnerId: \"123456789012\"\n"),
     ]
     .concat()
 }
