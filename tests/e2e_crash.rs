@@ -1,5 +1,6 @@
 //! Crash consistency: seeded, reproducible randomised trials in which clusters, SQL users (with
-//! generated and referenced passwords), databases and allowlist entries are created, updated,
+//! generated and referenced passwords), databases, allowlist entries, private endpoint connections
+//! and trusted owners (clusters set privateEndpoints) are created, updated,
 //! rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
 //! delays) and restarted, again and again. After each trial's operations the operator runs
 //! undisturbed and everything must converge; then the trial deletes everything.
@@ -23,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::{PrivateEndpointConnection, PrivateEndpointTrustedOwner};
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -82,12 +84,21 @@ struct EntryModel {
     ui: bool,
 }
 
+/// A private endpoint connection (`endpoint`) or a trusted owner (`endpoint`: its account).
+#[derive(Debug, Clone)]
+struct LinkModel {
+    cluster: String,
+    endpoint: String,
+}
+
 #[derive(Debug, Default)]
 struct Model {
     clusters: BTreeMap<String, ClusterModel>,
     users: BTreeMap<String, UserModel>,
     databases: BTreeMap<String, DatabaseModel>,
     entries: BTreeMap<String, EntryModel>,
+    connections: BTreeMap<String, LinkModel>,
+    owners: BTreeMap<String, LinkModel>,
     /// (kind, name) of every deleted resource.
     deleted: Vec<(&'static str, String)>,
     next: u32,
@@ -104,6 +115,8 @@ impl Model {
         all.extend(self.users.iter().filter(|(_, u)| u.cluster == cluster).map(|(n, _)| ("sqluser", n.clone())));
         all.extend(self.databases.iter().filter(|(_, d)| d.cluster == cluster).map(|(n, _)| ("database", n.clone())));
         all.extend(self.entries.iter().filter(|(_, e)| e.cluster == cluster).map(|(n, _)| ("allowlistentry", n.clone())));
+        all.extend(self.connections.iter().filter(|(_, c)| c.cluster == cluster).map(|(n, _)| ("privateendpointconnection", n.clone())));
+        all.extend(self.owners.iter().filter(|(_, o)| o.cluster == cluster).map(|(n, _)| ("privateendpointtrustedowner", n.clone())));
         all
     }
 
@@ -209,7 +222,7 @@ impl Trial {
 
     /// One seeded random operation.
     async fn step(&mut self) {
-        let roll = self.rng.random_range(0..100);
+        let roll = self.rng.random_range(0..120);
         let Some(cluster) = self.model.pick_cluster(&mut self.rng) else {
             return self.add_cluster().await;
         };
@@ -223,13 +236,15 @@ impl Trial {
             62..=75 => self.add_entry(&cluster).await,
             76..=83 => self.toggle_entry().await,
             84..=94 => self.delete_child().await,
-            _ => self.delete_cluster().await,
+            95..=99 => self.delete_cluster().await,
+            100..=109 => self.add_connection(&cluster).await,
+            _ => self.add_owner(&cluster).await,
         }
     }
 
     async fn add_cluster(&mut self) {
         let name = self.model.fresh("cluster-");
-        self.apply(&serverless_cluster(&name)).await;
+        self.apply(&serverless_cluster(&name).replace("  labels:", "  privateEndpoints: {enabled: true}\n  labels:")).await;
         self.model.clusters.insert(name, ClusterModel { tier: None, vcpus: 2 });
         self.actions.push("add-cluster");
     }
@@ -303,11 +318,31 @@ impl Trial {
         self.actions.push("toggle-entry");
     }
 
+    /// A connection of a GCP Private Service Connect endpoint (digits), unique in the trial.
+    async fn add_connection(&mut self, cluster: &str) {
+        let name = self.model.fresh("pec");
+        let endpoint = format!("{}{:05}", self.number + 1, self.model.next);
+        self.apply(&child("PrivateEndpointConnection", &name, cluster, &format!("  endpointId: \"{endpoint}\"\n"))).await;
+        self.model.connections.insert(name, LinkModel { cluster: cluster.to_string(), endpoint });
+        self.actions.push("add-connection");
+    }
+
+    /// A trusted AWS account, unique in the trial.
+    async fn add_owner(&mut self, cluster: &str) {
+        let name = self.model.fresh("owner");
+        let account = format!("{:012}", (self.number + 1) * 100_000 + u64::from(self.model.next));
+        self.apply(&child("PrivateEndpointTrustedOwner", &name, cluster, &format!("  externalOwnerId: \"{account}\"\n"))).await;
+        self.model.owners.insert(name, LinkModel { cluster: cluster.to_string(), endpoint: account });
+        self.actions.push("add-owner");
+    }
+
     async fn delete_child(&mut self) {
         let mut all: Vec<(&'static str, String)> = Vec::new();
         all.extend(self.model.users.keys().map(|n| ("sqluser", n.clone())));
         all.extend(self.model.databases.keys().map(|n| ("database", n.clone())));
         all.extend(self.model.entries.keys().map(|n| ("allowlistentry", n.clone())));
+        all.extend(self.model.connections.keys().map(|n| ("privateendpointconnection", n.clone())));
+        all.extend(self.model.owners.keys().map(|n| ("privateendpointtrustedowner", n.clone())));
         if all.is_empty() {
             return;
         }
@@ -341,6 +376,12 @@ impl Trial {
             "database" => {
                 self.model.databases.remove(name);
             }
+            "privateendpointconnection" => {
+                self.model.connections.remove(name);
+            }
+            "privateendpointtrustedowner" => {
+                self.model.owners.remove(name);
+            }
             _ => {
                 self.model.entries.remove(name);
             }
@@ -360,6 +401,8 @@ impl Trial {
             ("sqluser", serde_json::to_value(self.api::<SQLUser>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("database", serde_json::to_value(self.api::<Database>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("allowlistentry", serde_json::to_value(self.api::<AllowlistEntry>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("privateendpointconnection", serde_json::to_value(self.api::<PrivateEndpointConnection>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("privateendpointtrustedowner", serde_json::to_value(self.api::<PrivateEndpointTrustedOwner>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
             lists.iter().find(|(k, _)| *k == kind)?.1.as_array()?.iter().find(|o| o["metadata"]["name"] == name).cloned()
@@ -372,6 +415,8 @@ impl Trial {
             .chain(self.model.users.keys().map(|n| ("sqluser", n)))
             .chain(self.model.databases.keys().map(|n| ("database", n)))
             .chain(self.model.entries.keys().map(|n| ("allowlistentry", n)))
+            .chain(self.model.connections.keys().map(|n| ("privateendpointconnection", n)))
+            .chain(self.model.owners.keys().map(|n| ("privateendpointtrustedowner", n)))
             .collect();
         for (kind, name) in expected {
             let obj = find(kind, name);
@@ -459,7 +504,16 @@ impl Trial {
             let cloud_entries: BTreeMap<String, bool> =
                 record.allowlist.iter().filter(|e| e.cidr_ip != "0.0.0.0").map(|e| (e.cidr_ip.clone(), e.ui)).collect();
             let want_entries: BTreeMap<String, bool> = self.model.entries.values().filter(|e| &e.cluster == name).map(|e| (e.ip.clone(), e.ui)).collect();
+            // Private endpoints are not in the state dump: read through the API.
+            let cloud_api = self.admin.cloud();
+            let id = &record.cluster.id;
+            let cloud_connections: BTreeSet<String> = cloud_api.list_private_endpoint_connections(id).await.map(|l| l.items.into_iter().map(|c| c.endpoint_id).collect()).unwrap_or_default();
+            let want_connections: BTreeSet<String> = self.model.connections.values().filter(|c| &c.cluster == name).map(|c| c.endpoint.clone()).collect();
+            let cloud_owners: BTreeSet<String> = cloud_api.list_private_endpoint_trusted_owners(id).await.map(|l| l.items.into_iter().map(|o| o.external_owner_id).collect()).unwrap_or_default();
+            let want_owners: BTreeSet<String> = self.model.owners.values().filter(|o| &o.cluster == name).map(|o| o.endpoint.clone()).collect();
             for (what, cloud, want) in [
+                ("private endpoint connection", cloud_connections, want_connections),
+                ("trusted owner", cloud_owners, want_owners),
                 ("SQL user", cloud_users.clone(), want_users.clone()),
                 ("database", cloud_dbs, want_dbs),
                 ("allowlist entry", cloud_entries.keys().cloned().collect(), want_entries.keys().cloned().collect()),
