@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use crdb_cloud_operator::api::{AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::{PrivateEndpointConnection, PrivateEndpointTrustedOwner};
 use crdb_cloud_operator::controller::registry;
 use kube::api::{Patch, PatchParams};
 use mlua::{Lua, Table};
@@ -88,8 +89,14 @@ fn condition_message(obj: &Value, type_: &str) -> String {
     obj["status"]["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == type_).map(|c| c["message"].as_str().unwrap_or("").to_string()).unwrap_or_default()
 }
 
+/// The names of a cluster's private endpoint connection and trusted owner.
+struct Links<'a> {
+    connection: &'a str,
+    owner: &'a str,
+}
+
 /// The objects of a cluster with one child of each kind, as kubectl names them (one per registered kind).
-fn resources(cluster: &str, user: &str, database: &str, entry: &str) -> Vec<String> {
+fn resources(cluster: &str, user: &str, database: &str, entry: &str, links: Links<'_>) -> Vec<String> {
     // Every registered kind: a kind added to the registry fails here until this test covers it in
     // every state below.
     let name = |kind: &str| match kind {
@@ -97,6 +104,8 @@ fn resources(cluster: &str, user: &str, database: &str, entry: &str) -> Vec<Stri
         "SQLUser" => user,
         "Database" => database,
         "AllowlistEntry" => entry,
+        "PrivateEndpointConnection" => links.connection,
+        "PrivateEndpointTrustedOwner" => links.owner,
         other => panic!("{other} is registered but this test reads no {other} in any state; add it"),
     };
     registry::kinds().iter().map(|k| format!("{}.{}/{}", k.plural(), k.crd().spec.group, name(&k.kind()))).collect()
@@ -151,7 +160,7 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     let sim = start_simulator_with(&[], |c| c.cluster_create_delay = Duration::from_secs(8)).await;
     let mut world = World::with_simulator("argocd-health", sim).await;
     let ns = world.ns().to_string();
-    let good = resources("shop-db", "app", "orders", "office");
+    let good = resources("shop-db", "app", "orders", "office", Links { connection: "app-endpoint", owner: "trusted-account" });
 
     // Just applied, before any operator saw it: no status.
     world.apply(&cluster_with_one_child_of_each_kind("shop-db")).await;
@@ -164,6 +173,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<SQLUser>(), "app", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<Database>(), "orders", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<AllowlistEntry>(), "office", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
+    wait_for(&world.api::<PrivateEndpointConnection>(), "app-endpoint", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
+    wait_for(&world.api::<PrivateEndpointTrustedOwner>(), "trusted-account", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     assert_health(&ns, &good, "creating", |obj| {
         // The message is the Ready condition's (what the operator is waiting for).
         let progressing = health("Progressing", condition_message(obj, "Ready"));
@@ -177,6 +188,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<SQLUser>(), "app", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<AllowlistEntry>(), "office", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&world.api::<PrivateEndpointConnection>(), "app-endpoint", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&world.api::<PrivateEndpointTrustedOwner>(), "trusted-account", TIMEOUT, "Ready", is_ready).await;
     assert_health(&ns, &good, "ready", |obj| {
         let healthy = health("Healthy", condition_message(obj, "Ready"));
         (healthy.clone(), healthy)
@@ -193,6 +206,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
             child("SQLUser", "app-locked", "shop-db", wrong_key),
             child("Database", "orders-locked", "shop-db", wrong_key),
             child("AllowlistEntry", "office-locked", "shop-db", &format!("{wrong_key}  cidr: \"198.51.100.0/24\"\n")),
+            child("PrivateEndpointConnection", "endpoint-locked", "shop-db", &format!("{wrong_key}  endpointId: \"9876543210\"\n")),
+            child("PrivateEndpointTrustedOwner", "account-locked", "shop-db", &format!("{wrong_key}  externalOwnerId: \"210987654321\"\n")),
         ]
         .concat())
         .await;
@@ -200,7 +215,9 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<SQLUser>(), "app-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<Database>(), "orders-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<AllowlistEntry>(), "office-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
-    let locked = resources("locked-db", "app-locked", "orders-locked", "office-locked");
+    wait_for(&world.api::<PrivateEndpointConnection>(), "endpoint-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    wait_for(&world.api::<PrivateEndpointTrustedOwner>(), "account-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    let locked = resources("locked-db", "app-locked", "orders-locked", "office-locked", Links { connection: "endpoint-locked", owner: "account-locked" });
     assert_health(&ns, &locked, "stalled", |obj| {
         let degraded = health("Degraded", condition_message(obj, "Stalled"));
         assert!(!degraded.message.is_empty(), "the Stalled condition says why: {obj:#}");
@@ -218,6 +235,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     world.api::<SQLUser>().patch("app", &params, &patch).await.unwrap();
     world.api::<Database>().patch("orders", &params, &patch).await.unwrap();
     world.api::<AllowlistEntry>().patch("office", &params, &patch).await.unwrap();
+    world.api::<PrivateEndpointConnection>().patch("app-endpoint", &params, &patch).await.unwrap();
+    world.api::<PrivateEndpointTrustedOwner>().patch("trusted-account", &params, &patch).await.unwrap();
     assert_health(&ns, &good, "generation behind", |obj| {
         let observed = obj["status"]["observedGeneration"].as_i64().unwrap();
         assert!(observed < obj["metadata"]["generation"].as_i64().unwrap(), "{obj:#}");
@@ -242,7 +261,14 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
 
     // Being deleted, seen: the cloud answers every delete with 503, so each object reports that it
     // is retrying (Reconciling, the Ready condition saying why).
-    for operation in [Operation::DeleteCluster, Operation::DeleteSQLUser, Operation::DeleteDatabase, Operation::DeleteAllowlistEntry] {
+    for operation in [
+        Operation::DeleteCluster,
+        Operation::DeleteSQLUser,
+        Operation::DeleteDatabase,
+        Operation::DeleteAllowlistEntry,
+        Operation::DeletePrivateEndpointConnection,
+        Operation::RemovePrivateEndpointTrustedOwner,
+    ] {
         world.admin.add_fault(&FaultSpec { status: Some(503), count: 1000, ..FaultSpec::on(operation) }).await;
     }
     world.start_operator(|_| {});
@@ -264,4 +290,6 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_gone(&world.api::<SQLUser>(), "app-locked", TIMEOUT).await;
     wait_gone(&world.api::<Database>(), "orders-locked", TIMEOUT).await;
     wait_gone(&world.api::<AllowlistEntry>(), "office-locked", TIMEOUT).await;
+    wait_gone(&world.api::<PrivateEndpointConnection>(), "endpoint-locked", TIMEOUT).await;
+    wait_gone(&world.api::<PrivateEndpointTrustedOwner>(), "account-locked", TIMEOUT).await;
 }
