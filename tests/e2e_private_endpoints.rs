@@ -255,3 +255,21 @@ async fn connections_and_trusted_owners_are_kept_exactly_once() {
     let left: Vec<String> = cloud.list_private_endpoint_trusted_owners(&id).await.unwrap().items.into_iter().map(|o| o.external_owner_id).collect();
     assert_eq!(left, ["333344445555"], "only the retained owner stays");
 }
+
+/// deploy/examples/private-endpoints.yaml on the cluster of deploy/examples/cluster-production.yaml:
+/// applied as a user would, the trusted owner and the connection become Ready.
+#[tokio::test]
+async fn the_examples_become_ready() {
+    let w = world("pe-examples", 1).await;
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
+    for file in ["cluster-production.yaml", "private-endpoints.yaml"] {
+        kubectl(&["apply", "-n", w.ns(), "-f", examples.join(file).to_str().unwrap()], None).await.ok();
+    }
+    let connection = wait_for(&w.api::<PrivateEndpointConnection>(), "ledger-app-vpc", Duration::from_secs(120), "Ready", is_ready).await;
+    wait_for(&w.api::<PrivateEndpointTrustedOwner>(), "ledger-app-account", TIMEOUT, "Ready", is_ready).await;
+    let cluster = w.api::<CockroachCluster>().get("ledger-prod").await.unwrap();
+    let services = cluster.status.unwrap().settings.private_endpoints.unwrap().services;
+    assert_eq!(connection.status.unwrap().endpoint_service_id.as_deref(), Some(services[0].endpoint_service_id.as_str()));
+    // The example keeps its cluster on deletion (deleteProtection and Retain): release it here.
+    w.api::<CockroachCluster>().patch("ledger-prod", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"deleteProtection": false}}))).await.unwrap();
+}
