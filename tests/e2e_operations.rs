@@ -393,6 +393,8 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
         "sqluser/app",
         "databases.crdbcloud.io/orders",
         "allowlistentry/office",
+        "privateendpointconnection/app-endpoint",
+        "privateendpointtrustedowner/trusted-account",
     ];
     for resource in resources {
         let out = kubectl(&["wait", "-n", ns.name(), "--for=condition=Ready", "--timeout=60s", resource], None).await.ok();
@@ -402,7 +404,7 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
     kubectl(&["wait", "-n", ns.name(), "--for=condition=Ready", "--timeout=10s", "crdbcluster/wait-db", "crdbsqluser/app"], None).await.ok();
     kubectl(&["wait", "-n", ns.name(), "--for=jsonpath={.status.state}=CREATED", "--timeout=10s", "crdbcluster/wait-db"], None).await.ok();
     let table = kubectl(&["get", "crdbcloud", "-n", ns.name()], None).await.ok().stdout;
-    assert_eq!(table.lines().filter(|l| l.contains("True")).count(), 4, "{table}");
+    assert_eq!(table.lines().filter(|l| l.contains("True")).count(), resources.len(), "{table}");
 
     // And waiting for deletion.
     kubectl(&[&["delete", "-n", ns.name(), "--wait=false"][..], &resources[..]].concat(), None).await.ok();
