@@ -1,6 +1,7 @@
 //! Private networking end to end (a real kube-apiserver, kubectl, the operator binary and the
 //! Cloud API simulator): spec.privateEndpoints (created once, listed per region in status, refused
-//! off at apply, left alone when unset, refused by the cloud, deleted with the cluster), and the
+//! off at apply, put back after support removed them, left alone when unset, refused by the cloud,
+//! deleted with the cluster), and the
 //! PrivateEndpointConnection and PrivateEndpointTrustedOwner kinds (create, drift put back,
 //! delete, retain, adoption, a lost create answer, a bad input, and a rejected connection).
 
@@ -102,6 +103,18 @@ async fn private_endpoint_services_are_created_once_shown_per_region_and_never_t
     assert!((1..=5).contains(&more), "{more} reads in 8 s at a 3 s resync");
     assert_eq!(w.admin.count(Operation::CreatePrivateEndpointServices).await, 1);
 
+    // Drift: the API cannot delete endpoint services, but support can; gone behind the
+    // operator's back, they are created again, with DriftCorrected.
+    assert_eq!(w.admin.remove_private_endpoint_services(&id).await, 2);
+    eventually("the services created again", || w.admin.count(Operation::CreatePrivateEndpointServices), |n| *n == 2).await;
+    let cr = wait_for(&api, "link-db", TIMEOUT, "services back", |c| {
+        condition_is(c, "PrivateEndpointsSynced", "True")
+            && c.status.as_ref().and_then(|s| s.settings.private_endpoints.as_ref()).is_some_and(|p| p.services.len() == 2 && p.services.iter().all(|s| s.state == "AVAILABLE"))
+    })
+    .await;
+    eventually("a DriftCorrected event", || has_event(&w, "link-db", "Warning DriftCorrected"), |seen| *seen).await;
+    assert!(cr.status.unwrap().settings.private_endpoints.unwrap().services.iter().all(|s| s.state == "AVAILABLE"));
+
     // Unset: the block stops being managed; status and condition go, no request is spent on it.
     api.patch("link-db", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"privateEndpoints": null}}))).await.unwrap();
     let cr = wait_for(&api, "link-db", TIMEOUT, "Ready without the block", |c| is_ready(c) && condition(c, "PrivateEndpointsSynced").is_none()).await;
@@ -125,7 +138,7 @@ async fn private_endpoint_services_are_created_once_shown_per_region_and_never_t
     api.patch("link-db", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"privateEndpoints": {"enabled": true}}}))).await.unwrap();
     wait_for(&api, "link-db", TIMEOUT, "synced again", |c| condition_is(c, "PrivateEndpointsSynced", "True")).await;
     let creates = w.admin.requests_of(Operation::CreatePrivateEndpointServices).await;
-    assert_eq!(creates.iter().filter(|r| r.path.contains(&id)).count(), 1, "services created once for link-db: {creates:?}");
+    assert_eq!(creates.iter().filter(|r| r.path.contains(&id)).count(), 2, "services created for link-db once, and once after the drift: {creates:?}");
     api.delete("link-db", &DeleteParams::default()).await.unwrap();
     wait_gone(&api, "link-db", TIMEOUT).await;
     assert!(w.admin.cluster(&id).await.is_none_or(|c| c.is_deleted()), "the cloud cluster was deleted");

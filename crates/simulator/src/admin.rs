@@ -32,6 +32,7 @@ pub(super) fn router() -> Router<Arc<Sim>> {
         .route(paths::LOG_EXPORT_STATUS, post(force_log_export_status))
         .route(paths::DATADOG_API_KEY, get(datadog_api_key))
         .route(paths::REJECT_PRIVATE_ENDPOINT_CONNECTION, post(reject_private_endpoint_connection))
+        .route(paths::PRIVATE_ENDPOINT_SERVICES, axum::routing::delete(remove_private_endpoint_services))
 }
 
 async fn stats(State(sim): State<Arc<Sim>>) -> Json<Stats> {
@@ -163,4 +164,13 @@ async fn reject_private_endpoint_connection(
     let record = store.find_cluster(&cluster_id, now)?;
     let rejected = record.private_endpoints.reject(&endpoint_id, now);
     rejected.map(Json).ok_or_else(|| ApiError::not_found(format!("private endpoint connection {endpoint_id} not found on cluster {cluster_id}")))
+}
+
+/// The services removed behind the API's back (support can; the API cannot).
+async fn remove_private_endpoint_services(State(sim): State<Arc<Sim>>, ApiPath(cluster_id): ApiPath<String>) -> ApiResult<Json<Cleared>> {
+    let now = Utc::now();
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, now)?;
+    let cleared = record.private_endpoints.services.take().map_or(0, |(services, _)| services.len());
+    Ok(Json(Cleared { cleared }))
 }
