@@ -237,6 +237,12 @@ mod tests {
     }
 
     #[test]
+    fn only_the_operators_own_conditions_are_parts() {
+        assert!(is_part_condition("BackupSynced") && is_part_condition("PrivateEndpointsSynced"));
+        assert!(!is_part_condition("MeddlerAudit") && !is_part_condition("Ready"));
+    }
+
+    #[test]
     fn a_retried_failure_is_announced_once_per_reason() {
         let failing = Outcome::retrying(Reason::CloudUnavailable, "listing SQL users: HTTP 503");
         assert_eq!(transition_event(&[], &failing), Some((EventType::Warning, Reason::CloudUnavailable)));
