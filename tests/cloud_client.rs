@@ -429,6 +429,33 @@ async fn every_operation_round_trips_through_the_simulator() {
     assert_eq!(client.delete_jwt_issuer(&issuer.id).await.unwrap(), updated);
     assert!(client.list_jwt_issuers().await.unwrap().items.is_empty());
 
+    // Private endpoints on that AWS cluster: services (CREATING, then AVAILABLE), a connection
+    // (STATUS_PENDING, then STATUS_AVAILABLE; the endpoint id travels in the path), a trusted owner.
+    assert_eq!(client.list_private_endpoint_services(&adv).await.unwrap().services, []);
+    let created = client.create_private_endpoint_services(&adv).await.unwrap().services;
+    assert_eq!(created.iter().map(|s| (s.region_name.as_str(), s.status.clone())).collect::<Vec<_>>(), [("us-east-1", PrivateEndpointServiceStatus::Creating)]);
+    assert_eq!(created[0].availability_zone_ids, ["use1-az1", "use1-az2", "use1-az3"]);
+    assert!(created[0].aws.as_ref().is_some_and(|a| a.service_name == created[0].name && a.service_id == created[0].endpoint_service_id), "{created:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.list_private_endpoint_services(&adv).await.unwrap().services[0].status != PrivateEndpointServiceStatus::Available {
+        assert!(Instant::now() < deadline, "the services never became AVAILABLE");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let endpoint = "vpce-0a1b2c3d4e5f67890";
+    let added = client.add_private_endpoint_connection(&adv, endpoint).await.unwrap();
+    assert_eq!((&added.status, added.region()), (&PrivateEndpointConnectionStatus::Pending, Some("us-east-1")));
+    assert_eq!(added.endpoint_service_id, created[0].endpoint_service_id);
+    assert_eq!(client.list_private_endpoint_connections(&adv).await.unwrap().items.len(), 1);
+    client.delete_private_endpoint_connection(&adv, endpoint).await.unwrap();
+    assert_eq!(client.list_private_endpoint_connections(&adv).await.unwrap().items, []);
+    let request = AddPrivateEndpointTrustedOwnerRequest { external_owner_id: "123456789012".into(), owner_type: PrivateEndpointTrustedOwnerType::AwsAccountId };
+    let owner = client.add_private_endpoint_trusted_owner(&adv, &request).await.unwrap();
+    assert_eq!((owner.cluster_id.as_str(), owner.external_owner_id.as_str()), (adv.as_str(), "123456789012"));
+    assert_eq!(client.get_private_endpoint_trusted_owner(&adv, &owner.id).await.unwrap(), owner);
+    assert_eq!(client.list_private_endpoint_trusted_owners(&adv).await.unwrap().items, std::slice::from_ref(&owner));
+    assert_eq!(client.remove_private_endpoint_trusted_owner(&adv, &owner.id).await.unwrap(), owner);
+    assert_eq!(client.list_private_endpoint_trusted_owners(&adv).await.unwrap().items, []);
+
     // Every client operation reached the simulator, and nothing failed along the way.
     let stats = h.stats().await;
     for operation in client_operations() {

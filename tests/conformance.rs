@@ -367,6 +367,74 @@ async fn simulator_responses_conform_to_the_official_description() {
         let schema = if expected == 200 { spec.response_schema(operation, 200) } else { spec.error_schema(operation) };
         spec.check(&format!("{operation} -> {status}"), &schema, &response);
     }
+
+    private_endpoint_responses_conform(&spec, &sim, a, c).await;
+}
+
+/// The private endpoint operations on the ADVANCED cluster `a` (and on `c`, deleted by then: a
+/// 404): services created and listed while CREATING
+/// and once AVAILABLE, a connection added, listed and deleted, a trusted owner added, read,
+/// listed and removed.
+async fn private_endpoint_responses_conform(spec: &Spec, sim: &Sim, a: &str, c: &str) {
+    use reqwest::Method;
+    let cases: Vec<Case> = vec![
+        (ListPrivateEndpointServices, vec![a], "", None, 200),
+        (AddPrivateEndpointConnection, vec![a], "", Some(json!({"endpoint_id": "vpce-0a1b2c3d4e5f67890"})), 400),
+        (CreatePrivateEndpointServices, vec![a], "", None, 200),
+        (ListPrivateEndpointServices, vec![a], "", None, 200),
+        (ListPrivateEndpointServices, vec![c], "", None, 404),
+        (AddPrivateEndpointTrustedOwner, vec![a], "", Some(json!({"external_owner_id": "123456789012", "type": "AWS_ACCOUNT_ID"})), 200),
+        (AddPrivateEndpointTrustedOwner, vec![a], "", Some(json!({"external_owner_id": "123456789012", "type": "AWS_ACCOUNT_ID"})), 409),
+        (AddPrivateEndpointTrustedOwner, vec![a], "", Some(json!({"external_owner_id": "12345", "type": "AWS_ACCOUNT_ID"})), 400),
+        (ListPrivateEndpointTrustedOwners, vec![a], "", None, 200),
+    ];
+    run_cases(spec, sim, cases).await;
+    // Connections need AVAILABLE services.
+    for _ in 0..50 {
+        let (_, services) = sim.call(Method::GET, &concrete(ListPrivateEndpointServices, &[a]), None).await;
+        if services["services"].as_array().is_some_and(|s| s.iter().all(|s| s["status"] == "AVAILABLE")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, owners) = sim.call(Method::GET, &concrete(ListPrivateEndpointTrustedOwners, &[a]), None).await;
+    let owner = owners["trusted_owners"][0]["id"].as_str().unwrap().to_string();
+    let o = owner.as_str();
+    let endpoint = json!({"endpoint_id": "vpce-0a1b2c3d4e5f67890"});
+    let cases: Vec<Case> = vec![
+        (AddPrivateEndpointConnection, vec![a], "", Some(endpoint.clone()), 200),
+        (AddPrivateEndpointConnection, vec![a], "", Some(endpoint), 409),
+        (AddPrivateEndpointConnection, vec![a], "", Some(json!({"endpoint_id": "not-an-endpoint"})), 400),
+        (ListPrivateEndpointConnections, vec![a], "", None, 200),
+        (DeletePrivateEndpointConnection, vec![a, "vpce-0a1b2c3d4e5f67890"], "", None, 200),
+        (DeletePrivateEndpointConnection, vec![a, "vpce-0a1b2c3d4e5f67890"], "", None, 404),
+        (GetPrivateEndpointTrustedOwner, vec![a, o], "", None, 200),
+        (RemovePrivateEndpointTrustedOwner, vec![a, o], "", None, 200),
+        (GetPrivateEndpointTrustedOwner, vec![a, o], "", None, 404),
+    ];
+    run_cases(spec, sim, cases).await;
+}
+
+/// Sends each case, checking the request body (when the case expects success), the status and the
+/// response against the description.
+async fn run_cases(spec: &Spec, sim: &Sim, cases: Vec<Case<'_>>) {
+    for (operation, params, query, body, expected) in cases {
+        let (method, template) = (operation.method(), operation.path());
+        if let Some(body) = &body
+            && expected == 200
+        {
+            spec.check(&format!("{method} {template} request"), &spec.request_schema(operation), body);
+        }
+        let path = format!("{}{query}", concrete(operation, &params));
+        let (status, response) = sim.call(method.clone(), &path, body.as_ref()).await;
+        assert_eq!(status, expected, "{method} {path}: {response}");
+        let schema = if expected == 200 {
+            spec.response_schema(operation, 200)
+        } else {
+            spec.doc["paths"][template][method.as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
+        };
+        spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
+    }
 }
 
 /// One request of the conformance run: the operation, its path parameters, its query (with the
@@ -493,6 +561,12 @@ fn operator_request_bodies_conform_to_the_official_description() {
     spec.check("enable CloudWatch metric export", &spec.request_schema(EnableCloudWatchMetricExport), &serde_json::to_value(&cloudwatch).unwrap());
     let datadog = EnableDatadogMetricExportRequest { site: DatadogSite::Us1Gov, api_key: DatadogApiKey::new("0123456789abcdef0123456789abcdef") };
     spec.check("enable Datadog metric export", &spec.request_schema(EnableDatadogMetricExport), &serde_json::to_value(&datadog).unwrap());
+
+    // Private endpoints: the bodies the kinds' plans build.
+    let connection = AddPrivateEndpointConnectionRequest { endpoint_id: "vpce-0a1b2c3d4e5f67890".into() };
+    spec.check("add private endpoint connection", &spec.request_schema(AddPrivateEndpointConnection), &serde_json::to_value(&connection).unwrap());
+    let owner = AddPrivateEndpointTrustedOwnerRequest { external_owner_id: "123456789012".into(), owner_type: PrivateEndpointTrustedOwnerType::AwsAccountId };
+    spec.check("add private endpoint trusted owner", &spec.request_schema(AddPrivateEndpointTrustedOwner), &serde_json::to_value(&owner).unwrap());
 }
 
 #[test]

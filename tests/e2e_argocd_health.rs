@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, RoleGrant, SQLUser, ServiceAccount};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, PrivateEndpointConnection, PrivateEndpointTrustedOwner, RoleGrant, SQLUser, ServiceAccount};
 use crdb_cloud_operator::controller::registry;
 use kube::api::{Patch, PatchParams};
 use mlua::{Lua, Table};
@@ -159,6 +159,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
         ("APIKey", "deployer-key"),
         ("RoleGrant", "deployer-dev"),
         ("JWTIssuer", "ci"),
+        ("PrivateEndpointConnection", "app-endpoint"),
+        ("PrivateEndpointTrustedOwner", "trusted-account"),
     ]);
     // The organisation-level kinds are honoured in this namespace.
     let trusted = |options: &mut OperatorOptions<'_>| options.org_namespaces = vec![options.namespace.to_string()];
@@ -176,6 +178,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     world.start_operator(trusted);
     wait_for(&world.api::<Folder>(), "team", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<JWTIssuer>(), "ci", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
+    wait_for(&world.api::<PrivateEndpointConnection>(), "app-endpoint", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
+    wait_for(&world.api::<PrivateEndpointTrustedOwner>(), "trusted-account", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<ServiceAccount>(), "deployer", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<APIKey>(), "deployer-key", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
     wait_for(&world.api::<RoleGrant>(), "deployer-dev", TIMEOUT, "Reconciling", |o| condition(o, "Reconciling").is_some_and(|c| c.0 == "True")).await;
@@ -203,6 +207,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<RoleGrant>(), "deployer-dev", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<Folder>(), "team", TIMEOUT, "Ready", is_ready).await;
     wait_for(&world.api::<JWTIssuer>(), "ci", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&world.api::<PrivateEndpointConnection>(), "app-endpoint", TIMEOUT, "Ready", is_ready).await;
+    wait_for(&world.api::<PrivateEndpointTrustedOwner>(), "trusted-account", TIMEOUT, "Ready", is_ready).await;
     assert_health(&ns, &good, "ready", |obj| {
         let healthy = health("Healthy", condition_message(obj, "Ready"));
         (healthy.clone(), healthy)
@@ -222,6 +228,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
             child("EgressRule", "backups-locked", "shop-db", &format!("{wrong_key}  type: FQDN\n  destination: s3.amazonaws.com\n")),
             org_level("Folder", "team-locked", wrong_key),
             format!("{}{wrong_key}", jwt_issuer("ci-locked", "https://locked.issuer.example.com")),
+            child("PrivateEndpointConnection", "endpoint-locked", "shop-db", &format!("{wrong_key}  endpointId: vpce-0f1e2d3c4b5a69788\n")),
+            child("PrivateEndpointTrustedOwner", "account-locked", "shop-db", &format!("{wrong_key}  externalOwnerId: \"210987654321\"\n")),
             org_level("ServiceAccount", "sa-locked", wrong_key),
             org_level("APIKey", "key-locked", &format!("{wrong_key}  serviceAccountId: {account}\n")),
             org_level("RoleGrant", "grant-locked", &format!("{wrong_key}  userId: {account}\n  role: CLUSTER_CREATOR\n  scope: {{organization: true}}\n")),
@@ -238,6 +246,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_for(&world.api::<RoleGrant>(), "grant-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<Folder>(), "team-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     wait_for(&world.api::<JWTIssuer>(), "ci-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    wait_for(&world.api::<PrivateEndpointConnection>(), "endpoint-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
+    wait_for(&world.api::<PrivateEndpointTrustedOwner>(), "account-locked", TIMEOUT, "Stalled", |o| is_stalled_with(o, "CredentialsRejected")).await;
     let locked = resources(&[
         ("CockroachCluster", "locked-db"),
         ("SQLUser", "app-locked"),
@@ -249,6 +259,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
         ("APIKey", "key-locked"),
         ("RoleGrant", "grant-locked"),
         ("JWTIssuer", "ci-locked"),
+        ("PrivateEndpointConnection", "endpoint-locked"),
+        ("PrivateEndpointTrustedOwner", "account-locked"),
     ]);
     assert_health(&ns, &locked, "stalled", |obj| {
         let degraded = health("Degraded", condition_message(obj, "Stalled"));
@@ -273,6 +285,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     world.api::<RoleGrant>().patch("deployer-dev", &params, &patch).await.unwrap();
     world.api::<Folder>().patch("team", &params, &patch).await.unwrap();
     world.api::<JWTIssuer>().patch("ci", &params, &patch).await.unwrap();
+    world.api::<PrivateEndpointConnection>().patch("app-endpoint", &params, &patch).await.unwrap();
+    world.api::<PrivateEndpointTrustedOwner>().patch("trusted-account", &params, &patch).await.unwrap();
     assert_health(&ns, &good, "generation behind", |obj| {
         let observed = obj["status"]["observedGeneration"].as_i64().unwrap();
         assert!(observed < obj["metadata"]["generation"].as_i64().unwrap(), "{obj:#}");
@@ -308,6 +322,8 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
         Operation::RemoveUserFromRole,
         Operation::DeleteFolder,
         Operation::DeleteJWTIssuer,
+        Operation::DeletePrivateEndpointConnection,
+        Operation::RemovePrivateEndpointTrustedOwner,
     ] {
         world.admin.add_fault(&FaultSpec { status: Some(503), count: 1000, ..FaultSpec::on(operation) }).await;
     }
@@ -336,4 +352,6 @@ async fn every_kind_in_every_state_reads_as_argo_cd_would_report_it() {
     wait_gone(&world.api::<RoleGrant>(), "grant-locked", TIMEOUT).await;
     wait_gone(&world.api::<Folder>(), "team-locked", TIMEOUT).await;
     wait_gone(&world.api::<JWTIssuer>(), "ci-locked", TIMEOUT).await;
+    wait_gone(&world.api::<PrivateEndpointConnection>(), "endpoint-locked", TIMEOUT).await;
+    wait_gone(&world.api::<PrivateEndpointTrustedOwner>(), "account-locked", TIMEOUT).await;
 }

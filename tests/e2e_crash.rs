@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, SQLUser, ServiceAccount};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, PrivateEndpointConnection, PrivateEndpointTrustedOwner, SQLUser, ServiceAccount};
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -88,6 +88,13 @@ struct RuleModel {
     ports: Vec<i32>,
 }
 
+/// A private endpoint connection (`endpoint`) or a trusted owner (`endpoint`: its account).
+#[derive(Debug, Clone)]
+struct LinkModel {
+    cluster: String,
+    endpoint: String,
+}
+
 #[derive(Debug, Default)]
 struct Model {
     clusters: BTreeMap<String, ClusterModel>,
@@ -104,6 +111,8 @@ struct Model {
     keys: BTreeMap<String, String>,
     /// Folder resource -> the folder's name in the cloud.
     folders: BTreeMap<String, String>,
+    connections: BTreeMap<String, LinkModel>,
+    owners: BTreeMap<String, LinkModel>,
     /// JWT issuers (organisation-level, beside the clusters): name -> audience.
     issuers: BTreeMap<String, String>,
     /// (kind, name) of every deleted resource.
@@ -122,6 +131,8 @@ impl Model {
         all.extend(self.users.iter().filter(|(_, u)| u.cluster == cluster).map(|(n, _)| ("sqluser", n.clone())));
         all.extend(self.databases.iter().filter(|(_, d)| d.cluster == cluster).map(|(n, _)| ("database", n.clone())));
         all.extend(self.entries.iter().filter(|(_, e)| e.cluster == cluster).map(|(n, _)| ("allowlistentry", n.clone())));
+        all.extend(self.connections.iter().filter(|(_, c)| c.cluster == cluster).map(|(n, _)| ("privateendpointconnection", n.clone())));
+        all.extend(self.owners.iter().filter(|(_, o)| o.cluster == cluster).map(|(n, _)| ("privateendpointtrustedowner", n.clone())));
         all
     }
 
@@ -229,14 +240,14 @@ impl Trial {
 
     /// One seeded random operation.
     async fn step(&mut self) {
-        let roll = self.rng.random_range(0..145);
-        if roll >= 135 {
+        let roll = self.rng.random_range(0..165);
+        if (135..145).contains(&roll) {
             return self.issuer_step().await;
         }
-        if roll >= 125 {
+        if (125..135).contains(&roll) {
             return self.folder_action().await;
         }
-        if roll >= 100 {
+        if (100..125).contains(&roll) {
             return self.org_step(roll).await;
         }
         let Some(cluster) = self.model.pick_cluster(&mut self.rng) else {
@@ -254,13 +265,15 @@ impl Trial {
             84..=87 => self.add_rule().await,
             88..=89 => self.change_rule().await,
             90..=95 => self.delete_child().await,
+            145..=154 => self.add_connection(&cluster).await,
+            155..=164 => self.add_owner(&cluster).await,
             _ => self.delete_cluster().await,
         }
     }
 
     async fn add_cluster(&mut self) {
         let name = self.model.fresh("cluster-");
-        self.apply(&serverless_cluster(&name)).await;
+        self.apply(&serverless_cluster(&name).replace("  labels:", "  privateEndpoints: {enabled: true}\n  labels:")).await;
         self.model.clusters.insert(name, ClusterModel { tier: None, vcpus: 2 });
         self.actions.push("add-cluster");
     }
@@ -364,6 +377,8 @@ impl Trial {
         all.extend(self.model.users.keys().map(|n| ("sqluser", n.clone())));
         all.extend(self.model.databases.keys().map(|n| ("database", n.clone())));
         all.extend(self.model.entries.keys().map(|n| ("allowlistentry", n.clone())));
+        all.extend(self.model.connections.keys().map(|n| ("privateendpointconnection", n.clone())));
+        all.extend(self.model.owners.keys().map(|n| ("privateendpointtrustedowner", n.clone())));
         all.extend(self.model.rules.keys().map(|n| ("egressrule", n.clone())));
         if all.is_empty() {
             return;
@@ -423,6 +438,24 @@ impl Trial {
                 self.actions.push("add-issuer");
             }
         }
+    }
+
+    /// A connection of a GCP Private Service Connect endpoint (digits), unique in the trial.
+    async fn add_connection(&mut self, cluster: &str) {
+        let name = self.model.fresh("pec");
+        let endpoint = format!("{}{:05}", self.number + 1, self.model.next);
+        self.apply(&child("PrivateEndpointConnection", &name, cluster, &format!("  endpointId: \"{endpoint}\"\n"))).await;
+        self.model.connections.insert(name, LinkModel { cluster: cluster.to_string(), endpoint });
+        self.actions.push("add-connection");
+    }
+
+    /// A trusted AWS account, unique in the trial.
+    async fn add_owner(&mut self, cluster: &str) {
+        let name = self.model.fresh("owner");
+        let account = format!("{:012}", (self.number + 1) * 100_000 + u64::from(self.model.next));
+        self.apply(&child("PrivateEndpointTrustedOwner", &name, cluster, &format!("  externalOwnerId: \"{account}\"\n"))).await;
+        self.model.owners.insert(name, LinkModel { cluster: cluster.to_string(), endpoint: account });
+        self.actions.push("add-owner");
     }
 
     /// Deletes a cluster together with its children, in one `kubectl delete`.
@@ -513,6 +546,12 @@ impl Trial {
             "jwtissuer" => {
                 self.model.issuers.remove(name);
             }
+            "privateendpointconnection" => {
+                self.model.connections.remove(name);
+            }
+            "privateendpointtrustedowner" => {
+                self.model.owners.remove(name);
+            }
             _ => {
                 self.model.entries.remove(name);
             }
@@ -536,6 +575,8 @@ impl Trial {
             ("serviceaccount", serde_json::to_value(self.api::<ServiceAccount>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("folder", serde_json::to_value(self.api::<Folder>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("jwtissuer", serde_json::to_value(self.api::<JWTIssuer>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("privateendpointconnection", serde_json::to_value(self.api::<PrivateEndpointConnection>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("privateendpointtrustedowner", serde_json::to_value(self.api::<PrivateEndpointTrustedOwner>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("apikey", serde_json::to_value(self.api::<APIKey>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
@@ -554,6 +595,8 @@ impl Trial {
             .chain(self.model.accounts.keys().map(|n| ("serviceaccount", n)))
             .chain(self.model.folders.keys().map(|n| ("folder", n)))
             .chain(self.model.issuers.keys().map(|n| ("jwtissuer", n)))
+            .chain(self.model.connections.keys().map(|n| ("privateendpointconnection", n)))
+            .chain(self.model.owners.keys().map(|n| ("privateendpointtrustedowner", n)))
             .chain(self.model.keys.keys().map(|n| ("apikey", n)))
             .collect();
         for (kind, name) in expected {
@@ -650,7 +693,16 @@ impl Trial {
             let cloud_entries: BTreeMap<String, bool> =
                 record.allowlist.iter().filter(|e| e.cidr_ip != "0.0.0.0").map(|e| (e.cidr_ip.clone(), e.ui)).collect();
             let want_entries: BTreeMap<String, bool> = self.model.entries.values().filter(|e| &e.cluster == name).map(|e| (e.ip.clone(), e.ui)).collect();
+            // Private endpoints are not in the state dump: read through the API.
+            let cloud_api = self.admin.cloud();
+            let id = &record.cluster.id;
+            let cloud_connections: BTreeSet<String> = cloud_api.list_private_endpoint_connections(id).await.map(|l| l.items.into_iter().map(|c| c.endpoint_id).collect()).unwrap_or_default();
+            let want_connections: BTreeSet<String> = self.model.connections.values().filter(|c| &c.cluster == name).map(|c| c.endpoint.clone()).collect();
+            let cloud_owners: BTreeSet<String> = cloud_api.list_private_endpoint_trusted_owners(id).await.map(|l| l.items.into_iter().map(|o| o.external_owner_id).collect()).unwrap_or_default();
+            let want_owners: BTreeSet<String> = self.model.owners.values().filter(|o| &o.cluster == name).map(|o| o.endpoint.clone()).collect();
             for (what, cloud, want) in [
+                ("private endpoint connection", cloud_connections, want_connections),
+                ("trusted owner", cloud_owners, want_owners),
                 ("SQL user", cloud_users.clone(), want_users.clone()),
                 ("database", cloud_dbs, want_dbs),
                 ("allowlist entry", cloud_entries.keys().cloned().collect(), want_entries.keys().cloned().collect()),

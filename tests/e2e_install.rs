@@ -636,6 +636,8 @@ fn example_world() -> Vec<String> {
         "RoleGrant" => "deployer-dev",
         "Folder" => "team",
         "JWTIssuer" => "ci",
+        "PrivateEndpointConnection" => "app-endpoint",
+        "PrivateEndpointTrustedOwner" => "trusted-account",
         other => panic!("{other} is registered but missing here: name the {other} cluster_with_one_child_of_each_kind creates"),
     };
     registry::kinds().iter().map(|k| format!("{}.{}/{}", k.plural(), k.crd().spec.group, name(&k.kind()))).collect()

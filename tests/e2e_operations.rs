@@ -396,6 +396,8 @@ async fn kubectl_wait_for_ready_works_on_every_kind() {
         "egressrule/backups",
         "folder/team",
         "jwtissuer/ci",
+        "privateendpointconnection/app-endpoint",
+        "privateendpointtrustedowner/trusted-account",
     ];
     for resource in resources {
         let out = kubectl(&["wait", "-n", ns.name(), "--for=condition=Ready", "--timeout=60s", resource], None).await.ok();

@@ -1203,3 +1203,70 @@ async fn folders_page_filter_move_and_refuse_as_the_cloud_does() {
     // Another organisation sees none of it.
     assert_eq!(s.call(Some(KEY_B), Method::GET, "/api/v1/folders", None).await.ok()["folders"], json!([]));
 }
+
+#[tokio::test]
+async fn private_endpoints_follow_the_description_and_the_providers_rules() {
+    let s = Sim::start(config()).await;
+    // BASIC clusters have no private connectivity.
+    let basic = s.ready_cluster("pe-basic").await;
+    for tail in ["private-endpoint-services", "private-endpoint-connections", "private-endpoint-trusted-owners"] {
+        let r = s.get(&format!("/api/v1/clusters/{basic}/networking/{tail}")).await;
+        r.error(400, 3);
+        assert!(r.message().contains("BASIC"), "{}", r.message());
+    }
+    let id = ready_dedicated(&s, "pe-adv").await;
+    let net = format!("/api/v1/clusters/{id}/networking");
+    let services = format!("{net}/private-endpoint-services");
+    let connections = format!("{net}/private-endpoint-connections");
+    let endpoint = json!({"endpoint_id": "vpce-0a1b2c3d4e5f67890"});
+
+    // Services: none until created; one POST creates every region's, CREATING then AVAILABLE; a
+    // second POST answers with the same services.
+    assert_eq!(s.get(&services).await.ok(), json!({"services": []}));
+    s.post(&connections, endpoint.clone()).await.error(400, 9);
+    let created = s.post(&services, json!({})).await.ok();
+    assert_eq!(created["services"][0]["status"], "CREATING");
+    assert_eq!(created["services"][0]["aws"]["service_name"], created["services"][0]["name"]);
+    let r = s.post(&connections, endpoint.clone()).await;
+    r.error(400, 9);
+    assert!(r.message().contains("AVAILABLE"), "{}", r.message());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.get(&services).await.ok()["services"][0]["status"] != "AVAILABLE" {
+        assert!(Instant::now() < deadline, "the services never became AVAILABLE");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = s.post(&services, json!({})).await.ok();
+    assert_eq!(again["services"][0]["endpoint_service_id"], created["services"][0]["endpoint_service_id"]);
+    assert_eq!(again["services"].as_array().unwrap().len(), 1);
+
+    // Connections: an AWS endpoint id, once; STATUS_PENDING then STATUS_AVAILABLE; rejected
+    // through the admin hook; deleted by its URL-encoded id.
+    let r = s.post(&connections, json!({"endpoint_id": "e-65de2gf3"})).await;
+    r.error(400, 3);
+    assert!(r.message().contains("endpoint_id"), "{}", r.message());
+    let added = s.post(&connections, endpoint.clone()).await.ok();
+    assert_eq!((added["status"].as_str(), added["region_name"].as_str(), added["region"].as_str()), (Some("STATUS_PENDING"), Some("us-east-1"), Some("us-east-1")));
+    s.post(&connections, endpoint).await.error(409, 6);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.get(&connections).await.ok()["connections"][0]["status"] != "STATUS_AVAILABLE" {
+        assert!(Instant::now() < deadline, "the connection never became available");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(s.admin.reject_private_endpoint_connection(&id, "vpce-0a1b2c3d4e5f67890").await.status.as_str(), "STATUS_REJECTED");
+    assert_eq!(s.get(&connections).await.ok()["connections"][0]["status"], "STATUS_REJECTED");
+    assert_eq!(s.delete(&format!("{connections}/vpce-0a1b2c3d4e5f67890")).await.ok(), json!({}));
+    s.delete(&format!("{connections}/vpce-0a1b2c3d4e5f67890")).await.error(404, 5);
+
+    // Trusted owners: a 12-digit account or *, once per (type, account); removed by id.
+    let owners = format!("{net}/private-endpoint-trusted-owners");
+    s.post(&owners, json!({"type": "AWS_ACCOUNT_ID", "external_owner_id": "1234"})).await.error(400, 3);
+    s.post(&owners, json!({"type": "GCP_PROJECT", "external_owner_id": "123456789012"})).await.error(400, 3);
+    let owner = s.post(&owners, json!({"type": "AWS_ACCOUNT_ID", "external_owner_id": "*"})).await.ok()["trusted_owner"].clone();
+    assert_eq!((owner["cluster_id"].as_str(), owner["type"].as_str()), (Some(id.as_str()), Some("AWS_ACCOUNT_ID")));
+    s.post(&owners, json!({"type": "AWS_ACCOUNT_ID", "external_owner_id": "*"})).await.error(409, 6);
+    let one = format!("{owners}/{}", owner["id"].as_str().unwrap());
+    assert_eq!(s.get(&one).await.ok()["trusted_owner"], owner);
+    assert_eq!(s.get(&owners).await.ok()["trusted_owners"], json!([owner]));
+    assert_eq!(s.delete(&one).await.ok()["trusted_owner"], owner);
+    s.get(&one).await.error(404, 5);
+}

@@ -41,6 +41,7 @@ use super::settings::{SettingsSpec, SettingsStatus};
 #[x_kube(validation = Rule::new("!has(self.cmek) || !has(self.dedicated) || self.cmek.regions.all(r, r.region in self.dedicated.regionNodes)").message("spec.cmek.regions must each be one of spec.dedicated.regionNodes"))]
 #[x_kube(validation = Rule::new("!has(self.clientCACert) || has(self.dedicated)").message("spec.clientCACert is only available on ADVANCED (spec.dedicated) clusters"))]
 #[x_kube(validation = Rule::new("!(has(self.folderRef) && has(self.parentId))").message("at most one of spec.folderRef or spec.parentId may be set"))]
+#[x_kube(validation = Rule::new("!has(self.privateEndpoints) || has(self.dedicated) || (has(self.plan) ? self.plan == 'STANDARD' : (has(self.serverless) && has(self.serverless.usageLimits) && has(self.serverless.usageLimits.provisionedVirtualCpus)))").message("spec.privateEndpoints is not available on BASIC clusters: use STANDARD (spec.plan, or spec.serverless.usageLimits.provisionedVirtualCpus) or ADVANCED (spec.dedicated)"))]
 pub struct CockroachClusterSpec {
     /// Name of the cluster in CockroachDB Cloud: 6-20 characters of lowercase letters, digits and
     /// dashes, without a leading or trailing dash. Defaults to metadata.name. Immutable.

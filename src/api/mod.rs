@@ -15,6 +15,8 @@ pub mod service_account;
 pub mod api_key;
 pub mod folder;
 pub mod jwt_issuer;
+pub mod private_endpoint_connection;
+pub mod private_endpoint_trusted_owner;
 
 pub use allowlist_entry::AllowlistEntry;
 pub use child::{ChildSpec, ChildStatus, ChildStatusFields};
@@ -30,6 +32,8 @@ pub use service_account::ServiceAccount;
 pub use api_key::APIKey;
 pub use folder::{Folder, FolderSpec, FolderStatus, LocalFolderRef};
 pub use jwt_issuer::{JWTIssuer, JWTIssuerSpec, JWTIssuerStatus};
+pub use private_endpoint_connection::{PrivateEndpointConnection, PrivateEndpointConnectionStatus};
+pub use private_endpoint_trusted_owner::{PrivateEndpointTrustedOwner, PrivateEndpointTrustedOwnerStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{CustomResourceColumnDefinition, CustomResourceDefinition};
 

@@ -68,6 +68,15 @@ impl<C> Done<C> {
     }
 }
 
+/// How an object in line with the spec is doing, for kinds the cloud keeps working on after it
+/// accepted them (a private endpoint connection is PENDING before it is AVAILABLE).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    Ready,
+    /// The cloud moves it on by itself: Progressing, and looked at again from a fresh list.
+    Pending { reason: Reason, message: String },
+}
+
 /// A kind of cluster content: one member of a list the cloud keeps per cluster.
 pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
     /// The cloud object as listed.
@@ -111,14 +120,16 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
         async { Ok(()) }
     }
 
-    /// Whether the cloud is still putting `item` into force: in line with the spec but not in
-    /// effect yet (an egress rule PENDING_CREATION). `Some(why)` keeps the resource Progressing and
-    /// looks again soon from a fresh list. Most kinds take effect at once: `None`.
-    fn pending(_item: &Self::Cloud) -> Option<String> {
-        None
+    /// Whether the object in line with the spec (`item`, as the cloud holds it, when known) is
+    /// in force: Ready by default. A kind whose objects go through states of their own says
+    /// Pending while the cloud works (an egress rule PENDING_CREATION, a private endpoint
+    /// connection PENDING), and returns the failure (usually Stalled) for a final state a person
+    /// has to act on.
+    fn settled(&self, _item: Option<&Self::Cloud>) -> Result<Settled, ReconcileError> {
+        Ok(Settled::Ready)
     }
     /// The listed object this resource manages, when the pass changed nothing (what
-    /// [`record`](Member::record) and [`pending`](Member::pending) see): by default the one with
+    /// [`record`](Member::record) and [`settled`](Member::settled) see): by default the one with
     /// its key. A kind whose keys need not be unique in the cloud finds it as its plan did.
     fn observed<'a>(&self, _inputs: &Self::Inputs, listed: &'a [Self::Cloud], key: &str, _status: &Self::Status) -> Option<&'a Self::Cloud> {
         Self::find(listed, key)
@@ -363,16 +374,16 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: 
     match converge(obj, ctx, &target, &listed.value.items, key, intent, draft).await {
         // In line with the spec, but the cloud is still putting it into force: look again from a
         // fresh list (the cached one shows it pending).
-        Ok((done, Some(why))) => {
+        Ok((done, Settled::Pending { reason: pending, message: why })) => {
             if let Some(Done { reason, message, .. }) = done {
                 let (event_type, reason) = change_event(drift, reason);
                 ctx.event(obj, event_type, reason, "Converge", message).await;
             }
             cache.invalidate(&target.list_key);
-            Ok(Step::new(Outcome::progressing(Reason::OperationRunning, why), ctx.timing.poll_while_working(None)))
+            Ok(Step::new(Outcome::progressing(pending, why), ctx.timing.poll_while_working(None)))
         }
-        Ok((None, None)) => Ok(in_sync::<K>(ctx, &listed)),
-        Ok((Some(Done { reason, message, now }), None)) => {
+        Ok((None, Settled::Ready)) => Ok(in_sync::<K>(ctx, &listed)),
+        Ok((Some(Done { reason, message, now }), Settled::Ready)) => {
             let (event_type, reason) = change_event(drift, reason);
             ctx.event(obj, event_type, reason, "Converge", message.clone()).await;
             match now {
@@ -404,8 +415,8 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: 
 }
 
 /// Plans against the list, executes the change if there is one, and records what the cloud holds.
-/// The change made (`None`: nothing needed changing), and why the object is not in force yet
-/// ([`Member::pending`]).
+/// The change made (`None`: nothing needed changing), and whether the object is in force yet
+/// ([`Member::settled`]).
 async fn converge<K: Member>(
     obj: &K,
     ctx: &Context,
@@ -414,7 +425,7 @@ async fn converge<K: Member>(
     key: String,
     mut intent: Intent<'_, K>,
     draft: &mut K::Status,
-) -> Result<(Option<Done<K::Cloud>>, Option<String>), ReconcileError> {
+) -> Result<(Option<Done<K::Cloud>>, Settled), ReconcileError> {
     let inputs = obj.inputs(ctx, target, listed).await?;
     let done = match obj.plan(&inputs, listed, draft)? {
         None => None,
@@ -447,14 +458,14 @@ async fn converge<K: Member>(
         Some(done) => done.now.as_ref(),
         None => obj.observed(&inputs, listed, &key, draft),
     };
-    let pending = item.and_then(K::pending);
+    let settled = obj.settled(item);
     obj.record(draft, &inputs, item);
     // The object exists now: record it before the kind's last step, which can still fail, so that
     // deleting the resource removes it.
     draft.common_mut().cloud_name = Some(key);
     draft.common_mut().create_requested_for = None;
     obj.after(ctx, target, &inputs, draft).await?;
-    Ok((done, pending))
+    Ok((done, settled?))
 }
 
 /// The event for a change a pass made. A change while the spec is unchanged since the last Ready

@@ -148,6 +148,12 @@ reasons! {
     JwksNotFound,
     /// The JWKS (spec.jwks or the ConfigMap's key) is not a JSON object with a `keys` array.
     JwksInvalid,
+
+    // Private endpoint connections.
+    /// The cloud is setting the connection up (pending).
+    EndpointPending,
+    /// The cloud provider rejected the connection (or it failed or expired): a person has to act.
+    EndpointRejected,
 }
 
 impl fmt::Display for Reason {

@@ -102,6 +102,13 @@ fn object_key<K: Managed>(obj: &K) -> String {
     format!("{}/{}/{}", K::kind(&()), obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
+/// Whether `type_` is the condition of a part of a resource the operator reports on (a setting
+/// block's `BackupSynced`, ...), as opposed to one another writer put in its status.
+fn is_part_condition(type_: &str) -> bool {
+    static PARTS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| super::settings::all().iter().map(|s| s.condition()).collect());
+    PARTS.contains(&type_)
+}
+
 /// Writes what a reconcile found and decides when to look again.
 pub async fn finish<K: Managed>(
     ctx: &Context,
@@ -143,13 +150,16 @@ pub async fn finish<K: Managed>(
     let generation = obj.meta().generation;
     draft.set_observed_generation(generation);
     // The three summary conditions follow from the outcome; the others (a setting block's own
-    // condition) are what the pass set in the draft.
-    let parts: Vec<Condition> = draft.conditions().iter().filter(|c| !conditions::is_summary(&c.type_)).cloned().collect();
+    // condition) are what the pass set in the draft. Another writer's conditions, read with the
+    // object, are left out: applied with the value read, they would undo that writer's later
+    // updates (server-side apply keeps them for their own field manager).
+    let parts: Vec<Condition> = draft.conditions().iter().filter(|c| !conditions::is_summary(&c.type_) && is_part_condition(&c.type_)).cloned().collect();
     let mut all = conditions::conditions_for(&outcome, generation, previous.conditions(), Timestamp::now());
     all.extend(parts);
     draft.set_conditions(all);
+    let previous_own: Vec<Condition> = previous.conditions().iter().filter(|c| conditions::is_summary(&c.type_) || is_part_condition(&c.type_)).cloned().collect();
     let changed = draft.observed_generation() != previous.observed_generation()
-        || !conditions::same_ignoring_time(draft.conditions(), previous.conditions())
+        || !conditions::same_ignoring_time(draft.conditions(), &previous_own)
         || {
             // Compare everything else with the conditions taken out.
             let mut a = draft.clone();
@@ -225,6 +235,12 @@ mod tests {
 
     fn after(outcome: &Outcome) -> Vec<Condition> {
         conditions::conditions_for(outcome, Some(1), &[], Timestamp::from_second(10).unwrap())
+    }
+
+    #[test]
+    fn only_the_operators_own_conditions_are_parts() {
+        assert!(is_part_condition("BackupSynced") && is_part_condition("PrivateEndpointsSynced"));
+        assert!(!is_part_condition("MeddlerAudit") && !is_part_condition("Ready"));
     }
 
     #[test]

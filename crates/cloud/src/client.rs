@@ -619,6 +619,7 @@ mod egress_rules;
 mod accounts;
 mod folders;
 mod jwt_issuers;
+mod private_endpoints;
 
 /// Reads `Retry-After` as delta-seconds (the service's form); HTTP dates are not used by it.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {

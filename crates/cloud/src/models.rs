@@ -746,6 +746,8 @@ mod accounts;
 pub use accounts::*;
 mod jwt_issuers;
 pub use jwt_issuers::*;
+mod private_endpoints;
+pub use private_endpoints::*;
 /// `SetEgressTrafficPolicyRequest`. The answer is an empty object; the policy is read back from
 /// `Cluster.egress_traffic_policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -128,6 +128,15 @@ operations! {
     GetJWTIssuer: GET "/api/v1/jwt-issuers/{id}";
     UpdateJWTIssuer: PATCH "/api/v1/jwt-issuers/{id}";
     DeleteJWTIssuer: DELETE "/api/v1/jwt-issuers/{id}";
+    ListPrivateEndpointServices: GET "/api/v1/clusters/{cluster_id}/networking/private-endpoint-services";
+    CreatePrivateEndpointServices: POST "/api/v1/clusters/{cluster_id}/networking/private-endpoint-services";
+    ListPrivateEndpointConnections: GET "/api/v1/clusters/{cluster_id}/networking/private-endpoint-connections";
+    AddPrivateEndpointConnection: POST "/api/v1/clusters/{cluster_id}/networking/private-endpoint-connections";
+    DeletePrivateEndpointConnection: DELETE "/api/v1/clusters/{cluster_id}/networking/private-endpoint-connections/{endpoint_id}";
+    ListPrivateEndpointTrustedOwners: GET "/api/v1/clusters/{cluster_id}/networking/private-endpoint-trusted-owners";
+    AddPrivateEndpointTrustedOwner: POST "/api/v1/clusters/{cluster_id}/networking/private-endpoint-trusted-owners";
+    GetPrivateEndpointTrustedOwner: GET "/api/v1/clusters/{cluster_id}/networking/private-endpoint-trusted-owners/{owner_id}";
+    RemovePrivateEndpointTrustedOwner: DELETE "/api/v1/clusters/{cluster_id}/networking/private-endpoint-trusted-owners/{owner_id}";
 }
 
 /// The name requests for the public cluster CA certificate (`/clusters/{id}/cert` at the site root,

@@ -32,6 +32,8 @@ pub(super) fn router() -> Router<Arc<Sim>> {
         .route(paths::LOG_EXPORT_STATUS, post(force_log_export_status))
         .route(paths::DATADOG_API_KEY, get(datadog_api_key))
         .route(paths::AZURE_SHARED_KEY, get(azure_shared_key))
+        .route(paths::REJECT_PRIVATE_ENDPOINT_CONNECTION, post(reject_private_endpoint_connection))
+        .route(paths::PRIVATE_ENDPOINT_SERVICES, axum::routing::delete(remove_private_endpoint_services))
 }
 
 async fn stats(State(sim): State<Arc<Sim>>) -> Json<Stats> {
@@ -160,4 +162,24 @@ async fn azure_shared_key(State(sim): State<Arc<Sim>>, ApiPath(cluster_id): ApiP
     let key = record.exports.log.as_ref().and_then(|l| l.azure_shared_key.as_ref());
     let key = key.ok_or_else(|| ApiError::not_found(format!("no Azure Log Analytics export is configured for cluster {cluster_id}")))?;
     Ok(Json(AzureSharedKeyDump { azure_shared_key: key.expose().to_string() }))
+}
+
+async fn reject_private_endpoint_connection(
+    State(sim): State<Arc<Sim>>,
+    ApiPath((cluster_id, endpoint_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<crdb_cloud::models::PrivateEndpointConnection>> {
+    let now = Utc::now();
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, now)?;
+    let rejected = record.private_endpoints.reject(&endpoint_id, now);
+    rejected.map(Json).ok_or_else(|| ApiError::not_found(format!("private endpoint connection {endpoint_id} not found on cluster {cluster_id}")))
+}
+
+/// The services removed behind the API's back (support can; the API cannot).
+async fn remove_private_endpoint_services(State(sim): State<Arc<Sim>>, ApiPath(cluster_id): ApiPath<String>) -> ApiResult<Json<Cleared>> {
+    let now = Utc::now();
+    let mut store = sim.store();
+    let record = store.find_cluster(&cluster_id, now)?;
+    let cleared = record.private_endpoints.services.take().map_or(0, |(services, _)| services.len());
+    Ok(Json(Cleared { cleared }))
 }

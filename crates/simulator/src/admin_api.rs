@@ -10,6 +10,10 @@
 //!   the fault hook for a log export that fails, e.g. CREDENTIALS_ERROR, answered with the export),
 //!   `GET clusters/{id}/metricexport/datadog/api-key` ([`DatadogApiKeyDump`]),
 //!   `GET clusters/{id}/logexport/azure-shared-key` ([`AzureSharedKeyDump`]).
+//!   `POST clusters/{id}/private-endpoint-connections/{endpoint_id}/reject` (the cloud provider
+//!   rejects that connection: STATUS_REJECTED from then on; answered with the connection),
+//!   `DELETE clusters/{id}/private-endpoint-services` (the services removed, as only CockroachDB
+//!   support can: the API offers no delete; answered with [`Cleared`], how many went).
 //! - `GET|POST|DELETE faults`: a POST's body is a [`FaultSpec`], answered with the [`Fault`];
 //!   GET lists them; DELETE answers [`Cleared`].
 
@@ -34,6 +38,8 @@ pub mod paths {
     pub const LOG_EXPORT_STATUS: &str = "/_simulator/clusters/{cluster_id}/logexport/status";
     pub const DATADOG_API_KEY: &str = "/_simulator/clusters/{cluster_id}/metricexport/datadog/api-key";
     pub const AZURE_SHARED_KEY: &str = "/_simulator/clusters/{cluster_id}/logexport/azure-shared-key";
+    pub const REJECT_PRIVATE_ENDPOINT_CONNECTION: &str = "/_simulator/clusters/{cluster_id}/private-endpoint-connections/{endpoint_id}/reject";
+    pub const PRIVATE_ENDPOINT_SERVICES: &str = "/_simulator/clusters/{cluster_id}/private-endpoint-services";
 }
 
 /// The body of `POST /_simulator/faults`: the next `count` calls of `operation` (or of every

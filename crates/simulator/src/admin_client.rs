@@ -201,6 +201,18 @@ impl AdminClient {
     }
 }
 
+impl AdminClient {
+    /// The cloud provider rejects a private endpoint connection (STATUS_REJECTED from then on).
+    pub async fn reject_private_endpoint_connection(&self, cluster_id: &str, endpoint_id: &str) -> crdb_cloud::models::PrivateEndpointConnection {
+        self.call(Method::POST, &fill(paths::REJECT_PRIVATE_ENDPOINT_CONNECTION, &[cluster_id, endpoint_id]), &[], None::<&()>).await
+    }
+
+    /// Removes a cluster's private endpoint services (as support can; the API cannot); says how many.
+    pub async fn remove_private_endpoint_services(&self, cluster_id: &str) -> usize {
+        self.call::<Cleared>(Method::DELETE, &fill(paths::PRIVATE_ENDPOINT_SERVICES, &[cluster_id]), &[], None::<&()>).await.cleared
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

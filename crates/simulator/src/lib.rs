@@ -28,6 +28,7 @@ mod maintenance;
 mod misc;
 pub mod pagination;
 mod pipeline;
+pub mod private_endpoints;
 pub mod provision;
 pub mod ratelimit;
 mod roles;
@@ -236,6 +237,15 @@ fn handler(operation: Operation) -> MethodRouter<Arc<Sim>> {
         GetJWTIssuer => on(method, jwt_issuers::get),
         UpdateJWTIssuer => on(method, jwt_issuers::update),
         DeleteJWTIssuer => on(method, jwt_issuers::delete),
+        ListPrivateEndpointServices => on(method, private_endpoints::list_services),
+        CreatePrivateEndpointServices => on(method, private_endpoints::create_services),
+        ListPrivateEndpointConnections => on(method, private_endpoints::list_connections),
+        AddPrivateEndpointConnection => on(method, private_endpoints::add_connection),
+        DeletePrivateEndpointConnection => on(method, private_endpoints::delete_connection),
+        ListPrivateEndpointTrustedOwners => on(method, private_endpoints::list_trusted_owners),
+        AddPrivateEndpointTrustedOwner => on(method, private_endpoints::add_trusted_owner),
+        GetPrivateEndpointTrustedOwner => on(method, private_endpoints::get_trusted_owner),
+        RemovePrivateEndpointTrustedOwner => on(method, private_endpoints::remove_trusted_owner),
     }
 }
 

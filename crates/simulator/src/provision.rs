@@ -142,6 +142,7 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
         client_ca: ClientCaCertInfo { status: Some(ClientCaCertStatus::NotSet), x509_pem_cert: None },
         ca_cert: None,
         egress_rules: Default::default(),
+        private_endpoints: Default::default(),
     }
 }
 

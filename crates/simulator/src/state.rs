@@ -299,6 +299,8 @@ pub struct ClusterRecord {
     /// The cluster's CA certificate (PEM), made on first request.
     pub ca_cert: Option<String>,
     pub egress_rules: super::egress_rules::EgressRules,
+    /// Private endpoint services, connections and trusted owners.
+    pub private_endpoints: super::private_endpoints::PrivateEndpoints,
 }
 
 impl ClusterRecord {

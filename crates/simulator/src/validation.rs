@@ -35,6 +35,8 @@ macro_rules! wire_enum {
 
 wire_enum!(CloudProvider, ClusterState, OperationStatus, Plan, DeleteProtection, NetworkVisibility, UpgradeType, UpgradeStatus, SupportStatus, ReleaseType, DeferralPolicy);
 wire_enum!(LogExportType, LogExportStatus, LogLevel, DatadogSite);
+use crdb_cloud::models::PrivateEndpointTrustedOwnerType;
+wire_enum!(PrivateEndpointTrustedOwnerType);
 
 /// Rejects a value outside the enum's documented set, naming the field.
 pub fn known<E: WireEnum>(field: &str, value: &E) -> ApiResult<()> {

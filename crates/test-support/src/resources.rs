@@ -60,7 +60,9 @@ spec:
 
 /// `advanced_cluster(cluster)` (every kind needs a cluster that can hold it: egress rules need
 /// ADVANCED and DEFAULT_DENY) with one child of every kind: SQLUser `app`, Database `orders`,
-/// AllowlistEntry `office` (203.0.113.0/24) and EgressRule `backups` (FQDN storage.googleapis.com);
+/// AllowlistEntry `office` (203.0.113.0/24), EgressRule `backups` (FQDN storage.googleapis.com),
+/// and (the cluster sets `privateEndpoints`) PrivateEndpointConnection `app-endpoint` and
+/// PrivateEndpointTrustedOwner `trusted-account`;
 /// and one of each organisation-level kind: Folder `team` (at the root; the cluster is not in it,
 /// so everything can be deleted at once), ServiceAccount `deployer` with its APIKey
 /// `deployer-key`, a RoleGrant `deployer-dev` (CLUSTER_DEVELOPER on the cluster) and JWTIssuer `ci`
@@ -69,10 +71,13 @@ spec:
 pub fn cluster_with_one_child_of_each_kind(cluster: &str) -> String {
     [
         advanced_cluster(cluster),
+        "  privateEndpoints: {enabled: true}\n".to_string(),
         child("SQLUser", "app", cluster, ""),
         child("Database", "orders", cluster, ""),
         child("AllowlistEntry", "office", cluster, "  cidr: \"203.0.113.0/24\"\n"),
         child("EgressRule", "backups", cluster, "  type: FQDN\n  destination: storage.googleapis.com\n  ports: [443]\n"),
+        child("PrivateEndpointConnection", "app-endpoint", cluster, "  endpointId: vpce-0a1b2c3d4e5f67890\n"),
+        child("PrivateEndpointTrustedOwner", "trusted-account", cluster, "  externalOwnerId: \"123456789012\"\n"),
         org_level("ServiceAccount", "deployer", "  description: deploys the shop\n"),
         org_level("APIKey", "deployer-key", "  serviceAccountRef: {name: deployer}\n"),
         org_level("RoleGrant", "deployer-dev", &format!("  serviceAccountRef: {{name: deployer}}\n  role: CLUSTER_DEVELOPER\n  scope: {{clusterRef: {{name: {cluster}}}}}\n")),

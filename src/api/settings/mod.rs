@@ -10,6 +10,7 @@ pub mod log_export;
 pub mod maintenance;
 pub mod metric_export;
 pub mod upgrade;
+pub mod private_endpoints;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,10 @@ pub struct SettingsSpec {
     /// The client CA certificate, from a Secret or ConfigMap (ADVANCED only). Unset: left as the cloud has it.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "clientCACert")]
     pub client_ca_cert: Option<client_ca::ClientCaCertSpec>,
+    /// The private endpoint services (STANDARD and ADVANCED only); cannot be turned off once
+    /// created. Unset: left as the cloud has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_endpoints: Option<private_endpoints::PrivateEndpointsSpec>,
 }
 
 impl SettingsSpec {
@@ -88,4 +93,7 @@ pub struct SettingsStatus {
     /// The client CA as the cloud reports it, while spec.clientCACert is set.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "clientCACert")]
     pub client_ca_cert: Option<client_ca::ClientCaCertStatus>,
+    /// The private endpoint services per region, while spec.privateEndpoints is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_endpoints: Option<private_endpoints::PrivateEndpointsStatus>,
 }

@@ -18,7 +18,7 @@ use crate::cloud::{CloudClient, CloudError, Listing};
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::error::ReconcileError;
-use crate::controller::member::{Done, Member, MemberShape, Target};
+use crate::controller::member::{Done, Member, MemberShape, Settled, Target};
 use crate::controller::reason::Reason;
 
 crate::impl_status_fields!(EgressRuleStatus, common.base);
@@ -217,9 +217,14 @@ impl Member for EgressRule {
         self.find_own(inputs, listed, status).ok().flatten()
     }
 
-    fn pending(item: &models::EgressRule) -> Option<String> {
-        matches!(item.state, EgressRuleState::PendingCreation | EgressRuleState::PendingUpdate)
-            .then(|| format!("the cloud is putting egress rule {} into force ({})", item.name, item.state))
+    fn settled(&self, item: Option<&models::EgressRule>) -> Result<Settled, ReconcileError> {
+        Ok(match item {
+            Some(rule) if matches!(rule.state, EgressRuleState::PendingCreation | EgressRuleState::PendingUpdate) => Settled::Pending {
+                reason: Reason::OperationRunning,
+                message: format!("the cloud is putting egress rule {} into force ({})", rule.name, rule.state),
+            },
+            _ => Settled::Ready,
+        })
     }
 
     fn delete_key(status: &EgressRuleStatus) -> Option<String> {
@@ -339,9 +344,11 @@ mod tests {
 
     #[test]
     fn pending_rules_keep_the_resource_progressing() {
-        assert!(EgressRule::pending(&cloud("r", "n", vec![], EgressRuleState::PendingCreation)).is_some());
-        assert!(EgressRule::pending(&cloud("r", "n", vec![], EgressRuleState::PendingUpdate)).is_some());
-        assert!(EgressRule::pending(&cloud("r", "n", vec![], EgressRuleState::Active)).is_none());
+        let rule = resource("db.example.com", vec![443]);
+        let pending = |state| matches!(rule.settled(Some(&cloud("r", "n", vec![], state))), Ok(Settled::Pending { .. }));
+        assert!(pending(EgressRuleState::PendingCreation));
+        assert!(pending(EgressRuleState::PendingUpdate));
+        assert!(!pending(EgressRuleState::Active));
         assert_eq!(EgressRule::delete_key(&status(Some("r9"))).as_deref(), Some("r9"));
         assert_eq!(EgressRule::delete_key(&status(None)), None);
     }

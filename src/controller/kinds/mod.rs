@@ -14,8 +14,12 @@ pub mod api_key;
 pub mod folder;
 pub mod jwt_issuer;
 
+pub mod private_endpoint_connection;
+pub mod private_endpoint_trusted_owner;
+
 use super::registry::{Registered, entry};
 use crate::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, RoleGrant, SQLUser, ServiceAccount};
+use crate::api::{PrivateEndpointConnection, PrivateEndpointTrustedOwner};
 
 /// Every kind, in a stable order (the order of the CRD YAML). Adding a kind here is its wiring.
 pub fn all() -> Vec<Box<dyn Registered>> {
@@ -30,5 +34,7 @@ pub fn all() -> Vec<Box<dyn Registered>> {
         entry::<APIKey>(),
         entry::<RoleGrant>(),
         entry::<JWTIssuer>(),
+        entry::<PrivateEndpointConnection>(),
+        entry::<PrivateEndpointTrustedOwner>(),
     ]
 }

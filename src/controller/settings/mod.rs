@@ -10,6 +10,7 @@ pub mod log_export;
 pub mod maintenance_window;
 pub mod metric_export;
 pub mod secret_key;
+pub mod private_endpoints;
 pub mod upgrade;
 pub mod version_deferral;
 
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Box<dyn AnySetting>> {
         setting::<egress::Egress>(),
         setting::<cmek::Cmek>(),
         setting::<client_ca::ClientCa>(),
+        setting::<private_endpoints::PrivateEndpoints>(),
     ]
 }
 
