@@ -456,6 +456,13 @@ async fn every_operation_round_trips_through_the_simulator() {
     assert_eq!(client.remove_private_endpoint_trusted_owner(&adv, &owner.id).await.unwrap(), owner);
     assert_eq!(client.list_private_endpoint_trusted_owners(&adv).await.unwrap().items, []);
 
+    // Role grants of the key's own service account: one added, read back, revoked.
+    let principal = crdb_cloud_simulator::state::creator_id_for_key(KEY);
+    let grant = BuiltInRole { name: OrganizationUserRole::ClusterDeveloper, resource: RoleResource { resource_type: ResourceType::Cluster, id: Some(adv.clone()) } };
+    assert!(client.add_user_to_role(&principal, &grant).await.unwrap().roles.contains(&grant));
+    assert_eq!(client.get_roles_for_user(&principal).await.unwrap().roles, std::slice::from_ref(&grant));
+    assert_eq!(client.remove_user_from_role(&principal, &grant).await.unwrap().roles, []);
+
     // Every client operation reached the simulator, and nothing failed along the way.
     let stats = h.stats().await;
     for operation in client_operations() {

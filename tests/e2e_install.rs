@@ -181,7 +181,7 @@ async fn helm_template_renders_the_defaults() {
         vec![
             (s(&["crdbcloud.io"]), plurals.clone(), s(&["get", "list", "watch", "patch", "update"]), vec![]),
             (s(&["crdbcloud.io"]), plurals.iter().map(|p| format!("{p}/status")).collect(), s(&["get", "patch", "update"]), vec![]),
-            (s(&["crdbcloud.io"]), s(&["sqlusers/finalizers"]), s(&["update"]), vec![]),
+            (s(&["crdbcloud.io"]), s(&["sqlusers/finalizers", "apikeys/finalizers"]), s(&["update"]), vec![]),
             (s(&[""]), s(&["secrets"]), s(&["get", "list", "watch", "create", "patch"]), vec![]),
             (s(&[""]), s(&["configmaps"]), s(&["get", "list", "watch"]), vec![]),
             (s(&["", "events.k8s.io"]), s(&["events"]), s(&["create", "patch"]), vec![]),

@@ -251,7 +251,7 @@ async fn a_jwks_that_is_not_json_stalls_naming_the_field_and_sends_nothing() {
 async fn in_an_untrusted_namespace_nothing_is_sent() {
     let env = Env::start_with("jwt-untrusted", |options| {
         options.resync_seconds = 3;
-        options.extra_args.push("--org-namespaces=crdb-admin".into());
+        options.org_namespaces = vec!["crdb-admin".into()];
     })
     .await;
     let api: Api<JWTIssuer> = env.api();
