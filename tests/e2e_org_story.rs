@@ -16,7 +16,7 @@ use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Databas
 use crdb_test_support::*;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, PostParams};
+use kube::api::PostParams;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
