@@ -35,7 +35,8 @@ use super::reason::Reason;
 use super::reconciler::{Managed, StatusFields, Step, priority_of};
 use super::status::apply_status;
 use crate::api::common::{CredentialsRef, DeletionPolicy};
-use crate::cloud::{CloudClient, CloudError, Priority};
+use crate::cloud::cache::ListKey;
+use crate::cloud::{CloudClient, CloudError, Listing, Priority};
 
 /// The status fields the exactly-once create keeps.
 pub trait TopLevelStatus: StatusFields {
@@ -84,7 +85,7 @@ pub enum Resolved<K> {
 /// A top-level cloud object kind.
 pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
     /// The cloud object.
-    type Cloud: Send + Sync;
+    type Cloud: Clone + Send + Sync + 'static;
     /// One write to the cloud object.
     type Change: Debug + Send + Sync;
     /// "cluster".
@@ -144,17 +145,41 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
         async { Ok(()) }
     }
 
-    /// Reads the object with this ID for one pass. Default: one GET per resource. An
-    /// organisation-level kind reads it from one paginated list of its kind per API key, shared by
-    /// all its resources (as cluster contents are), `priority` saying how old that list may be.
-    fn read(_ctx: &Context, cloud: &CloudClient, id: &str, _priority: Priority) -> impl Future<Output = Result<Self::Cloud, CloudError>> + Send {
-        Self::get(cloud, id)
+    /// Whether the objects are read from one list of the kind per API key, shared by all its
+    /// resources (as cluster contents are), instead of one GET per resource and pass: what
+    /// organisation-level kinds do, so a resync costs one list however many resources there are.
+    const SHARED_LIST: bool = false;
+
+    /// Reads the object with this ID for one pass: from the shared list when the kind has one
+    /// (`priority` saying how old it may be; an object missing from it is read with a GET, which
+    /// is authoritative), else with one GET.
+    fn read(ctx: &Context, cloud: &CloudClient, id: &str, priority: Priority) -> impl Future<Output = Result<Self::Cloud, CloudError>> + Send {
+        async move {
+            if !Self::SHARED_LIST {
+                return Self::get(cloud, id).await;
+            }
+            let max_age = |listing: &Listing<Self::Cloud>| ctx.timing.list_max_age(priority, listing.pages);
+            let load = || async { Self::list(cloud).await.map(|items| Listing { items, pages: 1 }) };
+            let listed = ctx.caches.list::<Self::Cloud>().get_or_load_by(&shared_list_key(cloud), max_age, load).await?;
+            match listed.value.items.iter().find(|item| Self::id_of(item) == id) {
+                Some(item) => Ok(item.clone()),
+                None => Self::get(cloud, id).await,
+            }
+        }
     }
 
-    /// After the operator's own write: the object as the cloud now holds it (`None`: deleted), so a
-    /// shared list [`read`](TopLevel::read) uses can follow it. Default: nothing.
-    fn wrote(_ctx: &Context, _cloud: &CloudClient, _id: &str, _now: Option<&Self::Cloud>) -> impl Future<Output = ()> + Send {
-        async {}
+    /// After the operator's own write: the object as the cloud now holds it (`None`: deleted).
+    /// Keeps the shared list in step (it is no fresher for the write).
+    fn wrote(ctx: &Context, cloud: &CloudClient, id: &str, now: Option<&Self::Cloud>) -> impl Future<Output = ()> + Send {
+        async move {
+            if Self::SHARED_LIST {
+                let edit = |listing: &mut Listing<Self::Cloud>| {
+                    listing.items.retain(|item| Self::id_of(item) != id);
+                    listing.items.extend(now.cloned());
+                };
+                ctx.caches.list::<Self::Cloud>().edit(&shared_list_key(cloud), edit).await;
+            }
+        }
     }
 
     /// Whether a listed object holds the key this resource's object takes (another object there
@@ -187,6 +212,11 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     fn settle(&self, _ctx: &Context, _cloud: &CloudClient, _item: &Self::Cloud, _status: &mut Self::Status, _drift: bool) -> impl Future<Output = Result<Option<Step>, ReconcileError>> + Send {
         async { Ok(None) }
     }
+}
+
+/// The key of a kind's shared list: one per API key (the organisation it acts for).
+fn shared_list_key(cloud: &CloudClient) -> ListKey {
+    ListKey { key_fingerprint: cloud.key_fingerprint(), cluster_id: "organisation".into() }
 }
 
 /// The driver of every [`TopLevel`] kind.

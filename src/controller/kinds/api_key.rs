@@ -253,6 +253,7 @@ impl TopLevel for APIKey {
     type Cloud = IssuedKey;
     type Change = UpdateApiKeySpecification;
     const NOUN: &'static str = "apiKey";
+    const SHARED_LIST: bool = true;
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()

@@ -27,8 +27,7 @@ use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::api::folder::{Folder, FolderStatus, LocalFolderRef};
 use crate::cloud::models::{CreateFolderRequest, FolderResource, ROOT_FOLDER, UpdateFolderSpec};
-use crate::cloud::cache::ListKey;
-use crate::cloud::{CloudClient, CloudError, Listing, Priority};
+use crate::cloud::{CloudClient, CloudError};
 use crate::controller::Wiring;
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
@@ -115,6 +114,7 @@ impl TopLevel for Folder {
     type Cloud = FolderResource;
     type Change = UpdateFolderSpec;
     const NOUN: &'static str = "folder";
+    const SHARED_LIST: bool = true;
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()
@@ -184,28 +184,6 @@ impl TopLevel for Folder {
         }
     }
 
-    /// From the one list of folders per API key that every Folder shares; a folder missing from
-    /// that list (made since it was loaded, or gone) is read with a GET, which is authoritative.
-    async fn read(ctx: &Context, cloud: &CloudClient, id: &str, priority: Priority) -> Result<FolderResource, CloudError> {
-        let max_age = |listing: &Listing<FolderResource>| ctx.timing.list_max_age(priority, listing.pages);
-        let listed = ctx.caches.list::<FolderResource>().get_or_load_by(&org_list(cloud), max_age, || cloud.list_folders()).await?;
-        match listed.value.items.iter().find(|f| f.resource_id == id) {
-            Some(folder) => Ok(folder.clone()),
-            None => cloud.get_folder(id).await,
-        }
-    }
-
-    /// Keeps the shared list in step with the operator's own writes (it is no fresher for them).
-    async fn wrote(ctx: &Context, cloud: &CloudClient, id: &str, now: Option<&FolderResource>) {
-        ctx.caches
-            .list::<FolderResource>()
-            .edit(&org_list(cloud), |listing| {
-                listing.items.retain(|f| f.resource_id != id);
-                listing.items.extend(now.cloned());
-            })
-            .await;
-    }
-
     /// Folder names are unique within their parent only.
     fn same_key(&self, item: &FolderResource) -> bool {
         item.name == self.cloud_name() && item.parent() == desired_parent(self)
@@ -235,11 +213,6 @@ impl TopLevel for Folder {
             .watches_stream(readable::<Folder>(wiring), move |child| parent_of(&child))
             .watches_stream(readable::<CockroachCluster>(wiring), move |cluster| folder_of(&cluster))
     }
-}
-
-/// The shared list of an organisation's folders: one per API key.
-fn org_list(cloud: &CloudClient) -> ListKey {
-    ListKey { key_fingerprint: cloud.key_fingerprint(), cluster_id: "organisation".into() }
 }
 
 /// The cloud ID of the Folder resource `reference` names in `namespace`, read from the Folder

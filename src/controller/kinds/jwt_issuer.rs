@@ -144,6 +144,7 @@ impl TopLevel for JWTIssuer {
     type Cloud = JwtIssuer;
     type Change = UpdateJwtIssuerRequest;
     const NOUN: &'static str = "JWTIssuer";
+    const SHARED_LIST: bool = true;
     const NAME_FIELD: &'static str = "spec.issuerUrl";
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {

@@ -83,6 +83,7 @@ impl TopLevel for ServiceAccount {
     type Cloud = CloudServiceAccount;
     type Change = UpdateServiceAccountSpecification;
     const NOUN: &'static str = "serviceAccount";
+    const SHARED_LIST: bool = true;
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()
