@@ -78,7 +78,8 @@ pub enum Resolved<K> {
     /// `parentId`): plan, create and execute read this copy.
     With(Box<K>),
     /// A referenced resource has no cloud ID yet: nothing is sent, and the resource waits, woken by
-    /// the watch of the referenced kind (see [`TopLevel::watches`]), not by polling.
+    /// the watch of the referenced kind (see [`TopLevel::watches`]), with a slow poll as the safety
+    /// net.
     Wait { reason: Reason, message: String },
 }
 
@@ -244,8 +245,12 @@ async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K:
     let resolved = match obj.resolve(ctx).await? {
         Resolved::AsIs => None,
         Resolved::With(resolved) => Some(resolved),
-        // The referenced resource's watch wakes this one; the resync is only a safety net.
-        Resolved::Wait { reason, message } => return Ok(Step::new(Outcome::progressing(reason, message), ctx.timing.jittered_resync())),
+        // The referenced resource's watch wakes this one. That event can arrive before the watch
+        // cache the reference is read from shows the change, so a slow poll stays as the safety
+        // net (as for a member waiting for its cluster), not the resync.
+        Resolved::Wait { reason, message } => {
+            return Ok(Step::new(Outcome::progressing(reason, message), super::context::jitter(ctx.timing.poll_fast * 6, 0.2)));
+        }
     };
     let obj = resolved.as_deref().unwrap_or(obj);
     let cloud = cloud_client(obj, ctx).await?;
