@@ -84,6 +84,10 @@ pub struct APIKeySpec {
     /// it, `Retain` leaves it working. The Secret goes with this resource either way.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) makes the cloud match the spec; `Observe` never writes to the cloud and
+    /// lists the differences in `status.drift`.
+    #[serde(default)]
+    pub management_policy: crate::api::common::ManagementPolicy,
 
     /// Secret with the CockroachDB Cloud API key the operator uses to manage this key, in this
     /// namespace. Defaults to the operator-wide key.

@@ -57,11 +57,17 @@ macro_rules! child_spec {
             #[doc = concat!("`Delete` (default) removes the ", $noun, " from the cloud when this resource is deleted; `Retain` keeps it.")]
             #[serde(default)]
             pub deletion_policy: $crate::api::DeletionPolicy,
+            /// `Manage` (default) makes the cloud match the spec; `Observe` never writes to the cloud and
+            /// lists the differences in `status.drift`.
+            #[serde(default)]
+            pub management_policy: $crate::api::common::ManagementPolicy,
             /// Secret with the API key, in this namespace. Defaults to the cluster's credentialsRef (with
             /// clusterRef) or the operator-wide key.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub credentials_ref: Option<$crate::api::CredentialsRef>,
         }
+
+        $crate::impl_policies!($spec);
 
         impl $crate::api::child::ChildSpec for $spec {
             fn cluster_ref(&self) -> Option<&$crate::api::LocalClusterRef> {

@@ -110,6 +110,10 @@ pub struct CockroachClusterSpec {
     /// it, `Retain` leaves it running in the cloud.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) makes the cloud match the spec; `Observe` never writes to the cloud and
+    /// lists the differences in `status.drift`.
+    #[serde(default)]
+    pub management_policy: crate::api::common::ManagementPolicy,
 
     /// Secret with the CockroachDB Cloud API key to use for this cluster, in this namespace.
     /// Defaults to the operator-wide key.

@@ -21,6 +21,53 @@ pub enum DeletionPolicy {
     Retain,
 }
 
+/// Whether the operator may write to the cloud for this resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create, update and (per `deletionPolicy`) delete the cloud object so that it matches the spec.
+    #[default]
+    Manage,
+    /// Never write to the cloud: find the object (by ID, adoption field or natural key), report what
+    /// it holds in status and list every difference from the spec in `status.drift`. Deleting the
+    /// resource never deletes anything in the cloud.
+    Observe,
+}
+
+/// The policies every kind's spec carries, for the driver that honours them.
+pub trait Policies {
+    fn management_policy(&self) -> ManagementPolicy;
+}
+
+/// Implements [`Policies`] for a spec struct with a `management_policy` field.
+#[macro_export]
+macro_rules! impl_policies {
+    ($($spec:ty),+ $(,)?) => {
+        $(impl $crate::api::common::Policies for $spec {
+            fn management_policy(&self) -> $crate::api::common::ManagementPolicy {
+                self.management_policy
+            }
+        })+
+    };
+}
+
+/// One difference between the spec and the cloud object, as an observe-only resource reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftEntry {
+    /// The spec field that differs (`spec.sql`, `spec.dedicated.hardware.storageGib`, or a whole
+    /// setting block such as `spec.backup`).
+    pub field: String,
+    /// The spec's value, as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<String>,
+    /// The cloud's value, as JSON; absent when the cloud object has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+    /// What would change, for a difference not shown value by value (a setting block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+}
+
 /// A Secret in the resource's own namespace holding a CockroachDB Cloud API key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -83,4 +130,8 @@ pub struct StatusBase {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Conditions,
+    /// With `managementPolicy: Observe`: every difference between the spec and the cloud object
+    /// (empty when they match). Not written in `Manage`, where differences are put right.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftEntry>,
 }

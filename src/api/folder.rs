@@ -65,6 +65,10 @@ pub struct FolderSpec {
     /// it (the cloud refuses while it holds clusters or folders), `Retain` leaves it in the cloud.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) makes the cloud match the spec; `Observe` never writes to the cloud and
+    /// lists the differences in `status.drift`.
+    #[serde(default)]
+    pub management_policy: crate::api::common::ManagementPolicy,
 
     /// Secret with the CockroachDB Cloud API key to use for this folder, in this namespace.
     /// Defaults to the operator-wide key.

@@ -75,6 +75,10 @@ pub struct JWTIssuerSpec {
     /// deletes it, `Retain` leaves it registered.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) makes the cloud match the spec; `Observe` never writes to the cloud and
+    /// lists the differences in `status.drift`.
+    #[serde(default)]
+    pub management_policy: crate::api::common::ManagementPolicy,
 
     /// Secret with the CockroachDB Cloud API key to use, in this namespace (it needs the
     /// ORG_ADMIN role). Defaults to the operator-wide key.

@@ -26,7 +26,7 @@ pub use database::Database;
 pub use sql_user::SQLUser;
 pub use role_grant::RoleGrant;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
-pub use common::{CredentialsRef, DeletionPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
+pub use common::{CredentialsRef, DeletionPolicy, DriftEntry, ManagementPolicy, Policies, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
 pub use egress_rule::{EgressRule, EgressRuleStatus};
 pub use service_account::ServiceAccount;
 pub use api_key::APIKey;
@@ -50,6 +50,10 @@ fn shared_printer_columns() -> Vec<CustomResourceColumnDefinition> {
     vec![
         column("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status", None),
         column("Reason", "string", ".status.conditions[?(@.type==\"Ready\")].reason", Some(1)),
+        // Empty unless the crdbcloud.io/paused annotation holds the resource.
+        column("Paused", "string", ".status.conditions[?(@.type==\"Paused\")].status", None),
+        column("Policy", "string", ".spec.managementPolicy", Some(1)),
+        column("In Sync", "string", ".status.conditions[?(@.type==\"InSync\")].status", Some(1)),
         column("Age", "date", ".metadata.creationTimestamp", None),
     ]
 }
@@ -66,3 +70,12 @@ pub fn prepare_crd(mut crd: CustomResourceDefinition) -> CustomResourceDefinitio
     prose::reflow_descriptions(&mut value);
     serde_json::from_value(value).expect("reflowing descriptions keeps a valid CRD")
 }
+
+crate::impl_policies!(
+    cluster::CockroachClusterSpec,
+    folder::FolderSpec,
+    service_account::ServiceAccountSpec,
+    api_key::APIKeySpec,
+    jwt_issuer::JWTIssuerSpec,
+    role_grant::RoleGrantSpec,
+);

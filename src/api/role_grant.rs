@@ -96,6 +96,10 @@ pub struct RoleGrantSpec {
     /// `Delete` (default) revokes the role when this resource is deleted; `Retain` keeps it.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) makes the cloud match the spec; `Observe` never writes to the cloud and
+    /// lists the differences in `status.drift`.
+    #[serde(default)]
+    pub management_policy: crate::api::common::ManagementPolicy,
     /// Secret with the API key, in this namespace. Defaults to the operator-wide key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_ref: Option<CredentialsRef>,

@@ -46,6 +46,10 @@ pub struct ServiceAccountSpec {
     /// (default) deletes it (and with it its API keys), `Retain` leaves it in place.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// `Manage` (default) makes the cloud match the spec; `Observe` never writes to the cloud and
+    /// lists the differences in `status.drift`.
+    #[serde(default)]
+    pub management_policy: crate::api::common::ManagementPolicy,
 
     /// Secret with the CockroachDB Cloud API key to use, in this namespace. Defaults to the
     /// operator-wide key.

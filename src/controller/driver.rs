@@ -8,12 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::runtime::controller::{Action, Controller};
+use kube::core::object::HasSpec;
+use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
 use super::Wiring;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::finalizer;
+use super::{observe, pause};
+use crate::api::common::{ManagementPolicy, Policies};
 use super::reason::Reason;
 use super::reconciler::{Managed, Step, finish, release};
 
@@ -36,6 +40,11 @@ pub trait Shape<K: Managed>: Send + Sync + 'static {
     /// deleted. `Ok(None)`: done, the finalizer may go; `Ok(Some(step))`: look again.
     fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> impl Future<Output = Result<Option<Step>, ReconcileError>> + Send;
 
+    /// One pass over a live resource with `managementPolicy: Observe`: finds the cloud object
+    /// without writing anything, records what it holds and the differences from the spec
+    /// ([`observe`](super::observe)). A missing object is Stalled; nothing is created.
+    fn observe(obj: &K, ctx: &Context, draft: &mut K::Status) -> impl Future<Output = Result<Step, ReconcileError>> + Send;
+
     /// Other watches that wake a resource of this shape, besides its own.
     fn watches(controller: Controller<K>, _wiring: &Wiring) -> Controller<K> {
         controller
@@ -43,7 +52,7 @@ pub trait Shape<K: Managed>: Send + Sync + 'static {
 }
 
 /// A kind the operator reconciles, and the shape that drives it.
-pub trait Kind: Managed + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
+pub trait Kind: Managed + kube::Resource<Scope = kube::core::NamespaceResourceScope> + HasSpec<Spec: Policies> {
     type Shape: Shape<Self>;
     /// Organisation-level kinds (folders, service accounts, API keys, role grants, JWT issuers)
     /// are honoured only in namespaces trusted for them ([`trust`](super::trust)).
@@ -64,13 +73,26 @@ pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let mut draft = obj.status().cloned().unwrap_or_default();
+    // Paused: no cloud call at all, whatever else the resource asks for.
+    if pause::is_paused(obj.as_ref()) {
+        return pause::hold(obj.as_ref(), &ctx, &api, draft).await;
+    }
+    pause::resume(obj.as_ref(), &ctx, &mut draft).await;
     let namespace = obj.namespace().unwrap_or_default();
     if K::ORG_LEVEL && !ctx.org_namespaces.allows(&namespace) {
         return untrusted(obj.as_ref(), &ctx, &api, draft, &namespace).await;
     }
+    let observing = obj.spec().management_policy() == ManagementPolicy::Observe;
     if obj.meta().deletion_timestamp.is_some() {
         if !finalizer::has_finalizer(obj.as_ref()) {
             return Ok(Action::await_change());
+        }
+        if observing {
+            // Set to Observe after it was managed (and got the finalizer): an observed object is
+            // never deleted.
+            let note = format!("managementPolicy is Observe: the cloud object of this {} was left as it is", K::kind(&()));
+            ctx.event(obj.as_ref(), EventType::Normal, Reason::Retained, "Delete", note).await;
+            return release(&ctx, &api, obj.as_ref()).await;
         }
         return match K::Shape::cleanup(obj.as_ref(), &ctx, &mut draft).await {
             Ok(None) => release(&ctx, &api, obj.as_ref()).await,
@@ -78,6 +100,12 @@ pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
             Err(err) => finish(&ctx, &api, obj.as_ref(), draft, Err(err)).await,
         };
     }
+    if observing {
+        // No finalizer: deleting an observed resource has nothing to clean up.
+        let result = K::Shape::observe(obj.as_ref(), &ctx, &mut draft).await;
+        return finish(&ctx, &api, obj.as_ref(), draft, result).await;
+    }
+    observe::clear(&mut draft);
     // The finalizer goes on before anything can be created in the cloud.
     let obj = match finalizer::add(&api, obj.as_ref()).await? {
         Some(updated) => {
@@ -112,7 +140,7 @@ async fn untrusted<K: Kind>(obj: &K, ctx: &Context, api: &Api<K>, draft: K::Stat
             return Ok(Action::await_change());
         }
         let note = format!("namespace {namespace:?} is no longer trusted for organisation-level kinds; the cloud object of this {kind} was left as it is");
-        ctx.event(obj, kube::runtime::events::EventType::Warning, Reason::CleanupSkipped, "Delete", note).await;
+        ctx.event(obj, EventType::Warning, Reason::CleanupSkipped, "Delete", note).await;
         return release(ctx, api, obj).await;
     }
     let refusal = ReconcileError::stalled(Reason::NamespaceNotAllowed, ctx.org_namespaces.refusal(&kind, namespace));

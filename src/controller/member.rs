@@ -108,6 +108,12 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
     /// Copies the kind's own observed fields into status. `item` is the object as the cloud holds it
     /// now, when known.
     fn record(&self, _status: &mut Self::Status, _inputs: &Self::Inputs, _item: Option<&Self::Cloud>) {}
+    /// What observe-only records of the object it found: by default what
+    /// [`record`](Member::record) does. A kind that records what the operator itself set (the SQL
+    /// user's password fingerprint) records nothing here: observing sets nothing.
+    fn record_observed(&self, status: &mut Self::Status, inputs: &Self::Inputs, item: &Self::Cloud) {
+        self.record(status, inputs, Some(item));
+    }
     /// Work after the cloud object matches (the SQL user's connection Secret).
     fn after(&self, _ctx: &Context, _target: &Target, _inputs: &Self::Inputs, _status: &mut Self::Status) -> impl Future<Output = Result<(), ReconcileError>> + Send {
         async { Ok(()) }
@@ -143,6 +149,10 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
         let common = status.common();
         common.cloud_name.clone().or_else(|| common.create_requested_for.clone())
     }
+
+    /// The listed object in the spec's own terms: a JSON value shaped like the spec, holding the
+    /// fields the cloud shows. Observe-only compares it with the spec ([`observe`](super::observe)).
+    fn spec_of(item: &Self::Cloud) -> serde_json::Value;
 
     /// Watches besides its own and its cluster's that wake a resource of this kind.
     fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
@@ -189,6 +199,10 @@ impl<K: Member> Shape<K> for MemberShape {
 
     async fn cleanup(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
         cleanup(obj, ctx, draft).await
+    }
+
+    async fn observe(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
+        observe_only(obj, ctx, draft).await
     }
 
     /// A member waiting for its cluster proceeds as soon as the cluster changes (e.g. becomes
@@ -412,6 +426,37 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: 
             Err(err)
         }
     }
+}
+
+/// A pass with `managementPolicy: Observe`: the owner resolved and the shared list read as for a
+/// managed member, the object found by its key, recorded and compared; nothing is written (not
+/// even the SQL user's connection Secret, whose password the operator does not set).
+async fn observe_only<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
+    obj.desired_key()?;
+    let target = match obj.resolve(ctx).await? {
+        Ok(target) => target,
+        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
+    };
+    let key = match obj.resolve_key(ctx, &target).await? {
+        Ok(key) => key,
+        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
+    };
+    let listed = match list::<K>(ctx, &target, priority_of(obj)).await? {
+        Ok(listed) => listed,
+        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
+    };
+    K::record_owner(draft, &target.cluster_id);
+    let items = &listed.value.items;
+    let inputs = obj.inputs(ctx, &target, items).await?;
+    let Some(item) = obj.observed(&inputs, items, &key, draft) else {
+        let which = format!("{key:?} in {} {}", K::OWNER_NOUN, target.cluster_id);
+        return Err(super::observe::missing(K::NOUN, &which));
+    };
+    obj.record_observed(draft, &inputs, item);
+    draft.common_mut().cloud_name = Some(key);
+    let drift = super::observe::differences(&super::observe::spec_json(obj), &K::spec_of(item));
+    let outcome = super::observe::report(draft, drift, K::NOUN, obj.meta().generation);
+    Ok(Step::new(outcome, ctx.timing.jittered_resync()))
 }
 
 /// Plans against the list, executes the change if there is one, and records what the cloud holds.

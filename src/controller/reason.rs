@@ -154,6 +154,20 @@ reasons! {
     EndpointPending,
     /// The cloud provider rejected the connection (or it failed or expired): a person has to act.
     EndpointRejected,
+
+    // Observe-only and pause.
+    /// `managementPolicy: Observe`: the object was found and reported, nothing written (Ready).
+    Observed,
+    /// `InSync=True`: the observed object matches the spec.
+    MatchesSpec,
+    /// `InSync=False`: the observed object differs from the spec (listed in `status.drift`).
+    Drifted,
+    /// `managementPolicy: Observe` and no cloud object to observe (Stalled).
+    NotInCloud,
+    /// `crdbcloud.io/paused: "true"`: no cloud call is made for the object (`Paused=True`).
+    Paused,
+    /// `Paused=False` is never written: the condition goes when the annotation does.
+    Resumed,
 }
 
 impl fmt::Display for Reason {

@@ -102,11 +102,21 @@ fn object_key<K: Managed>(obj: &K) -> String {
     format!("{}/{}/{}", K::kind(&()), obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// Whether `type_` is the condition of a part of a resource the operator reports on (a setting
-/// block's `BackupSynced`, ...), as opposed to one another writer put in its status.
+/// Whether `type_` is a condition the operator reports besides the three summary ones: a setting
+/// block's (`BackupSynced`, ...), `Paused` and observe-only's `InSync`, as opposed to one another
+/// writer put in its status.
 fn is_part_condition(type_: &str) -> bool {
-    static PARTS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| super::settings::all().iter().map(|s| s.condition()).collect());
+    static PARTS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut parts: Vec<&'static str> = super::settings::all().iter().map(|s| s.condition()).collect();
+        parts.extend([super::pause::PAUSED, super::observe::IN_SYNC]);
+        parts
+    });
     PARTS.contains(&type_)
+}
+
+/// Whether the operator writes the condition `type_` (a summary condition or a part's).
+pub fn is_operator_condition(type_: &str) -> bool {
+    conditions::is_summary(type_) || is_part_condition(type_)
 }
 
 /// Writes what a reconcile found and decides when to look again.
@@ -157,7 +167,7 @@ pub async fn finish<K: Managed>(
     let mut all = conditions::conditions_for(&outcome, generation, previous.conditions(), Timestamp::now());
     all.extend(parts);
     draft.set_conditions(all);
-    let previous_own: Vec<Condition> = previous.conditions().iter().filter(|c| conditions::is_summary(&c.type_) || is_part_condition(&c.type_)).cloned().collect();
+    let previous_own: Vec<Condition> = previous.conditions().iter().filter(|c| is_operator_condition(&c.type_)).cloned().collect();
     let changed = draft.observed_generation() != previous.observed_generation()
         || !conditions::same_ignoring_time(draft.conditions(), &previous_own)
         || {
@@ -240,6 +250,7 @@ mod tests {
     #[test]
     fn only_the_operators_own_conditions_are_parts() {
         assert!(is_part_condition("BackupSynced") && is_part_condition("PrivateEndpointsSynced"));
+        assert!(is_part_condition("Paused") && is_part_condition("InSync"));
         assert!(!is_part_condition("MeddlerAudit") && !is_part_condition("Ready"));
     }
 

@@ -27,6 +27,7 @@ use super::conditions;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::reason::Reason;
+use crate::api::common::DriftEntry;
 use crate::api::cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
 use crate::cloud::models::Cluster;
 use crate::cloud::{CloudClient, CloudError};
@@ -139,6 +140,9 @@ pub trait AnySetting: Send + Sync {
     fn block(&self) -> &'static str;
     /// The block's condition type (`BackupSynced`).
     fn condition(&self) -> &'static str;
+    /// Observe-only: reads the setting of a block the spec sets and records it; the difference from
+    /// the block, if any (`None`: unset, or in line). Nothing is written.
+    fn observe_only<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<DriftEntry>, ReconcileError>>;
     /// Converges the setting of one cluster. `Err`: the block's failure, its message naming the block.
     fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<Recheck>, ReconcileError>>;
 }
@@ -169,6 +173,27 @@ impl<S: Setting> AnySetting for Erased<S> {
     fn condition(&self) -> &'static str {
         S::CONDITION
     }
+    fn observe_only<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<DriftEntry>, ReconcileError>> {
+        async move {
+            status.base.conditions.retain(|c| c.type_ != S::CONDITION);
+            let Some(desired) = S::desired(&pass.cluster.spec) else {
+                S::record(status, None);
+                return Ok(None);
+            };
+            let block = |err: ReconcileError| ReconcileError { message: format!("{}: {}", S::BLOCK, err.message), ..err };
+            let referenced = S::referenced(pass, desired).await.map_err(block)?;
+            let mut observed = S::observe(pass).await.map_err(|e| block(ReconcileError::cloud("reading the setting", e)))?;
+            S::read_references(pass, desired, &mut observed).await.map_err(block)?;
+            S::record(status, Some(&observed));
+            Ok(S::plan_with(desired, referenced.as_deref(), &observed).map(|change| DriftEntry {
+                field: S::BLOCK.to_string(),
+                change: Some(S::describe(&change)),
+                ..Default::default()
+            }))
+        }
+        .boxed()
+    }
+
     fn converge<'a>(&'a self, pass: &'a Pass<'a>, status: &'a mut CockroachClusterStatus) -> BoxFuture<'a, Result<Option<Recheck>, ReconcileError>> {
         async move {
             let generation = pass.cluster.metadata.generation;
@@ -251,6 +276,20 @@ pub async fn converge_all(settings: &[Box<dyn AnySetting>], pass: &Pass<'_>, sta
         }
     }
     combine(failures).map(|()| recheck)
+}
+
+/// Observe-only over every setting of a cluster: the differences of the blocks the spec sets.
+/// Blocks that cannot be read fail together, as in [`converge_all`].
+pub async fn observe_all(settings: &[Box<dyn AnySetting>], pass: &Pass<'_>, status: &mut CockroachClusterStatus) -> Result<Vec<DriftEntry>, ReconcileError> {
+    let mut drift = Vec::new();
+    let mut failures = Vec::new();
+    for setting in settings {
+        match setting.observe_only(pass, status).await {
+            Ok(difference) => drift.extend(difference),
+            Err(err) => failures.push(err),
+        }
+    }
+    combine(failures).map(|()| drift)
 }
 
 /// One error for the failed blocks (none: `Ok`).

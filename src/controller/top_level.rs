@@ -34,7 +34,7 @@ use super::error::ReconcileError;
 use super::reason::Reason;
 use super::reconciler::{Managed, StatusFields, Step, priority_of};
 use super::status::apply_status;
-use crate::api::common::{CredentialsRef, DeletionPolicy};
+use crate::api::common::{CredentialsRef, DeletionPolicy, DriftEntry};
 use crate::cloud::cache::ListKey;
 use crate::cloud::{CloudClient, CloudError, Listing, Priority};
 
@@ -209,6 +209,18 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
         true
     }
 
+    /// The object in the spec's own terms: a JSON value shaped like the spec, holding the fields
+    /// the cloud shows (references resolved to IDs, as [`TopLevel::resolve`] gives them).
+    /// Observe-only compares it with the spec ([`observe`](super::observe)).
+    fn spec_of(item: &Self::Cloud) -> serde_json::Value;
+
+    /// Observe-only's read of what hangs off the object (per-cluster settings): the differences
+    /// from the spec, with what the cloud holds recorded in status. Nothing is written. Default:
+    /// nothing hangs off it.
+    fn observe_parts(&self, _ctx: &Context, _cloud: &CloudClient, _item: &Self::Cloud, _status: &mut Self::Status) -> impl Future<Output = Result<Vec<DriftEntry>, ReconcileError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
     /// Converges what hangs off a settled object (per-cluster settings). `Ok(None)`: all in line.
     fn settle(&self, _ctx: &Context, _cloud: &CloudClient, _item: &Self::Cloud, _status: &mut Self::Status, _drift: bool) -> impl Future<Output = Result<Option<Step>, ReconcileError>> + Send {
         async { Ok(None) }
@@ -232,8 +244,67 @@ impl<K: TopLevel> Shape<K> for TopLevelShape {
         cleanup(obj, ctx, draft).await
     }
 
+    async fn observe(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
+        observe_only(obj, ctx, draft).await
+    }
+
     fn watches(controller: Controller<K>, wiring: &Wiring) -> Controller<K> {
         K::watches(controller, wiring)
+    }
+}
+
+/// A pass with `managementPolicy: Observe`: reads only. The object is the one recorded in status,
+/// else the one `adopt<Kind>Id` names, else the one this resource created, else the only one with
+/// its name (an ambiguous name is Stalled, asking for the ID).
+async fn observe_only<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
+    let resolved = match obj.resolve(ctx).await? {
+        Resolved::AsIs => None,
+        Resolved::With(resolved) => Some(resolved),
+        Resolved::Wait { reason, message } => {
+            return Ok(Step::new(Outcome::progressing(reason, message), super::context::jitter(ctx.timing.poll_fast * 6, 0.2)));
+        }
+    };
+    let obj = resolved.as_deref().unwrap_or(obj);
+    let cloud = cloud_client(obj, ctx).await?;
+    let item = find_to_observe(obj, ctx, &cloud, draft).await?;
+    draft.set_cloud_id(Some(K::id_of(&item).to_string()));
+    K::observe(draft, &item);
+    let mut drift = super::observe::differences(&super::observe::spec_json(obj), &K::spec_of(&item));
+    drift.extend(obj.observe_parts(ctx, &cloud, &item, draft).await?);
+    let outcome = super::observe::report(draft, drift, K::NOUN, obj.meta().generation);
+    Ok(Step::new(outcome, ctx.timing.jittered_resync()))
+}
+
+/// The object an observed resource reports on (see [`observe_only`]).
+async fn find_to_observe<K: TopLevel>(obj: &K, ctx: &Context, cloud: &CloudClient, draft: &K::Status) -> Result<K::Cloud, ReconcileError> {
+    let noun = K::NOUN;
+    let by_id = draft.cloud_id().map(str::to_string).or_else(|| obj.adopt_id().map(str::to_string));
+    if let Some(id) = by_id {
+        return match K::read(ctx, cloud, &id, priority_of(obj)).await {
+            Ok(item) if !K::is_gone(&item) => Ok(item),
+            Ok(_) | Err(CloudError::NotFound(_)) => Err(super::observe::missing(noun, &format!("with ID {id}"))),
+            Err(e) => Err(ReconcileError::cloud(&format!("reading the {noun}"), e)),
+        };
+    }
+    let items = K::list(cloud).await.map_err(|e| ReconcileError::cloud(&format!("listing {noun}s"), e))?;
+    let live: Vec<K::Cloud> = items.into_iter().filter(|item| !K::is_gone(item)).collect();
+    if let Some(own) = live.iter().find(|item| obj.made_by_this(item, None)) {
+        return Ok(own.clone());
+    }
+    let name = obj.cloud_name();
+    let mut named = live.into_iter().filter(|item| obj.same_key(item) || K::name_of(item) == name);
+    match (named.next(), named.next()) {
+        (Some(item), None) => Ok(item),
+        (None, _) => Err(super::observe::missing(noun, &format!("named {name:?}"))),
+        (Some(a), Some(b)) => Err(ReconcileError::stalled(
+            Reason::Conflict,
+            format!(
+                "managementPolicy is Observe and several cloud {noun}s are named {name:?} ({}, {}, ...); set spec.adopt{}Id to the one to observe",
+                K::id_of(&a),
+                K::id_of(&b),
+                capitalised(noun)
+            ),
+        )),
     }
 }
 

@@ -135,6 +135,11 @@ impl Member for AllowlistEntry {
         Ok(self.cidr()?.to_string())
     }
 
+    /// The CIDR itself is how the entry was found (the spec may spell it without `/32`).
+    fn spec_of(item: &models::AllowlistEntry) -> serde_json::Value {
+        serde_json::json!({"sql": item.sql, "ui": item.ui, "name": item.name})
+    }
+
     /// The normalised CIDR (the cloud may spell an entry differently from the spec).
     fn key_of(item: &models::AllowlistEntry) -> String {
         let spelled = format!("{}/{}", item.cidr_ip, item.cidr_mask);
@@ -225,7 +230,7 @@ mod tests {
             sql,
             ui,
             name: None,
-            deletion_policy: Default::default(),
+            deletion_policy: Default::default(), management_policy: Default::default(),
             credentials_ref: None,
         };
         AllowlistEntry::new("office", spec)

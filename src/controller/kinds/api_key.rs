@@ -268,6 +268,11 @@ impl TopLevel for APIKey {
         APIKey::cloud_name(self)
     }
 
+    /// The account as an ID: a `serviceAccountRef` is compared once resolved to it.
+    fn spec_of(item: &IssuedKey) -> serde_json::Value {
+        serde_json::json!({"name": item.info.name, "serviceAccountId": item.info.service_account_id})
+    }
+
     fn id_of(item: &IssuedKey) -> &str {
         &item.info.id
     }

@@ -13,7 +13,7 @@ use kube::runtime::controller::Controller;
 
 use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
-use crate::api::common::{CredentialsRef, DeletionPolicy};
+use crate::api::common::{CredentialsRef, DeletionPolicy, DriftEntry};
 use crate::controller::Wiring;
 use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
 use crate::cloud::{CloudClient, CloudError};
@@ -192,6 +192,20 @@ impl TopLevel for CockroachCluster {
     }
 
     /// The setting blocks, once the cluster itself matches the spec.
+    fn spec_of(cluster: &Cluster) -> serde_json::Value {
+        cluster_plan::spec_of(cluster)
+    }
+
+    async fn observe_parts(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus) -> Result<Vec<DriftEntry>, ReconcileError> {
+        // The cloud refuses nothing to a read, but a cluster still being created has no settings
+        // to read yet.
+        if !cluster.is_settled() {
+            return Ok(Vec::new());
+        }
+        let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, item: cluster, drift: false };
+        setting::observe_all(&settings::all(), &pass, status).await
+    }
+
     async fn settle(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus, drift: bool) -> Result<Option<Step>, ReconcileError> {
         let pass = Pass { cluster: self, ctx, cloud, cluster_id: &cluster.id, item: cluster, drift };
         let recheck = setting::converge_all(&settings::all(), &pass, status).await?;

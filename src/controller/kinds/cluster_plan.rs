@@ -257,6 +257,50 @@ fn diff_dedicated(spec: &DedicatedSpec, cloud: &Cluster, changes: &mut ClusterCh
     }
 }
 
+/// The cloud cluster in the spec's terms (observe-only compares it with the spec): the version as
+/// its major release, the folder as `parentId` (`root` at the top), the shape's block only for the
+/// shape the cluster has.
+pub fn spec_of(cloud: &Cluster) -> serde_json::Value {
+    use serde_json::json;
+    let serverless = cloud.config.serverless.as_ref().map(|config| {
+        let limits = config.usage_limits.clone().unwrap_or_default();
+        json!({
+            "regions": cloud.regions.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+            "primaryRegion": cloud.regions.iter().find(|r| r.primary == Some(true)).map(|r| r.name.clone()),
+            "usageLimits": {
+                "requestUnitLimit": limits.request_unit_limit,
+                "storageMibLimit": limits.storage_mib_limit,
+                "provisionedVirtualCpus": limits.provisioned_virtual_cpus,
+            },
+            "upgradeType": config.upgrade_type,
+        })
+    });
+    let dedicated = cloud.config.dedicated.as_ref().map(|hw| {
+        json!({
+            "regionNodes": cloud.regions.iter().map(|r| (r.name.clone(), r.node_count)).collect::<BTreeMap<_, _>>(),
+            "hardware": {
+                "machineType": hw.machine_type,
+                "numVirtualCpus": hw.num_virtual_cpus,
+                "storageGib": hw.storage_gib,
+                "diskIops": hw.disk_iops,
+            },
+            "networkVisibility": cloud.network_visibility,
+            "cidrRange": cloud.cidr_range,
+        })
+    });
+    json!({
+        "name": cloud.name,
+        "provider": cloud.cloud_provider,
+        "plan": cloud.plan,
+        "cockroachVersion": major_version(&cloud.cockroach_version),
+        "deleteProtection": cloud.delete_protection_enabled(),
+        "labels": cloud.labels,
+        "parentId": cloud.parent_id.as_deref().unwrap_or("root"),
+        "serverless": serverless,
+        "dedicated": dedicated,
+    })
+}
+
 /// The status fields the cloud cluster implies (conditions are added by the caller).
 pub fn observed_status(cloud: &Cluster) -> CockroachClusterStatus {
     CockroachClusterStatus {

@@ -35,6 +35,10 @@ impl Member for Database {
         Ok(self.db_name())
     }
 
+    fn spec_of(item: &models::Database) -> serde_json::Value {
+        serde_json::json!({"name": item.name})
+    }
+
     fn key_of(item: &models::Database) -> String {
         item.name.clone()
     }
@@ -100,7 +104,7 @@ mod tests {
     use crate::api::database::DatabaseSpec;
 
     fn database(name: &str, recorded: Option<&str>) -> (Database, DatabaseStatus) {
-        let db = Database::new(name, DatabaseSpec { cluster_ref: None, cluster_id: Some("c".into()), name: None, deletion_policy: Default::default(), credentials_ref: None });
+        let db = Database::new(name, DatabaseSpec { cluster_ref: None, cluster_id: Some("c".into()), name: None, deletion_policy: Default::default(), management_policy: Default::default(), credentials_ref: None });
         let mut status = DatabaseStatus::default();
         status.common.cloud_name = recorded.map(str::to_string);
         (db, status)

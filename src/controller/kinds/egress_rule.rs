@@ -133,6 +133,16 @@ impl Member for EgressRule {
     /// The id, not the name: names need not be unique, and the shared list is kept in step by
     /// this key (replacing this rule must not drop another rule of the same name). The rule is
     /// found by [`observed`](Member::observed), not by comparing keys with the name.
+    fn spec_of(item: &models::EgressRule) -> serde_json::Value {
+        serde_json::json!({
+            "name": item.name,
+            "type": item.rule_type,
+            "destination": item.destination,
+            "ports": item.ports,
+            "description": item.description,
+        })
+    }
+
     fn key_of(item: &models::EgressRule) -> String {
         item.id.clone()
     }
@@ -250,7 +260,7 @@ mod tests {
             destination: destination.into(),
             ports,
             description: "backups".into(),
-            deletion_policy: Default::default(),
+            deletion_policy: Default::default(), management_policy: Default::default(),
             credentials_ref: None,
         };
         let mut rule = EgressRule::new("buckets", spec);

@@ -129,6 +129,11 @@ impl TopLevel for Folder {
         Folder::cloud_name(self)
     }
 
+    /// The parent as an ID (`root` at the top); a `parentRef` is compared once resolved to it.
+    fn spec_of(item: &FolderResource) -> serde_json::Value {
+        serde_json::json!({"name": item.name, "parentId": item.parent_id, "labels": item.labels})
+    }
+
     fn id_of(item: &FolderResource) -> &str {
         &item.resource_id
     }
@@ -277,7 +282,7 @@ mod tests {
             parent_id: None,
             labels: Some(BTreeMap::from([("env".to_string(), "prod".to_string())])),
             adopt_folder_id: None,
-            deletion_policy: DeletionPolicy::Delete,
+            deletion_policy: DeletionPolicy::Delete, management_policy: Default::default(),
             credentials_ref: None,
         }
     }

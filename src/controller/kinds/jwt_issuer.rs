@@ -161,6 +161,22 @@ impl TopLevel for JWTIssuer {
         self.spec.issuer_url.clone()
     }
 
+    fn spec_of(item: &JwtIssuer) -> serde_json::Value {
+        let identity_map: Vec<serde_json::Value> = item
+            .identity_map
+            .iter()
+            .flatten()
+            .map(|entry| serde_json::json!({"tokenIdentity": entry.token_identity, "ccIdentity": entry.cc_identity}))
+            .collect();
+        serde_json::json!({
+            "issuerUrl": item.issuer_url,
+            "audience": item.audience,
+            "jwks": item.jwks,
+            "claim": item.claim,
+            "identityMap": identity_map,
+        })
+    }
+
     fn id_of(item: &JwtIssuer) -> &str {
         &item.id
     }

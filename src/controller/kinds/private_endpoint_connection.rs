@@ -34,6 +34,10 @@ impl Member for PrivateEndpointConnection {
         Ok(self.spec.endpoint_id.clone())
     }
 
+    fn spec_of(item: &models::PrivateEndpointConnection) -> serde_json::Value {
+        serde_json::json!({"endpointId": item.endpoint_id})
+    }
+
     fn key_of(item: &models::PrivateEndpointConnection) -> String {
         item.endpoint_id.clone()
     }
@@ -107,7 +111,7 @@ mod tests {
     const ENDPOINT: &str = "vpce-0a1b2c3d4e5f67890";
 
     fn resource() -> PrivateEndpointConnection {
-        let spec = PrivateEndpointConnectionSpec { cluster_ref: None, cluster_id: Some("c".into()), endpoint_id: ENDPOINT.into(), deletion_policy: Default::default(), credentials_ref: None };
+        let spec = PrivateEndpointConnectionSpec { cluster_ref: None, cluster_id: Some("c".into()), endpoint_id: ENDPOINT.into(), deletion_policy: Default::default(), management_policy: Default::default(), credentials_ref: None };
         PrivateEndpointConnection::new("app-vpc", spec)
     }
 

@@ -47,6 +47,10 @@ impl Member for PrivateEndpointTrustedOwner {
         Ok(key(self.spec.owner_type.as_str(), &self.spec.external_owner_id))
     }
 
+    fn spec_of(item: &models::PrivateEndpointTrustedOwner) -> serde_json::Value {
+        serde_json::json!({"externalOwnerId": item.external_owner_id, "type": item.owner_type})
+    }
+
     fn key_of(item: &models::PrivateEndpointTrustedOwner) -> String {
         key(item.owner_type.as_str(), &item.external_owner_id)
     }
@@ -104,7 +108,7 @@ mod tests {
             cluster_id: Some("c".into()),
             external_owner_id: account.into(),
             owner_type: TrustedOwnerType::AwsAccountId,
-            deletion_policy: Default::default(),
+            deletion_policy: Default::default(), management_policy: Default::default(),
             credentials_ref: None,
         };
         PrivateEndpointTrustedOwner::new("team-account", spec)

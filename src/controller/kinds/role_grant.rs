@@ -140,6 +140,11 @@ impl Member for RoleGrant {
         Ok(format!("{}/{id}/{}", self.resource_type().as_str(), wire_role(self.spec.role).as_str()))
     }
 
+    /// The role; its scope and principal are how the grant was found.
+    fn spec_of(item: &BuiltInRole) -> serde_json::Value {
+        serde_json::json!({"role": item.name})
+    }
+
     fn key_of(item: &BuiltInRole) -> String {
         item.key()
     }

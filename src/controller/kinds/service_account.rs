@@ -98,6 +98,10 @@ impl TopLevel for ServiceAccount {
         ServiceAccount::cloud_name(self)
     }
 
+    fn spec_of(item: &CloudServiceAccount) -> serde_json::Value {
+        serde_json::json!({"name": item.name, "description": item.description})
+    }
+
     fn id_of(item: &CloudServiceAccount) -> &str {
         &item.id
     }

@@ -259,6 +259,11 @@ impl Member for SQLUser {
         Ok(self.sql_name())
     }
 
+    /// Only the name: the cloud never shows a password.
+    fn spec_of(item: &models::SqlUser) -> serde_json::Value {
+        serde_json::json!({"name": item.name})
+    }
+
     fn key_of(item: &models::SqlUser) -> String {
         item.name.clone()
     }
@@ -319,6 +324,9 @@ impl Member for SQLUser {
     fn record(&self, status: &mut SQLUserStatus, inputs: &SqlUserInputs, _item: Option<&models::SqlUser>) {
         status.password_fingerprint = Some(inputs.fingerprint.clone());
     }
+
+    /// The fingerprint says which password the operator set; observing sets none.
+    fn record_observed(&self, _status: &mut SQLUserStatus, _inputs: &SqlUserInputs, _item: &models::SqlUser) {}
 
     async fn after(&self, ctx: &Context, target: &Target, inputs: &SqlUserInputs, status: &mut SQLUserStatus) -> Result<(), ReconcileError> {
         status.connection_secret = Some(self.ensure_connection_secret(ctx, target, &inputs.password).await?);
@@ -407,7 +415,7 @@ mod tests {
             connection_secret_name: None,
             connection_database: None,
             connection_secret: None,
-            deletion_policy: Default::default(),
+            deletion_policy: Default::default(), management_policy: Default::default(),
             credentials_ref: None,
         };
         SQLUser::new("app", spec)
