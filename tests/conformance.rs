@@ -7,7 +7,8 @@
 //!   request schemas.
 //!
 //! Schemas are made strict (`additionalProperties: false` on every object), so a misspelt or
-//! invented field fails just like a wrong type or a missing required field.
+//! invented field fails just like a wrong type or a missing required field. The only fields allowed
+//! beyond the description are those of [`sdk_v8_extensions`].
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,6 +47,7 @@ impl Spec {
         });
         let doc: Value = serde_json::from_str(&text).expect("spec is JSON");
         let mut strict_components = doc["components"].clone();
+        add_sdk_v8_extensions(&mut strict_components);
         close_objects(&mut strict_components);
         Self { doc, strict_components }
     }
@@ -91,6 +93,36 @@ impl Spec {
         let validator = self.validator_for(schema);
         let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         assert!(errors.is_empty(), "{what} does not conform to the official description:\n{}\n{instance:#}", errors.join("\n"));
+    }
+}
+
+/// The fields the official Go SDK v8 (cockroach-cloud-sdk-go 8.0.0) has that the 2024-09-16
+/// description lacks, as (schema, property, JSON schema of the property). The simulator serves and
+/// accepts them because SDK clients meet them; this is the one list of exceptions to the strict
+/// schemas, and nothing outside it may pass.
+fn sdk_v8_extensions() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        // The machine an ADVANCED region's nodes run on (regions may differ); serverless regions omit both.
+        ("Region", "machine_type", json!({"type": "string"})),
+        ("Region", "num_virtual_cpus", json!({"type": "integer", "format": "int32"})),
+        // UpdateCluster: a machine per region name, mutually exclusive with hardware.machine_spec.
+        (
+            "DedicatedClusterUpdateSpecification",
+            "region_machine_specs",
+            json!({"type": "object", "additionalProperties": {"$ref": "#/components/schemas/DedicatedMachineTypeSpecification"}}),
+        ),
+    ]
+}
+
+/// Merges [`sdk_v8_extensions`] into the description's schemas. An entry the description has
+/// gained since fails here, so the list shrinks as the description catches up.
+fn add_sdk_v8_extensions(components: &mut Value) {
+    for (schema, property, definition) in sdk_v8_extensions() {
+        let properties = components["schemas"][schema]["properties"]
+            .as_object_mut()
+            .unwrap_or_else(|| panic!("the description has no object schema {schema}"));
+        assert!(!properties.contains_key(property), "the description now defines {schema}.{property}: drop it from sdk_v8_extensions");
+        properties.insert(property.to_string(), definition);
     }
 }
 
@@ -208,8 +240,18 @@ async fn simulator_responses_conform_to_the_official_description() {
     let (_, org) = sim.call(Method::GET, &concrete(GetOrganizationInfo, &[]), None).await;
     let org_id = org["id"].as_str().unwrap().to_string();
     let org_id = org_id.as_str();
+    // SDK v8: a dedicated region carries its machine, a serverless one does not.
+    let (_, got) = sim.call(Method::GET, &concrete(GetCluster, &[a]), None).await;
+    assert_eq!((got["regions"][0]["machine_type"].as_str(), got["regions"][0]["num_virtual_cpus"].as_i64()), (Some("m6i.xlarge"), Some(4)), "{got}");
+    let (_, got) = sim.call(Method::GET, &concrete(GetCluster, &[&id]), None).await;
+    assert!(got["regions"][0].get("machine_type").is_none() && got["regions"][0].get("num_virtual_cpus").is_none(), "{got}");
+    // The region's own machine again: a valid SDK v8 body that starts no operation.
+    let same_machine = json!({"dedicated": {"region_machine_specs": {"us-east-1": {"num_virtual_cpus": 4}}}});
+    let both_ways = json!({"dedicated": {"region_machine_specs": {"us-east-1": {"num_virtual_cpus": 8}}, "hardware": {"machine_spec": {"num_virtual_cpus": 8}}}});
     let cases: Vec<Case> = vec![
         (GetCluster, vec![a], "", None, 200),
+        (UpdateCluster, vec![a], "", Some(same_machine), 200),
+        (UpdateCluster, vec![a], "", Some(both_ways), 400),
         (GetConnectionString, vec![a], "?os=LINUX", None, 200),
         (ListClusterNodes, vec![a], "", None, 200),
         (SetEgressTrafficPolicy, vec![a], "", Some(json!({"allow_all": false})), 200),
@@ -482,9 +524,11 @@ fn operator_request_bodies_conform_to_the_official_description() {
                 storage_gib: Some(200),
                 disk_iops: None,
             }),
+            ..Default::default()
         }),
         ..Default::default()
     };
+    assert!(!serde_json::to_string(&dedicated_update).unwrap().contains("region_machine_specs"), "the operator sends no SDK v8 field");
     spec.check("update cluster request (dedicated)", &spec.request_schema(UpdateCluster), &serde_json::to_value(&dedicated_update).unwrap());
     let version = UpdateClusterSpec { cockroach_version: Some("v25.3".into()), ..Default::default() };
     spec.check("version upgrade request", &spec.request_schema(UpdateCluster), &serde_json::to_value(&version).unwrap());
@@ -583,6 +627,26 @@ fn the_strict_schema_catches_wrong_shapes() {
     assert!(!validator.is_valid(&bad_enum));
     let number_for_int64 = json!({"name": "abcdef", "provider": "GCP", "spec": {"serverless": {"regions": ["r"], "usage_limits": {"provisioned_virtual_cpus": 2}}}});
     assert!(!validator.is_valid(&number_for_int64));
+
+    // The SDK v8 fields pass where the list puts them, with the type it gives, and nowhere else.
+    let update = spec.validator_for(&spec.request_schema(UpdateCluster));
+    let per_region = |machine: Value| json!({"dedicated": {"region_machine_specs": {"us-east-1": machine}}});
+    assert!(update.is_valid(&per_region(json!({"machine_type": "m6i.2xlarge"}))));
+    assert!(!update.is_valid(&per_region(json!("m6i.2xlarge"))));
+    assert!(!update.is_valid(&per_region(json!({"machine_family": "m6i"}))));
+    assert!(!update.is_valid(&json!({"serverless": {"region_machine_specs": {}}})));
+    let region = spec.validator_for(&json!({"$ref": "#/components/schemas/Region"}));
+    let dns = json!({"name": "us-east-1", "sql_dns": "s", "ui_dns": "u", "internal_dns": "i", "private_endpoint_dns": "p", "node_count": 3});
+    let with = |field: &str, value: Value| {
+        let mut r = dns.clone();
+        r[field] = value;
+        r
+    };
+    assert!(region.is_valid(&dns));
+    assert!(region.is_valid(&with("machine_type", json!("m6i.xlarge"))));
+    assert!(region.is_valid(&with("num_virtual_cpus", json!(4))));
+    assert!(!region.is_valid(&with("num_virtual_cpus", json!("4"))));
+    assert!(!region.is_valid(&with("memory_gib", json!(16))));
 }
 
 /// Service accounts and API keys: every operation's response (the key's secret only in the

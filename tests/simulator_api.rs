@@ -939,6 +939,83 @@ async fn dedicated_clusters_need_os_carry_an_account_and_list_their_nodes() {
     s.get("/api/v1/clusters/00000000-0000-4000-8000-000000000000/nodes").await.error(404, 5);
 }
 
+/// Each region's (name, machine_type, num_virtual_cpus), as the SDK v8 reads them.
+fn region_machines(cluster: &Value) -> Vec<(String, String, i64)> {
+    let regions = cluster["regions"].as_array().unwrap();
+    regions
+        .iter()
+        .map(|r| {
+            let machine = r["machine_type"].as_str().unwrap_or_else(|| panic!("a region without machine_type: {r}"));
+            (r["name"].as_str().unwrap().to_string(), machine.to_string(), r["num_virtual_cpus"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+fn machines(list: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+    list.iter().map(|(r, m, v)| (r.to_string(), m.to_string(), *v)).collect()
+}
+
+/// What a client of the official SDK v8 meets: ADVANCED regions report their machine in every
+/// cluster answer (serverless regions do not), `region_machine_specs` sizes the named regions
+/// only, and it cannot travel with `hardware.machine_spec`.
+#[tokio::test]
+async fn advanced_regions_report_their_machine_and_can_be_sized_one_by_one() {
+    let s = Sim::start(config()).await;
+    let created = s.post("/api/v1/clusters", dedicated_body("machines-1")).await.ok();
+    assert_eq!(region_machines(&created), machines(&[("us-east-1", "m6i.xlarge", 4)]));
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/clusters/{id}");
+    s.wait_for(&id, |c| c["state"] == "CREATED").await;
+    assert_eq!(region_machines(&s.get(&path).await.ok()), machines(&[("us-east-1", "m6i.xlarge", 4)]));
+    let serverless = s.ready_cluster("machines-2").await;
+    let region = &s.get(&format!("/api/v1/clusters/{serverless}")).await.ok()["regions"][0];
+    assert!(region.get("machine_type").is_none() && region.get("num_virtual_cpus").is_none(), "{region}");
+
+    // A region added with a machine of its own; the cluster-wide hardware stays as it was.
+    let added = json!({"dedicated": {"region_nodes": {"us-east-1": 3, "us-west-2": 3}, "region_machine_specs": {"us-west-2": {"num_virtual_cpus": 8}}}});
+    let c = s.patch(&path, added).await.ok();
+    let two = machines(&[("us-east-1", "m6i.xlarge", 4), ("us-west-2", "m6i.2xlarge", 8)]);
+    assert_eq!(region_machines(&c), two);
+    assert_eq!(c["config"]["dedicated"]["num_virtual_cpus"], 4);
+    s.wait_for(&id, |c| c["state"] == "CREATED").await;
+
+    // One region resized by machine type: a scale, visible afterwards in GET and in the list.
+    let resize = json!({"dedicated": {"region_machine_specs": {"us-east-1": {"machine_type": "m6i.4xlarge"}}}});
+    let c = s.patch(&path, resize).await.ok();
+    assert_eq!((c["state"].as_str(), c["operation_status"].as_str()), (Some("LOCKED"), Some("CRDB_SCALE_RUNNING")));
+    let resized = machines(&[("us-east-1", "m6i.4xlarge", 16), ("us-west-2", "m6i.2xlarge", 8)]);
+    assert_eq!(region_machines(&s.wait_for(&id, |c| c["state"] == "CREATED").await), resized);
+    let list = s.get("/api/v1/clusters").await.ok();
+    let listed = list["clusters"].as_array().unwrap().iter().find(|c| c["id"] == json!(id)).unwrap();
+    assert_eq!(region_machines(listed), resized);
+
+    // Refusals name the field; none of them changes anything.
+    let unknown_region = json!({"dedicated": {"region_machine_specs": {"eu-west-1": {"num_virtual_cpus": 8}}}});
+    let r = s.patch(&path, unknown_region).await;
+    r.error(400, 3);
+    assert!(r.message().contains(r#"`dedicated.region_machine_specs["eu-west-1"]`"#), "{}", r.message());
+    for (machine, field) in [
+        (json!({"num_virtual_cpus": 3}), r#"dedicated.region_machine_specs["us-west-2"].num_virtual_cpus"#),
+        (json!({"machine_type": "n2-standard-8"}), r#"dedicated.region_machine_specs["us-west-2"].machine_type"#),
+        (json!({}), r#"dedicated.region_machine_specs["us-west-2"]"#),
+    ] {
+        let r = s.patch(&path, json!({"dedicated": {"region_machine_specs": {"us-west-2": machine}}})).await;
+        r.error(400, 3);
+        assert!(r.message().contains(field), "{}", r.message());
+    }
+    let both = json!({"dedicated": {"region_machine_specs": {"us-west-2": {"num_virtual_cpus": 16}}, "hardware": {"machine_spec": {"num_virtual_cpus": 16}}}});
+    let r = s.patch(&path, both).await;
+    r.error(400, 3);
+    let message = r.message();
+    assert!(message.contains("`dedicated.region_machine_specs`") && message.contains("`dedicated.hardware.machine_spec`"), "{message}");
+    let c = s.get(&path).await.ok();
+    assert_eq!((region_machines(&c), c["state"].as_str()), (resized, Some("CREATED")));
+
+    // `hardware.machine_spec` sizes every region alike.
+    let c = s.patch(&path, json!({"dedicated": {"hardware": {"machine_spec": {"num_virtual_cpus": 8}}}})).await.ok();
+    assert_eq!(region_machines(&c), machines(&[("us-east-1", "m6i.2xlarge", 8), ("us-west-2", "m6i.2xlarge", 8)]));
+}
+
 #[tokio::test]
 async fn the_cluster_ca_certificate_is_public_at_the_site_root() {
     let s = Sim::start(config()).await;

@@ -316,6 +316,15 @@ pub struct Region {
     pub node_count: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary: Option<bool>,
+    /// The machine this region's nodes run on. Not in the 2024-09-16 description but served to
+    /// clients of the official SDK v8, for ADVANCED regions only: a cluster resized per region
+    /// (`DedicatedUpdateSpec::region_machine_specs`) has regions that differ from
+    /// `config.dedicated`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_type: Option<String>,
+    /// The vCPUs per node of `machine_type` (SDK v8, ADVANCED regions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_virtual_cpus: Option<i32>,
 }
 
 /// `Cluster`. Fields the operator does not act on are kept loosely typed.
@@ -474,6 +483,12 @@ pub struct DedicatedUpdateSpec {
     pub region_nodes: Option<BTreeMap<String, i32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<HardwareSpec>,
+    /// A machine per region name; only the named regions change. Not in the 2024-09-16
+    /// description but sent by clients of the official SDK v8, so the simulator accepts it; the
+    /// operator never sets it (it sizes every region alike through `hardware.machine_spec`, with
+    /// which this field is mutually exclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_machine_specs: Option<BTreeMap<String, MachineSpec>>,
 }
 
 /// `UpdateClusterSpecification`. Version changes (`cockroach_version`, `upgrade_status`) must travel

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use crdb_cloud::models::{
     AllowlistEntry, BackupConfiguration, ClientCaCertInfo, ClientCaCertStatus, CloudProvider, Cluster, ClusterConfig,
     ClusterState, CmekClusterInfo, CmekStatus, Database,
-    DedicatedHardwareConfig, EgressTrafficPolicy, NetworkVisibility, OperationStatus, Plan, Region,
+    DedicatedHardwareConfig, DedicatedUpdateSpec, EgressTrafficPolicy, MachineSpec, NetworkVisibility, OperationStatus,
+    Plan, Region,
     ServerlessClusterConfig, UpdateClusterSpec, UpgradeStatus, UpgradeType,
 };
 
@@ -36,6 +37,8 @@ impl Dns<'_> {
             private_endpoint_dns: self.host("private-", region),
             node_count,
             primary,
+            machine_type: None,
+            num_virtual_cpus: None,
         }
     }
 }
@@ -52,8 +55,29 @@ fn serverless_regions(d: &Dns<'_>, regions: &[String], primary: &str) -> Vec<Reg
     regions.iter().map(|r| d.region(r, false, 0, Some(r == primary))).collect()
 }
 
-fn dedicated_regions(d: &Dns<'_>, nodes: &BTreeMap<String, i32>) -> Vec<Region> {
-    nodes.iter().map(|(r, n)| d.region(r, true, *n, None)).collect()
+/// Dedicated regions with these node counts. A region already in `previous` keeps the machine it
+/// runs on (regions can be sized one by one); a new one runs on the cluster-wide `hardware`.
+fn dedicated_regions(
+    d: &Dns<'_>,
+    nodes: &BTreeMap<String, i32>,
+    previous: &[Region],
+    hardware: &DedicatedHardwareConfig,
+) -> Vec<Region> {
+    nodes
+        .iter()
+        .map(|(name, count)| {
+            let kept = previous.iter().find(|p| p.name == *name).and_then(|p| p.num_virtual_cpus);
+            let mut region = d.region(name, true, *count, None);
+            set_machine(&mut region, d.provider, kept.unwrap_or(hardware.num_virtual_cpus));
+            region
+        })
+        .collect()
+}
+
+/// The machine a dedicated region reports (SDK v8's `Region.machine_type` and `num_virtual_cpus`).
+fn set_machine(region: &mut Region, provider: &CloudProvider, vcpus: i32) {
+    region.machine_type = Some(catalog::machine_type(provider, vcpus));
+    region.num_virtual_cpus = Some(vcpus);
 }
 
 /// The cluster-wide SQL host: the primary region's for serverless, the first region's otherwise.
@@ -91,7 +115,7 @@ pub fn new_cluster(valid: &ValidCreate, id: String, creator_id: String, now: Now
         }
         ValidKind::Dedicated { region_nodes, hardware, cockroach_version, network_visibility, cidr_range } => {
             let config = ClusterConfig { serverless: None, dedicated: Some(hardware.clone()) };
-            let regions = dedicated_regions(&d, region_nodes);
+            let regions = dedicated_regions(&d, region_nodes, &[], hardware);
             (config, regions, cockroach_version.clone(), cidr_range.clone(), network_visibility.clone())
         }
     };
@@ -316,26 +340,8 @@ fn settings_change(record: &mut ClusterRecord, spec: &UpdateClusterSpec) -> ApiR
         validation::serverless_plan(&c.plan, config.usage_limits.as_ref(), &config.upgrade_type)?;
     }
 
-    if let (Some(hardware), Some(update)) = (c.config.dedicated.as_mut(), &spec.dedicated) {
-        if let Some(nodes) = &update.region_nodes {
-            validation::region_nodes(&provider, "dedicated.region_nodes", nodes)?;
-            let current: BTreeMap<String, i32> = c.regions.iter().map(|r| (r.name.clone(), r.node_count)).collect();
-            if nodes.keys().ne(current.keys()) {
-                operation = Some((OperationStatus::EditClusterRunning, Outcome::Nothing));
-            } else if *nodes != current {
-                operation = Some((OperationStatus::ScaleRunning, Outcome::Nothing));
-            }
-            c.regions = dedicated_regions(&d, nodes);
-            c.sql_dns = top_level_sql_dns(&c.regions);
-        }
-        if let Some(h) = &update.hardware {
-            let resized: DedicatedHardwareConfig =
-                validation::hardware(&provider, "dedicated.hardware", h, Some(hardware))?;
-            if resized != *hardware {
-                operation.get_or_insert((OperationStatus::ScaleRunning, Outcome::Nothing));
-                *hardware = resized;
-            }
-        }
+    if let Some(update) = &spec.dedicated {
+        operation = dedicated_change(c, &d, update)?;
     }
 
     if let Some(p) = &spec.delete_protection {
@@ -350,12 +356,72 @@ fn settings_change(record: &mut ClusterRecord, spec: &UpdateClusterSpec) -> ApiR
     Ok(operation)
 }
 
+/// The dedicated part of a PATCH: node counts per region, then the cluster-wide hardware (whose
+/// `machine_spec` sizes every region alike), then `region_machine_specs` (sizes the named regions
+/// only). Adding or removing regions is an edit; any other change of nodes, hardware or a
+/// region's machine is a scale.
+fn dedicated_change(c: &mut Cluster, d: &Dns<'_>, update: &DedicatedUpdateSpec) -> ApiResult<Operation> {
+    let Some(hardware) = c.config.dedicated.as_mut() else {
+        return Ok(None); // A serverless cluster: `settings_change` has refused the field already.
+    };
+    let mut operation: Operation = None;
+    if let Some(nodes) = &update.region_nodes {
+        validation::region_nodes(d.provider, "dedicated.region_nodes", nodes)?;
+        let current: BTreeMap<String, i32> = c.regions.iter().map(|r| (r.name.clone(), r.node_count)).collect();
+        if nodes.keys().ne(current.keys()) {
+            operation = Some((OperationStatus::EditClusterRunning, Outcome::Nothing));
+        } else if *nodes != current {
+            operation = Some((OperationStatus::ScaleRunning, Outcome::Nothing));
+        }
+        c.regions = dedicated_regions(d, nodes, &c.regions, hardware);
+        c.sql_dns = top_level_sql_dns(&c.regions);
+    }
+    let machines_before: Vec<Option<i32>> = c.regions.iter().map(|r| r.num_virtual_cpus).collect();
+    let hardware_before = hardware.clone();
+    if let Some(h) = &update.hardware {
+        *hardware = validation::hardware(d.provider, "dedicated.hardware", h, Some(hardware))?;
+        if h.machine_spec.is_some() {
+            c.regions.iter_mut().for_each(|r| set_machine(r, d.provider, hardware.num_virtual_cpus));
+        }
+    }
+    if let Some(specs) = &update.region_machine_specs {
+        region_machines(&mut c.regions, d.provider, specs)?;
+    }
+    let machines_after: Vec<Option<i32>> = c.regions.iter().map(|r| r.num_virtual_cpus).collect();
+    if *hardware != hardware_before || machines_after != machines_before {
+        operation.get_or_insert((OperationStatus::ScaleRunning, Outcome::Nothing));
+    }
+    Ok(operation)
+}
+
+/// `dedicated.region_machine_specs` (SDK v8): each named region gets the machine its spec asks
+/// for, validated like `hardware.machine_spec`; the region must be one of the cluster's (after this
+/// PATCH's `region_nodes`, so a region can be added with its own machine). `config.dedicated`
+/// stays the cluster-wide machine that regions added later run on.
+fn region_machines(
+    regions: &mut [Region],
+    provider: &CloudProvider,
+    specs: &BTreeMap<String, MachineSpec>,
+) -> ApiResult<()> {
+    for (name, spec) in specs {
+        let field = format!("dedicated.region_machine_specs[{name:?}]");
+        let Some(region) = regions.iter_mut().find(|r| r.name == *name) else {
+            return Err(ApiError::invalid(format!(
+                "field `{field}`: {name:?} is not a region of this cluster; add it with `dedicated.region_nodes`"
+            )));
+        };
+        let vcpus = validation::machine_spec(provider, &field, spec)?;
+        set_machine(region, provider, vcpus);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crdb_cloud::models::{
-        CreateClusterRequest, CreateClusterSpec, DedicatedCreateSpec, DedicatedUpdateSpec, HardwareSpec, MachineSpec,
-        ServerlessCreateSpec, ServerlessUpdateSpec, UsageLimits,
+        CreateClusterRequest, CreateClusterSpec, DedicatedCreateSpec, HardwareSpec, ServerlessCreateSpec,
+        ServerlessUpdateSpec, UsageLimits,
     };
     use chrono::DateTime;
 
@@ -425,6 +491,7 @@ mod tests {
         assert_eq!(primary.sql_dns, "serverless-one-7f3a.gcp-us-east1.crdb.io");
         assert_eq!(c.sql_dns.as_deref(), Some(primary.sql_dns.as_str()));
         assert!(c.regions.iter().all(|r| r.node_count == 0 && r.ui_dns.is_empty()));
+        assert!(c.regions.iter().all(|r| r.machine_type.is_none() && r.num_virtual_cpus.is_none()), "{:?}", c.regions);
         assert_eq!(c.config.serverless.as_ref().unwrap().routing_id, "serverless-one-7f3a");
         assert_eq!(c.cidr_range, "");
         assert_eq!(r.allowlist.len(), 1);
@@ -451,7 +518,7 @@ mod tests {
         let spec = UpdateClusterSpec {
             dedicated: Some(DedicatedUpdateSpec {
                 region_nodes: Some(BTreeMap::from([("us-east-1".into(), 5)])),
-                hardware: None,
+                ..Default::default()
             }),
             ..Default::default()
         };
@@ -464,6 +531,79 @@ mod tests {
         next.advance(t(12));
         assert_eq!(next.cluster.state, ClusterState::Created);
         assert_eq!(next.cluster.operation_status, OperationStatus::Unspecified);
+    }
+
+    /// Each region's (name, machine type, vCPUs).
+    fn machines(r: &ClusterRecord) -> Vec<(&str, &str, i32)> {
+        r.cluster
+            .regions
+            .iter()
+            .map(|r| (r.name.as_str(), r.machine_type.as_deref().unwrap(), r.num_virtual_cpus.unwrap()))
+            .collect()
+    }
+
+    fn per_region(nodes: &[(&str, i32)], specs: &[(&str, MachineSpec)]) -> UpdateClusterSpec {
+        UpdateClusterSpec {
+            dedicated: Some(DedicatedUpdateSpec {
+                region_nodes: (!nodes.is_empty()).then(|| nodes.iter().map(|(r, n)| (r.to_string(), *n)).collect()),
+                region_machine_specs: Some(specs.iter().map(|(r, m)| (r.to_string(), m.clone())).collect()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn vcpus(n: i32) -> MachineSpec {
+        MachineSpec { num_virtual_cpus: Some(n), machine_type: None }
+    }
+
+    #[test]
+    fn regions_are_sized_one_by_one_or_all_alike() {
+        let r = dedicated();
+        assert_eq!(machines(&r), [("us-east-1", "m6i.xlarge", 4)]);
+
+        // A region added with a machine of its own; the cluster-wide machine stays.
+        let added = per_region(&[("us-east-1", 3), ("us-west-2", 3)], &[("us-west-2", vcpus(8))]);
+        let mut next = update_cluster(&r, &added, t(10), &timing()).unwrap();
+        assert_eq!(machines(&next), [("us-east-1", "m6i.xlarge", 4), ("us-west-2", "m6i.2xlarge", 8)]);
+        assert_eq!(next.cluster.operation_status, OperationStatus::EditClusterRunning);
+        assert_eq!(next.cluster.config.dedicated.as_ref().unwrap().num_virtual_cpus, 4);
+        next.advance(t(12));
+
+        // One region resized by machine type is a scale; asking again changes nothing.
+        let by_type = MachineSpec { machine_type: Some("m6i.4xlarge".into()), num_virtual_cpus: None };
+        let mut resized = update_cluster(&next, &per_region(&[], &[("us-east-1", by_type.clone())]), t(13), &timing()).unwrap();
+        assert_eq!(machines(&resized), [("us-east-1", "m6i.4xlarge", 16), ("us-west-2", "m6i.2xlarge", 8)]);
+        assert_eq!(resized.cluster.operation_status, OperationStatus::ScaleRunning);
+        resized.advance(t(15));
+        let again = update_cluster(&resized, &per_region(&[], &[("us-east-1", by_type)]), t(16), &timing()).unwrap();
+        assert_eq!(again.cluster.operation_status, OperationStatus::Unspecified);
+
+        // `hardware.machine_spec` sizes every region alike.
+        let alike = UpdateClusterSpec {
+            dedicated: Some(DedicatedUpdateSpec {
+                hardware: Some(HardwareSpec { machine_spec: Some(vcpus(8)), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let all = update_cluster(&again, &alike, t(17), &timing()).unwrap();
+        assert_eq!(machines(&all), [("us-east-1", "m6i.2xlarge", 8), ("us-west-2", "m6i.2xlarge", 8)]);
+        assert_eq!(all.cluster.operation_status, OperationStatus::ScaleRunning);
+    }
+
+    #[test]
+    fn region_machine_specs_name_a_region_of_the_cluster_and_a_valid_machine() {
+        let r = dedicated();
+        let err = update_cluster(&r, &per_region(&[], &[("us-west-2", vcpus(8))]), t(10), &timing()).unwrap_err();
+        assert!(err.message.contains(r#"`dedicated.region_machine_specs["us-west-2"]`"#), "{}", err.message);
+        let err = update_cluster(&r, &per_region(&[], &[("us-east-1", vcpus(3))]), t(10), &timing()).unwrap_err();
+        assert!(err.message.contains(r#"dedicated.region_machine_specs["us-east-1"].num_virtual_cpus"#), "{}", err.message);
+        let gcp_machine = MachineSpec { machine_type: Some("n2-standard-8".into()), num_virtual_cpus: None };
+        let err = update_cluster(&r, &per_region(&[], &[("us-east-1", gcp_machine)]), t(10), &timing()).unwrap_err();
+        assert!(err.message.contains(r#"dedicated.region_machine_specs["us-east-1"].machine_type"#), "{}", err.message);
+        let serverless_err = update_cluster(&serverless(), &per_region(&[], &[("us-east1", vcpus(8))]), t(10), &timing());
+        assert!(serverless_err.unwrap_err().message.contains("`dedicated`"));
     }
 
     #[test]

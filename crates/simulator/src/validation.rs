@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 use crdb_cloud::models::{
     DatadogSite, LogExportStatus, LogExportType, LogLevel,
-    CloudProvider, ClusterState, CreateClusterRequest, DedicatedHardwareConfig, DeleteProtection, HardwareSpec,
+    CloudProvider, ClusterState, CreateClusterRequest, DedicatedHardwareConfig, DedicatedUpdateSpec, DeleteProtection, HardwareSpec,
     DeferralPolicy, MachineSpec, NetworkVisibility, OperationStatus, Plan, ReleaseType, SupportStatus, UpdateClusterSpec, UpgradeStatus,
     UpgradeType, UsageLimits,
 };
@@ -469,16 +469,30 @@ pub fn update_spec(spec: &UpdateClusterSpec) -> ApiResult<()> {
             usage_limits("serverless.usage_limits", l)?;
         }
     }
-    if let Some(d) = &spec.dedicated
-        && let Some(nodes) = &d.region_nodes
-    {
-        for (name, count) in nodes {
+    if let Some(d) = &spec.dedicated {
+        for (name, count) in d.region_nodes.iter().flatten() {
             if *count < 1 {
                 return Err(ApiError::invalid(format!(
                     "field `dedicated.region_nodes[{name:?}]` must be at least 1 node, got {count}; omit a region to remove it"
                 )));
             }
         }
+        one_way_to_size_machines(d)?;
+    }
+    Ok(())
+}
+
+/// The SDK v8 documents `region_machine_specs` as "mutually exclusive with hardware.machine_spec":
+/// a request sizes regions one by one or all alike, never both. An empty map is no map (proto3
+/// maps have no presence), so it excludes nothing.
+fn one_way_to_size_machines(spec: &DedicatedUpdateSpec) -> ApiResult<()> {
+    let per_region = spec.region_machine_specs.as_ref().is_some_and(|m| !m.is_empty());
+    let cluster_wide = spec.hardware.as_ref().is_some_and(|h| h.machine_spec.is_some());
+    if per_region && cluster_wide {
+        return Err(ApiError::invalid(
+            "fields `dedicated.region_machine_specs` and `dedicated.hardware.machine_spec` are mutually exclusive; \
+             size the regions one by one or all alike, in separate requests",
+        ));
     }
     Ok(())
 }
@@ -775,6 +789,25 @@ mod tests {
             ..Default::default()
         };
         assert!(message(update_spec(&zero)).contains("serverless.usage_limits.provisioned_virtual_cpus"));
+    }
+
+    #[test]
+    fn machines_are_sized_per_region_or_cluster_wide_not_both() {
+        let spec = |regions: BTreeMap<String, MachineSpec>, machine: Option<MachineSpec>| UpdateClusterSpec {
+            dedicated: Some(DedicatedUpdateSpec {
+                region_machine_specs: Some(regions),
+                hardware: Some(HardwareSpec { machine_spec: machine, storage_gib: Some(200), disk_iops: None }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let eight = MachineSpec { num_virtual_cpus: Some(8), machine_type: None };
+        let one_region = BTreeMap::from([("us-east-1".to_string(), eight.clone())]);
+        let msg = message(update_spec(&spec(one_region.clone(), Some(eight.clone()))));
+        assert!(msg.contains("`dedicated.region_machine_specs`") && msg.contains("`dedicated.hardware.machine_spec`"), "{msg}");
+        // Per-region machines with cluster-wide storage, or an empty map, are fine.
+        update_spec(&spec(one_region, None)).unwrap();
+        update_spec(&spec(BTreeMap::new(), Some(eight))).unwrap();
     }
 
     #[test]
