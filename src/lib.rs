@@ -15,6 +15,7 @@ pub mod health;
 pub mod leader;
 pub mod metrics;
 pub mod operator;
+pub mod review;
 pub mod telemetry;
 
 /// Installs ring as the process-wide rustls crypto provider. Both the Kubernetes client and the

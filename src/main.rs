@@ -1,10 +1,10 @@
 //! `crdb-cloud-operator`: `run` (the operator), `crds` (print the CRD YAML), `simulator` (a local
-//! CockroachDB Cloud API for tests and demos).
+//! CockroachDB Cloud API for tests and demos), `plan` (what applying manifests would do).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use crdb_cloud_operator::{controller, operator};
+use crdb_cloud_operator::{controller, operator, review};
 use crdb_cloud_simulator as simulator;
 
 #[derive(Parser)]
@@ -22,6 +22,9 @@ enum Command {
     Crds,
     /// Serve a simulated CockroachDB Cloud API (for tests and demos).
     Simulator(simulator::cli::SimulatorArgs),
+    /// Print what applying manifests would make the operator do to the cloud, without writing
+    /// anything. Exit code: 0 no change, 2 changes, 1 an error or a refusal.
+    Plan(review::cli::PlanArgs),
 }
 
 /// Tokio's default is one worker per CPU. The operator waits on the network far more than it
@@ -77,6 +80,15 @@ async fn run(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Simulator(args) => simulator::cli::run(args).await.map_err(|e| e.to_string()),
+        Command::Plan(args) => {
+            return match review::cli::plan(args).await {
+                Ok(code) => ExitCode::from(code),
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

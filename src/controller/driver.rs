@@ -18,6 +18,8 @@ use super::error::ReconcileError;
 use super::finalizer;
 use super::{observe, pause};
 use crate::api::common::{ManagementPolicy, Policies};
+use crate::review::manifests::Manifest;
+use crate::review::plan::{ResourcePlan, Session};
 use super::reason::Reason;
 use super::reconciler::{Managed, Step, finish, release};
 
@@ -44,6 +46,10 @@ pub trait Shape<K: Managed>: Send + Sync + 'static {
     /// without writing anything, records what it holds and the differences from the spec
     /// ([`observe`](super::observe)). A missing object is Stalled; nothing is created.
     fn observe(obj: &K, ctx: &Context, draft: &mut K::Status) -> impl Future<Output = Result<Step, ReconcileError>> + Send;
+
+    /// What applying `obj` (read from `manifest`; `live` is the resource as it exists in the
+    /// cluster, if it does) would do, for `crdb-cloud-operator plan`. Reads only.
+    fn plan(manifest: &Manifest, obj: K, live: Option<K>, session: &Session) -> impl Future<Output = ResourcePlan> + Send;
 
     /// Other watches that wake a resource of this shape, besides its own.
     fn watches(controller: Controller<K>, _wiring: &Wiring) -> Controller<K> {

@@ -35,6 +35,8 @@ use k8s_openapi::jiff::Timestamp;
 use crate::api::child::{ChildSpec, ChildStatusFields};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
+use crate::review::manifests::Manifest;
+use crate::review::plan::{ResourcePlan, Session};
 use crate::cloud::cache::{Cached, ListCache, ListKey};
 use crate::cloud::models::ClusterState;
 use crate::cloud::{CloudClient, CloudError, Listing, Priority};
@@ -174,6 +176,11 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
     fn record_owner(status: &mut Self::Status, owner_id: &str) {
         status.common_mut().cluster_id = Some(owner_id.to_string());
     }
+    /// The owner's cloud ID when the spec names it directly (`clusterId`; a role grant's `userId`),
+    /// for `plan`, which resolves nothing through the operator.
+    fn spec_owner(&self) -> Option<String> {
+        self.spec().cluster_id().map(str::to_string)
+    }
     /// The owner recorded by [`record_owner`](Member::record_owner).
     fn recorded_owner(status: &Self::Status) -> Option<&str> {
         status.common().cluster_id.as_deref()
@@ -203,6 +210,10 @@ impl<K: Member> Shape<K> for MemberShape {
 
     async fn observe(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
         observe_only(obj, ctx, draft).await
+    }
+
+    async fn plan(manifest: &Manifest, obj: K, live: Option<K>, session: &Session) -> ResourcePlan {
+        crate::review::shapes::member(manifest, obj, live, session).await
     }
 
     /// A member waiting for its cluster proceeds as soon as the cluster changes (e.g. becomes

@@ -15,6 +15,8 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Error as Con
 use kube::runtime::reflector::ObjectRef;
 
 use super::context::Context;
+use crate::review::manifests::Manifest;
+use crate::review::plan::{self, ResourcePlan, Session};
 use super::driver::{Kind, Shape, reconcile};
 use super::error::ReconcileError;
 use super::{SyncTracker, Wiring, backoff, controller_for, reconciler};
@@ -37,6 +39,8 @@ pub trait Registered: Send + Sync {
     /// Builds this kind's controller (its watch cache is published in `ctx.stores` at once) and
     /// returns it running until `wiring`'s stop signal.
     fn controller(&self, ctx: Arc<Context>, wiring: Wiring, synced: SyncTracker) -> BoxFuture<'static, ()>;
+    /// What applying a manifest of this kind would do (`crdb-cloud-operator plan`).
+    fn plan<'a>(&'a self, manifest: &'a Manifest, session: &'a Session) -> BoxFuture<'a, ResourcePlan>;
 }
 
 struct Entry<K>(PhantomData<fn() -> K>);
@@ -57,6 +61,23 @@ impl<K: Kind + CustomResourceExt> Registered for Entry<K> {
 
     fn crd(&self) -> CustomResourceDefinition {
         K::crd()
+    }
+
+    fn plan<'a>(&'a self, manifest: &'a Manifest, session: &'a Session) -> BoxFuture<'a, ResourcePlan> {
+        async move {
+            let obj: K = match serde_json::from_value(manifest.document.clone()) {
+                Ok(obj) => obj,
+                Err(e) => return ResourcePlan::new(manifest, plan::Action::Refused, format!("{}: not a valid {}: {e}", manifest.source, manifest.kind)),
+            };
+            // What `kubectl apply` would meet first: the schema and CEL rules, immutable fields.
+            if let Some(refusal) = session.refusal(manifest).await {
+                let action = if refusal.contains("immutable") { plan::Action::ReplaceImpossible } else { plan::Action::Refused };
+                return ResourcePlan::new(manifest, action, refusal);
+            }
+            let live = session.live::<K>(&manifest.namespace, &manifest.name).await;
+            K::Shape::plan(manifest, obj, live, session).await
+        }
+        .boxed()
     }
 
     fn crd_problem(&self, wiring: Wiring) -> BoxFuture<'static, Option<String>> {

@@ -36,6 +36,8 @@ use super::reconciler::{Managed, StatusFields, Step, priority_of};
 use super::status::apply_status;
 use crate::api::common::{CredentialsRef, DeletionPolicy, DriftEntry};
 use crate::cloud::cache::ListKey;
+use crate::review::manifests::Manifest;
+use crate::review::plan::{ResourcePlan, Session};
 use crate::cloud::{CloudClient, CloudError, Listing, Priority};
 
 /// The status fields the exactly-once create keeps.
@@ -246,6 +248,10 @@ impl<K: TopLevel> Shape<K> for TopLevelShape {
 
     async fn observe(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
         observe_only(obj, ctx, draft).await
+    }
+
+    async fn plan(manifest: &Manifest, obj: K, live: Option<K>, session: &Session) -> ResourcePlan {
+        crate::review::shapes::top_level(manifest, obj, live, session).await
     }
 
     fn watches(controller: Controller<K>, wiring: &Wiring) -> Controller<K> {

@@ -1,0 +1,138 @@
+//! `plan` for each shape of kind, generic over the kinds of that shape: how a manifest's cloud
+//! object is found, and what applying it would do. The same trait functions the controllers use
+//! (list, key, ownership marker, `spec_of`), and the same comparison as observe-only.
+
+use serde_json::Value;
+
+use super::manifests::Manifest;
+use super::plan::{Action, ResourcePlan, Session};
+use crate::api::CockroachCluster;
+use crate::api::child::{ChildSpec, ChildStatusFields};
+use crate::controller::member::Member;
+use crate::controller::observe::{differences, spec_json};
+use crate::controller::top_level::{TopLevel, TopLevelStatus};
+
+/// Whether the resource only observes (`managementPolicy: Observe`).
+fn observing<K: serde::Serialize>(obj: &K) -> bool {
+    spec_json(obj).get("managementPolicy").and_then(Value::as_str) == Some("Observe")
+}
+
+fn not_in_cloud(manifest: &Manifest, noun: &str, which: &str) -> ResourcePlan {
+    ResourcePlan::new(manifest, Action::Refused, format!("managementPolicy is Observe and there is no cloud {noun} {which}; nothing would be created"))
+}
+
+/// A top-level kind: the object recorded in the live status, else the adoption field's, else one
+/// an earlier create of this resource made, else one with its name (which the operator refuses to
+/// take over unless adopted, and observe-only reports on).
+pub async fn top_level<K: TopLevel>(manifest: &Manifest, mut obj: K, live: Option<K>, session: &Session) -> ResourcePlan {
+    let noun = K::NOUN;
+    let observe = observing(&obj);
+    if let Some(live) = &live {
+        // The ownership marker carries the live resource's UID.
+        obj.meta_mut().uid = live.meta().uid.clone();
+    }
+    let recorded = live.as_ref().and_then(|l| l.status()).and_then(|s| s.cloud_id().map(str::to_string));
+    let cloud = match session.cloud_for(&manifest.namespace, obj.credentials_ref()).await {
+        Ok(cloud) => cloud,
+        Err(why) => return ResourcePlan::new(manifest, Action::Error, why),
+    };
+    let listed = match session.list_once(&K::kind(&()), "organisation", &cloud, || K::list(&cloud)).await {
+        Ok(listed) => listed,
+        Err(e) => return ResourcePlan::new(manifest, Action::Error, format!("listing {noun}s: {e}")),
+    };
+    let live_items: Vec<&K::Cloud> = listed.iter().filter(|item| !K::is_gone(item)).collect();
+    let by_id = |id: &str| live_items.iter().find(|item| K::id_of(item) == id).map(|item| (*item).clone());
+    let compare = |item: &K::Cloud, adopting: bool| {
+        let drift = differences(&spec_json(&obj), &K::spec_of(item));
+        let mut plan = ResourcePlan::compared(manifest, K::id_of(item), drift, observe);
+        if adopting && !observe {
+            plan.action = Action::Adopt;
+            plan.message = format!("existing cloud {noun} {} would be adopted{}", K::id_of(item), if plan.changes.is_empty() { String::new() } else { " and updated".into() });
+        }
+        plan
+    };
+    if let Some(id) = &recorded {
+        return match by_id(id) {
+            Some(item) => compare(&item, false),
+            None if observe => not_in_cloud(manifest, noun, &format!("with ID {id}")),
+            None => ResourcePlan::new(manifest, Action::Create, format!("cloud {noun} {id} no longer exists; it would be created again")),
+        };
+    }
+    if let Some(id) = obj.adopt_id() {
+        return match by_id(id) {
+            Some(item) => match obj.adoption_mismatch(&item) {
+                Some(why) => ResourcePlan::new(manifest, Action::Refused, format!("spec.adopt…Id: {why}")).with_id(id),
+                None => compare(&item, true),
+            },
+            None => ResourcePlan::new(manifest, Action::Refused, format!("no cloud {noun} {id} to adopt")),
+        };
+    }
+    if let Some(own) = live_items.iter().find(|item| obj.made_by_this(item, None)) {
+        return compare(own, false);
+    }
+    let name = obj.cloud_name();
+    let named: Vec<&&K::Cloud> = live_items.iter().filter(|item| obj.same_key(item) || (observe && K::name_of(item) == name)).collect();
+    match (named.as_slice(), observe) {
+        ([item], true) => compare(item, false),
+        ([], true) => not_in_cloud(manifest, noun, &format!("named {name:?}")),
+        (_, true) => ResourcePlan::new(manifest, Action::Refused, format!("several cloud {noun}s are named {name:?}; set the adopt field to the one to observe")),
+        ([], false) => ResourcePlan::new(manifest, Action::Create, format!("a cloud {noun} named {name:?} would be created")),
+        ([item, ..], false) => ResourcePlan::new(
+            manifest,
+            Action::Refused,
+            format!("a cloud {noun} named {name:?} already exists (id {}) and was not created by this resource; adopt it or choose another name", K::id_of(item)),
+        )
+        .with_id(K::id_of(item)),
+    }
+}
+
+/// A list member: its owner (the cluster, or a principal) from the live status, the spec's ID, or
+/// the CockroachCluster it names (live, or declared in the manifests and still to be created);
+/// then its key in the owner's list, read once for every member of that owner.
+pub async fn member<K: Member>(manifest: &Manifest, obj: K, live: Option<K>, session: &Session) -> ResourcePlan {
+    let noun = K::NOUN;
+    let observe = observing(&obj);
+    let status = live.as_ref().and_then(|l| l.status()).cloned();
+    let mut credentials = obj.spec().credentials_ref().cloned();
+    let mut owner = status.as_ref().and_then(|s| K::recorded_owner(s).map(str::to_string)).or_else(|| obj.spec_owner());
+    if owner.is_none()
+        && let Some(reference) = obj.spec().cluster_ref()
+    {
+        match session.live::<CockroachCluster>(&manifest.namespace, &reference.name).await {
+            Some(cluster) => {
+                credentials = credentials.or(cluster.spec.credentials_ref.clone());
+                owner = cluster.status.and_then(|s| s.cluster_id);
+            }
+            None if session.declares("CockroachCluster", &manifest.namespace, &reference.name) => {}
+            None => {
+                let message = format!("spec.clusterRef: CockroachCluster {} is neither live nor in the manifests; the {noun} would wait for it", reference.name);
+                return ResourcePlan::new(manifest, Action::Refused, message);
+            }
+        }
+    }
+    let key = status.as_ref().and_then(|s| s.common().cloud_name.clone()).map(Ok).unwrap_or_else(|| obj.desired_key());
+    let key = match key {
+        Ok(key) => key,
+        Err(err) => return ResourcePlan::new(manifest, Action::Refused, err.message),
+    };
+    let Some(owner) = owner else {
+        return match observe {
+            true => not_in_cloud(manifest, noun, &format!("{key:?}: its {} does not exist yet", K::OWNER_NOUN)),
+            false => ResourcePlan::new(manifest, Action::Create, format!("{noun} {key:?} would be created once its {} exists", K::OWNER_NOUN)),
+        };
+    };
+    let cloud = match session.cloud_for(&manifest.namespace, credentials.as_ref()).await {
+        Ok(cloud) => cloud,
+        Err(why) => return ResourcePlan::new(manifest, Action::Error, why),
+    };
+    let load = || async { K::list(&cloud, &owner).await.map(|listing| listing.items) };
+    let listed = match session.list_once(&K::kind(&()), &owner, &cloud, load).await {
+        Ok(listed) => listed,
+        Err(e) => return ResourcePlan::new(manifest, Action::Error, format!("listing {noun}s of {} {owner}: {e}", K::OWNER_NOUN)),
+    };
+    match K::find(&listed, &key) {
+        Some(item) => ResourcePlan::compared(manifest, &key, differences(&spec_json(&obj), &K::spec_of(item)), observe),
+        None if observe => not_in_cloud(manifest, noun, &format!("{key:?} in {} {owner}", K::OWNER_NOUN)),
+        None => ResourcePlan::new(manifest, Action::Create, format!("{noun} {key:?} would be created in {} {owner}", K::OWNER_NOUN)),
+    }
+}
