@@ -1,5 +1,5 @@
 //! `crdb-cloud-operator`: `run` (the operator), `crds` (print the CRD YAML), `simulator` (a local
-//! CockroachDB Cloud API for tests and demos), `plan` (what applying manifests would do).
+//! CockroachDB Cloud API for tests and demos), `plan` (what applying manifests would do), `export` (manifests of an existing organisation).
 
 use std::process::ExitCode;
 
@@ -25,6 +25,9 @@ enum Command {
     /// Print what applying manifests would make the operator do to the cloud, without writing
     /// anything. Exit code: 0 no change, 2 changes, 1 an error or a refusal.
     Plan(review::cli::PlanArgs),
+    /// Write manifests for an existing organisation (clusters with their contents, and with --all
+    /// every organisation-level object), adopting each object by ID.
+    Export(review::cli::ExportArgs),
 }
 
 /// Tokio's default is one worker per CPU. The operator waits on the network far more than it
@@ -80,6 +83,7 @@ async fn run(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Simulator(args) => simulator::cli::run(args).await.map_err(|e| e.to_string()),
+        Command::Export(args) => review::cli::export(args).await,
         Command::Plan(args) => {
             return match review::cli::plan(args).await {
                 Ok(code) => ExitCode::from(code),

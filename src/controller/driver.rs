@@ -19,6 +19,7 @@ use super::finalizer;
 use super::{observe, pause};
 use crate::api::common::{ManagementPolicy, Policies};
 use crate::review::manifests::Manifest;
+use crate::review::export::{ExportSession, Exported};
 use crate::review::plan::{ResourcePlan, Session};
 use super::reason::Reason;
 use super::reconciler::{Managed, Step, finish, release};
@@ -50,6 +51,12 @@ pub trait Shape<K: Managed>: Send + Sync + 'static {
     /// What applying `obj` (read from `manifest`; `live` is the resource as it exists in the
     /// cluster, if it does) would do, for `crdb-cloud-operator plan`. Reads only.
     fn plan(manifest: &Manifest, obj: K, live: Option<K>, session: &Session) -> impl Future<Output = ResourcePlan> + Send;
+
+    /// When this shape's kinds are exported: top-level objects (0) before the members of the
+    /// owners they export (1).
+    const EXPORT_PASS: u8;
+    /// Manifests of this kind's existing cloud objects (`crdb-cloud-operator export`).
+    fn export(session: &ExportSession) -> impl Future<Output = Result<Vec<Exported>, String>> + Send;
 
     /// Other watches that wake a resource of this shape, besides its own.
     fn watches(controller: Controller<K>, _wiring: &Wiring) -> Controller<K> {

@@ -36,6 +36,7 @@ use crate::api::child::{ChildSpec, ChildStatusFields};
 use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::review::manifests::Manifest;
+use crate::review::export::{ExportSession, Exported};
 use crate::review::plan::{ResourcePlan, Session};
 use crate::cloud::cache::{Cached, ListCache, ListKey};
 use crate::cloud::models::ClusterState;
@@ -156,6 +157,25 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
     /// fields the cloud shows. Observe-only compares it with the spec ([`observe`](super::observe)).
     fn spec_of(item: &Self::Cloud) -> serde_json::Value;
 
+    /// The kind of resource that owns this member's list, and the spec field naming the owner's
+    /// cloud ID, for `export` (a cluster's `clusterId`; a role grant's service account `userId`).
+    const OWNER_KIND: &'static str = "CockroachCluster";
+    const OWNER_FIELD: &'static str = "clusterId";
+    /// The spec `export` writes for a listed object: by default [`spec_of`](Member::spec_of),
+    /// which observing it then finds equal. A kind whose key is not in `spec_of` adds it.
+    fn export_spec(item: &Self::Cloud) -> serde_json::Value {
+        Self::spec_of(item)
+    }
+    /// A note for the person applying an exported resource (what the cloud cannot show).
+    fn export_note(_item: &Self::Cloud) -> Option<String> {
+        None
+    }
+    /// What observe-only reads besides the list: by default what [`inputs`](Member::inputs)
+    /// reads. A kind whose inputs are only for writing (the SQL user's password) reads nothing.
+    fn observe_inputs(&self, ctx: &Context, target: &Target, listed: &[Self::Cloud]) -> impl Future<Output = Result<Self::Inputs, ReconcileError>> + Send {
+        self.inputs(ctx, target, listed)
+    }
+
     /// Watches besides its own and its cluster's that wake a resource of this kind.
     fn watches(controller: Controller<Self>, _wiring: &Wiring) -> Controller<Self> {
         controller
@@ -214,6 +234,12 @@ impl<K: Member> Shape<K> for MemberShape {
 
     async fn plan(manifest: &Manifest, obj: K, live: Option<K>, session: &Session) -> ResourcePlan {
         crate::review::shapes::member(manifest, obj, live, session).await
+    }
+
+    const EXPORT_PASS: u8 = 1;
+
+    async fn export(session: &ExportSession) -> Result<Vec<Exported>, String> {
+        crate::review::shapes::export_member::<K>(session).await
     }
 
     /// A member waiting for its cluster proceeds as soon as the cluster changes (e.g. becomes
@@ -458,7 +484,7 @@ async fn observe_only<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) 
     };
     K::record_owner(draft, &target.cluster_id);
     let items = &listed.value.items;
-    let inputs = obj.inputs(ctx, &target, items).await?;
+    let inputs = obj.observe_inputs(ctx, &target, items).await?;
     let Some(item) = obj.observed(&inputs, items, &key, draft) else {
         let which = format!("{key:?} in {} {}", K::OWNER_NOUN, target.cluster_id);
         return Err(super::observe::missing(K::NOUN, &which));

@@ -16,6 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::context::Context;
 use crate::review::manifests::Manifest;
+use crate::review::export::{ExportSession, Exported};
 use crate::review::plan::{self, ResourcePlan, Session};
 use super::driver::{Kind, Shape, reconcile};
 use super::error::ReconcileError;
@@ -41,6 +42,10 @@ pub trait Registered: Send + Sync {
     fn controller(&self, ctx: Arc<Context>, wiring: Wiring, synced: SyncTracker) -> BoxFuture<'static, ()>;
     /// What applying a manifest of this kind would do (`crdb-cloud-operator plan`).
     fn plan<'a>(&'a self, manifest: &'a Manifest, session: &'a Session) -> BoxFuture<'a, ResourcePlan>;
+    /// When this kind is exported: 0 before 1 (owners before their members).
+    fn export_pass(&self) -> u8;
+    /// Manifests of this kind's existing cloud objects (`crdb-cloud-operator export`).
+    fn export<'a>(&'a self, session: &'a ExportSession) -> BoxFuture<'a, Result<Vec<Exported>, String>>;
 }
 
 struct Entry<K>(PhantomData<fn() -> K>);
@@ -78,6 +83,14 @@ impl<K: Kind + CustomResourceExt> Registered for Entry<K> {
             K::Shape::plan(manifest, obj, live, session).await
         }
         .boxed()
+    }
+
+    fn export_pass(&self) -> u8 {
+        K::Shape::EXPORT_PASS
+    }
+
+    fn export<'a>(&'a self, session: &'a ExportSession) -> BoxFuture<'a, Result<Vec<Exported>, String>> {
+        K::Shape::export(session).boxed()
     }
 
     fn crd_problem(&self, wiring: Wiring) -> BoxFuture<'static, Option<String>> {

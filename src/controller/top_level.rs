@@ -37,6 +37,7 @@ use super::status::apply_status;
 use crate::api::common::{CredentialsRef, DeletionPolicy, DriftEntry};
 use crate::cloud::cache::ListKey;
 use crate::review::manifests::Manifest;
+use crate::review::export::{ExportSession, Exported};
 use crate::review::plan::{ResourcePlan, Session};
 use crate::cloud::{CloudClient, CloudError, Listing, Priority};
 
@@ -216,6 +217,13 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// Observe-only compares it with the spec ([`observe`](super::observe)).
     fn spec_of(item: &Self::Cloud) -> serde_json::Value;
 
+    /// The spec field that adopts an existing object (`adoptClusterId`), which `export` sets.
+    const ADOPT_FIELD: &'static str;
+    /// The spec `export` writes for a listed object: by default [`spec_of`](TopLevel::spec_of).
+    fn export_spec(item: &Self::Cloud) -> serde_json::Value {
+        Self::spec_of(item)
+    }
+
     /// Observe-only's read of what hangs off the object (per-cluster settings): the differences
     /// from the spec, with what the cloud holds recorded in status. Nothing is written. Default:
     /// nothing hangs off it.
@@ -252,6 +260,12 @@ impl<K: TopLevel> Shape<K> for TopLevelShape {
 
     async fn plan(manifest: &Manifest, obj: K, live: Option<K>, session: &Session) -> ResourcePlan {
         crate::review::shapes::top_level(manifest, obj, live, session).await
+    }
+
+    const EXPORT_PASS: u8 = 0;
+
+    async fn export(session: &ExportSession) -> Result<Vec<Exported>, String> {
+        crate::review::shapes::export_top_level::<K>(session).await
     }
 
     fn watches(controller: Controller<K>, wiring: &Wiring) -> Controller<K> {
@@ -305,10 +319,10 @@ async fn find_to_observe<K: TopLevel>(obj: &K, ctx: &Context, cloud: &CloudClien
         (Some(a), Some(b)) => Err(ReconcileError::stalled(
             Reason::Conflict,
             format!(
-                "managementPolicy is Observe and several cloud {noun}s are named {name:?} ({}, {}, ...); set spec.adopt{}Id to the one to observe",
+                "managementPolicy is Observe and several cloud {noun}s are named {name:?} ({}, {}, ...); set spec.{} to the one to observe",
                 K::id_of(&a),
                 K::id_of(&b),
-                capitalised(noun)
+                K::ADOPT_FIELD
             ),
         )),
     }
@@ -394,14 +408,14 @@ async fn observe_or_create<K: TopLevel>(
 
     if let Some(id) = obj.adopt_id() {
         let item = K::get(cloud, id).await.map_err(|e| match e {
-            CloudError::NotFound(_) => ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adopt{}Id: no cloud {noun} {id}", capitalised(noun))),
+            CloudError::NotFound(_) => ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.{}: no cloud {noun} {id}", K::ADOPT_FIELD)),
             other => ReconcileError::cloud(&format!("reading the {noun} to adopt"), other),
         })?;
         if K::is_gone(&item) {
-            return Err(ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adopt{}Id: cloud {noun} {id} is deleted", capitalised(noun))));
+            return Err(ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.{}: cloud {noun} {id} is deleted", K::ADOPT_FIELD)));
         }
         if let Some(why) = obj.adoption_mismatch(&item) {
-            return Err(ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.adopt{}Id: {why}", capitalised(noun))));
+            return Err(ReconcileError::stalled(Reason::AdoptionFailed, format!("spec.{}: {why}", K::ADOPT_FIELD)));
         }
         ctx.event(obj, EventType::Normal, Reason::Adopted, "Adopt", format!("adopted existing cloud {noun} {id}")).await;
         return Ok(Some(item));
@@ -428,8 +442,8 @@ async fn observe_or_create<K: TopLevel>(
         return Err(ReconcileError::stalled(
             Reason::NameInUse,
             format!(
-                "a cloud {noun} named {name:?} already exists (id {id}) and was not created by this resource; set spec.adopt{}Id to {id} to manage it, or choose another {}",
-                capitalised(noun),
+                "a cloud {noun} named {name:?} already exists (id {id}) and was not created by this resource; set spec.{} to {id} to manage it, or choose another {}",
+                K::ADOPT_FIELD,
                 K::NAME_FIELD
             ),
         ));
@@ -499,12 +513,6 @@ fn definitely_not_performed(err: &CloudError) -> bool {
             | CloudError::PermissionDenied(_)
             | CloudError::RateLimited { .. }
     )
-}
-
-/// "cluster" -> "Cluster", for the spec's `adopt<Noun>Id` field.
-fn capitalised(noun: &str) -> String {
-    let mut chars = noun.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Lists the objects the key can see: the one an earlier create of this resource made
@@ -593,11 +601,6 @@ mod tests {
         Timestamp::from_second(seconds).unwrap()
     }
 
-    #[test]
-    fn the_adopt_field_is_named_after_the_kind() {
-        assert_eq!(capitalised("cluster"), "Cluster");
-        assert_eq!(capitalised(""), "");
-    }
 
     #[test]
     fn a_refused_spec_stands_for_its_generation_until_the_stalled_retry() {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
 
+use super::export::{self, ExportSession};
 use super::manifests;
 use super::plan::{self, ResourcePlan, Session};
 use crate::cloud::budget::{BudgetConfig, BudgetRegistry};
@@ -84,4 +85,50 @@ pub async fn plan(args: PlanArgs) -> Result<u8, String> {
         }
     }
     Ok(plan::exit_code(&plans))
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A cluster to export with everything in it (repeatable).
+    #[arg(long = "cluster", value_name = "ID")]
+    pub clusters: Vec<String>,
+    /// Export the whole organisation the key sees: every cluster with its contents, folders,
+    /// service accounts with their role grants, API keys and JWT issuers.
+    #[arg(long)]
+    pub all: bool,
+    /// Namespace written into every manifest (default: none, so `kubectl apply -n` decides).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Directory to write one file per resource into (default: one YAML stream on stdout).
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Write `managementPolicy: Manage` instead of `Observe`: applied, the operator takes the
+    /// objects over at once.
+    #[arg(long)]
+    pub manage: bool,
+    /// Base URL of the CockroachDB Cloud API.
+    #[arg(long, env = "CRDB_CLOUD_API_URL", default_value = crate::cloud::client::DEFAULT_BASE_URL)]
+    pub api_url: url::Url,
+}
+
+/// Runs `export` with the key in `COCKROACH_API_KEY`.
+pub async fn export(args: ExportArgs) -> Result<(), String> {
+    if args.clusters.is_empty() && !args.all {
+        return Err("name the clusters to export with --cluster ID, or export everything with --all".into());
+    }
+    let key = std::env::var(crate::operator::API_KEY_ENV).ok().filter(|k| !k.trim().is_empty()).ok_or("set COCKROACH_API_KEY to the API key to read the organisation with")?;
+    let clouds = CloudClients::new(ClientConfig { base_url: args.api_url.clone(), ..Default::default() }, BudgetRegistry::new(BudgetConfig::default()))
+        .map_err(|e| e.to_string())?;
+    let session = ExportSession::new(clouds.client(ApiKey::new(key.trim())), args.clusters, args.all, args.manage);
+    let mut kinds = registry::kinds();
+    // Owners first: members are exported for the owners exported before them.
+    kinds.sort_by_key(|k| k.export_pass());
+    let mut exported = Vec::new();
+    for kind in &kinds {
+        exported.extend(kind.export(&session).await?);
+    }
+    export::draw_references(&mut exported);
+    export::write(&exported, args.namespace.as_deref(), args.output_dir.as_deref())?;
+    eprintln!("exported {}", export::tally(&exported));
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! ([`shapes`]), so a kind added later gets it without code of its own.
 
 pub mod cli;
+pub mod export;
 pub mod manifests;
 pub mod plan;
 pub mod prune;

@@ -296,7 +296,7 @@ mod tests {
         let mut update = plan(Action::Update);
         update.changes = vec![FieldChange { field: "spec.sql".into(), before: Some("false".into()), after: Some("true".into()), change: None }];
         let text = render_text(&[update, plan(Action::NoChange)]);
-        assert!(text.contains("update    Database/orders"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("update ") && l.contains(" Database/orders ")), "{text}");
         assert!(text.contains("~ spec.sql: false -> true"), "{text}");
         assert!(text.contains("Plan: 1 no-change, 1 update."), "{text}");
     }

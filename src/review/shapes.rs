@@ -2,12 +2,16 @@
 //! object is found, and what applying it would do. The same trait functions the controllers use
 //! (list, key, ownership marker, `spec_of`), and the same comparison as observe-only.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
+use super::export::{ExportSession, Exported, kubernetes_name, pruned};
 use super::manifests::Manifest;
 use super::plan::{Action, ResourcePlan, Session};
 use crate::api::CockroachCluster;
 use crate::api::child::{ChildSpec, ChildStatusFields};
+use crate::cloud::CloudError;
 use crate::controller::member::Member;
 use crate::controller::observe::{differences, spec_json};
 use crate::controller::top_level::{TopLevel, TopLevelStatus};
@@ -135,4 +139,54 @@ pub async fn member<K: Member>(manifest: &Manifest, obj: K, live: Option<K>, ses
         None if observe => not_in_cloud(manifest, noun, &format!("{key:?} in {} {owner}", K::OWNER_NOUN)),
         None => ResourcePlan::new(manifest, Action::Create, format!("{noun} {key:?} would be created in {} {owner}", K::OWNER_NOUN)),
     }
+}
+
+/// Manifests of a top-level kind's objects: clusters named with `--cluster`, everything with
+/// `--all`; each adopts its object by ID.
+pub async fn export_top_level<K: TopLevel>(session: &ExportSession) -> Result<Vec<Exported>, String> {
+    let kind = K::kind(&()).to_string();
+    if !session.all && kind != "CockroachCluster" {
+        return Ok(Vec::new());
+    }
+    let items = K::list(&session.cloud).await.map_err(|e| format!("listing {}s: {e}", K::NOUN))?;
+    let mut taken = BTreeSet::new();
+    let mut exported = Vec::new();
+    for item in items.iter().filter(|item| !K::is_gone(item) && session.includes(&kind, K::id_of(item))) {
+        let mut spec = pruned(K::export_spec(item));
+        spec[K::ADOPT_FIELD] = Value::from(K::id_of(item));
+        spec["managementPolicy"] = Value::from(session.policy);
+        let name = kubernetes_name(K::name_of(item), &mut taken);
+        exported.push(Exported { kind: kind.clone(), name, cloud_id: K::id_of(item).to_string(), spec, note: None });
+    }
+    if kind == "CockroachCluster"
+        && let Some(missing) = session.clusters.iter().find(|id| !exported.iter().any(|e| &e.cloud_id == *id))
+    {
+        return Err(format!("--cluster {missing}: no such cluster for this API key"));
+    }
+    session.record(&kind, exported.iter().map(|e| e.cloud_id.clone()));
+    Ok(exported)
+}
+
+/// Manifests of a member kind's objects, for every exported owner. An owner that cannot hold
+/// such members (private endpoints on a plan without them) contributes none.
+pub async fn export_member<K: Member>(session: &ExportSession) -> Result<Vec<Exported>, String> {
+    let kind = K::kind(&()).to_string();
+    let mut taken = BTreeSet::new();
+    let mut exported = Vec::new();
+    for owner in session.owners(K::OWNER_KIND) {
+        let listing = match K::list(&session.cloud, &owner).await {
+            Ok(listing) => listing,
+            Err(CloudError::NotFound(_) | CloudError::FailedPrecondition(_) | CloudError::InvalidArgument(_)) => continue,
+            Err(e) => return Err(format!("listing {}s of {} {owner}: {e}", K::NOUN, K::OWNER_NOUN)),
+        };
+        for item in &listing.items {
+            let mut spec = pruned(K::export_spec(item));
+            spec[K::OWNER_FIELD] = Value::from(owner.as_str());
+            spec["managementPolicy"] = Value::from(session.policy);
+            let key = K::key_of(item);
+            let name = kubernetes_name(&key, &mut taken);
+            exported.push(Exported { kind: kind.clone(), name, cloud_id: key, spec, note: K::export_note(item) });
+        }
+    }
+    Ok(exported)
 }

@@ -140,6 +140,10 @@ impl Member for AllowlistEntry {
         serde_json::json!({"sql": item.sql, "ui": item.ui, "name": item.name})
     }
 
+    fn export_spec(item: &models::AllowlistEntry) -> serde_json::Value {
+        serde_json::json!({"cidr": Self::key_of(item), "sql": item.sql, "ui": item.ui, "name": item.name})
+    }
+
     /// The normalised CIDR (the cloud may spell an entry differently from the spec).
     fn key_of(item: &models::AllowlistEntry) -> String {
         let spelled = format!("{}/{}", item.cidr_ip, item.cidr_mask);

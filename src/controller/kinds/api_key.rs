@@ -254,6 +254,7 @@ impl TopLevel for APIKey {
     type Change = UpdateApiKeySpecification;
     const NOUN: &'static str = "apiKey";
     const SHARED_LIST: bool = true;
+    const ADOPT_FIELD: &'static str = "adoptApiKeyId";
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()

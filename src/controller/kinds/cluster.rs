@@ -54,6 +54,7 @@ impl TopLevel for CockroachCluster {
     type Cloud = Cluster;
     type Change = ClusterChanges;
     const NOUN: &'static str = "cluster";
+    const ADOPT_FIELD: &'static str = "adoptClusterId";
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()
@@ -194,6 +195,22 @@ impl TopLevel for CockroachCluster {
     /// The setting blocks, once the cluster itself matches the spec.
     fn spec_of(cluster: &Cluster) -> serde_json::Value {
         cluster_plan::spec_of(cluster)
+    }
+
+    /// Without another operator's ownership label, at the top without a parent, and without the
+    /// version of a BASIC cluster (the cloud manages it; the spec may not name it).
+    fn export_spec(cluster: &Cluster) -> serde_json::Value {
+        let mut spec = cluster_plan::spec_of(cluster);
+        if cluster.plan == crate::cloud::models::Plan::Basic {
+            spec["cockroachVersion"] = serde_json::Value::Null;
+        }
+        if let Some(labels) = spec.get_mut("labels").and_then(serde_json::Value::as_object_mut) {
+            labels.remove(OWNER_LABEL);
+        }
+        if spec["parentId"] == "root" {
+            spec["parentId"] = serde_json::Value::Null;
+        }
+        spec
     }
 
     async fn observe_parts(&self, ctx: &Context, cloud: &CloudClient, cluster: &Cluster, status: &mut CockroachClusterStatus) -> Result<Vec<DriftEntry>, ReconcileError> {

@@ -115,6 +115,7 @@ impl TopLevel for Folder {
     type Change = UpdateFolderSpec;
     const NOUN: &'static str = "folder";
     const SHARED_LIST: bool = true;
+    const ADOPT_FIELD: &'static str = "adoptFolderId";
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()
@@ -132,6 +133,12 @@ impl TopLevel for Folder {
     /// The parent as an ID (`root` at the top); a `parentRef` is compared once resolved to it.
     fn spec_of(item: &FolderResource) -> serde_json::Value {
         serde_json::json!({"name": item.name, "parentId": item.parent_id, "labels": item.labels})
+    }
+
+    /// At the top without a parent.
+    fn export_spec(item: &FolderResource) -> serde_json::Value {
+        let parent = (item.parent_id != "root").then(|| item.parent_id.clone());
+        serde_json::json!({"name": item.name, "parentId": parent, "labels": item.labels})
     }
 
     fn id_of(item: &FolderResource) -> &str {

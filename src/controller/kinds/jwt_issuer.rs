@@ -146,6 +146,7 @@ impl TopLevel for JWTIssuer {
     const NOUN: &'static str = "JWTIssuer";
     const SHARED_LIST: bool = true;
     const NAME_FIELD: &'static str = "spec.issuerUrl";
+    const ADOPT_FIELD: &'static str = "adoptJWTIssuerId";
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()

@@ -145,6 +145,23 @@ impl Member for RoleGrant {
         serde_json::json!({"role": item.name})
     }
 
+    const OWNER_KIND: &'static str = "ServiceAccount";
+    const OWNER_FIELD: &'static str = "userId";
+
+    fn export_spec(item: &BuiltInRole) -> serde_json::Value {
+        let id = item.resource.id.clone();
+        let scope = match item.resource.resource_type {
+            ResourceType::Organization => serde_json::json!({"organization": true}),
+            ResourceType::Folder => serde_json::json!({"folderId": id}),
+            _ => serde_json::json!({"clusterId": id}),
+        };
+        serde_json::json!({"role": item.name, "scope": scope})
+    }
+
+    fn spec_owner(&self) -> Option<String> {
+        self.spec.user_id.clone()
+    }
+
     fn key_of(item: &BuiltInRole) -> String {
         item.key()
     }

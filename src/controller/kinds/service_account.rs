@@ -84,6 +84,7 @@ impl TopLevel for ServiceAccount {
     type Change = UpdateServiceAccountSpecification;
     const NOUN: &'static str = "serviceAccount";
     const SHARED_LIST: bool = true;
+    const ADOPT_FIELD: &'static str = "adoptServiceAccountId";
 
     fn credentials_ref(&self) -> Option<&CredentialsRef> {
         self.spec.credentials_ref.as_ref()

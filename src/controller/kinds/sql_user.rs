@@ -249,6 +249,12 @@ impl SQLUser {
     }
 }
 
+/// The Secret an exported SQL user's `passwordSecretRef` names.
+fn exported_password_secret(user: &str) -> String {
+    let name: String = user.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    format!("{}-password", name.trim_matches('-'))
+}
+
 impl Member for SQLUser {
     type Cloud = models::SqlUser;
     type Inputs = SqlUserInputs;
@@ -262,6 +268,23 @@ impl Member for SQLUser {
     /// Only the name: the cloud never shows a password.
     fn spec_of(item: &models::SqlUser) -> serde_json::Value {
         serde_json::json!({"name": item.name})
+    }
+
+    /// The password is a Secret to create: the cloud never shows one.
+    fn export_spec(item: &models::SqlUser) -> serde_json::Value {
+        serde_json::json!({"name": item.name, "passwordSecretRef": {"name": exported_password_secret(&item.name), "key": "password"}})
+    }
+
+    fn export_note(item: &models::SqlUser) -> Option<String> {
+        Some(format!(
+            "the cloud never shows a SQL user's password: before setting managementPolicy: Manage, create the Secret {} with the password under the key `password` (Manage sets the user's password to it)",
+            exported_password_secret(&item.name)
+        ))
+    }
+
+    /// Observing reads no password: it is only ever written.
+    async fn observe_inputs(&self, _ctx: &Context, _target: &Target, _listed: &[models::SqlUser]) -> Result<SqlUserInputs, ReconcileError> {
+        Ok(SqlUserInputs { password: String::new(), fingerprint: String::new(), password_recorded: true })
     }
 
     fn key_of(item: &models::SqlUser) -> String {
