@@ -1,6 +1,6 @@
 //! What every `/api/v1` request goes through before and after its handler: authentication,
-//! the rate limit, the roles of a key created through the API, injected faults, then the request log and stats (and the log alone for the
-//! site-root routes outside the API).
+//! the rate limit, the roles of a key created through the API, injected faults, then the request
+//! log and stats (and the log alone for the site-root routes outside the API).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,8 +53,13 @@ async fn authorize(sim: &Sim, org_id: &str, key_id: &str, operation: Operation, 
     let mut store = sim.store();
     let org = store.org(org_id, chrono::Utc::now())?;
     // Deleting a key or its account revokes the key (accounts.rs), so a key that authenticated has
-    // its record; without one there is no principal to judge.
-    let Some(principal) = org.accounts.api_keys.get(key_id).map(|key| key.service_account_id.clone()) else { return Ok(()) };
+    // its record; should one ever lack it, the key is refused rather than let through unjudged.
+    let principal = org
+        .accounts
+        .api_keys
+        .get(key_id)
+        .map(|key| key.service_account_id.clone())
+        .ok_or_else(|| ApiError::unauthenticated("the API key's service account no longer exists"))?;
     let request = permissions::Request { cluster_id: cluster_id.as_deref(), folder_id: folder_id.as_deref(), parent_id: parent_id.as_deref() };
     permissions::check(org, &principal, operation, &request)
 }
