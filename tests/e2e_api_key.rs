@@ -1,12 +1,13 @@
 //! APIKey end to end: a real kube-apiserver (with the garbage collector), kubectl, the real
 //! operator binary (trusting the test namespace with organisation-level kinds) and the Cloud API
-//! simulator, where a created key authenticates like any other.
+//! simulator, where a created key authenticates like any other and may do what its service
+//! account's roles allow.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crdb_cloud::models::{CreateApiKeyRequest, CreateServiceAccountRequest, UpdateApiKeySpecification};
+use crdb_cloud::models::{BuiltInRole, CreateApiKeyRequest, CreateServiceAccountRequest, OrganizationUserRole, ResourceType, RoleResource, UpdateApiKeySpecification};
 use crdb_cloud::{ApiKey, BudgetRegistry, ClientConfig, CloudClient, CloudClients, CloudError};
 use crdb_cloud_operator::api::{APIKey, CockroachCluster, ServiceAccount};
 use k8s_openapi::api::core::v1::Secret;
@@ -83,7 +84,10 @@ async fn create_use_as_credentials_rename_drift_delete_and_retain() {
     let value = secret_value(&env, "robot-key-api-key").await.unwrap();
     client_with(&env, &value).get_organization().await.expect("the key in the Secret authenticates");
 
-    // ... and is the credentialsRef of a cluster.
+    // ... and, once its account may create clusters, is the credentialsRef of a cluster.
+    let organization = cloud.get_organization().await.unwrap().id;
+    let creator = BuiltInRole { name: OrganizationUserRole::ClusterAdmin, resource: RoleResource { resource_type: ResourceType::Organization, id: Some(organization) } };
+    cloud.add_user_to_role(&account, &creator).await.unwrap();
     let cluster = serverless_cluster("robot-db").replace("spec:\n", "spec:\n  credentialsRef: {name: robot-key-api-key}\n");
     env.apply(&cluster).await;
     wait_for(&env.api::<CockroachCluster>(), "robot-db", Duration::from_secs(60), "Ready", is_ready).await;

@@ -1,14 +1,16 @@
 //! Crash consistency: seeded, reproducible randomised trials in which clusters, SQL users (with
-//! generated and referenced passwords), databases, allowlist entries, folders, JWT issuers and egress rules (on an
-//! ADVANCED cluster of their own) are created, updated,
+//! generated and referenced passwords), databases, allowlist entries, folders, service accounts,
+//! API keys, role grants, JWT issuers and egress rules (on an ADVANCED cluster of their own) are
+//! created, updated,
 //! rotated, renamed and deleted while the operator is killed with SIGKILL at random points (seeded
 //! delays) and restarted, again and again. After each trial's operations the operator runs
 //! undisturbed and everything must converge; then the trial deletes everything.
 //!
 //! Checked after every trial, from the simulator's state (the cloud) and the API server:
-//! - no duplicate cloud objects (no two live clusters with the same name);
-//! - no orphans (a live cloud cluster, SQL user, database or allowlist entry that no resource
-//!   accounts for; every resource uses the default Delete policy), neither after convergence nor
+//! - no duplicate cloud objects (no two live clusters with the same name, no grant listed twice in
+//!   a service account's roles);
+//! - no orphans (a live cloud cluster, SQL user, database, allowlist entry or role of a service
+//!   account that no resource accounts for; every resource uses the default Delete policy), neither after convergence nor
 //!   after the final deletion;
 //! - nothing stuck (every resource Ready at its current generation, every deleted one gone);
 //! - the cloud matches the specs (labels, vCPUs, database names, allowlist flags, and every SQL
@@ -23,7 +25,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, PrivateEndpointConnection, PrivateEndpointTrustedOwner, SQLUser, ServiceAccount};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, EgressRule, Folder, JWTIssuer, PrivateEndpointConnection, PrivateEndpointTrustedOwner, RoleGrant, SQLUser, ServiceAccount};
+use crdb_cloud::models::{BuiltInRole, OrganizationUserRole, ResourceType, RoleResource};
 use crdb_cloud_operator::controller::registry;
 use crdb_cloud_simulator::{self as simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::Secret;
@@ -95,6 +98,15 @@ struct LinkModel {
     endpoint: String,
 }
 
+/// A role of a service account of the mix, on a folder of the mix or on the organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GrantModel {
+    account: String,
+    role: &'static str,
+    /// A Folder resource; `None`: the organisation.
+    folder: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct Model {
     clusters: BTreeMap<String, ClusterModel>,
@@ -115,6 +127,8 @@ struct Model {
     owners: BTreeMap<String, LinkModel>,
     /// JWT issuers (organisation-level, beside the clusters): name -> audience.
     issuers: BTreeMap<String, String>,
+    /// Role grants: distinct (account, role, scope) each, so no two resources share a cloud grant.
+    grants: BTreeMap<String, GrantModel>,
     /// (kind, name) of every deleted resource.
     deleted: Vec<(&'static str, String)>,
     next: u32,
@@ -240,7 +254,10 @@ impl Trial {
 
     /// One seeded random operation.
     async fn step(&mut self) {
-        let roll = self.rng.random_range(0..165);
+        let roll = self.rng.random_range(0..190);
+        if (165..190).contains(&roll) {
+            return self.grant_step().await;
+        }
         if (135..145).contains(&roll) {
             return self.issuer_step().await;
         }
@@ -407,8 +424,10 @@ impl Trial {
                 self.actions.push("rename-folder");
             }
             (_, Some(name)) => {
-                kubectl(&["delete", "-n", self.ns(), "--wait=false", &format!("{}/{name}", plural("folder"))], None).await.ok();
-                self.forget("folder", &name);
+                // With the grants held on it, in one `kubectl delete`.
+                let grants: Vec<String> = self.model.grants.iter().filter(|(_, g)| g.folder.as_deref() == Some(name.as_str())).map(|(n, _)| n.clone()).collect();
+                let doomed: Vec<(&'static str, String)> = std::iter::once(("folder", name)).chain(grants.into_iter().map(|g| ("rolegrant", g))).collect();
+                self.delete_all(&doomed).await;
                 self.actions.push("delete-folder");
             }
             _ => {}
@@ -503,28 +522,68 @@ impl Trial {
                 self.actions.push("rotate-api-key");
             }
             (_, Some(account)) => {
-                // A key alone, or an account with its keys in one `kubectl delete`.
+                // A key alone, or an account with its keys and grants in one `kubectl delete`.
                 let key = pick(&self.model.keys, &mut self.rng).map(|(n, _)| n.clone()).filter(|_| self.rng.random_bool(0.5));
                 let doomed: Vec<(&'static str, String)> = match key {
                     Some(key) => vec![("apikey", key)],
                     None => std::iter::once(("serviceaccount", account.clone()))
                         .chain(self.model.keys.iter().filter(|(_, a)| **a == account).map(|(k, _)| ("apikey", k.clone())))
+                        .chain(self.model.grants.iter().filter(|(_, g)| g.account == account).map(|(n, _)| ("rolegrant", n.clone())))
                         .collect(),
                 };
-                let mut args = vec!["delete".to_string(), "-n".into(), self.ns().to_string(), "--wait=false".into()];
-                args.extend(doomed.iter().map(|(kind, n)| format!("{}/{n}", plural(kind))));
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                kubectl(&args, None).await.ok();
-                for (kind, n) in doomed {
-                    self.forget(kind, &n);
-                }
+                self.delete_all(&doomed).await;
                 self.actions.push("delete-org-object");
             }
         }
     }
 
+    /// Deletes resources of several kinds in one `kubectl delete` and forgets them.
+    async fn delete_all(&mut self, doomed: &[(&'static str, String)]) {
+        let mut args = vec!["delete".to_string(), "-n".into(), self.ns().to_string(), "--wait=false".into()];
+        args.extend(doomed.iter().map(|(kind, n)| format!("{}/{n}", plural(kind))));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        kubectl(&args, None).await.ok();
+        for (kind, n) in doomed {
+            self.forget(kind, n);
+        }
+    }
+
+    /// A role granted to a service account of the mix, on one of its folders or on the
+    /// organisation; or a grant deleted (revoked).
+    async fn grant_step(&mut self) {
+        let picked = pick(&self.model.grants, &mut self.rng).map(|(n, _)| n.clone());
+        if let Some(name) = picked.filter(|_| self.rng.random_bool(0.4)) {
+            kubectl(&["delete", "-n", self.ns(), "--wait=false", &format!("{}/{name}", plural("rolegrant"))], None).await.ok();
+            self.forget("rolegrant", &name);
+            self.actions.push("delete-grant");
+            return;
+        }
+        if self.model.accounts.is_empty() {
+            // A grant needs an account: declared together, the grant waits for it.
+            self.org_step(100).await;
+        }
+        let Some(account) = pick(&self.model.accounts, &mut self.rng).map(|(n, _)| n.clone()) else { return };
+        let folder = pick(&self.model.folders, &mut self.rng).map(|(n, _)| n.clone()).filter(|_| self.rng.random_bool(0.6));
+        let roles: &[&'static str] = match folder {
+            Some(_) => &["CLUSTER_ADMIN", "CLUSTER_CREATOR", "FOLDER_ADMIN", "CLUSTER_DEVELOPER"],
+            None => &["CLUSTER_ADMIN", "CLUSTER_CREATOR", "METRICS_VIEWER", "ORG_MEMBER"],
+        };
+        let grant = GrantModel { account, role: roles[self.rng.random_range(0..roles.len())], folder };
+        if self.model.grants.values().any(|g| *g == grant) {
+            return;
+        }
+        let name = self.model.fresh("grant-");
+        let scope = grant.folder.as_ref().map_or_else(|| "{organization: true}".to_string(), |f| format!("{{folderRef: {{name: {f}}}}}"));
+        self.apply(&org_level("RoleGrant", &name, &format!("  serviceAccountRef: {{name: {}}}\n  role: {}\n  scope: {scope}\n", grant.account, grant.role))).await;
+        self.model.grants.insert(name, grant);
+        self.actions.push("add-grant");
+    }
+
     fn forget(&mut self, kind: &'static str, name: &str) {
         match kind {
+            "rolegrant" => {
+                self.model.grants.remove(name);
+            }
             "serviceaccount" => {
                 self.model.accounts.remove(name);
             }
@@ -578,6 +637,7 @@ impl Trial {
             ("privateendpointconnection", serde_json::to_value(self.api::<PrivateEndpointConnection>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("privateendpointtrustedowner", serde_json::to_value(self.api::<PrivateEndpointTrustedOwner>().list(&Default::default()).await.unwrap().items).unwrap()),
             ("apikey", serde_json::to_value(self.api::<APIKey>().list(&Default::default()).await.unwrap().items).unwrap()),
+            ("rolegrant", serde_json::to_value(self.api::<RoleGrant>().list(&Default::default()).await.unwrap().items).unwrap()),
         ];
         let find = |kind: &str, name: &str| -> Option<Value> {
             lists.iter().find(|(k, _)| *k == kind)?.1.as_array()?.iter().find(|o| o["metadata"]["name"] == name).cloned()
@@ -598,6 +658,7 @@ impl Trial {
             .chain(self.model.connections.keys().map(|n| ("privateendpointconnection", n)))
             .chain(self.model.owners.keys().map(|n| ("privateendpointtrustedowner", n)))
             .chain(self.model.keys.keys().map(|n| ("apikey", n)))
+            .chain(self.model.grants.keys().map(|n| ("rolegrant", n)))
             .collect();
         for (kind, name) in expected {
             let obj = find(kind, name);
@@ -660,6 +721,7 @@ impl Trial {
         self.audit_org(&mut audit).await;
         self.audit_folders(&mut audit).await;
         self.audit_issuers(&mut audit).await;
+        self.audit_grants(&mut audit).await;
         let clusters = self.api::<CockroachCluster>();
         for (name, expected) in &self.model.clusters {
             let Some(records) = by_name.get(name) else {
@@ -887,6 +949,64 @@ impl Trial {
     }
 }
 
+impl Trial {
+    /// Role grants: every role a service account of the cloud holds is one of the model's grants
+    /// (none twice, none of a deleted grant), every grant of the model is held, and each resource
+    /// records its account as the principal.
+    async fn audit_grants(&self, audit: &mut Audit) {
+        let cloud = self.admin.cloud();
+        let organization = cloud.get_organization().await.unwrap().id;
+        let folder_ids: BTreeMap<String, String> = self
+            .api::<Folder>()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|f| Some((f.metadata.name.clone()?, f.status?.folder_id?)))
+            .collect();
+        // The model's grants as the cloud names them: (account name, TYPE/ID/ROLE) -> resource.
+        let mut wanted: BTreeMap<(String, String), String> = BTreeMap::new();
+        for (name, grant) in &self.model.grants {
+            let resource = match &grant.folder {
+                Some(folder) => format!("FOLDER/{}", folder_ids.get(folder).map_or("?", String::as_str)),
+                None => format!("ORGANIZATION/{organization}"),
+            };
+            wanted.insert((grant.account.clone(), format!("{resource}/{}", grant.role)), name.clone());
+        }
+        let mut held = BTreeSet::new();
+        for account in cloud.list_service_accounts().await.unwrap().items {
+            let roles = cloud.get_roles_for_user(&account.id).await.map(|r| r.roles).unwrap_or_default();
+            let mut seen = BTreeSet::new();
+            for role in roles {
+                let key = (account.name.clone(), role.key());
+                if !seen.insert(key.clone()) {
+                    audit.duplicates += 1;
+                    audit.problems.push(format!("service account {} holds {} twice", account.name, key.1));
+                    continue;
+                }
+                match wanted.get(&key) {
+                    Some(name) => {
+                        held.insert(name.clone());
+                        let cr = self.api::<RoleGrant>().get(name).await.unwrap();
+                        let principal = cr.status.as_ref().and_then(|s| s.principal_id.clone());
+                        if principal.as_deref() != Some(account.id.as_str()) {
+                            audit.problems.push(format!("role grant {name}: status names principal {principal:?}, the cloud account is {}", account.id));
+                        }
+                    }
+                    None => {
+                        audit.orphans += 1;
+                        audit.problems.push(format!("orphan role: service account {} holds {}", account.name, key.1));
+                    }
+                }
+            }
+        }
+        for name in self.model.grants.keys().filter(|n| !held.contains(*n)) {
+            audit.problems.push(format!("role grant {name} missing in the cloud"));
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Audit {
     duplicates: usize,
@@ -955,6 +1075,20 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
         }
         trial.admin.cloud().delete_sql_user(&id, "intruder").await.unwrap();
     }
+    // ... and a role granted behind the operator's back (no grant of the mix is BILLING_VIEWER).
+    if outcome.problems.is_empty()
+        && let Some(account) = trial.admin.cloud().list_service_accounts().await.unwrap().items.into_iter().next()
+    {
+        let cloud = trial.admin.cloud();
+        let organization = cloud.get_organization().await.unwrap().id;
+        let role = BuiltInRole { name: OrganizationUserRole::BillingViewer, resource: RoleResource { resource_type: ResourceType::Organization, id: Some(organization) } };
+        cloud.add_user_to_role(&account.id, &role).await.unwrap();
+        let control = trial.audit().await;
+        if control.orphans != 1 || !control.problems.iter().any(|p| p.contains("BILLING_VIEWER")) {
+            outcome.problems.push(format!("the audit missed an orphan role: {control:?}"));
+        }
+        cloud.remove_user_from_role(&account.id, &role).await.unwrap();
+    }
 
     // Teardown, with one more crash for half of the seeds: everything goes, in the cloud too.
     let clusters_left = trial.model.clusters.len();
@@ -982,8 +1116,14 @@ async fn run_trial(number: u64, seed: u64) -> Outcome {
     for name in folders {
         trial.forget("folder", &name);
     }
-    let org: Vec<(&'static str, String)> =
-        trial.model.accounts.keys().map(|n| ("serviceaccount", n.clone())).chain(trial.model.keys.keys().map(|n| ("apikey", n.clone()))).collect();
+    let org: Vec<(&'static str, String)> = trial
+        .model
+        .accounts
+        .keys()
+        .map(|n| ("serviceaccount", n.clone()))
+        .chain(trial.model.keys.keys().map(|n| ("apikey", n.clone())))
+        .chain(trial.model.grants.keys().map(|n| ("rolegrant", n.clone())))
+        .collect();
     for (kind, n) in org {
         trial.forget(kind, &n);
     }

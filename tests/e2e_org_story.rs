@@ -2,8 +2,10 @@
 //! the Cloud API simulator): a platform team's admin namespace declares a Folder, a ServiceAccount
 //! with a RoleGrant on that folder, and an APIKey of that account. A team namespace, trusted with no
 //! organisation-level kind, runs on that key (its Secret handed over, as a secret-sync tool would)
-//! and creates a cluster in the folder with a SQL user, a database and an allowlist entry. A
-//! RoleGrant declared in the team namespace is refused and sends nothing.
+//! and creates a cluster in the folder with a SQL user, a database and an allowlist entry. The key's
+//! role is on the folder only: a cluster it declares outside the folder is refused by the cloud
+//! (Stalled with the cloud's message, one create sent). A RoleGrant declared in the team namespace
+//! is refused and sends nothing.
 //!
 //! Each namespace has its own operator here (each watches one namespace); both trust only the admin
 //! namespace with organisation-level kinds, as `--org-namespaces` would configure a single one.
@@ -93,6 +95,22 @@ async fn a_team_runs_on_a_key_its_admins_declared_in_their_folder_and_cannot_gra
     wait_for(&team.api::<AllowlistEntry>(), "payments-office", TIMEOUT, "Ready", is_ready).await;
     let held = admin.admin.cluster(&cluster_id).await.unwrap();
     assert_eq!(held.cluster.parent_id.as_deref(), Some(folder_id.as_str()), "the cluster is in the admins' folder");
+
+    // The key's role is on the folder only: a cluster outside it (no parent) is refused by the
+    // cloud. The cluster is Stalled with the cloud's permission message, and the refused create is
+    // not sent again and again.
+    let creates_before = admin.admin.count(Operation::CreateCluster).await;
+    let stray = serverless_cluster("payments-stray").replace("  labels:\n", "  credentialsRef:\n    name: cloud-key\n  labels:\n");
+    kubectl(&["apply", "-n", team.name(), "-f", "-"], Some(&stray)).await.ok();
+    let stalled = wait_for(&team.api::<CockroachCluster>(), "payments-stray", TIMEOUT, "Stalled", |c| is_stalled_with(c, "PermissionDenied")).await;
+    let (_, _, message) = condition(&stalled, "Stalled").unwrap();
+    assert!(message.contains("CLUSTER_ADMIN or CLUSTER_CREATOR on the organization") && message.contains(&account_id), "{message}");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let refused_creates = admin.admin.requests_of(Operation::CreateCluster).await.into_iter().skip(creates_before).collect::<Vec<_>>();
+    assert_eq!(refused_creates.iter().map(|r| r.status).collect::<Vec<_>>(), [403], "one refused create, no loop: {refused_creates:?}");
+    assert!(admin.admin.clusters().await.iter().all(|c| c.cluster.name != "payments-stray"), "nothing was created outside the folder");
+    let still = wait_for(&team.api::<CockroachCluster>(), "payments-db", TIMEOUT, "Ready", is_ready).await;
+    assert!(is_ready(&still), "the cluster in the folder stays Ready");
 
     // The team cannot grant itself a role: Stalled, no finalizer, nothing sent.
     let grants_before = admin.admin.count(Operation::AddUserToRole).await;

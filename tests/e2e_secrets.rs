@@ -20,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, SQLUser};
+use crdb_cloud_operator::api::{APIKey, AllowlistEntry, CockroachCluster, Database, RoleGrant, SQLUser};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -260,10 +260,12 @@ async fn no_api_key_or_password_appears_in_logs_events_status_metrics_or_the_req
     assert_eq!(admin.datadog_api_key(&alpha).await.as_deref(), Some(DATADOG_FIRST), "the Datadog key reached the cloud");
     wait_for(&clusters, "beta-db", TIMEOUT, "log export Synced", |c| condition(c, "LogExportSynced").is_some_and(|(s, _, _)| s == "True")).await;
     assert_eq!(admin.azure_shared_key(&beta).await.as_deref(), Some(AZURE_FIRST), "the Azure shared key reached the cloud");
-    // An API key of a service account, written into a Secret that a cluster then uses.
+    // An API key of a service account allowed to create clusters, written into a Secret that a
+    // cluster then uses.
     let keys: Api<APIKey> = ns.api();
-    let org = "---\napiVersion: crdbcloud.io/v1alpha1\nkind: ServiceAccount\nmetadata:\n  name: sweeper\nspec:\n  description: secret sweep\n---\napiVersion: crdbcloud.io/v1alpha1\nkind: APIKey\nmetadata:\n  name: sweeper-key\nspec:\n  serviceAccountRef: {name: sweeper}\n  rotationGracePeriodSeconds: 2\n";
+    let org = "---\napiVersion: crdbcloud.io/v1alpha1\nkind: ServiceAccount\nmetadata:\n  name: sweeper\nspec:\n  description: secret sweep\n---\napiVersion: crdbcloud.io/v1alpha1\nkind: RoleGrant\nmetadata:\n  name: sweeper-clusters\nspec:\n  serviceAccountRef: {name: sweeper}\n  role: CLUSTER_ADMIN\n  scope: {organization: true}\n---\napiVersion: crdbcloud.io/v1alpha1\nkind: APIKey\nmetadata:\n  name: sweeper-key\nspec:\n  serviceAccountRef: {name: sweeper}\n  rotationGracePeriodSeconds: 2\n";
     apply(&ns_name, org).await;
+    wait_for(&ns.api::<RoleGrant>(), "sweeper-clusters", TIMEOUT, "Ready", is_ready).await;
     let first_key_id = wait_for(&keys, "sweeper-key", TIMEOUT, "Ready", is_ready).await.status.unwrap().api_key_id.unwrap();
     let issued_first = secret_text(&secrets.get("sweeper-key-api-key").await.unwrap(), "apiKey");
     apply(&ns_name, &cluster("delta-db", Some("sweeper-key-api-key"))).await;

@@ -1347,3 +1347,84 @@ async fn private_endpoints_follow_the_description_and_the_providers_rules() {
     assert_eq!(s.delete(&one).await.ok()["trusted_owner"], owner);
     s.get(&one).await.error(404, 5);
 }
+
+/// A service account with `grants` (role, resource type, resource ID) and an API key of it;
+/// returns the key's secret.
+async fn restricted_key(s: &Sim, name: &str, grants: &[(&str, &str, &str)]) -> (String, String) {
+    let account = s.post("/api/v1/service-accounts", json!({"name": name, "description": "", "roles": []})).await.ok();
+    let account_id = account["id"].as_str().unwrap().to_string();
+    for (role, resource_type, resource_id) in grants {
+        s.post(&format!("/api/v1/roles/{account_id}/{resource_type}/{resource_id}/{role}"), json!({})).await.ok();
+    }
+    let created = s.post("/api/v1/api-keys", json!({"name": format!("{name}-key"), "service_account_id": account_id})).await.ok();
+    (account_id, created["secret"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn a_key_of_a_service_account_may_do_what_its_roles_allow_where_they_are_held() {
+    let s = Sim::start(config()).await;
+    let team = s.post("/api/v1/folders", json!({"name": "team"})).await.ok()["resource_id"].as_str().unwrap().to_string();
+    let prod = s.post("/api/v1/folders", json!({"name": "prod", "parent_id": team})).await.ok()["resource_id"].as_str().unwrap().to_string();
+    let outside = s.ready_cluster("outside-db").await;
+    let (account_id, key) = restricted_key(&s, "deployer", &[("CLUSTER_ADMIN", "FOLDER", &team)]).await;
+    let as_key = |method: Method, path: String, body: Option<Value>| {
+        let key = key.clone();
+        let s = &s;
+        async move { s.call(Some(&key), method, &path, body).await }
+    };
+
+    // Allowed: a cluster in a folder below the grant, and everything in it.
+    let mut body = serverless_body("team-db");
+    body["spec"]["parent_id"] = json!(prod);
+    let created = as_key(Method::POST, "/api/v1/clusters".into(), Some(body)).await.ok();
+    let id = created["id"].as_str().unwrap().to_string();
+    s.wait_for(&id, |c| c["state"] == "CREATED").await;
+    as_key(Method::POST, format!("/api/v1/clusters/{id}/sql-users"), Some(json!({"name": "app", "password": "Secret-pass-123"}))).await.ok();
+    as_key(Method::POST, format!("/api/v1/clusters/{id}/databases"), Some(json!({"name": "payments"}))).await.ok();
+    as_key(Method::POST, format!("/api/v1/clusters/{id}/networking/allowlist"), Some(json!({"cidr_ip": "198.51.100.0", "cidr_mask": 24, "ui": false, "sql": true}))).await.ok();
+
+    // Refused, with the service's error shape: a cluster at the root, a write to a cluster
+    // outside the folder, moving its own cluster out, and organisation writes.
+    let at_root = as_key(Method::POST, "/api/v1/clusters".into(), Some(serverless_body("stray-db"))).await;
+    at_root.error(403, 7);
+    assert!(at_root.message().contains("CLUSTER_ADMIN or CLUSTER_CREATOR on the organization"), "{}", at_root.body);
+    assert!(at_root.message().contains(&account_id), "the refusal names the principal: {}", at_root.body);
+    let elsewhere = as_key(Method::POST, format!("/api/v1/clusters/{outside}/databases"), Some(json!({"name": "sneaky"}))).await;
+    elsewhere.error(403, 7);
+    assert!(elsewhere.message().contains(&format!("cluster {outside}")), "{}", elsewhere.body);
+    as_key(Method::PATCH, format!("/api/v1/clusters/{id}"), Some(json!({"parent_id": "root"}))).await.error(403, 7);
+    as_key(Method::POST, "/api/v1/service-accounts".into(), Some(json!({"name": "more", "description": "", "roles": []}))).await.error(403, 7);
+    as_key(Method::POST, format!("/api/v1/roles/{account_id}/ORGANIZATION/{}/ORG_ADMIN", s.get("/api/v1/organization").await.ok()["id"].as_str().unwrap()), Some(json!({}))).await.error(403, 7);
+    as_key(Method::POST, "/api/v1/folders".into(), Some(json!({"name": "mine", "parent_id": team}))).await.error(403, 7);
+    // Nothing was made by a refused request.
+    let names: Vec<String> = s.get("/api/v1/clusters").await.ok()["clusters"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["outside-db", "team-db"]);
+    assert!(s.get(&format!("/api/v1/clusters/{outside}/databases")).await.ok().to_string().find("sneaky").is_none());
+
+    // Reads stay open to every key of the organisation; an unknown cluster is still a 404.
+    as_key(Method::GET, format!("/api/v1/clusters/{outside}"), None).await.ok();
+    as_key(Method::GET, "/api/v1/service-accounts".into(), None).await.ok();
+    as_key(Method::DELETE, "/api/v1/clusters/00000000-0000-4000-8000-000000000000".into(), None).await.error(404, 5);
+
+    // The seeded keys remain the organisation's admins; a grant on the organisation opens the root.
+    s.post("/api/v1/clusters", serverless_body("admin-db")).await.ok();
+    let org_id = s.get("/api/v1/organization").await.ok()["id"].as_str().unwrap().to_string();
+    s.post(&format!("/api/v1/roles/{account_id}/ORGANIZATION/{org_id}/CLUSTER_CREATOR"), json!({})).await.ok();
+    as_key(Method::POST, "/api/v1/clusters".into(), Some(serverless_body("stray-db"))).await.ok();
+}
+
+#[tokio::test]
+async fn an_operator_role_writes_settings_but_only_an_admin_manages_sql_users_and_deletes() {
+    let s = Sim::start(config()).await;
+    let id = s.ready_cluster("ops-db").await;
+    let (_, key) = restricted_key(&s, "operator", &[("CLUSTER_OPERATOR_WRITER", "CLUSTER", &id)]).await;
+    s.call(Some(&key), Method::POST, &format!("/api/v1/clusters/{id}/databases"), Some(json!({"name": "metrics"}))).await.ok();
+    let users = s.call(Some(&key), Method::POST, &format!("/api/v1/clusters/{id}/sql-users"), Some(json!({"name": "app", "password": "Secret-pass-123"}))).await;
+    users.error(403, 7);
+    assert!(users.message().contains("needs the role CLUSTER_ADMIN on cluster"), "{}", users.body);
+    s.call(Some(&key), Method::DELETE, &format!("/api/v1/clusters/{id}"), None).await.error(403, 7);
+    // Permissions are judged before the body: a key that may not create anywhere is refused even
+    // a create the handler would find malformed, which the organisation's admin is told about.
+    s.call(Some(&key), Method::POST, "/api/v1/clusters", Some(json!("not an object"))).await.error(403, 7);
+    s.post("/api/v1/clusters", json!("not an object")).await.error(400, 3);
+}

@@ -513,11 +513,12 @@ async fn converge<K: Member>(
         None => None,
         Some(change) => {
             if draft.common().cloud_name.is_none() {
-                // A create the cloud refused is not sent again until the spec changes or the slow
-                // stalled retry: the pass's own status writes wake the resource.
+                // A create the cloud refused (the spec, or the key's roles) is not sent again until
+                // the spec changes or the slow stalled retry: the pass's own status writes wake the
+                // resource.
                 let generation = obj.meta().generation;
-                if let Some(message) = standing_refusal(draft.conditions(), generation, Timestamp::now(), ctx.timing.stalled_retry) {
-                    return Err(ReconcileError::stalled(Reason::CloudRejectedSpec, message));
+                if let Some(refusal) = standing_refusal(draft.conditions(), generation, Timestamp::now(), ctx.timing.stalled_retry) {
+                    return Err(refusal);
                 }
             }
             intent.record(ctx, obj, &key, draft).await?;

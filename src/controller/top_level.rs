@@ -455,10 +455,11 @@ async fn observe_or_create<K: TopLevel>(
         }
     }
 
-    // A spec the cloud refused is not sent again until it changes, or until the slow stalled retry
-    // comes due: our own status writes wake the controller, and each would otherwise re-POST.
-    if let Some(message) = standing_refusal(draft.conditions(), obj.meta().generation, Timestamp::now(), ctx.timing.stalled_retry) {
-        return Err(ReconcileError::stalled(Reason::CloudRejectedSpec, message));
+    // A create the cloud refused (the spec, or the key's roles) is not sent again until the spec
+    // changes, or until the slow stalled retry comes due: our own status writes wake the
+    // controller, and each would otherwise re-POST.
+    if let Some(refusal) = standing_refusal(draft.conditions(), obj.meta().generation, Timestamp::now(), ctx.timing.stalled_retry) {
+        return Err(refusal);
     }
 
     // Record the intent first: after a crash this tells the next reconcile to search before creating.
@@ -578,14 +579,18 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
     }
 }
 
-/// The message of the cloud's refusal of this generation's spec, while it stands: the create is
-/// not sent again until the spec changes or the slow stalled retry comes due. (Members use it
-/// for their creates too.)
-pub(super) fn standing_refusal(conditions: &[Condition], generation: Option<i64>, now: Timestamp, stalled_retry: Duration) -> Option<String> {
-    let refused = conditions::find(conditions, conditions::STALLED)
-        .filter(|c| c.status == "True" && conditions::reason_of(c) == Some(Reason::CloudRejectedSpec) && c.observed_generation == generation)?;
+/// The cloud's refusals of a create that stand until someone acts: the spec (invalid argument) or
+/// the key's roles (permission denied). Sending the same create again sooner gets the same answer.
+const STANDING_REFUSALS: [Reason; 2] = [Reason::CloudRejectedSpec, Reason::PermissionDenied];
+
+/// The cloud's refusal of this generation's create, while it stands: the create is not sent
+/// again until the spec changes or the slow stalled retry comes due (by which time the key may
+/// have been granted the role). Members use it for their creates too.
+pub(super) fn standing_refusal(conditions: &[Condition], generation: Option<i64>, now: Timestamp, stalled_retry: Duration) -> Option<ReconcileError> {
+    let refused = conditions::find(conditions, conditions::STALLED).filter(|c| c.status == "True" && c.observed_generation == generation)?;
+    let reason = conditions::reason_of(refused).filter(|r| STANDING_REFUSALS.contains(r))?;
     let since = now.duration_since(refused.last_transition_time.0);
-    (since.as_secs() >= 0 && (since.as_secs() as u64) < stalled_retry.as_secs()).then(|| refused.message.clone())
+    (since.as_secs() >= 0 && (since.as_secs() as u64) < stalled_retry.as_secs()).then(|| ReconcileError::stalled(reason, refused.message.clone()))
 }
 
 #[cfg(test)]
@@ -605,18 +610,27 @@ mod tests {
     #[test]
     fn a_refused_spec_stands_for_its_generation_until_the_stalled_retry() {
         let refused = conditions_for(&Outcome::stalled(Reason::CloudRejectedSpec, "invalid argument: bad region"), Some(2), &[], at(1000));
-        assert_eq!(standing_refusal(&refused, Some(2), at(1010), RETRY).as_deref(), Some("invalid argument: bad region"));
+        assert_eq!(standing_refusal(&refused, Some(2), at(1010), RETRY).map(|e| e.message).as_deref(), Some("invalid argument: bad region"));
         // A new generation is sent again at once; so is the same one once the retry is due.
-        assert_eq!(standing_refusal(&refused, Some(3), at(1010), RETRY), None);
-        assert_eq!(standing_refusal(&refused, Some(2), at(1000 + 120), RETRY), None);
+        assert!(standing_refusal(&refused, Some(3), at(1010), RETRY).is_none());
+        assert!(standing_refusal(&refused, Some(2), at(1000 + 120), RETRY).is_none());
+    }
+
+    #[test]
+    fn a_permission_refusal_stands_like_a_refused_spec_and_keeps_its_reason() {
+        let refused = conditions_for(&Outcome::stalled(Reason::PermissionDenied, "permission denied: needs CLUSTER_CREATOR"), Some(2), &[], at(1000));
+        let standing = standing_refusal(&refused, Some(2), at(1010), RETRY).expect("the refusal stands");
+        assert_eq!((standing.reason, standing.message.as_str()), (Reason::PermissionDenied, "permission denied: needs CLUSTER_CREATOR"));
+        assert!(standing.is_stalled());
+        assert!(standing_refusal(&refused, Some(2), at(1000 + 120), RETRY).is_none(), "tried again at the stalled retry");
     }
 
     #[test]
     fn only_a_stalled_cloud_refusal_holds_the_create_back() {
         let other = conditions_for(&Outcome::stalled(Reason::NameInUse, "CloudRejectedSpec"), Some(2), &[], at(1000));
-        assert_eq!(standing_refusal(&other, Some(2), at(1010), RETRY), None);
+        assert!(standing_refusal(&other, Some(2), at(1010), RETRY).is_none());
         let progressing = conditions_for(&Outcome::progressing(Reason::Creating, "sending"), Some(2), &[], at(1000));
-        assert_eq!(standing_refusal(&progressing, Some(2), at(1010), RETRY), None);
+        assert!(standing_refusal(&progressing, Some(2), at(1010), RETRY).is_none());
         // Written by an earlier version: the same spelling reads as the same reason.
         let mut earlier = vec![Condition {
             type_: STALLED.into(),
@@ -626,8 +640,8 @@ mod tests {
             observed_generation: Some(2),
             last_transition_time: Time(at(1000)),
         }];
-        assert_eq!(standing_refusal(&earlier, Some(2), at(1010), RETRY).as_deref(), Some("refused"));
+        assert_eq!(standing_refusal(&earlier, Some(2), at(1010), RETRY).map(|e| e.message).as_deref(), Some("refused"));
         earlier[0].reason = "cloudRejectedSpec".into();
-        assert_eq!(standing_refusal(&earlier, Some(2), at(1010), RETRY), None);
+        assert!(standing_refusal(&earlier, Some(2), at(1010), RETRY).is_none());
     }
 }

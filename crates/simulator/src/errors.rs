@@ -45,6 +45,11 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, grpc_code::UNAUTHENTICATED, message)
     }
 
+    /// The key is valid but its roles do not allow the request (see [`permissions`](super::permissions)).
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, grpc_code::PERMISSION_DENIED, message)
+    }
+
     /// The documented rate-limit answer: 429, `Retry-After`, "rate limit exceeded".
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         Self {

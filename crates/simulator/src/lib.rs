@@ -27,6 +27,7 @@ pub mod journal;
 mod maintenance;
 mod misc;
 pub mod pagination;
+pub mod permissions;
 mod pipeline;
 pub mod private_endpoints;
 pub mod provision;

@@ -1,11 +1,13 @@
 //! What every `/api/v1` request goes through before and after its handler: authentication,
-//! the rate limit, injected faults, then the request log and stats (and the log alone for the
-//! site-root routes outside the API).
+//! the rate limit, the roles of a key created through the API, injected faults, then the request
+//! log and stats (and the log alone for the site-root routes outside the API).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::RequestExt;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,12 +16,14 @@ use super::Sim;
 use super::connection::ConnectionHandle;
 use super::errors::ApiError;
 use super::extract::OrgCtx;
+use super::permissions;
 use super::admin_api::{CLUSTER_CERT_OPERATION, FaultKind, RequestRecord, UNKNOWN_OPERATION};
 use crdb_cloud::Operation;
 use super::state::rfc3339;
 
-/// The organisation of the request's bearer key. The key is neither logged nor echoed.
-fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<String, ApiError> {
+/// Who the request's bearer key is: its organisation, and the ID of a key created through the API
+/// (whose roles limit what it may do). The key is neither logged nor echoed.
+fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<(String, Option<String>), ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -31,9 +35,42 @@ fn authenticate(sim: &Sim, headers: &HeaderMap) -> Result<String, ApiError> {
         .filter(|key| !key.is_empty())
         .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be `Bearer <API key>`"))?;
     sim.store()
-        .org_id_for_key(key)
-        .map(str::to_string)
+        .identity(key)
+        .map(|identity| (identity.org_id.to_string(), identity.key_id.map(str::to_string)))
         .ok_or_else(|| ApiError::unauthenticated("the API key is not valid"))
+}
+
+/// Whether the service account of the API-created key `key_id` may perform `operation` (see
+/// [`permissions`](super::permissions)): the one place roles are enforced, before any handler.
+async fn authorize(sim: &Sim, org_id: &str, key_id: &str, operation: Operation, req: &mut Request) -> Result<(), ApiError> {
+    let parent_id = match permissions::parent_pointer(operation) {
+        Some(pointer) => buffered_json(req).await.and_then(|body| body.pointer(pointer)?.as_str().map(str::to_string)),
+        None => None,
+    };
+    let params = req.extract_parts::<RawPathParams>().await.ok();
+    let param = |name: &str| params.as_ref()?.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string());
+    let (cluster_id, folder_id) = (param("cluster_id"), param("folder_id"));
+    let mut store = sim.store();
+    let org = store.org(org_id, chrono::Utc::now())?;
+    // Deleting a key or its account revokes the key (accounts.rs), so a key that authenticated has
+    // its record; should one ever lack it, the key is refused rather than let through unjudged.
+    let principal = org
+        .accounts
+        .api_keys
+        .get(key_id)
+        .map(|key| key.service_account_id.clone())
+        .ok_or_else(|| ApiError::unauthenticated("the API key's service account no longer exists"))?;
+    let request = permissions::Request { cluster_id: cluster_id.as_deref(), folder_id: folder_id.as_deref(), parent_id: parent_id.as_deref() };
+    permissions::check(org, &principal, operation, &request)
+}
+
+/// The request's body as JSON (`None` when it is not), put back for the handler, which reports a
+/// body it cannot decode in its own words.
+async fn buffered_json(req: &mut Request) -> Option<serde_json::Value> {
+    let body = std::mem::take(req.body_mut());
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.ok()?;
+    *req.body_mut() = Body::from(bytes.clone());
+    serde_json::from_slice(&bytes).ok()
 }
 
 pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, next: Next) -> Response {
@@ -52,14 +89,19 @@ pub(super) async fn api_pipeline(State(sim): State<Arc<Sim>>, mut req: Request, 
     let mut fault = None;
 
     let response = 'serve: {
-        let org_id = match authenticate(&sim, req.headers()) {
-            Ok(id) => id,
+        let (org_id, key_id) = match authenticate(&sim, req.headers()) {
+            Ok(identity) => identity,
             Err(e) => break 'serve e.into_response(),
         };
         org = Some(org_id.clone());
         if let Err(retry_after) = sim.limiter().check(&org_id, Instant::now()) {
             rate_limited = true;
             break 'serve ApiError::rate_limited(retry_after).into_response();
+        }
+        if let (Some(key_id), Some(operation)) = (key_id.as_deref(), operation)
+            && let Err(refusal) = authorize(&sim, &org_id, key_id, operation, &mut req).await
+        {
+            break 'serve refusal.into_response();
         }
         let injection = operation.map(|op| sim.faults().take(op)).unwrap_or_default();
         fault = injection.label();

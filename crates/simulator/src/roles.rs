@@ -6,7 +6,8 @@
 //! resource must exist (the
 //! organisation itself, a folder, a live cluster); organisation roles are granted on the organisation only,
 //! folder roles on a folder or the organisation; granting a role held already changes nothing;
-//! revoking one not held is NotFound.
+//! revoking one not held is NotFound. What the grants allow a key of the principal is enforced in
+//! [`permissions`](super::permissions).
 
 use axum::Json;
 use axum::extract::Extension;

@@ -90,7 +90,16 @@ impl Store {
     }
 
     pub fn org_id_for_key(&self, key: &str) -> Option<&str> {
-        self.keys.get(key).or_else(|| self.issued.get(&issued_hash(key)).map(|(org, _)| org)).map(String::as_str)
+        self.identity(key).map(|identity| identity.org_id)
+    }
+
+    /// Who a request's key is: its organisation and, for a key created through the API, the key's
+    /// ID (the simulator's own keys have none: they act as the organisation's admins).
+    pub fn identity(&self, key: &str) -> Option<Identity<'_>> {
+        if let Some(org_id) = self.keys.get(key) {
+            return Some(Identity { org_id, key_id: None });
+        }
+        self.issued.get(&issued_hash(key)).map(|(org_id, key_id)| Identity { org_id, key_id: Some(key_id) })
     }
 
     /// A key created through the API authenticates for `org_id` until it is revoked.
@@ -127,6 +136,13 @@ impl Store {
             .find_map(|org| org.clusters.get_mut(cluster_id))
             .ok_or_else(|| cluster_not_found(cluster_id))
     }
+}
+
+/// See [`Store::identity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity<'a> {
+    pub org_id: &'a str,
+    pub key_id: Option<&'a str>,
 }
 
 /// Issued keys are kept as hashes: the secret is shown once, in the create's answer.
