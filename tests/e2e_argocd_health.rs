@@ -140,6 +140,12 @@ fn the_script_handles_objects_without_a_status_or_conditions() {
         {"type": "Stalled", "status": "True", "message": "stuck"}
     ]}});
     assert_eq!(script_health(&both), health("Degraded", "stuck"));
+    // Paused (crdbcloud.io/paused): Suspended, even with a spec change the operator has not seen.
+    let paused = json!({"metadata": {"generation": 3}, "status": {"observedGeneration": 2, "conditions": [
+        {"type": "Ready", "status": "True", "message": "ok"},
+        {"type": "Paused", "status": "True", "message": "crdbcloud.io/paused is \"true\""}
+    ]}});
+    assert_eq!(script_health(&paused), health("Suspended", "crdbcloud.io/paused is \"true\""));
 }
 
 #[tokio::test]

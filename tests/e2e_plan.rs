@@ -113,10 +113,12 @@ async fn plan_reports_creates_updates_immutable_changes_and_deletions_and_only_r
 
 #[tokio::test]
 async fn without_kubernetes_members_are_matched_by_their_natural_key() {
-    let world = World::start("plan-offline").await;
+    let mut world = World::start("plan-offline").await;
     let cluster_id = world.ready_cluster("shop-db").await;
     world.apply(&child("Database", "orders", "shop-db", "")).await;
     wait_for(&world.api::<Database>(), "orders", TIMEOUT, "Ready", is_ready).await;
+    // Only the plan's own requests are counted.
+    world.operator.take().unwrap().terminate().await;
     let dir = tempfile::tempdir().unwrap();
     let by_id = |kind: &str, name: &str, spec: &str| {
         format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterId: {cluster_id}\n{spec}")
@@ -129,4 +131,37 @@ async fn without_kubernetes_members_are_matched_by_their_natural_key() {
     assert_eq!(resource(&document, "Database", "invoices")["action"], "create");
     let sent = requests_after(&world, since).await;
     assert_eq!(sent, ["GET ListDatabases"], "one list for both databases, nothing else");
+}
+
+/// The plan of a fleet: 1,200 resources on one cluster (400 SQL users, databases and allowlist
+/// entries) cost one list per kind, whatever their number. Prints the requests and seconds.
+#[tokio::test]
+async fn a_plan_of_1200_resources_on_one_cluster_reads_one_list_per_kind() {
+    let mut world = World::start("plan-fleet").await;
+    world.ready_cluster("shop-db").await;
+    // Only the plan's own requests are counted.
+    world.operator.take().unwrap().terminate().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifests = String::new();
+    for i in 0..400 {
+        manifests.push_str(&child("SQLUser", &format!("user-{i}"), "shop-db", ""));
+        manifests.push_str(&child("Database", &format!("db-{i}"), "shop-db", ""));
+        manifests.push_str(&child("AllowlistEntry", &format!("net-{i}"), "shop-db", &format!("  cidr: \"10.{}.{}.0/24\"\n", i / 256, i % 256)));
+    }
+    write(dir.path(), "fleet.yaml", &manifests);
+    let since = last_seq(&world).await;
+    let started = std::time::Instant::now();
+    let (code, document) = plan(&world, dir.path(), &[]).await;
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(code, 2);
+    let resources = document["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 1200);
+    assert!(resources.iter().all(|r| r["action"] == "create"), "{:#}", resources.iter().find(|r| r["action"] != "create").unwrap());
+    let sent = requests_after(&world, since).await;
+    println!("plan of 1200 resources on one cluster: {} cloud requests ({sent:?}) in {seconds:.1} s", sent.len());
+    let mut kinds = sent.clone();
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds, ["GET ListAllowlistEntries", "GET ListDatabases", "GET ListSQLUsers"], "one list per kind");
+    assert_eq!(sent.len(), 3, "each list read once: {sent:?}");
 }
