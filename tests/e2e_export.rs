@@ -6,7 +6,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crdb_cloud::models::{AddJwtIssuerRequest, AllowlistEntry, BuiltInRole, ClusterState, CreateFolderRequest, CreateServiceAccountRequest, OrganizationUserRole, ResourceType, RoleResource};
+use std::collections::BTreeMap;
+
+use crdb_cloud::models::{
+    AddEgressRuleRequest, AddJwtIssuerRequest, AddPrivateEndpointTrustedOwnerRequest, AllowlistEntry, BuiltInRole, CloudProvider, ClusterState, CreateApiKeyRequest,
+    CreateClusterRequest, CreateClusterSpec, CreateFolderRequest, CreateServiceAccountRequest, DedicatedCreateSpec, EgressRuleType, HardwareSpec, MachineSpec,
+    OrganizationUserRole, PrivateEndpointTrustedOwnerType, ResourceType, RoleResource,
+};
 use crdb_cloud_operator::controller::registry;
 use crdb_test_support::*;
 use serde_json::Value;
@@ -46,7 +52,36 @@ async fn an_exported_organisation_applies_with_no_cloud_write_and_plans_no_chang
     let jwks = r#"{"keys": [{"kty": "RSA", "kid": "k1", "e": "AQAB", "n": "tid8bJCI5Fxt"}]}"#;
     let issuer = AddJwtIssuerRequest { issuer_url: "https://issuer.example.com".into(), audience: "crdb".into(), jwks: Some(jwks.into()), claim: Some("sub".into()), identity_map: None };
     cloud.add_jwt_issuer(&issuer).await.unwrap();
+    cloud.create_api_key(&CreateApiKeyRequest { name: "ci-key".into(), service_account_id: account.id.clone() }).await.unwrap();
+    let dedicated = DedicatedCreateSpec {
+        region_nodes: BTreeMap::from([("us-east-1".into(), 3)]),
+        hardware: HardwareSpec { machine_spec: Some(MachineSpec { num_virtual_cpus: Some(4), machine_type: None }), storage_gib: Some(150), disk_iops: None },
+        ..Default::default()
+    };
+    let spec = CreateClusterSpec { dedicated: Some(dedicated), ..Default::default() };
+    let ledger = cloud.create_cluster(&CreateClusterRequest { name: "ledger".into(), provider: CloudProvider::Aws, spec }).await.unwrap();
     world.wait_cloud(&cluster.id, "created", TIMEOUT, |c| c.cluster.state == ClusterState::Created).await;
+    world.wait_cloud(&ledger.id, "created", TIMEOUT, |c| c.cluster.state == ClusterState::Created).await;
+    // An ADVANCED cluster's own members: an egress rule, a private endpoint and a trusted owner.
+    cloud.set_egress_traffic_policy(&ledger.id, false).await.unwrap();
+    let rule = AddEgressRuleRequest {
+        name: "backups".into(),
+        rule_type: EgressRuleType::Fqdn,
+        destination: "storage.googleapis.com".into(),
+        ports: vec![443],
+        description: "backups to GCS".into(),
+        idempotency_key: None,
+    };
+    cloud.add_egress_rule(&ledger.id, &rule).await.unwrap();
+    cloud.create_private_endpoint_services(&ledger.id).await.unwrap();
+    let owner = AddPrivateEndpointTrustedOwnerRequest { external_owner_id: "123456789012".into(), owner_type: PrivateEndpointTrustedOwnerType::AwsAccountId };
+    cloud.add_private_endpoint_trusted_owner(&ledger.id, &owner).await.unwrap();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while let Err(e) = cloud.add_private_endpoint_connection(&ledger.id, "vpce-0a1b2c3d4e5f67890").await {
+        // The endpoint services are still being created.
+        assert!(std::time::Instant::now() < deadline, "the endpoint connection was never accepted: {e}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     cloud.create_sql_user(&cluster.id, "app_user", "a-password-nobody-reads").await.unwrap();
     cloud.create_database(&cluster.id, "orders").await.unwrap();
     let entry = AllowlistEntry { cidr_ip: "203.0.113.0".into(), cidr_mask: 24, name: Some("office".into()), sql: true, ui: false };
@@ -70,7 +105,7 @@ async fn an_exported_organisation_applies_with_no_cloud_write_and_plans_no_chang
     assert!(!serde_json::to_string(&docs).unwrap().contains("a-password-nobody-reads"));
     let role = docs.iter().find(|d| d["kind"] == "RoleGrant" && d["spec"]["role"] == "CLUSTER_ADMIN").expect("the account's grant");
     assert!(role["spec"]["scope"]["folderRef"]["name"].is_string() && role["spec"]["serviceAccountRef"]["name"].is_string(), "{role:#}");
-    for kind in ["Database", "AllowlistEntry", "Folder", "ServiceAccount", "JWTIssuer"] {
+    for kind in registry::kinds().iter().map(|k| k.kind()) {
         assert!(docs.iter().any(|d| d["kind"] == kind), "no {kind} exported");
     }
 

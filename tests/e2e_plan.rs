@@ -71,7 +71,8 @@ async fn plan_reports_creates_updates_immutable_changes_and_deletions_and_only_r
     let changed_entry = child("AllowlistEntry", "office", "shop-db", "  cidr: \"203.0.113.0/24\"\n  ui: true\n");
     let user = child("SQLUser", "app", "shop-db", "");
     let folder = org_level("Folder", "team", "  name: team\n");
-    write(dir.path(), "fleet.yaml", &[cluster.clone(), database.clone(), changed_entry, user, folder].concat());
+    let cluster_with_backup = format!("{cluster}  backup: {{frequencyMinutes: 15}}\n");
+    write(dir.path(), "fleet.yaml", &[cluster_with_backup, database.clone(), changed_entry, user, folder].concat());
     let (code, document) = plan(&world, dir.path(), &["--prune"]).await;
     assert_eq!(code, 2, "{document:#}");
     let update = resource(&document, "AllowlistEntry", "office");
@@ -79,6 +80,11 @@ async fn plan_reports_creates_updates_immutable_changes_and_deletions_and_only_r
     assert_eq!(update["changes"][0]["field"], "spec.ui");
     assert_eq!(update["changes"][0]["before"], "false");
     assert_eq!(update["changes"][0]["after"], "true");
+    // A setting block is compared as the controllers observe it.
+    let cluster_update = resource(&document, "CockroachCluster", "shop-db");
+    assert_eq!(cluster_update["action"], "update", "{cluster_update:#}");
+    assert_eq!(cluster_update["changes"][0]["field"], "spec.backup");
+    assert!(cluster_update["changes"][0]["change"].as_str().unwrap().contains("15"), "{cluster_update:#}");
     assert_eq!(resource(&document, "SQLUser", "app")["action"], "create");
     assert_eq!(resource(&document, "Folder", "team")["action"], "create");
     let pruned = resource(&document, "AllowlistEntry", "old-office");

@@ -206,6 +206,12 @@ pub trait Member: Managed<Status: ChildStatusFields> + HasSpec<Spec: ChildSpec> 
         status.common().cluster_id.as_deref()
     }
 
+    /// The listed object a resource's manifest means, for `plan` (no Kubernetes inputs): by
+    /// default the one with its key. A kind found by other means than its key (an egress rule, by
+    /// its recorded id or its name) says how.
+    fn located<'a>(&self, listed: &'a [Self::Cloud], key: &str, _status: Option<&Self::Status>) -> Option<&'a Self::Cloud> {
+        Self::find(listed, key)
+    }
     /// The listed object with this key.
     fn find<'a>(listed: &'a [Self::Cloud], key: &str) -> Option<&'a Self::Cloud> {
         listed.iter().find(|item| Self::key_of(item) == key)

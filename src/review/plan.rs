@@ -23,6 +23,9 @@ use super::manifests::Manifest;
 use crate::api::CredentialsRef;
 use crate::api::common::DriftEntry;
 use crate::cloud::{ApiKey, CloudClient, CloudClients, CloudError};
+use crate::controller::context::{Context, DefaultCredentials, Economies, Timing};
+use crate::controller::trust::OrgNamespaces;
+use crate::metrics::Metrics;
 
 /// What applying a resource would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -143,6 +146,10 @@ type ListMemo = HashMap<(String, String, String), Arc<dyn Any + Send + Sync>>;
 pub struct Session {
     pub manifests: Vec<Manifest>,
     pub kube: Option<kube::Client>,
+    /// What the controllers read through, when Kubernetes is reachable: a cluster's setting blocks
+    /// are observed with it (their references are Secrets and ConfigMaps). It writes nothing: no
+    /// controller runs, and observing sends no event.
+    pub context: Option<Arc<Context>>,
     clouds: CloudClients,
     default_key: Option<ApiKey>,
     lists: tokio::sync::Mutex<ListMemo>,
@@ -150,7 +157,12 @@ pub struct Session {
 
 impl Session {
     pub fn new(manifests: Vec<Manifest>, kube: Option<kube::Client>, clouds: CloudClients, default_key: Option<ApiKey>) -> Self {
-        Self { manifests, kube, clouds, default_key, lists: Default::default() }
+        let context = kube.clone().map(|client| {
+            let economies = Economies { list_cache: true, priority: true };
+            let trust = OrgNamespaces::new(&[], None);
+            Context::new(client, clouds.clone(), DefaultCredentials::new(default_key.clone()), Timing::default(), economies, Arc::new(Metrics::new()), trust)
+        });
+        Self { manifests, kube, context, clouds, default_key, lists: Default::default() }
     }
 
     /// The Cloud API client for a resource: its `credentialsRef` Secret when Kubernetes is

@@ -46,48 +46,58 @@ pub async fn top_level<K: TopLevel>(manifest: &Manifest, mut obj: K, live: Optio
     };
     let live_items: Vec<&K::Cloud> = listed.iter().filter(|item| !K::is_gone(item)).collect();
     let by_id = |id: &str| live_items.iter().find(|item| K::id_of(item) == id).map(|item| (*item).clone());
-    let compare = |item: &K::Cloud, adopting: bool| {
-        let drift = differences(&spec_json(&obj), &K::spec_of(item));
-        let mut plan = ResourcePlan::compared(manifest, K::id_of(item), drift, observe);
-        if adopting && !observe {
-            plan.action = Action::Adopt;
-            plan.message = format!("existing cloud {noun} {} would be adopted{}", K::id_of(item), if plan.changes.is_empty() { String::new() } else { " and updated".into() });
+    // The object to compare with, and whether applying would adopt it.
+    let found: (K::Cloud, bool) = if let Some(id) = &recorded {
+        match by_id(id) {
+            Some(item) => (item, false),
+            None if observe => return not_in_cloud(manifest, noun, &format!("with ID {id}")),
+            None => return ResourcePlan::new(manifest, Action::Create, format!("cloud {noun} {id} no longer exists; it would be created again")),
         }
-        plan
-    };
-    if let Some(id) = &recorded {
-        return match by_id(id) {
-            Some(item) => compare(&item, false),
-            None if observe => not_in_cloud(manifest, noun, &format!("with ID {id}")),
-            None => ResourcePlan::new(manifest, Action::Create, format!("cloud {noun} {id} no longer exists; it would be created again")),
-        };
-    }
-    if let Some(id) = obj.adopt_id() {
-        return match by_id(id) {
+    } else if let Some(id) = obj.adopt_id() {
+        match by_id(id) {
             Some(item) => match obj.adoption_mismatch(&item) {
-                Some(why) => ResourcePlan::new(manifest, Action::Refused, format!("spec.adopt…Id: {why}")).with_id(id),
-                None => compare(&item, true),
+                Some(why) => return ResourcePlan::new(manifest, Action::Refused, format!("spec.{}: {why}", K::ADOPT_FIELD)).with_id(id),
+                None => (item, true),
             },
-            None => ResourcePlan::new(manifest, Action::Refused, format!("no cloud {noun} {id} to adopt")),
-        };
+            None => return ResourcePlan::new(manifest, Action::Refused, format!("spec.{}: no cloud {noun} {id} to adopt", K::ADOPT_FIELD)),
+        }
+    } else if let Some(own) = live_items.iter().find(|item| obj.made_by_this(item, None)) {
+        ((*own).clone(), false)
+    } else {
+        let name = obj.cloud_name();
+        let named: Vec<&&K::Cloud> = live_items.iter().filter(|item| obj.same_key(item) || (observe && K::name_of(item) == name)).collect();
+        match (named.as_slice(), observe) {
+            ([item], true) => ((**item).clone(), false),
+            ([], true) => return not_in_cloud(manifest, noun, &format!("named {name:?}")),
+            (_, true) => return ResourcePlan::new(manifest, Action::Refused, format!("several cloud {noun}s are named {name:?}; set spec.{} to the one to observe", K::ADOPT_FIELD)),
+            ([], false) => return ResourcePlan::new(manifest, Action::Create, format!("a cloud {noun} named {name:?} would be created")),
+            ([item, ..], false) => {
+                let message = format!(
+                    "a cloud {noun} named {name:?} already exists (id {}) and was not created by this resource; set spec.{} to adopt it, or choose another name",
+                    K::id_of(item),
+                    K::ADOPT_FIELD
+                );
+                return ResourcePlan::new(manifest, Action::Refused, message).with_id(K::id_of(item));
+            }
+        }
+    };
+    let (item, adopting) = found;
+    let mut drift = differences(&spec_json(&obj), &K::spec_of(&item));
+    // What hangs off the object (a cluster's setting blocks), observed as the controllers do.
+    if let Some(ctx) = &session.context {
+        let mut status = live.as_ref().and_then(|l| l.status()).cloned().unwrap_or_default();
+        match obj.observe_parts(ctx, &cloud, &item, &mut status).await {
+            Ok(parts) => drift.extend(parts),
+            Err(err) => return ResourcePlan::new(manifest, Action::Error, err.message).with_id(K::id_of(&item)),
+        }
     }
-    if let Some(own) = live_items.iter().find(|item| obj.made_by_this(item, None)) {
-        return compare(own, false);
+    let mut plan = ResourcePlan::compared(manifest, K::id_of(&item), drift, observe);
+    if adopting && !observe {
+        plan.action = Action::Adopt;
+        let updated = if plan.changes.is_empty() { "" } else { " and updated" };
+        plan.message = format!("existing cloud {noun} {} would be adopted{updated}", K::id_of(&item));
     }
-    let name = obj.cloud_name();
-    let named: Vec<&&K::Cloud> = live_items.iter().filter(|item| obj.same_key(item) || (observe && K::name_of(item) == name)).collect();
-    match (named.as_slice(), observe) {
-        ([item], true) => compare(item, false),
-        ([], true) => not_in_cloud(manifest, noun, &format!("named {name:?}")),
-        (_, true) => ResourcePlan::new(manifest, Action::Refused, format!("several cloud {noun}s are named {name:?}; set the adopt field to the one to observe")),
-        ([], false) => ResourcePlan::new(manifest, Action::Create, format!("a cloud {noun} named {name:?} would be created")),
-        ([item, ..], false) => ResourcePlan::new(
-            manifest,
-            Action::Refused,
-            format!("a cloud {noun} named {name:?} already exists (id {}) and was not created by this resource; adopt it or choose another name", K::id_of(item)),
-        )
-        .with_id(K::id_of(item)),
-    }
+    plan
 }
 
 /// A list member: its owner (the cluster, or a principal) from the live status, the spec's ID, or
@@ -134,7 +144,7 @@ pub async fn member<K: Member>(manifest: &Manifest, obj: K, live: Option<K>, ses
         Ok(listed) => listed,
         Err(e) => return ResourcePlan::new(manifest, Action::Error, format!("listing {noun}s of {} {owner}: {e}", K::OWNER_NOUN)),
     };
-    match K::find(&listed, &key) {
+    match obj.located(&listed, &key, status.as_ref()) {
         Some(item) => ResourcePlan::compared(manifest, &key, differences(&spec_json(&obj), &K::spec_of(item)), observe),
         None if observe => not_in_cloud(manifest, noun, &format!("{key:?} in {} {owner}", K::OWNER_NOUN)),
         None => ResourcePlan::new(manifest, Action::Create, format!("{noun} {key:?} would be created in {} {owner}", K::OWNER_NOUN)),

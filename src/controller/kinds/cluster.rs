@@ -210,6 +210,10 @@ impl TopLevel for CockroachCluster {
         if spec["parentId"] == "root" {
             spec["parentId"] = serde_json::Value::Null;
         }
+        // The spec names the machine one way: by its vCPUs, which every provider understands.
+        if let Some(hardware) = spec.pointer_mut("/dedicated/hardware").and_then(serde_json::Value::as_object_mut) {
+            hardware.remove("machineType");
+        }
         spec
     }
 

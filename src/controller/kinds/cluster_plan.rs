@@ -285,7 +285,7 @@ pub fn spec_of(cloud: &Cluster) -> serde_json::Value {
                 "diskIops": hw.disk_iops,
             },
             "networkVisibility": cloud.network_visibility,
-            "cidrRange": cloud.cidr_range,
+            "cidrRange": (!cloud.cidr_range.is_empty()).then_some(&cloud.cidr_range),
         })
     });
     json!({

@@ -130,9 +130,6 @@ impl Member for EgressRule {
         Ok(self.rule_name())
     }
 
-    /// The id, not the name: names need not be unique, and the shared list is kept in step by
-    /// this key (replacing this rule must not drop another rule of the same name). The rule is
-    /// found by [`observed`](Member::observed), not by comparing keys with the name.
     fn spec_of(item: &models::EgressRule) -> serde_json::Value {
         serde_json::json!({
             "name": item.name,
@@ -143,8 +140,22 @@ impl Member for EgressRule {
         })
     }
 
+    /// The id, not the name: names need not be unique, and the shared list is kept in step by
+    /// this key (replacing this rule must not drop another rule of the same name). The rule is
+    /// found by [`observed`](Member::observed), not by comparing keys with the name.
     fn key_of(item: &models::EgressRule) -> String {
         item.id.clone()
+    }
+
+    /// By the recorded id, else the only rule with the spec's name.
+    fn located<'a>(&self, listed: &'a [models::EgressRule], _key: &str, status: Option<&EgressRuleStatus>) -> Option<&'a models::EgressRule> {
+        let recorded = status.and_then(|s| s.rule_id.as_deref()).and_then(|id| listed.iter().find(|r| r.id == id));
+        let name = self.rule_name();
+        let mut named = listed.iter().filter(|r| r.name == name);
+        recorded.or_else(|| match (named.next(), named.next()) {
+            (Some(rule), None) => Some(rule),
+            _ => None,
+        })
     }
 
     async fn list(cloud: &CloudClient, cluster_id: &str) -> Result<Listing<models::EgressRule>, CloudError> {
