@@ -410,19 +410,25 @@ impl<K: Member> Intent<'_, K> {
     }
 }
 
-async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: &mut K::Status) -> Result<Step, ReconcileError> {
-    // An invalid spec is reported at once, whatever the owner's state.
-    obj.desired_key()?;
+/// The owner, the object's key and the owner's list, as every pass over a member starts; or what it
+/// waits for first.
+async fn reach<K: Member>(obj: &K, ctx: &Context) -> Result<Result<(Target, String, Cached<Listing<K::Cloud>>), Waiting>, ReconcileError> {
     let target = match obj.resolve(ctx).await? {
         Ok(target) => target,
-        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
+        Err(waiting) => return Ok(Err(waiting)),
     };
     let key = match obj.resolve_key(ctx, &target).await? {
         Ok(key) => key,
-        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
+        Err(waiting) => return Ok(Err(waiting)),
     };
-    let listed = match list::<K>(ctx, &target, priority_of(obj)).await? {
-        Ok(listed) => listed,
+    Ok(list::<K>(ctx, &target, priority_of(obj)).await?.map(|listed| (target, key, listed)))
+}
+
+async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: &mut K::Status) -> Result<Step, ReconcileError> {
+    // An invalid spec is reported at once, whatever the owner's state.
+    obj.desired_key()?;
+    let (target, key, listed) = match reach(obj, ctx).await? {
+        Ok(reached) => reached,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
     K::record_owner(draft, &target.cluster_id);
@@ -476,16 +482,8 @@ async fn apply<K: Member>(obj: &K, ctx: &Context, intent: Intent<'_, K>, draft: 
 /// even the SQL user's connection Secret, whose password the operator does not set).
 async fn observe_only<K: Member>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
     obj.desired_key()?;
-    let target = match obj.resolve(ctx).await? {
-        Ok(target) => target,
-        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
-    };
-    let key = match obj.resolve_key(ctx, &target).await? {
-        Ok(key) => key,
-        Err(waiting) => return Ok(waiting_step(ctx, waiting)),
-    };
-    let listed = match list::<K>(ctx, &target, priority_of(obj)).await? {
-        Ok(listed) => listed,
+    let (target, key, listed) = match reach(obj, ctx).await? {
+        Ok(reached) => reached,
         Err(waiting) => return Ok(waiting_step(ctx, waiting)),
     };
     K::record_owner(draft, &target.cluster_id);

@@ -277,12 +277,9 @@ impl<K: TopLevel> Shape<K> for TopLevelShape {
 /// else the one `adopt<Kind>Id` names, else the one this resource created, else the only one with
 /// its name (an ambiguous name is Stalled, asking for the ID).
 async fn observe_only<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Step, ReconcileError> {
-    let resolved = match obj.resolve(ctx).await? {
-        Resolved::AsIs => None,
-        Resolved::With(resolved) => Some(resolved),
-        Resolved::Wait { reason, message } => {
-            return Ok(Step::new(Outcome::progressing(reason, message), super::context::jitter(ctx.timing.poll_fast * 6, 0.2)));
-        }
+    let resolved = match resolve_or_wait(obj, ctx).await? {
+        Ok(resolved) => resolved,
+        Err(waiting) => return Ok(waiting),
     };
     let obj = resolved.as_deref().unwrap_or(obj);
     let cloud = cloud_client(obj, ctx).await?;
@@ -332,16 +329,22 @@ async fn cloud_client<K: TopLevel>(obj: &K, ctx: &Context) -> Result<CloudClient
     ctx.cloud_for(&obj.namespace().unwrap_or_default(), obj.credentials_ref(), priority_of(obj)).await
 }
 
-async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
-    let resolved = match obj.resolve(ctx).await? {
-        Resolved::AsIs => None,
-        Resolved::With(resolved) => Some(resolved),
+/// The spec with its references resolved (`None`: it has none), or the step that waits for them.
+async fn resolve_or_wait<K: TopLevel>(obj: &K, ctx: &Context) -> Result<Result<Option<Box<K>>, Step>, ReconcileError> {
+    Ok(match obj.resolve(ctx).await? {
+        Resolved::AsIs => Ok(None),
+        Resolved::With(resolved) => Ok(Some(resolved)),
         // The referenced resource's watch wakes this one. That event can arrive before the watch
         // cache the reference is read from shows the change, so a slow poll stays as the safety
         // net (as for a member waiting for its cluster), not the resync.
-        Resolved::Wait { reason, message } => {
-            return Ok(Step::new(Outcome::progressing(reason, message), super::context::jitter(ctx.timing.poll_fast * 6, 0.2)));
-        }
+        Resolved::Wait { reason, message } => Err(Step::new(Outcome::progressing(reason, message), super::context::jitter(ctx.timing.poll_fast * 6, 0.2))),
+    })
+}
+
+async fn apply<K: TopLevel>(obj: &K, ctx: &Context, api: &Api<K>, draft: &mut K::Status, written: &mut Option<K::Status>) -> Result<Step, ReconcileError> {
+    let resolved = match resolve_or_wait(obj, ctx).await? {
+        Ok(resolved) => resolved,
+        Err(waiting) => return Ok(waiting),
     };
     let obj = resolved.as_deref().unwrap_or(obj);
     let cloud = cloud_client(obj, ctx).await?;
