@@ -14,13 +14,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::TryStreamExt;
 use kube::core::DeserializeGuard;
 use kube::core::object::HasSpec;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 use super::conditions::{self, Outcome};
@@ -258,19 +256,7 @@ impl<K: Member> Shape<K> for MemberShape {
 /// Wakes the members of a CockroachCluster when it changes. A cluster that cannot be read wakes
 /// nobody (its own controller reports it).
 fn with_cluster_watch<K: Member>(controller: Controller<K>, wiring: &Wiring) -> Controller<K> {
-    let store = controller.store();
-    let clusters: Api<DeserializeGuard<CockroachCluster>> = wiring.api();
-    let readable = watcher(clusters, wiring.watcher_config()).touched_objects().try_filter_map(|cluster| std::future::ready(Ok(cluster.0.ok())));
-    controller.watches_stream(readable, move |cluster| {
-        let namespace = cluster.namespace();
-        let name = cluster.name_any();
-        store
-            .state()
-            .into_iter()
-            .filter(|c| c.namespace() == namespace && c.spec().cluster_ref().is_some_and(|r| r.name == name))
-            .map(|c| ObjectRef::from_obj(c.as_ref()))
-            .collect::<Vec<_>>()
-    })
+    super::peers::wake_on::<CockroachCluster, K>(controller, wiring, |member| member.spec().cluster_ref().map(|r| r.name.clone()))
 }
 
 /// The shared list cache of a member kind (one per kind of cloud object, made on first use).

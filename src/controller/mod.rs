@@ -13,6 +13,7 @@ pub mod member;
 pub mod observe;
 pub mod own_writes;
 pub mod pause;
+pub mod peers;
 pub mod reason;
 pub mod reconciler;
 pub mod references;

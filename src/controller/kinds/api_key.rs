@@ -41,6 +41,7 @@ use crate::controller::conditions::Outcome;
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::error::ReconcileError;
+use crate::controller::peers;
 use crate::controller::reason::Reason;
 use crate::controller::reconciler::Step;
 use crate::controller::status::{FIELD_MANAGER, apply_status};
@@ -445,18 +446,9 @@ impl TopLevel for APIKey {
     /// An APIKey follows the ServiceAccount it names (its ID appears) and its own Secret
     /// (metadata only: a deleted or edited Secret is put right at once).
     fn watches(controller: Controller<APIKey>, wiring: &Wiring) -> Controller<APIKey> {
-        let by_account = controller.store();
+        let controller = peers::wake_on::<ServiceAccount, _>(controller, wiring, |k| k.spec.service_account_ref.as_ref().map(|r| r.name.clone()));
         let by_secret = controller.store();
         controller
-            .watches(wiring.api::<ServiceAccount>(), wiring.watcher_config(), move |account| {
-                let (namespace, name) = (account.namespace(), account.name_any());
-                by_account
-                    .state()
-                    .into_iter()
-                    .filter(|k| k.namespace() == namespace && k.spec.service_account_ref.as_ref().is_some_and(|r| r.name == name))
-                    .map(|k| ObjectRef::from_obj(k.as_ref()))
-                    .collect::<Vec<_>>()
-            })
             .watches(wiring.api::<PartialObjectMeta<Secret>>(), wiring.watcher_config(), move |secret| {
                 let (namespace, name) = (secret.namespace(), secret.name_any());
                 by_secret

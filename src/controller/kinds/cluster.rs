@@ -174,7 +174,7 @@ impl TopLevel for CockroachCluster {
                 referencing(&by_config_map, &map, |c| owned(c.spec.settings.referenced_config_maps()))
             });
         // A cluster waiting for its folder proceeds as soon as the Folder gets its cloud ID.
-        folder::wake_on_folders(controller, wiring, |c: &CockroachCluster| c.spec.folder_ref.as_ref())
+        folder::wake_on_folders(controller, wiring, |c: &CockroachCluster| c.spec.folder_ref.as_ref().map(|r| r.name.clone()))
     }
 
     /// `spec.folderRef` becomes the Folder's cloud ID (as `parentId`): the cluster waits until

@@ -15,10 +15,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::jiff::Timestamp;
-use futures::TryStreamExt;
-use kube::core::DeserializeGuard;
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, ResourceExt};
+
+use kube::ResourceExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 
@@ -32,6 +30,7 @@ use crate::controller::Wiring;
 use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::error::ReconcileError;
+use crate::controller::peers::{self, Peer};
 use crate::controller::reason::Reason;
 use crate::controller::top_level::{Plan, Resolved, TopLevel, TopLevelShape, TopLevelStatus};
 
@@ -218,12 +217,12 @@ impl TopLevel for Folder {
     /// whose deletion the cloud refused (not empty) tries again as soon as a Folder or a
     /// CockroachCluster naming it changes or goes, instead of at the slow stalled retry.
     fn watches(controller: Controller<Folder>, wiring: &Wiring) -> Controller<Folder> {
-        let controller = wake_on_folders(controller, wiring, |f: &Folder| f.spec.parent_ref.as_ref());
+        let controller = wake_on_folders(controller, wiring, |f: &Folder| f.spec.parent_ref.as_ref().map(|r| r.name.clone()));
         let parent_of = |folder: &Folder| folder.spec.parent_ref.as_ref().map(|p| ObjectRef::new(&p.name).within(&folder.namespace().unwrap_or_default()));
         let folder_of = |cluster: &CockroachCluster| cluster.spec.folder_ref.as_ref().map(|f| ObjectRef::new(&f.name).within(&cluster.namespace().unwrap_or_default()));
         controller
-            .watches_stream(readable::<Folder>(wiring), move |child| parent_of(&child))
-            .watches_stream(readable::<CockroachCluster>(wiring), move |cluster| folder_of(&cluster))
+            .watches_stream(peers::readable::<Folder>(wiring), move |child| parent_of(&child))
+            .watches_stream(peers::readable::<CockroachCluster>(wiring), move |cluster| folder_of(&cluster))
     }
 }
 
@@ -242,32 +241,9 @@ pub fn folder_id(ctx: &Context, namespace: &str, reference: &LocalFolderRef, fie
     }
 }
 
-/// The objects of kind `R` as they change, created, updated or deleted. One the operator cannot
-/// read (an older or hand-edited schema) wakes nobody: its own controller reports it, and it does
-/// not stop this watch.
-fn readable<R>(wiring: &Wiring) -> impl futures::Stream<Item = Result<R, watcher::Error>> + Send + 'static
-where
-    R: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-{
-    let api: Api<DeserializeGuard<R>> = wiring.api();
-    watcher(api, wiring.watcher_config()).touched_objects().try_filter_map(|object| std::future::ready(Ok(object.0.ok())))
-}
-
 /// Wakes the resources of kind `K` whose spec names (through `reference`) a Folder that changed.
-pub fn wake_on_folders<K>(controller: Controller<K>, wiring: &Wiring, reference: fn(&K) -> Option<&LocalFolderRef>) -> Controller<K>
-where
-    K: kube::Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-{
-    let store = controller.store();
-    controller.watches_stream(readable::<Folder>(wiring), move |folder| {
-        let (namespace, name) = (folder.namespace(), folder.name_any());
-        store
-            .state()
-            .into_iter()
-            .filter(|r| r.namespace() == namespace && reference(r).is_some_and(|f| f.name == name))
-            .map(|r| ObjectRef::from_obj(r.as_ref()))
-            .collect::<Vec<_>>()
-    })
+pub fn wake_on_folders<K: Peer>(controller: Controller<K>, wiring: &Wiring, reference: fn(&K) -> Option<String>) -> Controller<K> {
+    peers::wake_on::<Folder, K>(controller, wiring, reference)
 }
 
 #[cfg(test)]

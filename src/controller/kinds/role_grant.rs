@@ -5,6 +5,9 @@
 //! is its key, so a create whose answer was lost is found in the next list.
 
 use kube::ResourceExt;
+use kube::runtime::controller::Controller;
+
+use crate::controller::Wiring;
 
 use crate::api::child::ChildStatusFields;
 use crate::api::role_grant::{GrantedRole, RoleGrantStatus};
@@ -16,6 +19,7 @@ use crate::controller::context::Context;
 use crate::controller::driver::Kind;
 use crate::controller::error::ReconcileError;
 use crate::controller::member::{Done, Member, MemberShape, Target, Waiting};
+use crate::controller::peers;
 use crate::controller::reason::Reason;
 use crate::controller::reconciler::priority_of;
 
@@ -70,8 +74,7 @@ impl RoleGrant {
             (Some(id), _) => Ok(Ok(id.clone())),
             (None, Some(reference)) => {
                 let namespace = self.namespace().unwrap_or_default();
-                let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(ctx.client.clone(), &namespace);
-                let id = accounts.get_opt(&reference.name).await?.and_then(|a| a.status.and_then(|s| s.service_account_id));
+                let id = peers::cloud_id_of::<ServiceAccount>(ctx, &namespace, &reference.name, |a| a.status.as_ref()?.service_account_id.clone()).await?;
                 Ok(id.ok_or_else(|| {
                     Waiting::new(Reason::WaitingForServiceAccount, format!("spec.serviceAccountRef: ServiceAccount {namespace}/{} has no cloud service account yet", reference.name))
                 }))
@@ -91,15 +94,13 @@ impl RoleGrant {
             return Ok(Ok(id.clone()));
         }
         if let Some(reference) = &scope.cluster_ref {
-            let clusters: kube::Api<CockroachCluster> = kube::Api::namespaced(ctx.client.clone(), &namespace);
-            let id = clusters.get_opt(&reference.name).await?.and_then(|c| c.status.and_then(|s| s.cluster_id));
+            let id = peers::cloud_id_of::<CockroachCluster>(ctx, &namespace, &reference.name, |c| c.status.as_ref()?.cluster_id.clone()).await?;
             return Ok(id.ok_or_else(|| {
                 Waiting::new(Reason::WaitingForCluster, format!("spec.scope.clusterRef: CockroachCluster {namespace}/{} has no cloud cluster yet", reference.name))
             }));
         }
         if let Some(reference) = &scope.folder_ref {
-            let folders: kube::Api<Folder> = kube::Api::namespaced(ctx.client.clone(), &namespace);
-            let id = folders.get_opt(&reference.name).await?.and_then(|f| f.status.and_then(|s| s.folder_id));
+            let id = peers::cloud_id_of::<Folder>(ctx, &namespace, &reference.name, |f| f.status.as_ref()?.folder_id.clone()).await?;
             return Ok(id.ok_or_else(|| Waiting::new(Reason::WaitingForFolder, format!("spec.scope.folderRef: Folder {namespace}/{} has no cloud folder yet", reference.name))));
         }
         Err(ReconcileError::stalled(Reason::InvalidSpec, "spec.scope: exactly one of organization, folderRef, folderId, clusterRef or clusterId must be set"))
@@ -143,6 +144,14 @@ impl Member for RoleGrant {
     /// The role; its scope and principal are how the grant was found.
     fn spec_of(item: &BuiltInRole) -> serde_json::Value {
         serde_json::json!({"role": item.name})
+    }
+
+    /// A grant waiting for the account, folder or cluster it names proceeds as soon as that one
+    /// changes (gets its cloud ID), instead of polling.
+    fn watches(controller: Controller<RoleGrant>, wiring: &Wiring) -> Controller<RoleGrant> {
+        let controller = peers::wake_on::<ServiceAccount, _>(controller, wiring, |g| g.spec.service_account_ref.as_ref().map(|r| r.name.clone()));
+        let controller = peers::wake_on::<Folder, _>(controller, wiring, |g| g.spec.scope.folder_ref.as_ref().map(|r| r.name.clone()));
+        peers::wake_on::<CockroachCluster, _>(controller, wiring, |g| g.spec.scope.cluster_ref.as_ref().map(|r| r.name.clone()))
     }
 
     const OWNER_KIND: &'static str = "ServiceAccount";
