@@ -5,14 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{CredentialsRef, DeletionPolicy, LocalClusterRef, StatusBase};
+use super::common::{CommonSpec, LocalClusterRef, StatusBase};
 
-/// How a child names its cluster, its deletion policy and its credentials.
-pub trait ChildSpec: Sync {
+/// How a child names its cluster (its policies and credentials are every kind's: [`CommonSpec`]).
+pub trait ChildSpec: CommonSpec + Sync {
     fn cluster_ref(&self) -> Option<&LocalClusterRef>;
     fn cluster_id(&self) -> Option<&str>;
-    fn deletion_policy(&self) -> DeletionPolicy;
-    fn credentials_ref(&self) -> Option<&CredentialsRef>;
 }
 
 /// Declares the spec struct of a cluster child: the kind's own fields between the shared ones
@@ -67,7 +65,7 @@ macro_rules! child_spec {
             pub credentials_ref: Option<$crate::api::CredentialsRef>,
         }
 
-        $crate::impl_policies!($spec);
+        $crate::impl_common_spec!($spec);
 
         impl $crate::api::child::ChildSpec for $spec {
             fn cluster_ref(&self) -> Option<&$crate::api::LocalClusterRef> {
@@ -75,12 +73,6 @@ macro_rules! child_spec {
             }
             fn cluster_id(&self) -> Option<&str> {
                 self.cluster_id.as_deref()
-            }
-            fn deletion_policy(&self) -> $crate::api::DeletionPolicy {
-                self.deletion_policy
-            }
-            fn credentials_ref(&self) -> Option<&$crate::api::CredentialsRef> {
-                self.credentials_ref.as_ref()
             }
         }
     };

@@ -33,18 +33,28 @@ pub enum ManagementPolicy {
     Observe,
 }
 
-/// The policies every kind's spec carries, for the driver that honours them.
-pub trait Policies {
+/// The fields every kind's spec carries, for the drivers that honour them.
+pub trait CommonSpec {
     fn management_policy(&self) -> ManagementPolicy;
+    fn deletion_policy(&self) -> DeletionPolicy;
+    /// The Secret with the API key to use, when the spec names one.
+    fn credentials_ref(&self) -> Option<&CredentialsRef>;
 }
 
-/// Implements [`Policies`] for a spec struct with a `management_policy` field.
+/// Implements [`CommonSpec`] for spec structs with `management_policy`, `deletion_policy` and
+/// `credentials_ref` fields.
 #[macro_export]
-macro_rules! impl_policies {
+macro_rules! impl_common_spec {
     ($($spec:ty),+ $(,)?) => {
-        $(impl $crate::api::common::Policies for $spec {
+        $(impl $crate::api::common::CommonSpec for $spec {
             fn management_policy(&self) -> $crate::api::common::ManagementPolicy {
                 self.management_policy
+            }
+            fn deletion_policy(&self) -> $crate::api::common::DeletionPolicy {
+                self.deletion_policy
+            }
+            fn credentials_ref(&self) -> Option<&$crate::api::common::CredentialsRef> {
+                self.credentials_ref.as_ref()
             }
         })+
     };

@@ -26,7 +26,7 @@ pub use database::Database;
 pub use sql_user::SQLUser;
 pub use role_grant::RoleGrant;
 pub use cluster::{CockroachCluster, CockroachClusterSpec, CockroachClusterStatus};
-pub use common::{CredentialsRef, DeletionPolicy, DriftEntry, ManagementPolicy, Policies, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
+pub use common::{CredentialsRef, DeletionPolicy, CommonSpec, DriftEntry, ManagementPolicy, FINALIZER, GROUP, LocalClusterRef, SecretKeyRef};
 pub use egress_rule::{EgressRule, EgressRuleStatus};
 pub use service_account::ServiceAccount;
 pub use api_key::APIKey;
@@ -71,7 +71,7 @@ pub fn prepare_crd(mut crd: CustomResourceDefinition) -> CustomResourceDefinitio
     serde_json::from_value(value).expect("reflowing descriptions keeps a valid CRD")
 }
 
-crate::impl_policies!(
+crate::impl_common_spec!(
     cluster::CockroachClusterSpec,
     folder::FolderSpec,
     service_account::ServiceAccountSpec,

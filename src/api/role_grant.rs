@@ -125,10 +125,4 @@ impl super::child::ChildSpec for RoleGrantSpec {
     fn cluster_id(&self) -> Option<&str> {
         None
     }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.deletion_policy
-    }
-    fn credentials_ref(&self) -> Option<&CredentialsRef> {
-        self.credentials_ref.as_ref()
-    }
 }

@@ -17,7 +17,7 @@ use super::context::Context;
 use super::error::ReconcileError;
 use super::finalizer;
 use super::{observe, pause};
-use crate::api::common::{ManagementPolicy, Policies};
+use crate::api::common::{CommonSpec, ManagementPolicy};
 use crate::review::manifests::Manifest;
 use crate::review::export::{ExportSession, Exported};
 use crate::review::plan::{ResourcePlan, Session};
@@ -65,7 +65,7 @@ pub trait Shape<K: Managed>: Send + Sync + 'static {
 }
 
 /// A kind the operator reconciles, and the shape that drives it.
-pub trait Kind: Managed + kube::Resource<Scope = kube::core::NamespaceResourceScope> + HasSpec<Spec: Policies> {
+pub trait Kind: Managed + kube::Resource<Scope = kube::core::NamespaceResourceScope> + HasSpec<Spec: CommonSpec> {
     type Shape: Shape<Self>;
     /// Organisation-level kinds (folders, service accounts, API keys, role grants, JWT issuers)
     /// are honoured only in namespaces trusted for them ([`trust`](super::trust)).

@@ -31,7 +31,7 @@ use super::reconciler::{Managed, StatusFields, Step, priority_of};
 use super::top_level::standing_refusal;
 use k8s_openapi::jiff::Timestamp;
 use crate::api::child::{ChildSpec, ChildStatusFields};
-use crate::api::common::{CredentialsRef, DeletionPolicy};
+use crate::api::common::{CommonSpec, CredentialsRef, DeletionPolicy};
 use crate::api::CockroachCluster;
 use crate::review::manifests::Manifest;
 use crate::review::export::{ExportSession, Exported};

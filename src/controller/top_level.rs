@@ -34,7 +34,9 @@ use super::error::ReconcileError;
 use super::reason::Reason;
 use super::reconciler::{Managed, StatusFields, Step, priority_of};
 use super::status::apply_status;
-use crate::api::common::{CredentialsRef, DeletionPolicy, DriftEntry};
+use kube::core::object::HasSpec;
+
+use crate::api::common::{CommonSpec, DeletionPolicy, DriftEntry};
 use crate::cloud::cache::ListKey;
 use crate::review::manifests::Manifest;
 use crate::review::export::{ExportSession, Exported};
@@ -87,7 +89,7 @@ pub enum Resolved<K> {
 }
 
 /// A top-level cloud object kind.
-pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kube::core::NamespaceResourceScope> {
+pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kube::core::NamespaceResourceScope> + HasSpec<Spec: CommonSpec> {
     /// The cloud object.
     type Cloud: Clone + Send + Sync + 'static;
     /// One write to the cloud object.
@@ -97,8 +99,6 @@ pub trait TopLevel: Managed<Status: TopLevelStatus> + kube::Resource<Scope = kub
     /// The spec field [`cloud_name`](Self::cloud_name) comes from, for messages.
     const NAME_FIELD: &'static str = "spec.name";
 
-    fn credentials_ref(&self) -> Option<&CredentialsRef>;
-    fn deletion_policy(&self) -> DeletionPolicy;
     /// The ID of an existing cloud object the spec asks to adopt.
     fn adopt_id(&self) -> Option<&str>;
     /// The name the cloud object has (or gets); the search before a create looks for it.
@@ -326,7 +326,7 @@ async fn find_to_observe<K: TopLevel>(obj: &K, ctx: &Context, cloud: &CloudClien
 }
 
 async fn cloud_client<K: TopLevel>(obj: &K, ctx: &Context) -> Result<CloudClient, ReconcileError> {
-    ctx.cloud_for(&obj.namespace().unwrap_or_default(), obj.credentials_ref(), priority_of(obj)).await
+    ctx.cloud_for(&obj.namespace().unwrap_or_default(), obj.spec().credentials_ref(), priority_of(obj)).await
 }
 
 /// The spec with its references resolved (`None`: it has none), or the step that waits for them.
@@ -534,7 +534,7 @@ async fn search<K: TopLevel>(obj: &K, cloud: &CloudClient, intent: Option<Timest
 async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> Result<Option<Step>, ReconcileError> {
     let noun = K::NOUN;
     // A deletion does not wait for references: what resolves now helps find the object.
-    let resolved = match obj.deletion_policy() {
+    let resolved = match obj.spec().deletion_policy() {
         DeletionPolicy::Retain => None,
         DeletionPolicy::Delete => match obj.resolve(ctx).await? {
             Resolved::With(resolved) => Some(resolved),
@@ -542,7 +542,7 @@ async fn cleanup<K: TopLevel>(obj: &K, ctx: &Context, draft: &mut K::Status) -> 
         },
     };
     let obj = resolved.as_deref().unwrap_or(obj);
-    if obj.deletion_policy() == DeletionPolicy::Retain {
+    if obj.spec().deletion_policy() == DeletionPolicy::Retain {
         if let Some(id) = draft.cloud_id() {
             let note = format!("deletionPolicy is Retain: left cloud {noun} {id} in place");
             ctx.event(obj, EventType::Normal, Reason::Retained, "Delete", note).await;

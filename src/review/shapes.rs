@@ -11,6 +11,7 @@ use super::manifests::Manifest;
 use super::plan::{Action, ResourcePlan, Session};
 use crate::api::CockroachCluster;
 use crate::api::child::{ChildSpec, ChildStatusFields};
+use crate::api::common::CommonSpec;
 use crate::cloud::CloudError;
 use crate::controller::member::Member;
 use crate::controller::observe::{differences, spec_json};
@@ -36,7 +37,7 @@ pub async fn top_level<K: TopLevel>(manifest: &Manifest, mut obj: K, live: Optio
         obj.meta_mut().uid = live.meta().uid.clone();
     }
     let recorded = live.as_ref().and_then(|l| l.status()).and_then(|s| s.cloud_id().map(str::to_string));
-    let cloud = match session.cloud_for(&manifest.namespace, obj.credentials_ref()).await {
+    let cloud = match session.cloud_for(&manifest.namespace, obj.spec().credentials_ref()).await {
         Ok(cloud) => cloud,
         Err(why) => return ResourcePlan::new(manifest, Action::Error, why),
     };

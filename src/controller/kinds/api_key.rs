@@ -32,7 +32,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::service_account::created_since;
 use crate::api::api_key::{APIKey, APIKeyStatus, RetiringKey};
-use crate::api::common::{CredentialsRef, DEFAULT_API_KEY_KEY, DeletionPolicy};
+use crate::api::common::DEFAULT_API_KEY_KEY;
 use crate::api::service_account::ServiceAccount;
 use crate::cloud::models::{ApiKeyInfo, ApiKeySecret, CreateApiKeyRequest, UpdateApiKeySpecification};
 use crate::cloud::{CloudClient, CloudError};
@@ -257,12 +257,6 @@ impl TopLevel for APIKey {
     const SHARED_LIST: bool = true;
     const ADOPT_FIELD: &'static str = "adoptApiKeyId";
 
-    fn credentials_ref(&self) -> Option<&CredentialsRef> {
-        self.spec.credentials_ref.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
     fn adopt_id(&self) -> Option<&str> {
         self.spec.adopt_api_key_id.as_deref()
     }

@@ -13,7 +13,7 @@ use kube::runtime::controller::Controller;
 
 use super::cluster_plan::{self, ClusterChanges, OWNER_LABEL};
 use crate::api::cluster::{CockroachCluster, CockroachClusterStatus};
-use crate::api::common::{CredentialsRef, DeletionPolicy, DriftEntry};
+use crate::api::common::DriftEntry;
 use crate::controller::Wiring;
 use crate::cloud::models::{Cluster, ClusterState, UpdateClusterSpec};
 use crate::cloud::{CloudClient, CloudError};
@@ -56,12 +56,6 @@ impl TopLevel for CockroachCluster {
     const NOUN: &'static str = "cluster";
     const ADOPT_FIELD: &'static str = "adoptClusterId";
 
-    fn credentials_ref(&self) -> Option<&CredentialsRef> {
-        self.spec.credentials_ref.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
     fn adopt_id(&self) -> Option<&str> {
         self.spec.adopt_cluster_id.as_deref()
     }

@@ -21,7 +21,7 @@ use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 
 use super::cluster_plan::{OWNER_LABEL, desired_labels};
-use crate::api::common::{CredentialsRef, DeletionPolicy};
+
 use crate::api::CockroachCluster;
 use crate::api::folder::{Folder, FolderStatus, LocalFolderRef};
 use crate::cloud::models::{CreateFolderRequest, FolderResource, ROOT_FOLDER, UpdateFolderSpec};
@@ -116,12 +116,6 @@ impl TopLevel for Folder {
     const SHARED_LIST: bool = true;
     const ADOPT_FIELD: &'static str = "adoptFolderId";
 
-    fn credentials_ref(&self) -> Option<&CredentialsRef> {
-        self.spec.credentials_ref.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
     fn adopt_id(&self) -> Option<&str> {
         self.spec.adopt_folder_id.as_deref()
     }
@@ -265,7 +259,7 @@ mod tests {
             parent_id: None,
             labels: Some(BTreeMap::from([("env".to_string(), "prod".to_string())])),
             adopt_folder_id: None,
-            deletion_policy: DeletionPolicy::Delete, management_policy: Default::default(),
+            deletion_policy: crate::api::DeletionPolicy::Delete, management_policy: Default::default(),
             credentials_ref: None,
         }
     }

@@ -15,7 +15,6 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use sha2::{Digest, Sha256};
 
-use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::jwt_issuer::{IdentityMapEntry, JWTIssuer, JWTIssuerSpec, JWTIssuerStatus};
 use crate::cloud::models::{AddJwtIssuerRequest, JwtIssuer, JwtIssuerIdentityMapEntry, UpdateJwtIssuerRequest, check_jwks, same_jwks};
 use crate::cloud::{CloudClient, CloudError};
@@ -148,12 +147,6 @@ impl TopLevel for JWTIssuer {
     const NAME_FIELD: &'static str = "spec.issuerUrl";
     const ADOPT_FIELD: &'static str = "adoptJWTIssuerId";
 
-    fn credentials_ref(&self) -> Option<&CredentialsRef> {
-        self.spec.credentials_ref.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
     fn adopt_id(&self) -> Option<&str> {
         self.spec.adopt_jwt_issuer_id.as_deref()
     }

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::common::{CredentialsRef, DeletionPolicy};
 use crate::api::service_account::{ServiceAccount, ServiceAccountStatus};
 use crate::cloud::models::{CreateServiceAccountRequest, ServiceAccount as CloudServiceAccount, UpdateServiceAccountSpecification};
 use crate::cloud::{CloudClient, CloudError};
@@ -86,12 +85,6 @@ impl TopLevel for ServiceAccount {
     const SHARED_LIST: bool = true;
     const ADOPT_FIELD: &'static str = "adoptServiceAccountId";
 
-    fn credentials_ref(&self) -> Option<&CredentialsRef> {
-        self.spec.credentials_ref.as_ref()
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
     fn adopt_id(&self) -> Option<&str> {
         self.spec.adopt_service_account_id.as_deref()
     }
