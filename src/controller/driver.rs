@@ -1,7 +1,9 @@
 //! The reconcile every kind shares, whatever its shape: the finalizer goes on before anything can
 //! be created in the cloud; deletion runs the shape's cleanup and then releases the finalizer; a
 //! pass's result becomes conditions, a status write (skipped when unchanged), events and the next
-//! requeue (see [`reconciler::finish`](super::reconciler::finish)).
+//! requeue (see [`reconciler::finish`](super::reconciler::finish)). It also honours, for every
+//! kind, the `crdbcloud.io/paused` annotation ([`pause`](super::pause): no cloud call at all) and
+//! `managementPolicy: Observe` ([`observe`](super::observe): read and report, never write).
 
 use std::future::Future;
 use std::sync::Arc;
