@@ -637,13 +637,9 @@ async fn rate_limited_answer_is_classified_and_pauses_the_key() {
 
 // ---- 4. the budget ----
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_burst_is_spaced_to_the_budget_without_429s() {
-    let h = Harness::start(10).await;
-    let clients = h.clients(BudgetConfig::default(), RetryPolicy::default());
-    let client = clients.client(ApiKey::new(KEY));
-    let start = Instant::now();
-    let calls: Vec<_> = (0..100)
+/// `n` concurrent GetOrganizationInfo calls through `client`, every one of which must succeed.
+async fn organization_burst(client: &CloudClient, n: usize) {
+    let calls: Vec<_> = (0..n)
         .map(|_| {
             let client = client.clone();
             tokio::spawn(async move { client.get_organization().await })
@@ -652,6 +648,15 @@ async fn concurrent_burst_is_spaced_to_the_budget_without_429s() {
     for call in futures::future::join_all(calls).await {
         call.unwrap().unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_burst_is_spaced_to_the_budget_without_429s() {
+    let h = Harness::start(10).await;
+    let clients = h.clients(BudgetConfig::default(), RetryPolicy::default());
+    let client = clients.client(ApiKey::new(KEY));
+    let start = Instant::now();
+    organization_burst(&client, 100).await;
     let elapsed = start.elapsed();
     assert!(elapsed >= Duration::from_secs(9), "100 requests at 10/s took only {elapsed:?}");
     let stats = h.stats().await;
@@ -715,15 +720,7 @@ async fn retry_after_is_honoured_by_every_caller_of_the_key() {
     h.admin.add_fault(&FaultSpec { status: Some(429), ..FaultSpec::on(Operation::GetOrganizationInfo) }).await;
 
     let start = Instant::now();
-    let calls: Vec<_> = (0..4)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.get_organization().await })
-        })
-        .collect();
-    for call in futures::future::join_all(calls).await {
-        call.unwrap().unwrap();
-    }
+    organization_burst(&client, 4).await;
     assert!(start.elapsed() >= Duration::from_secs(1), "{:?}", start.elapsed());
 
     let log = h.requests(Operation::GetOrganizationInfo).await;

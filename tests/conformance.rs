@@ -330,24 +330,7 @@ async fn simulator_responses_conform_to_the_official_description() {
         (DeleteCluster, vec![c], "", None, 200),
     ];
 
-    for (operation, params, query, body, expected) in cases {
-        let (method, template) = (operation.method(), operation.path());
-        if let Some(body) = &body
-            && expected == 200
-        {
-            spec.check(&format!("{method} {template} request"), &spec.request_schema(operation), body);
-        }
-        let path = format!("{}{query}", concrete(operation, &params));
-        let (status, response) = sim.call(method.clone(), &path, body.as_ref()).await;
-        assert_eq!(status, expected, "{method} {path}: {response}");
-        let schema = if expected == 200 {
-            spec.response_schema(operation, 200)
-        } else {
-            // 4xx responses are described only by `default` (Status).
-            spec.doc["paths"][template][method.as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
-        };
-        spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
-    }
+    run_cases(&spec, &sim, cases).await;
 
     // A blackout window by its id, once created.
     let (_, list) = sim.call(Method::GET, &concrete(ListBlackoutWindows, &[a]), None).await;
@@ -358,14 +341,7 @@ async fn simulator_responses_conform_to_the_official_description() {
         (UpdateBlackoutWindow, vec![a, w], "", Some(json!({"end_time": in_days(12)})), 200),
         (DeleteBlackoutWindow, vec![a, w], "", None, 200),
     ];
-    for (operation, params, _, body, expected) in by_id {
-        if let Some(body) = &body {
-            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
-        }
-        let (status, response) = sim.call(operation.method(), &concrete(operation, &params), body.as_ref()).await;
-        assert_eq!(status, expected, "{operation}: {response}");
-        spec.check(&format!("{operation} response"), &spec.response_schema(operation, 200), &response);
-    }
+    run_cases(&spec, &sim, by_id).await;
 
     // Egress rules of the ADVANCED cluster (its policy is DEFAULT_DENY since the case above): a
     // repeated idempotency key answers with the first rule; then the rule by its id.
@@ -377,14 +353,9 @@ async fn simulator_responses_conform_to_the_official_description() {
         (AddEgressRule, vec![a], "", Some(json!({"name": "bad", "type": "CIDR", "destination": "storage.googleapis.com", "description": ""})), 400),
     ];
     let mut first_id = None;
-    for (operation, params, query, body, expected) in egress {
-        if let Some(body) = body.as_ref().filter(|_| expected == 200) {
-            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
-        }
-        let (status, response) = sim.call(operation.method(), &format!("{}{query}", concrete(operation, &params)), body.as_ref()).await;
-        assert_eq!(status, expected, "{operation}: {response}");
-        let schema = if expected == 200 { spec.response_schema(operation, 200) } else { spec.error_schema(operation) };
-        spec.check(&format!("{operation} -> {status}"), &schema, &response);
+    for case in egress {
+        let (operation, expected) = (case.0, case.4);
+        let response = run_case(&spec, &sim, case).await;
         if operation == AddEgressRule && expected == 200 {
             let id = response["rule"]["id"].as_str().unwrap().to_string();
             assert_eq!(first_id.get_or_insert(id.clone()), &id, "a repeated idempotency key made a second rule");
@@ -400,15 +371,7 @@ async fn simulator_responses_conform_to_the_official_description() {
         (DeleteEgressRule, vec![a, r], "", None, 200),
         (GetEgressRule, vec![a, r], "", None, 404),
     ];
-    for (operation, params, _, body, expected) in by_id {
-        if let Some(body) = &body {
-            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
-        }
-        let (status, response) = sim.call(operation.method(), &concrete(operation, &params), body.as_ref()).await;
-        assert_eq!(status, expected, "{operation}: {response}");
-        let schema = if expected == 200 { spec.response_schema(operation, 200) } else { spec.error_schema(operation) };
-        spec.check(&format!("{operation} -> {status}"), &schema, &response);
-    }
+    run_cases(&spec, &sim, by_id).await;
 
     private_endpoint_responses_conform(&spec, &sim, a, c).await;
 }
@@ -457,26 +420,30 @@ async fn private_endpoint_responses_conform(spec: &Spec, sim: &Sim, a: &str, c: 
     run_cases(spec, sim, cases).await;
 }
 
-/// Sends each case, checking the request body (when the case expects success), the status and the
-/// response against the description.
+/// Sends each case through [`run_case`].
 async fn run_cases(spec: &Spec, sim: &Sim, cases: Vec<Case<'_>>) {
-    for (operation, params, query, body, expected) in cases {
-        let (method, template) = (operation.method(), operation.path());
-        if let Some(body) = &body
-            && expected == 200
-        {
-            spec.check(&format!("{method} {template} request"), &spec.request_schema(operation), body);
-        }
-        let path = format!("{}{query}", concrete(operation, &params));
-        let (status, response) = sim.call(method.clone(), &path, body.as_ref()).await;
-        assert_eq!(status, expected, "{method} {path}: {response}");
-        let schema = if expected == 200 {
-            spec.response_schema(operation, 200)
-        } else {
-            spec.doc["paths"][template][method.as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
-        };
-        spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
+    for case in cases {
+        run_case(spec, sim, case).await;
     }
+}
+
+/// Sends one case, checking the request body (when the case expects success: some refused cases
+/// send a body the description does not allow), the status and the response against the
+/// description (an error answer against the `Status` body: 4xx responses are described only by
+/// `default`); returns the response.
+async fn run_case(spec: &Spec, sim: &Sim, (operation, params, query, body, expected): Case<'_>) -> Value {
+    let (method, template) = (operation.method(), operation.path());
+    if let Some(body) = &body
+        && expected == 200
+    {
+        spec.check(&format!("{method} {template} request"), &spec.request_schema(operation), body);
+    }
+    let path = format!("{}{query}", concrete(operation, &params));
+    let (status, response) = sim.call(method.clone(), &path, body.as_ref()).await;
+    assert_eq!(status, expected, "{method} {path}: {response}");
+    let schema = if expected == 200 { spec.response_schema(operation, 200) } else { spec.error_schema(operation) };
+    spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
+    response
 }
 
 /// One request of the conformance run: the operation, its path parameters, its query (with the
@@ -703,22 +670,9 @@ async fn service_accounts_and_api_keys_conform_to_the_official_description() {
         (DeleteServiceAccount, vec![a], "", None, 200),
         (GetServiceAccount, vec![a], "", None, 404),
     ];
-    for (operation, params, query, body, expected) in cases {
-        let (method, template) = (operation.method(), operation.path());
-        if let Some(body) = &body
-            && expected == 200
-        {
-            spec.check(&format!("{method} {template} request"), &spec.request_schema(operation), body);
-        }
-        let path = format!("{}{query}", concrete(operation, &params));
-        let (status, response) = sim.call(method.clone(), &path, body.as_ref()).await;
-        assert_eq!(status, expected, "{method} {path}: {response}");
-        let schema = if expected == 200 {
-            spec.response_schema(operation, 200)
-        } else {
-            spec.doc["paths"][template][method.as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
-        };
-        spec.check(&format!("{method} {template} -> {status}"), &schema, &response);
+    for case in cases {
+        let operation = case.0;
+        let response = run_case(&spec, &sim, case).await;
         // Only the create's answer carries a key's secret.
         assert!(!response.to_string().contains("\"secret\""), "{operation} shows a key's secret: {response}");
     }
@@ -739,19 +693,12 @@ async fn folder_operations_conform_to_the_official_description() {
     use reqwest::Method;
     let spec = Spec::load();
     let sim = Sim::start().await;
-    let status_schema = |operation: Operation| {
-        spec.doc["paths"][operation.path()][operation.method().as_str().to_lowercase()]["responses"]["default"]["content"]["application/json"]["schema"].clone()
-    };
     let call = async |operation: Operation, params: &[&str], query: &str, body: Option<Value>, expected: u16| -> Value {
-        if let Some(body) = &body {
+        // Every body here conforms, the refused ones too.
+        if let Some(body) = body.as_ref().filter(|_| expected != 200) {
             spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
         }
-        let path = format!("{}{query}", concrete(operation, params));
-        let (status, response) = sim.call(operation.method(), &path, body.as_ref()).await;
-        assert_eq!(status, expected, "{operation} {path}: {response}");
-        let schema = if expected == 200 { spec.response_schema(operation, 200) } else { status_schema(operation) };
-        spec.check(&format!("{operation} -> {status}"), &schema, &response);
-        response
+        run_case(&spec, &sim, (operation, params.to_vec(), query, body, expected)).await
     };
 
     // The operator's create bodies: at the root with labels, and under a parent.
@@ -826,14 +773,7 @@ async fn jwt_issuer_responses_conform_to_the_official_description() {
         (GetJWTIssuer, vec!["00000000-0000-4000-8000-000000000000"], "", None, 404),
         (GetJWTIssuer, vec!["not-a-uuid"], "", None, 400),
     ];
-    for (operation, params, query, body, expected) in creates {
-        if let Some(body) = body.as_ref().filter(|_| expected == 200) {
-            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
-        }
-        let (status, response) = sim.call(operation.method(), &format!("{}{query}", concrete(operation, &params)), body.as_ref()).await;
-        assert_eq!(status, expected, "{operation} {query}: {response}");
-        spec.check(&format!("{operation} {query} -> {status}"), &spec.response_schema(operation, status), &response);
-    }
+    run_cases(&spec, &sim, creates).await;
     // A one-item page of two says where the next one starts; the claim defaults to sub.
     let (_, page) = sim.call(Method::GET, &format!("{}?pagination.limit=1", concrete(ListJWTIssuers, &[])), None).await;
     assert_eq!(page["jwt_issuers"].as_array().map(Vec::len), Some(1), "{page}");
@@ -854,14 +794,10 @@ async fn jwt_issuer_responses_conform_to_the_official_description() {
         (DeleteJWTIssuer, vec![i], "", None, 404),
         (UpdateJWTIssuer, vec![i], "", Some(json!({"audience": "x"})), 404),
     ];
-    for (operation, params, _, body, expected) in by_id {
-        if let Some(body) = body.as_ref().filter(|_| expected == 200) {
-            spec.check(&format!("{operation} request"), &spec.request_schema(operation), body);
-        }
-        let (status, response) = sim.call(operation.method(), &concrete(operation, &params), body.as_ref()).await;
-        assert_eq!(status, expected, "{operation}: {response}");
-        spec.check(&format!("{operation} -> {status}"), &spec.response_schema(operation, status), &response);
-        if operation == UpdateJWTIssuer && status == 200 {
+    for case in by_id {
+        let (operation, expected) = (case.0, case.4);
+        let response = run_case(&spec, &sim, case).await;
+        if operation == UpdateJWTIssuer && expected == 200 {
             assert_eq!((response["audience"].as_str(), response["issuer_url"].as_str()), (Some("crdb-2"), Some("https://a.example.com")), "{response}");
         }
     }

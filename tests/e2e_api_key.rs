@@ -19,17 +19,6 @@ use crdb_test_support::*;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
 
-async fn env(prefix: &str, trusted: bool) -> Env {
-    Env::start_with(prefix, |options| {
-        options.resync_seconds = 3;
-        // The test operator trusts its own namespace unless told otherwise.
-        if !trusted {
-            options.org_namespaces.clear();
-        }
-    })
-    .await
-}
-
 fn service_account(name: &str) -> String {
     format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: ServiceAccount\nmetadata:\n  name: {name}\nspec:\n  description: a robot\n")
 }
@@ -68,7 +57,7 @@ async fn keys_of(env: &Env, account: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn create_use_as_credentials_rename_drift_delete_and_retain() {
-    let env = env("apikey-lifecycle", true).await;
+    let env = Env::start_org("apikey-lifecycle", true).await;
     let cloud = env.admin.cloud();
     env.apply(&[service_account("robot"), api_key("robot-key", "  serviceAccountRef: {name: robot}\n")].concat()).await;
     let account = ready_account(&env, "robot").await;
@@ -136,7 +125,7 @@ async fn create_use_as_credentials_rename_drift_delete_and_retain() {
 
 #[tokio::test]
 async fn rotation_keeps_a_working_key_at_every_moment_and_removes_the_old_one() {
-    let env = env("apikey-rotation", true).await;
+    let env = Env::start_org("apikey-rotation", true).await;
     env.apply(&[service_account("rotor"), api_key("rotor-key", "  serviceAccountRef: {name: rotor}\n  rotationGracePeriodSeconds: 4\n")].concat()).await;
     let account = ready_account(&env, "rotor").await;
     let old_id = key_id(&ready_key(&env, "rotor-key", 1).await);
@@ -199,7 +188,7 @@ async fn rotation_keeps_a_working_key_at_every_moment_and_removes_the_old_one() 
 
 #[tokio::test]
 async fn a_lost_create_answer_leaves_one_working_key_and_adoption_needs_the_secret() {
-    let env = env("apikey-exactly-once", true).await;
+    let env = Env::start_org("apikey-exactly-once", true).await;
     let cloud = env.admin.cloud();
     env.apply(&service_account("lossy")).await;
     let account = ready_account(&env, "lossy").await;
@@ -236,7 +225,7 @@ async fn a_lost_create_answer_leaves_one_working_key_and_adoption_needs_the_secr
 
 #[tokio::test]
 async fn an_untrusted_namespace_sends_nothing() {
-    let env = env("apikey-untrusted", false).await;
+    let env = Env::start_org("apikey-untrusted", false).await;
     let account = env.admin.cloud().create_service_account(&CreateServiceAccountRequest { name: "x".into(), description: String::new(), roles: vec![] }).await.unwrap();
     let before = env.admin.requests(0, None).await.len();
     env.apply(&api_key("sneaky", &format!("  serviceAccountId: {}\n", account.id))).await;
@@ -248,7 +237,7 @@ async fn an_untrusted_namespace_sends_nothing() {
 
 #[tokio::test]
 async fn the_examples_become_ready_and_the_secret_works() {
-    let env = env("apikey-examples", true).await;
+    let env = Env::start_org("apikey-examples", true).await;
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
     for file in ["serviceaccount.yaml", "apikey.yaml"] {
         kubectl(&["apply", "-n", env.ns(), "-f", examples.join(file).to_str().unwrap()], None).await.ok();

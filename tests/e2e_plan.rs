@@ -32,15 +32,6 @@ fn write(dir: &Path, file: &str, text: &str) {
     std::fs::write(dir.join(file), text).unwrap();
 }
 
-/// Every request the simulator answered after `since`, as `METHOD operation`.
-async fn requests_after(world: &World, since: u64) -> Vec<String> {
-    world.admin.requests(since, None).await.into_iter().map(|r| format!("{} {}", r.method, r.operation)).collect()
-}
-
-async fn last_seq(world: &World) -> u64 {
-    world.admin.requests(0, None).await.last().map(|r| r.seq).unwrap_or(0)
-}
-
 #[tokio::test]
 async fn plan_reports_creates_updates_immutable_changes_and_deletions_and_only_reads() {
     let world = World::start("plan").await;
@@ -60,7 +51,7 @@ async fn plan_reports_creates_updates_immutable_changes_and_deletions_and_only_r
 
     // Unchanged manifests: no change, exit code 0.
     write(dir.path(), "fleet.yaml", &[cluster.clone(), database.clone(), entry.clone()].concat());
-    let since = last_seq(&world).await;
+    let since = world.admin.last_seq().await;
     let (code, document) = plan(&world, dir.path(), &[]).await;
     assert_eq!(code, 0, "{document:#}");
     for (kind, name) in [("CockroachCluster", "shop-db"), ("Database", "orders"), ("AllowlistEntry", "office")] {
@@ -99,7 +90,7 @@ async fn plan_reports_creates_updates_immutable_changes_and_deletions_and_only_r
     assert!(refused["message"].as_str().unwrap().contains("spec.provider is immutable"), "{refused:#}");
 
     // Only reads reached the cloud, and nothing changed in Kubernetes.
-    let sent = requests_after(&world, since).await;
+    let sent = world.admin.requests_after(since).await;
     assert!(!sent.is_empty() && sent.iter().all(|r| r.starts_with("GET ")), "a plan only reads: {sent:#?}");
     assert!(world.api::<crdb_cloud_operator::api::SQLUser>().get_opt("app").await.unwrap().is_none(), "nothing is created in Kubernetes");
     let office = world.api::<AllowlistEntry>().get("office").await.unwrap();
@@ -130,12 +121,12 @@ async fn without_kubernetes_members_are_matched_by_their_natural_key() {
         format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  clusterId: {cluster_id}\n{spec}")
     };
     write(dir.path(), "a.yaml", &[by_id("Database", "orders", ""), by_id("Database", "invoices", "")].concat());
-    let since = last_seq(&world).await;
+    let since = world.admin.last_seq().await;
     let (code, document) = plan(&world, dir.path(), &["--no-kubernetes"]).await;
     assert_eq!(code, 2, "{document:#}");
     assert_eq!(resource(&document, "Database", "orders")["action"], "no-change");
     assert_eq!(resource(&document, "Database", "invoices")["action"], "create");
-    let sent = requests_after(&world, since).await;
+    let sent = world.admin.requests_after(since).await;
     assert_eq!(sent, ["GET ListDatabases"], "one list for both databases, nothing else");
 }
 
@@ -155,7 +146,7 @@ async fn a_plan_of_1200_resources_on_one_cluster_reads_one_list_per_kind() {
         manifests.push_str(&child("AllowlistEntry", &format!("net-{i}"), "shop-db", &format!("  cidr: \"10.{}.{}.0/24\"\n", i / 256, i % 256)));
     }
     write(dir.path(), "fleet.yaml", &manifests);
-    let since = last_seq(&world).await;
+    let since = world.admin.last_seq().await;
     let started = std::time::Instant::now();
     let (code, document) = plan(&world, dir.path(), &[]).await;
     let seconds = started.elapsed().as_secs_f64();
@@ -163,7 +154,7 @@ async fn a_plan_of_1200_resources_on_one_cluster_reads_one_list_per_kind() {
     let resources = document["resources"].as_array().unwrap();
     assert_eq!(resources.len(), 1200);
     assert!(resources.iter().all(|r| r["action"] == "create"), "{:#}", resources.iter().find(|r| r["action"] != "create").unwrap());
-    let sent = requests_after(&world, since).await;
+    let sent = world.admin.requests_after(since).await;
     println!("plan of 1200 resources on one cluster: {} cloud requests ({sent:?}) in {seconds:.1} s", sent.len());
     let mut kinds = sent.clone();
     kinds.sort();

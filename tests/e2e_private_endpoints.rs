@@ -5,8 +5,7 @@
 //! PrivateEndpointConnection and PrivateEndpointTrustedOwner kinds (create, drift put back,
 //! delete, retain, adoption, a lost create answer, a bad input, and a rejected connection).
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crdb_cloud::Operation;
 use crdb_cloud::models::{AddPrivateEndpointTrustedOwnerRequest, PrivateEndpointConnectionStatus, PrivateEndpointTrustedOwnerType};
@@ -31,23 +30,6 @@ fn connection(name: &str, cluster: &str, endpoint: &str, extra: &str) -> String 
 
 fn trusted_owner(name: &str, cluster: &str, account: &str, extra: &str) -> String {
     child("PrivateEndpointTrustedOwner", name, cluster, &format!("  type: AWS_ACCOUNT_ID\n  externalOwnerId: \"{account}\"\n{extra}"))
-}
-
-fn condition_is(cr: &CockroachCluster, type_: &str, status: &str) -> bool {
-    condition(cr, type_).is_some_and(|(s, _, _)| s == status) && generation_observed(cr)
-}
-
-/// Polls `read` until `done` holds.
-async fn eventually<T: std::fmt::Debug, F: Future<Output = T>>(what: &str, read: impl Fn() -> F, done: impl Fn(&T) -> bool) -> T {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let value = read().await;
-        if done(&value) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; last: {value:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 async fn has_event(w: &World, name: &str, prefix: &str) -> bool {
@@ -106,13 +88,13 @@ async fn private_endpoint_services_are_created_once_shown_per_region_and_never_t
     // Drift: the API cannot delete endpoint services, but support can; gone behind the
     // operator's back, they are created again, with DriftCorrected.
     assert_eq!(w.admin.remove_private_endpoint_services(&id).await, 2);
-    eventually("the services created again", || w.admin.count(Operation::CreatePrivateEndpointServices), |n| *n == 2).await;
+    eventually("the services created again", TIMEOUT, || w.admin.count(Operation::CreatePrivateEndpointServices), |n| *n == 2).await;
     let cr = wait_for(&api, "link-db", TIMEOUT, "services back", |c| {
         condition_is(c, "PrivateEndpointsSynced", "True")
             && c.status.as_ref().and_then(|s| s.settings.private_endpoints.as_ref()).is_some_and(|p| p.services.len() == 2 && p.services.iter().all(|s| s.state == "AVAILABLE"))
     })
     .await;
-    eventually("a DriftCorrected event", || has_event(&w, "link-db", "Warning DriftCorrected"), |seen| *seen).await;
+    eventually("a DriftCorrected event", TIMEOUT, || has_event(&w, "link-db", "Warning DriftCorrected"), |seen| *seen).await;
     assert!(cr.status.unwrap().settings.private_endpoints.unwrap().services.iter().all(|s| s.state == "AVAILABLE"));
 
     // Unset: the block stops being managed; status and condition go, no request is spent on it.
@@ -189,7 +171,7 @@ async fn connections_and_trusted_owners_are_kept_exactly_once() {
     // Drift: both removed behind the operator's back are put back, with DriftCorrected.
     cloud.delete_private_endpoint_connection(&id, "vpce-0a1b2c3d4e5f67890").await.unwrap();
     cloud.remove_private_endpoint_trusted_owner(&id, &owner_id).await.unwrap();
-    eventually("both put back", || async { (cloud.list_private_endpoint_connections(&id).await.unwrap().items, cloud.list_private_endpoint_trusted_owners(&id).await.unwrap().items) }, |(c, o)| {
+    eventually("both put back", TIMEOUT, || async { (cloud.list_private_endpoint_connections(&id).await.unwrap().items, cloud.list_private_endpoint_trusted_owners(&id).await.unwrap().items) }, |(c, o)| {
         c.iter().any(|c| c.endpoint_id == "vpce-0a1b2c3d4e5f67890") && o.iter().any(|o| o.external_owner_id == "111122223333")
     })
     .await;
@@ -227,7 +209,7 @@ async fn connections_and_trusted_owners_are_kept_exactly_once() {
 
     // Rejected by the cloud provider: Stalled with the reason, until a person acts.
     w.apply(&connection("rogue-vpc", "vpc-db", "vpce-3c4d5e6f7a8b90123", "")).await;
-    eventually("the rogue endpoint in the cloud", || cloud.list_private_endpoint_connections(&id), |l| {
+    eventually("the rogue endpoint in the cloud", TIMEOUT, || cloud.list_private_endpoint_connections(&id), |l| {
         l.as_ref().is_ok_and(|l| l.items.iter().any(|c| c.endpoint_id == "vpce-3c4d5e6f7a8b90123"))
     })
     .await

@@ -85,19 +85,10 @@ async fn patch_all(ns: &str, patch: &str) {
     }
 }
 
-/// The requests the simulator answered after `since` (its request log's sequence number).
-async fn requests_after(world: &World, since: u64) -> Vec<String> {
-    world.admin.requests(since, None).await.into_iter().map(|r| format!("{} {} ({})", r.method, r.path, r.operation)).collect()
-}
-
 /// The cloud ID of the world's CockroachCluster `shop-db` (Ready).
 async fn cluster_id(world: &World) -> String {
     let cluster = world.api::<crdb_cloud_operator::api::CockroachCluster>().get("shop-db").await.unwrap();
     cluster.status.and_then(|s| s.cluster_id).expect("shop-db is Ready with a cloud ID")
-}
-
-async fn last_seq(world: &World) -> u64 {
-    world.admin.requests(0, None).await.last().map(|r| r.seq).unwrap_or(0)
 }
 
 #[tokio::test]
@@ -106,7 +97,7 @@ async fn pause_stops_every_cloud_call_for_every_kind_and_removing_it_resumes() {
     let ns = world.ns().to_string();
     kubectl(&["annotate", "-n", &ns, &every_kind(), "--all", "crdbcloud.io/paused=true"], None).await.ok();
     wait_all(&ns, count, "Paused", |o| is_true(o, "Paused")).await;
-    let since = last_seq(&world).await;
+    let since = world.admin.last_seq().await;
 
     // A spec change and a deletion while paused: neither is acted on, and nothing is read either.
     let entries = world.api::<AllowlistEntry>();
@@ -118,7 +109,7 @@ async fn pause_stops_every_cloud_call_for_every_kind_and_removing_it_resumes() {
     })
     .await;
     tokio::time::sleep(QUIET).await;
-    let sent = requests_after(&world, since).await;
+    let sent = world.admin.requests_after(since).await;
     assert!(sent.is_empty(), "a paused resource makes no cloud call; sent: {sent:#?}");
     let held = databases.get("orders").await.unwrap();
     assert!(held.metadata.finalizers.unwrap_or_default().iter().any(|f| f == "crdbcloud.io/cleanup"), "the deletion waits with its finalizer");
@@ -157,7 +148,7 @@ async fn observe_lists_drift_without_writing_and_manage_converges_again() {
         assert_eq!(condition_of(obj, "Ready").unwrap()["reason"], "Observed", "{}", name_of(obj));
         assert!(obj["status"]["drift"].as_array().is_none_or(Vec::is_empty), "{}: {:#}", name_of(obj), obj["status"]);
     }
-    let since = last_seq(&world).await;
+    let since = world.admin.last_seq().await;
 
     // Differences from both sides: the spec changes (an account's description, an entry's ui),
     // and the cloud changes behind the operator's back (the entry's sql).
@@ -186,7 +177,7 @@ async fn observe_lists_drift_without_writing_and_manage_converges_again() {
     kubectl(&["delete", "-n", &ns, "databases.crdbcloud.io", "orders", "--timeout=60s"], None).await.ok();
     tokio::time::sleep(QUIET).await;
     assert!(world.held(&cluster_id).await.databases.iter().any(|d| d.name == "orders"), "an observed database is never dropped");
-    let writes: Vec<String> = requests_after(&world, since).await.into_iter().filter(|r| !r.starts_with("GET ")).collect();
+    let writes: Vec<String> = world.admin.requests_after(since).await.into_iter().filter(|r| !r.starts_with("GET ")).collect();
     // The one write is the test's own change of the entry, through the API.
     assert_eq!(writes.len(), 1, "observe sends no write: {writes:#?}");
     assert!(writes[0].contains("UpdateAllowlistEntry"), "{writes:#?}");

@@ -13,18 +13,6 @@ use crdb_test_support::*;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
 
-/// A world whose operator trusts its namespace with organisation-level kinds (or trusts none).
-async fn env(prefix: &str, trusted: bool) -> Env {
-    Env::start_with(prefix, |options| {
-        options.resync_seconds = 3;
-        // The test operator trusts its own namespace unless told otherwise.
-        if !trusted {
-            options.org_namespaces.clear();
-        }
-    })
-    .await
-}
-
 fn service_account(name: &str, spec: &str) -> String {
     let spec = if spec.is_empty() { " {}\n".to_string() } else { format!("\n{spec}") };
     format!("---\napiVersion: crdbcloud.io/v1alpha1\nkind: ServiceAccount\nmetadata:\n  name: {name}\nspec:{spec}")
@@ -44,7 +32,7 @@ async fn named(env: &Env, name: &str) -> usize {
 
 #[tokio::test]
 async fn create_change_drift_delete_and_retain() {
-    let env = env("sa-lifecycle", true).await;
+    let env = Env::start_org("sa-lifecycle", true).await;
     let api = env.api::<ServiceAccount>();
     let cloud = env.admin.cloud();
 
@@ -89,7 +77,7 @@ async fn create_change_drift_delete_and_retain() {
 
 #[tokio::test]
 async fn adoption_a_lost_create_answer_and_a_shared_name() {
-    let env = env("sa-exactly-once", true).await;
+    let env = Env::start_org("sa-exactly-once", true).await;
     let cloud = env.admin.cloud();
 
     // Adoption: the spec's description is brought to the existing account.
@@ -122,7 +110,7 @@ async fn adoption_a_lost_create_answer_and_a_shared_name() {
 #[tokio::test]
 async fn an_untrusted_namespace_sends_nothing_and_bad_input_is_refused() {
     // No namespace is trusted with organisation-level kinds.
-    let env = env("sa-untrusted", false).await;
+    let env = Env::start_org("sa-untrusted", false).await;
     env.apply(&service_account("intruder", "  description: let me in\n")).await;
     let sa = wait_for(&env.api::<ServiceAccount>(), "intruder", TIMEOUT, "Stalled NamespaceNotAllowed", |sa| is_stalled_with(sa, "NamespaceNotAllowed")).await;
     assert!(sa.metadata.finalizers.unwrap_or_default().is_empty(), "no finalizer on an untrusted resource");

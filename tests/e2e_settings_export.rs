@@ -5,7 +5,7 @@
 //! keys read from Secrets (Datadog's API key, Azure Log Analytics' shared key) follow their Secret
 //! and never show.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crdb_cloud::Operation;
 use crdb_cloud::models::{
@@ -57,15 +57,6 @@ fn key_secret(name: &str, key: &str) -> String {
 /// A Secret `name` holding `value` under `data_key`.
 fn secret_with(name: &str, data_key: &str, value: &str) -> String {
     format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  {data_key}: {value}\n")
-}
-
-/// Polls `check` until it holds, panicking with `what` after the timeout.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 const LOG_EXPORT: &str = "  backup:
@@ -126,10 +117,10 @@ async fn log_export_is_set_changed_put_back_stalled_by_a_credentials_error_and_l
         region: None,
     };
     admin.cloud().enable_log_export(&id, &hijack).await.unwrap();
-    eventually("the log export to be put back", || async {
+    eventually("the log export to be put back", TIMEOUT, || async {
         let spec = admin.cloud().get_log_export(&id).await.unwrap().and_then(|i| i.spec).unwrap_or_default();
         spec.log_name.as_deref() == Some("default") && spec.auth_principal.as_deref() == Some("my-gcp-project")
-    })
+    }, |held| *held)
     .await;
     let events = events_for(ns.name(), "logs-db").await;
     assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected") && e.contains("spec.logExport")), "{events:?}");
@@ -227,11 +218,11 @@ async fn metric_exports_are_set_put_back_refused_turned_off_and_deleted_with_the
     admin.cloud().enable_datadog_metric_export(&id, &other).await.unwrap();
     let hijack = EnableCloudWatchMetricExportRequest { role_arn: cloudwatch.role_arn.clone(), log_group_name: Some("hijacked".into()), ..Default::default() };
     admin.cloud().enable_cloudwatch_metric_export(&id, &hijack).await.unwrap();
-    eventually("both metric exports to be put back", || async {
+    eventually("both metric exports to be put back", TIMEOUT, || async {
         let datadog = admin.cloud().get_datadog_metric_export(&id).await.unwrap().unwrap();
         let cloudwatch = admin.cloud().get_cloudwatch_metric_export(&id).await.unwrap().unwrap();
         datadog.site == DatadogSite::Us1 && cloudwatch.log_group_name.as_deref() == Some("crdb-metrics")
-    })
+    }, |held| *held)
     .await;
     assert_eq!(admin.datadog_api_key(&id).await.as_deref(), Some(FIRST_KEY));
     let events = events_for(ns.name(), "metrics-db").await;
@@ -241,7 +232,7 @@ async fn metric_exports_are_set_put_back_refused_turned_off_and_deleted_with_the
 
     // Prometheus turned off in the console is turned back on.
     admin.cloud().delete_prometheus_metric_export(&id).await.unwrap();
-    eventually("the Prometheus export to be back", || async { admin.cloud().get_prometheus_metric_export(&id).await.unwrap().is_some() }).await;
+    eventually("the Prometheus export to be back", TIMEOUT, || async { admin.cloud().get_prometheus_metric_export(&id).await.unwrap().is_some() }, |held| *held).await;
     let events = events_for(ns.name(), "metrics-db").await;
     assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected") && e.contains("spec.metricExport.prometheus")), "{events:?}");
 
@@ -325,7 +316,7 @@ async fn the_datadog_key_follows_its_secret_without_waiting_for_the_resync() {
     // Rotating it sends the new key.
     let secrets: Api<Secret> = ns.api();
     secrets.patch("datadog", &PatchParams::default(), &Patch::Merge(&json!({"stringData": {"api-key": SECOND_KEY}}))).await.unwrap();
-    eventually("the rotated key in the cloud", || async { admin.datadog_api_key(&id).await.as_deref() == Some(SECOND_KEY) }).await;
+    eventually("the rotated key in the cloud", TIMEOUT, || async { admin.datadog_api_key(&id).await.as_deref() == Some(SECOND_KEY) }, |held| *held).await;
     let events = events_for(ns.name(), "key-db").await;
     assert!(events.iter().any(|e| e.contains("sent the API key from Secret datadog")), "{events:?}");
     assert!(!events.iter().any(|e| e.contains(FIRST_KEY) || e.contains(SECOND_KEY)));
@@ -369,7 +360,7 @@ async fn azure_log_export_sends_the_shared_key_again_when_its_secret_changes_and
     let sent = admin.count(Operation::EnableLogExport).await;
     let secrets: Api<Secret> = ns.api();
     secrets.patch("azure-logs", &PatchParams::default(), &Patch::Merge(&json!({"stringData": {"shared-key": AZURE_SECOND}}))).await.unwrap();
-    eventually("the rotated shared key in the cloud", || async { admin.azure_shared_key(&id).await.as_deref() == Some(AZURE_SECOND) }).await;
+    eventually("the rotated shared key in the cloud", TIMEOUT, || async { admin.azure_shared_key(&id).await.as_deref() == Some(AZURE_SECOND) }, |held| *held).await;
     let cr = wait_for(&api, "azure-db", TIMEOUT, "a new fingerprint in status", |c| {
         synced(c, "LogExportSynced") && status(c)["logExport"]["azureSharedKeyFingerprint"].as_str().is_some_and(|f| f != first_fingerprint)
     })
@@ -394,10 +385,10 @@ async fn azure_log_export_sends_the_shared_key_again_when_its_secret_changes_and
         region: None,
     };
     admin.cloud().enable_log_export(&id, &hijack).await.unwrap();
-    eventually("the Azure log export to be put back", || async {
+    eventually("the Azure log export to be put back", TIMEOUT, || async {
         let spec = admin.cloud().get_log_export(&id).await.unwrap().and_then(|i| i.spec).unwrap_or_default();
         spec.auth_principal.as_deref() == Some(WORKSPACE) && admin.azure_shared_key(&id).await.as_deref() == Some(AZURE_SECOND)
-    })
+    }, |held| *held)
     .await;
     let events = events_for(ns.name(), "azure-db").await;
     assert!(events.iter().any(|e| e.starts_with("Warning DriftCorrected") && e.contains("spec.logExport")), "{events:?}");

@@ -4,8 +4,7 @@
 //! the cloud without stopping the others, and deleted with the cluster; plus the `ca.crt` of a
 //! SQLUser's connection Secret.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crdb_cloud::Operation;
 use crdb_cloud::models::{ClientCaCertStatus, CmekClusterSpec, CmekKeySpec, CmekKeyType, CmekRegionSpec, CmekStatus, EgressTrafficPolicy};
@@ -36,23 +35,6 @@ fn ca_pem(name: &str) -> String {
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params.distinguished_name.push(rcgen::DnType::CommonName, name);
     params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap().pem()
-}
-
-fn condition_is(cr: &CockroachCluster, type_: &str, status: &str) -> bool {
-    condition(cr, type_).is_some_and(|(s, _, _)| s == status) && generation_observed(cr)
-}
-
-/// Polls `read` until `done` holds.
-async fn eventually<T: std::fmt::Debug, F: Future<Output = T>>(what: &str, read: impl Fn() -> F, done: impl Fn(&T) -> bool) -> T {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let value = read().await;
-        if done(&value) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; last: {value:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 async fn patch(api: &Api<CockroachCluster>, name: &str, spec: serde_json::Value) {
@@ -91,7 +73,7 @@ async fn egress_and_cmek_converge_correct_drift_refuse_alone_and_go_with_the_clu
 
     // Change: a policy flip and an added region (PUT, the first region's key kept).
     patch(&api, "vault-db", json!({"egressTrafficPolicy": "AllowAll", "cmek": cmek(&key("a"), Some(&key("w")))})).await;
-    let info = eventually("both regions with CMEK", || cloud.get_cmek(&id), |i| i.as_ref().is_ok_and(|i| i.region_infos.len() == 2 && i.status == Some(CmekStatus::Enabled))).await.unwrap();
+    let info = eventually("both regions with CMEK", TIMEOUT, || cloud.get_cmek(&id), |i| i.as_ref().is_ok_and(|i| i.region_infos.len() == 2 && i.status == Some(CmekStatus::Enabled))).await.unwrap();
     assert_eq!(info.region_infos[0].current_key().map(|k| k.uri.clone()), Some(key("a")));
     assert_eq!(cloud.get_cluster(&id).await.unwrap().egress_traffic_policy, Some(EgressTrafficPolicy::AllowAll));
     assert_eq!(w.admin.count(Operation::EnableCMEKSpec).await, 1, "enabled once, then updated");
@@ -105,7 +87,7 @@ async fn egress_and_cmek_converge_correct_drift_refuse_alone_and_go_with_the_clu
             .collect(),
     };
     cloud.update_cmek(&id, &rotated).await.unwrap();
-    eventually("the drift put back", || async { (cloud.get_cluster(&id).await.unwrap().egress_traffic_policy, cloud.get_cmek(&id).await.unwrap()) }, |(policy, info)| {
+    eventually("the drift put back", TIMEOUT, || async { (cloud.get_cluster(&id).await.unwrap().egress_traffic_policy, cloud.get_cmek(&id).await.unwrap()) }, |(policy, info)| {
         *policy == Some(EgressTrafficPolicy::AllowAll) && info.region_infos.iter().all(|r| r.current_key().is_some_and(|k| k.uri != key("rogue")))
     })
     .await;
@@ -122,7 +104,7 @@ async fn egress_and_cmek_converge_correct_drift_refuse_alone_and_go_with_the_clu
     assert!(message.contains("spec.cmek") && message.contains("key_spec.uri"), "{message}");
     assert!(condition(&cr, "Ready").is_some_and(|(s, _, m)| s == "False" && m.contains("spec.cmek")), "{cr:?}");
     assert!(is_stalled_with(&cr, "CloudRejectedSpec"));
-    eventually("the policy change despite the refusal", || cloud.get_cluster(&id), |c| c.as_ref().is_ok_and(|c| c.egress_traffic_policy == Some(EgressTrafficPolicy::DefaultDeny) && c.is_settled())).await.unwrap();
+    eventually("the policy change despite the refusal", TIMEOUT, || cloud.get_cluster(&id), |c| c.as_ref().is_ok_and(|c| c.egress_traffic_policy == Some(EgressTrafficPolicy::DefaultDeny) && c.is_settled())).await.unwrap();
     let cr = wait_for(&api, "vault-db", TIMEOUT, "egress Synced", |c| condition_is(c, "EgressTrafficPolicySynced", "True")).await;
     assert_eq!(cr.status.unwrap().state.as_deref(), Some("CREATED"));
     assert!(w.admin.count(Operation::UpdateCMEKSpec).await > before, "the refusal came from the cloud");
@@ -186,7 +168,7 @@ async fn client_ca_follows_its_secret_and_config_map_and_a_bad_pem_sends_nothing
     assert!(has_event(&w, "trust-db", "Normal Updated", "spec.clientCACert").await);
 
     // The connection Secret's ca.crt is the CA the site root serves, for sslmode=verify-full.
-    let ca = eventually("the connection Secret", || async { w.api::<Secret>().get_opt("app-connection").await.unwrap() }, Option::is_some).await.unwrap();
+    let ca = eventually("the connection Secret", TIMEOUT, || async { w.api::<Secret>().get_opt("app-connection").await.unwrap() }, Option::is_some).await.unwrap();
     let ca_crt = String::from_utf8(ca.data.unwrap()["ca.crt"].0.clone()).unwrap();
     assert_eq!(ca_crt, cloud.get_cluster_ca_cert(&id).await.unwrap());
     assert_eq!(crdb_cloud::certificate::check_pem(&ca_crt), Ok(1));
@@ -194,13 +176,13 @@ async fn client_ca_follows_its_secret_and_config_map_and_a_bad_pem_sends_nothing
 
     // Change: a new PEM in the Secret reaches the cloud without a resync, and is no drift.
     set_secret(second.clone()).await;
-    eventually("the new PEM in the cloud", held, |p| *p == second).await;
+    eventually("the new PEM in the cloud", TIMEOUT, held, |p| *p == second).await;
     assert!(!has_event(&w, "trust-db", "Warning DriftCorrected", "spec.clientCACert").await, "{:?}", events_for(w.ns(), "trust-db").await);
 
     // Drift: a CA replaced in the cloud is put back on the next pass (woken here by the Secret).
     cloud.update_client_ca_cert(&id, &rogue).await.unwrap();
     secrets.patch("client-ca", &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"annotations": {"touched": "1"}}}))).await.unwrap();
-    eventually("the drift put back", held, |p| *p == second).await;
+    eventually("the drift put back", TIMEOUT, held, |p| *p == second).await;
     assert!(has_event(&w, "trust-db", "Warning DriftCorrected", "spec.clientCACert").await);
 
     // A bad PEM: Stalled naming the field, nothing sent, the cluster and its user unaffected.
@@ -229,12 +211,12 @@ async fn client_ca_follows_its_secret_and_config_map_and_a_bad_pem_sends_nothing
     assert_eq!(cr.status.unwrap().state.as_deref(), Some("CREATED"));
     assert_eq!(held().await, second);
     maps.patch("client-ca-map", &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"annotations": {"touched": "1"}}}))).await.unwrap();
-    eventually("the ConfigMap's PEM in the cloud", held, |p| *p == first).await;
+    eventually("the ConfigMap's PEM in the cloud", TIMEOUT, held, |p| *p == first).await;
     wait_for(&api, "trust-db", TIMEOUT, "Ready again", |c| is_ready(c) && condition_is(c, "ClientCACertSynced", "True")).await;
 
     // enabled: false removes the CA from the cluster.
     patch(&api, "trust-db", json!({"clientCACert": {"configMapRef": null, "enabled": false}})).await;
-    eventually("the CA removed", || cloud.get_client_ca_cert(&id), |i| i.as_ref().is_ok_and(|i| i.status == Some(ClientCaCertStatus::NotSet))).await.unwrap();
+    eventually("the CA removed", TIMEOUT, || cloud.get_client_ca_cert(&id), |i| i.as_ref().is_ok_and(|i| i.status == Some(ClientCaCertStatus::NotSet))).await.unwrap();
 
     // Unset: no client CA request is spent, whatever the ConfigMap does.
     patch(&api, "trust-db", json!({"clientCACert": null})).await;
@@ -247,7 +229,7 @@ async fn client_ca_follows_its_secret_and_config_map_and_a_bad_pem_sends_nothing
 
     // Deleted with the block set.
     patch(&api, "trust-db", json!({"clientCACert": {"configMapRef": {"name": "client-ca-map", "key": "bundle.pem"}}})).await;
-    eventually("the CA set again", held, |p| *p == second).await;
+    eventually("the CA set again", TIMEOUT, held, |p| *p == second).await;
     api.delete("trust-db", &DeleteParams::default()).await.unwrap();
     wait_gone(&api, "trust-db", TIMEOUT).await;
     assert!(w.admin.cluster(&id).await.is_none_or(|c| c.is_deleted()));

@@ -122,6 +122,24 @@ where
     }
 }
 
+/// Polls `read` until `done` holds of what it returns, panicking with `what` and the last value
+/// after `timeout`; returns that value.
+pub async fn eventually<T, F>(what: &str, timeout: Duration, mut read: impl FnMut() -> F, done: impl Fn(&T) -> bool) -> T
+where
+    T: std::fmt::Debug,
+    F: std::future::Future<Output = T>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value = read().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}; last: {value:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Waits until the object is gone.
 pub async fn wait_gone<K>(api: &Api<K>, name: &str, timeout: Duration)
 where
@@ -151,8 +169,13 @@ pub fn condition(obj: &impl serde::Serialize, type_: &str) -> Option<(String, St
     })
 }
 
+/// Condition `type_` has this status, for the resource's current generation.
+pub fn condition_is(obj: &impl serde::Serialize, type_: &str, status: &str) -> bool {
+    condition(obj, type_).is_some_and(|(s, _, _)| s == status) && generation_observed(obj)
+}
+
 pub fn is_ready(obj: &impl serde::Serialize) -> bool {
-    condition(obj, "Ready").is_some_and(|(s, _, _)| s == "True") && generation_observed(obj)
+    condition_is(obj, "Ready", "True")
 }
 
 pub fn is_stalled_with(obj: &impl serde::Serialize, reason: &str) -> bool {

@@ -70,6 +70,17 @@ impl SimAdmin {
     pub fn cloud(&self) -> CloudClient {
         self.clouds.client(ApiKey::new(TEST_API_KEY))
     }
+
+    /// The sequence number of the last request the simulator logged (0 before any).
+    pub async fn last_seq(&self) -> u64 {
+        self.client.requests(0, None).await.last().map(|r| r.seq).unwrap_or(0)
+    }
+
+    /// Every request the simulator answered after `since` (a [`SimAdmin::last_seq`]), as
+    /// `METHOD operation`, oldest first.
+    pub async fn requests_after(&self, since: u64) -> Vec<String> {
+        self.client.requests(since, None).await.into_iter().map(|r| format!("{} {}", r.method, r.operation)).collect()
+    }
 }
 
 impl std::ops::Deref for SimAdmin {

@@ -37,6 +37,19 @@ impl World {
         world
     }
 
+    /// A world for the organisation-level kinds: the operator resyncs every 3 seconds and trusts
+    /// this namespace with those kinds when `trusted` (else it trusts no namespace).
+    pub async fn start_org(prefix: &str, trusted: bool) -> Self {
+        Self::start_with(prefix, |options| {
+            options.resync_seconds = 3;
+            // The test operator trusts its own namespace unless told otherwise.
+            if !trusted {
+                options.org_namespaces.clear();
+            }
+        })
+        .await
+    }
+
     /// A namespace and a simulator, no operator yet.
     pub async fn without_operator(prefix: &str) -> Self {
         Self::with_simulator(prefix, start_simulator(&[]).await).await
