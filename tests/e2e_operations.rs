@@ -617,6 +617,8 @@ async fn a_standby_leads_at_once_when_the_leader_stops_even_across_a_change_of_w
     wait_for_holder(&leases, &lease, "old-0", TIMEOUT).await;
     let new = elector_with(new_scope.name(), &url, "new-0", &lease, |options| long_lease(options, release_ns));
     new.wait_for_log("waiting to become the leader").await;
+    // Holding the Lease comes before the leader's first watch sync (its readiness).
+    old.wait_for_log("first watch sync done; ready").await;
 
     // Both expose what they have: leadership and readiness.
     let old_metrics = metrics_of(&old).await;
