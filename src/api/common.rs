@@ -36,6 +36,10 @@ pub enum ManagementPolicy {
 /// The fields every kind's spec carries, for the drivers that honour them.
 pub trait CommonSpec {
     fn management_policy(&self) -> ManagementPolicy;
+    /// `managementPolicy: Observe`: nothing may be written to the cloud for this resource.
+    fn observes(&self) -> bool {
+        self.management_policy() == ManagementPolicy::Observe
+    }
     fn deletion_policy(&self) -> DeletionPolicy;
     /// The Secret with the API key to use, when the spec names one.
     fn credentials_ref(&self) -> Option<&CredentialsRef>;

@@ -19,7 +19,7 @@ use super::context::Context;
 use super::error::ReconcileError;
 use super::finalizer;
 use super::{observe, pause};
-use crate::api::common::{CommonSpec, ManagementPolicy};
+use crate::api::common::CommonSpec;
 use crate::review::manifests::Manifest;
 use crate::review::export::{ExportSession, Exported};
 use crate::review::plan::{ResourcePlan, Session};
@@ -97,7 +97,7 @@ pub async fn reconcile<K: Kind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action
     if K::ORG_LEVEL && !ctx.org_namespaces.allows(&namespace) {
         return untrusted(obj.as_ref(), &ctx, &api, draft, &namespace).await;
     }
-    let observing = obj.spec().management_policy() == ManagementPolicy::Observe;
+    let observing = obj.spec().observes();
     if obj.meta().deletion_timestamp.is_some() {
         if !finalizer::has_finalizer(obj.as_ref()) {
             return Ok(Action::await_change());

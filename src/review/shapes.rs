@@ -17,11 +17,6 @@ use crate::controller::member::Member;
 use crate::controller::observe::{differences, spec_json};
 use crate::controller::top_level::{TopLevel, TopLevelStatus};
 
-/// Whether the resource only observes (`managementPolicy: Observe`).
-fn observing<K: serde::Serialize>(obj: &K) -> bool {
-    spec_json(obj).get("managementPolicy").and_then(Value::as_str) == Some("Observe")
-}
-
 fn not_in_cloud(manifest: &Manifest, noun: &str, which: &str) -> ResourcePlan {
     ResourcePlan::new(manifest, Action::Refused, format!("managementPolicy is Observe and there is no cloud {noun} {which}; nothing would be created"))
 }
@@ -31,7 +26,7 @@ fn not_in_cloud(manifest: &Manifest, noun: &str, which: &str) -> ResourcePlan {
 /// take over unless adopted, and observe-only reports on).
 pub async fn top_level<K: TopLevel>(manifest: &Manifest, mut obj: K, live: Option<K>, session: &Session) -> ResourcePlan {
     let noun = K::NOUN;
-    let observe = observing(&obj);
+    let observe = obj.spec().observes();
     if let Some(live) = &live {
         // The ownership marker carries the live resource's UID.
         obj.meta_mut().uid = live.meta().uid.clone();
@@ -106,7 +101,7 @@ pub async fn top_level<K: TopLevel>(manifest: &Manifest, mut obj: K, live: Optio
 /// then its key in the owner's list, read once for every member of that owner.
 pub async fn member<K: Member>(manifest: &Manifest, obj: K, live: Option<K>, session: &Session) -> ResourcePlan {
     let noun = K::NOUN;
-    let observe = observing(&obj);
+    let observe = obj.spec().observes();
     let status = live.as_ref().and_then(|l| l.status()).cloned();
     let mut credentials = obj.spec().credentials_ref().cloned();
     let mut owner = status.as_ref().and_then(|s| K::recorded_owner(s).map(str::to_string)).or_else(|| obj.spec_owner());
