@@ -141,8 +141,12 @@ impl ResourcePlan {
 /// cloud objects).
 type ListMemo = HashMap<(String, String, String), Arc<dyn Any + Send + Sync>>;
 
-/// What every resource's plan reads from: the manifests, Kubernetes (when reachable), the cloud
-/// and the lists already read.
+/// The live resources read so far, by kind, namespace and name (each an `Option` of the kind):
+/// one read per resource, however many others name it (a thousand members naming one cluster).
+type LiveMemo = HashMap<(String, String, String), Arc<tokio::sync::OnceCell<Arc<dyn Any + Send + Sync>>>>;
+
+/// What every resource's plan reads from: the manifests, Kubernetes (when reachable), the cloud,
+/// and the lists and live resources already read.
 pub struct Session {
     pub manifests: Vec<Manifest>,
     pub kube: Option<kube::Client>,
@@ -153,6 +157,7 @@ pub struct Session {
     clouds: CloudClients,
     default_key: Option<ApiKey>,
     lists: tokio::sync::Mutex<ListMemo>,
+    live: tokio::sync::Mutex<LiveMemo>,
 }
 
 impl Session {
@@ -162,7 +167,7 @@ impl Session {
             let trust = OrgNamespaces::new(&[], None);
             Context::new(client, clouds.clone(), DefaultCredentials::new(default_key.clone()), Timing::default(), economies, Arc::new(Metrics::new()), trust)
         });
-        Self { manifests, kube, context, clouds, default_key, lists: Default::default() }
+        Self { manifests, kube, context, clouds, default_key, lists: Default::default(), live: Default::default() }
     }
 
     /// The Cloud API client for a resource: its `credentialsRef` Secret when Kubernetes is
@@ -201,13 +206,22 @@ impl Session {
         Ok(listed)
     }
 
-    /// The live resource, when Kubernetes is reachable and it exists.
+    /// The live resource, when Kubernetes is reachable and it exists. Read once for the whole
+    /// plan; resources asking for it at the same time wait for that one read.
     pub async fn live<K>(&self, namespace: &str, name: &str) -> Option<K>
     where
-        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     {
-        let api: Api<K> = Api::namespaced(self.kube.clone()?, namespace);
-        api.get_opt(name).await.ok().flatten()
+        let client = self.kube.clone()?;
+        let key = (K::kind(&()).to_string(), namespace.to_string(), name.to_string());
+        let cell = self.live.lock().await.entry(key).or_default().clone();
+        let read = cell
+            .get_or_init(|| async move {
+                let api: Api<K> = Api::namespaced(client, namespace);
+                Arc::new(api.get_opt(name).await.ok().flatten()) as Arc<dyn Any + Send + Sync>
+            })
+            .await;
+        read.downcast_ref::<Option<K>>().cloned().flatten()
     }
 
     /// Whether the manifests declare this resource.
